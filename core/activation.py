@@ -1,0 +1,153 @@
+"""Per-hospital plugin activation and hospital set-up, shared by the Apps screen, API and CLI.
+
+Disable is not uninstall: a disabled plugin's rows stay. An administrator's explicit disable
+is remembered (``explicit``) and config seeding never turns it back on.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from flask import current_app
+
+from core.extensions import db
+from core.models import Hospital, HospitalPlugin, Role, utcnow
+from core.permissions import ROLE_DEFAULTS, default_roles_for
+from core.plugins import CORE
+from core.tenancy import hospital_scope, system_scope
+
+
+class ActivationError(Exception):
+    """An enable/disable that the dependency rules refuse; the message lists the plugins."""
+
+
+@dataclass
+class ActivationReport:
+    changed: list[str] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+
+
+def _state():
+    return current_app.extensions["hcrm"]
+
+
+def live_plugins(hospital_id: int) -> set[str]:
+    """Plugins live for a hospital: enabled there and loaded in this deployment."""
+    rows = db.session.execute(
+        sa.select(HospitalPlugin.plugin).where(HospitalPlugin.hospital_id == hospital_id,
+                                               HospitalPlugin.enabled.is_(True))).scalars()
+    return {name for name in rows if name in _state().registry.infos}
+
+
+def plugin_rows(hospital_id: int) -> dict[str, HospitalPlugin]:
+    rows = db.session.execute(sa.select(HospitalPlugin).where(HospitalPlugin.hospital_id == hospital_id)).scalars()
+    return {r.plugin: r for r in rows}
+
+
+def _set_state(hospital: Hospital, name: str, enabled: bool, explicit: bool, user_id) -> None:
+    row = plugin_rows(hospital.id).get(name)
+    if row is None:
+        row = HospitalPlugin(hospital_id=hospital.id, plugin=name)
+        db.session.add(row)
+    row.enabled, row.explicit, row.changed_at, row.changed_by_id = enabled, explicit, utcnow(), user_id
+
+
+def enable(hospital: Hospital, name: str, *, user_id=None, explicit=True) -> ActivationReport:
+    """Enable ``name`` and whatever it needs; grant default permissions; run enable handlers."""
+    registry = _state().registry
+    if name not in registry.infos:
+        broken = {b.name: b.reason for b in registry.broken}
+        why = f"it failed to load: {broken[name]}" if name in broken else "no such plugin is installed"
+        raise ActivationError(f"cannot enable '{name}': {why}")
+    live = live_plugins(hospital.id)
+    report = ActivationReport()
+    for plugin in registry.requirements(name) + [name]:
+        if plugin in live:
+            continue
+        _set_state(hospital, plugin, True, explicit or plugin != name, user_id)
+        db.session.flush()
+        grant_defaults(hospital, plugin)
+        with hospital_scope(hospital):
+            registry.call_one(plugin, "hcrm_enable", hospital=hospital)
+        report.changed.append(plugin)
+        if plugin != name:
+            report.messages.append(f"enabled '{plugin}' (required by '{name}')")
+    if report.changed:
+        report.messages.append(f"enabled '{name}' for {hospital.code}")
+    else:
+        report.messages.append(f"'{name}' is already enabled for {hospital.code}")
+    return report
+
+
+def disable(hospital: Hospital, name: str, *, user_id=None) -> ActivationReport:
+    """Disable ``name`` unless a live plugin depends on it. Its data is kept."""
+    registry = _state().registry
+    if name not in registry.infos:
+        raise ActivationError(f"cannot disable '{name}': no such plugin is installed")
+    live = live_plugins(hospital.id)
+    if name not in live:
+        _set_state(hospital, name, False, True, user_id)
+        return ActivationReport(messages=[f"'{name}' is already disabled for {hospital.code}"])
+    blocking = [d for d in registry.dependants(name) if d in live]
+    if blocking:
+        raise ActivationError(f"cannot disable '{name}' for {hospital.code}: "
+                              f"{', '.join(blocking)} depend(s) on it; disable those first")
+    with hospital_scope(hospital):
+        registry.call_one(name, "hcrm_disable", hospital=hospital)
+    _set_state(hospital, name, False, True, user_id)
+    return ActivationReport(changed=[name], messages=[f"disabled '{name}' for {hospital.code} (its data is kept)"])
+
+
+def grant_defaults(hospital: Hospital, plugin: str) -> None:
+    """Give the hospital's default roles the default grants of ``plugin``'s permissions."""
+    catalog = _state().catalog
+    perms = [p for p in catalog.permissions.values() if p.plugin == plugin]
+    with hospital_scope(hospital):
+        roles = db.session.execute(sa.select(Role).where(Role.is_default.is_(True))).scalars().all()
+        for role in roles:
+            wanted = {p.name for p in perms if role.code in default_roles_for(p)}
+            if wanted - role.permissions:
+                role.set_permissions(role.permissions | wanted)
+        db.session.flush()
+
+
+def create_hospital(code: str, name: str) -> Hospital:
+    """A hospital with its default roles holding the core's default grants."""
+    hospital = Hospital(code=code, name=name)
+    with system_scope():
+        db.session.add(hospital)
+        db.session.flush()
+    with hospital_scope(hospital):
+        for role_code, (role_name, scope) in ROLE_DEFAULTS.items():
+            db.session.add(Role(hospital_id=hospital.id, code=role_code, name=role_name,
+                                data_scope=scope, is_default=True))
+        db.session.flush()
+    grant_defaults(hospital, CORE)
+    return hospital
+
+
+def sync_from_config(config) -> list[str]:
+    """Seed hospitals and their plugins from config.yaml. Existing choices win: a plugin with a
+    row (enabled or explicitly disabled) is left as it is. Returns what was done, for the log."""
+    messages = []
+    with system_scope():
+        hospitals = {h.code: h for h in db.session.execute(sa.select(Hospital)).scalars()}
+    for hconf in config.hospitals:
+        hospital = hospitals.get(hconf.code)
+        if hospital is None:
+            hospital = create_hospital(hconf.code, hconf.name)
+            messages.append(f"created hospital {hconf.code} ({hconf.name})")
+        with system_scope():
+            rows = plugin_rows(hospital.id)
+        for name in hconf.plugins:
+            row = rows.get(name)
+            if row is not None:
+                if not row.enabled:
+                    messages.append(f"{hconf.code}: '{name}' stays disabled (an administrator disabled it)")
+                continue
+            with system_scope():
+                report = enable(hospital, name, explicit=False)
+            messages.extend(f"{hconf.code}: {m}" for m in report.messages if report.changed)
+            rows = plugin_rows(hospital.id) if report.changed else rows
+    db.session.commit()
+    return messages

@@ -1,0 +1,108 @@
+"""Assembling the Flask app from config, plugins and the core's blueprints."""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask, session
+
+from core import core_hooks, migrations_support  # noqa: F401  (registers the Alembic branches)
+from core.catalog import Catalog, build_catalog
+from core.config import HcrmConfig, check_plugin_names, load_config
+from core.extensions import babel, csrf, db, login_manager, migrate
+from core.plugins import PluginRegistry, default_finder
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+
+
+@dataclass
+class HcrmState:
+    config: HcrmConfig
+    registry: PluginRegistry
+    catalog: Catalog
+
+
+def secret_key(instance: Path) -> str | None:
+    """HCRM_SECRET_KEY, else the key ``hcrm init`` wrote to instance/secret_key."""
+    key = os.environ.get("HCRM_SECRET_KEY")
+    if key:
+        return key
+    file = instance / "secret_key"
+    return file.read_text().strip() if file.is_file() else None
+
+
+def write_secret_key(instance: Path) -> Path:
+    file = instance / "secret_key"
+    if not file.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        file.write_text(secrets.token_hex(32))
+        file.chmod(0o600)
+    return file
+
+
+def engine_url(url: str) -> str:
+    """SQLAlchemy 2.1 maps ``postgresql://`` to psycopg 3; the project ships psycopg2 and
+    ``mysql://`` to mysqlclient; the project ships PyMySQL. Name the installed drivers."""
+    for plain, explicit in (("postgresql://", "postgresql+psycopg2://"), ("postgres://", "postgresql+psycopg2://"),
+                            ("mysql://", "mysql+pymysql://"), ("mariadb://", "mariadb+pymysql://")):
+        if url.startswith(plain):
+            return explicit + url[len(plain):]
+    return url
+
+
+def build_app(config: HcrmConfig | None, *, overrides=None, finder=None) -> Flask:
+    config = config or load_config()
+    app = Flask("core", root_path=str(ROOT / "core"), instance_path=str(INSTANCE),
+                static_folder=None)
+    registry = PluginRegistry(finder or default_finder, core_module=core_hooks).load()
+    check_plugin_names(config, registry.names + [b.name for b in registry.broken])
+    catalog = build_catalog(registry)
+    app.extensions["hcrm"] = HcrmState(config=config, registry=registry, catalog=catalog)
+
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=engine_url(config.database_url),
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SECRET_KEY=secret_key(INSTANCE),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.session_cookie_secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=config.session_cookie_secure,
+        BABEL_DEFAULT_LOCALE=config.default_locale,
+        BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "core" / "translations"),
+        MAX_CONTENT_LENGTH=32 * 1024 * 1024,
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update(overrides or {})
+    if not app.config["SECRET_KEY"]:
+        raise RuntimeError("no secret key: set HCRM_SECRET_KEY or run `hcrm init` to create instance/secret_key")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "core" / "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=lambda: select_locale(config))
+
+    from core import web
+    web.init_app(app)
+    _register_plugin_blueprints(app, registry, catalog)
+    return app
+
+
+def select_locale(config: HcrmConfig) -> str:
+    """The language the user chose (session), else the deployment's default (zh_CN)."""
+    chosen = session.get("locale")
+    return chosen if chosen in config.locales else config.default_locale
+
+
+def _register_plugin_blueprints(app: Flask, registry: PluginRegistry, catalog: Catalog) -> None:
+    for plugin, blueprints in registry.collect_by_plugin("hcrm_blueprints").items():
+        for bp in blueprints:
+            app.register_blueprint(bp)
+            catalog.blueprint_plugin[bp.name] = plugin

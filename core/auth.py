@@ -1,0 +1,207 @@
+"""Signing in and out, password changes, throttling and API tokens (the services and the pages)."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from core import audit, tenancy
+from core.extensions import db
+from core.models import ApiToken, LoginAttempt, User, utcnow
+
+bp = Blueprint("auth", __name__)
+MIN_PASSWORD_LENGTH = 8
+
+
+class LoginThrottled(Exception):
+    """Too many failed sign-ins for this username or address; ``minutes`` until retry."""
+
+    def __init__(self, minutes: int):
+        super().__init__(minutes)
+        self.minutes = minutes
+
+
+def _limits():
+    config = current_app.extensions["hcrm"].config
+    return config.login_max_failures, timedelta(minutes=config.login_lockout_minutes)
+
+
+def _recent_failures(username: str, remote_addr: str) -> int:
+    max_failures, window = _limits()
+    since = utcnow() - window
+    by_user = db.session.execute(sa.select(sa.func.count()).select_from(LoginAttempt).where(
+        LoginAttempt.username == username, LoginAttempt.at >= since)).scalar_one()
+    by_addr = db.session.execute(sa.select(sa.func.count()).select_from(LoginAttempt).where(
+        LoginAttempt.remote_addr == remote_addr, LoginAttempt.at >= since)).scalar_one()
+    # An address gets more tries than one account: a ward's shared PC serves many users.
+    return max(by_user, by_addr // 4)
+
+
+def authenticate(username: str, password: str, remote_addr: str) -> User | None:
+    """The user for these credentials, or None. Raises LoginThrottled while locked out.
+
+    Failures are recorded per username and address; success clears the username's failures.
+    The lockout is checked before the password so guessing gains nothing while locked.
+    """
+    username = (username or "").strip()
+    max_failures, window = _limits()
+    with tenancy.system_scope():
+        if _recent_failures(username, remote_addr) >= max_failures:
+            raise LoginThrottled(int(window.total_seconds() // 60))
+        user = db.session.execute(sa.select(User).where(User.username == username)).scalar_one_or_none()
+        ok = user is not None and user.active and user.hospital.active and user.check_password(password or "")
+        if not ok:
+            db.session.add(LoginAttempt(username=username[:64], remote_addr=remote_addr[:64]))
+            db.session.commit()
+            return None
+        db.session.execute(sa.delete(LoginAttempt).where(LoginAttempt.username == username))
+        user.last_login_at = utcnow()
+        db.session.commit()
+        return user
+
+
+def change_password(user: User, current: str, new: str) -> str | None:
+    """Change the password; returns an error message, or None when done."""
+    if not user.check_password(current or ""):
+        return _("The current password is wrong.")
+    if len(new or "") < MIN_PASSWORD_LENGTH:
+        return _("The new password must have at least %(n)d characters.", n=MIN_PASSWORD_LENGTH)
+    if new == current:
+        return _("The new password must differ from the current one.")
+    user.set_password(new)
+    db.session.commit()
+    return None
+
+
+# -- API tokens -------------------------------------------------------------------------------
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(user: User, name: str = "api", ttl: timedelta | None = timedelta(days=90)) -> tuple[str, ApiToken]:
+    """A new bearer token (returned once, in clear) and its stored record."""
+    token = "hcrm_" + secrets.token_urlsafe(32)
+    record = ApiToken(user_id=user.id, token_hash=_digest(token), name=name[:100],
+                      expires_at=utcnow() + ttl if ttl else None)
+    db.session.add(record)
+    db.session.commit()
+    return token, record
+
+
+def user_for_token(token: str) -> tuple[User, ApiToken] | None:
+    with tenancy.system_scope():
+        record = db.session.execute(sa.select(ApiToken).where(ApiToken.token_hash == _digest(token))).scalar_one_or_none()
+        if record is None or record.revoked_at is not None:
+            return None
+        if record.expires_at is not None and record.expires_at < utcnow():
+            return None
+        user = record.user
+        if not user.active or not user.hospital.active:
+            return None
+        record.last_used_at = utcnow()
+        db.session.commit()
+        return user, record
+
+
+def revoke_token(record: ApiToken) -> None:
+    record.revoked_at = utcnow()
+    db.session.commit()
+
+
+from core.extensions import login_manager  # noqa: E402  (the loader belongs with the token service)
+
+
+@login_manager.request_loader
+def load_user_from_bearer(req):
+    """API requests authenticate with ``Authorization: Bearer <token>`` only (never cookies)."""
+    if not req.path.startswith("/api/"):
+        return None
+    header = req.headers.get("Authorization", "")
+    scheme, _sep, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    found = user_for_token(token.strip())
+    if found is None:
+        return None
+    g.hcrm_token_record = found[1]
+    return found[0]
+
+
+# -- pages ------------------------------------------------------------------------------------
+class LoginForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)],
+                           render_kw={"autocomplete": "username", "autofocus": True})
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)],
+                             render_kw={"autocomplete": "current-password"})
+    remember = BooleanField(_l("Keep me signed in on this computer"))
+
+
+class PasswordForm(FlaskForm):
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired()],
+                                     render_kw={"autocomplete": "current-password"})
+    new_password = PasswordField(_l("New password"),
+                                 validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=256)],
+                                 render_kw={"autocomplete": "new-password"})
+    confirm_password = PasswordField(_l("Repeat the new password"),
+                                     validators=[DataRequired(), EqualTo("new_password", _l("The passwords differ."))],
+                                     render_kw={"autocomplete": "new-password"})
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("core.dashboard")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("core.dashboard"))
+    form = LoginForm()
+    error, status = None, 200
+    if form.validate_on_submit():
+        try:
+            user = authenticate(form.username.data, form.password.data, request.remote_addr or "?")
+        except LoginThrottled as exc:
+            error, status = _("Too many failed sign-ins. Try again in %(n)d minutes.", n=exc.minutes), 429
+        else:
+            if user is None:
+                error, status = _("Wrong username or password."), 401
+            else:
+                login_user(user, remember=form.remember.data)
+                with tenancy.hospital_scope(user.hospital, user):
+                    audit.log_event("login", "User", user.id, hospital_id=user.hospital_id)
+                    db.session.commit()
+                return redirect(_safe_next(request.args.get("next")))
+    elif request.method == "POST":
+        status = 400
+    return render_template("core/login.html", form=form, error=error), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    logout_user()
+    flash(_("You have signed out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"], endpoint="change_password")
+@login_required
+def change_password_page():
+    form = PasswordForm()
+    if form.validate_on_submit():
+        error = change_password(current_user, form.current_password.data, form.new_password.data)
+        if error is None:
+            flash(_("Your password has been changed."), "success")
+            return redirect(url_for("core.dashboard"))
+        form.current_password.errors.append(error)
+    return render_template("core/change_password.html", form=form), 400 if form.errors else 200

@@ -1,0 +1,95 @@
+"""The core's own declarations, registered like a plugin's (under the name ``core``)."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from core import hookimpl
+from core.declarations import (Chart, MenuItem, Permission, Report, ReportParam, ReportResult,
+                               Widget, WidgetData)
+from core.extensions import db
+
+ADMINS = ("super_admin",)
+
+
+@hookimpl
+def hcrm_permissions():
+    return [
+        Permission("core.users.read", _l("View users"), ADMINS),
+        Permission("core.users.create", _l("Create users"), ADMINS),
+        Permission("core.users.edit", _l("Edit users and their roles"), ADMINS),
+        Permission("core.roles.read", _l("View roles"), ADMINS),
+        Permission("core.roles.edit", _l("Edit roles and their permissions"), ADMINS),
+        Permission("core.plugins.read", _l("View the Apps screen"), ("super_admin", "director")),
+        Permission("core.plugins.manage", _l("Enable and disable apps for the hospital"), ADMINS),
+        Permission("core.audit.read", _l("Browse the audit log"), ("super_admin", "director")),
+        Permission("core.reports.read", _l("Open reports"), ("super_admin", "director", "dept_manager",
+                                                            "supervisor", "analyst")),
+    ]
+
+
+@hookimpl
+def hcrm_menus():
+    return [
+        MenuItem("home", _l("Dashboard"), endpoint="core.dashboard", icon="speedometer2", order=0,
+                 permission=None),
+        MenuItem("crm", _l("CRM"), icon="heart-pulse", order=10),
+        MenuItem("reports", _l("Reports"), icon="bar-chart", order=80),
+        MenuItem("reports.all", _l("All reports"), endpoint="reports.index", parent="reports",
+                 permission="core.reports.read", order=0),
+        MenuItem("admin", _l("Administration"), icon="gear", order=90),
+        MenuItem("admin.apps", _l("Apps"), endpoint="admin.apps", parent="admin",
+                 permission="core.plugins.read", icon="grid", order=10),
+        MenuItem("admin.users", _l("Users"), endpoint="admin.users", parent="admin",
+                 permission="core.users.read", icon="people", order=20),
+        MenuItem("admin.roles", _l("Roles"), endpoint="admin.roles", parent="admin",
+                 permission="core.roles.read", icon="shield-lock", order=30),
+        MenuItem("admin.audit", _l("Audit log"), endpoint="admin.audit", parent="admin",
+                 permission="core.audit.read", icon="journal-text", order=40),
+    ]
+
+
+def _audit_activity(params: dict) -> ReportResult:
+    from core.models import AuditLog
+    start = params.get("start") or date.today() - timedelta(days=30)
+    end = params.get("end") or date.today()
+    day = sa.func.date(AuditLog.at)
+    rows = db.session.execute(
+        sa.select(day.label("day"),
+                  sa.func.sum(sa.case((AuditLog.action == "create", 1), else_=0)).label("created"),
+                  sa.func.sum(sa.case((AuditLog.action == "update", 1), else_=0)).label("updated"),
+                  sa.func.sum(sa.case((AuditLog.action == "delete", 1), else_=0)).label("deleted"))
+        .where(AuditLog.at >= start, AuditLog.at < end + timedelta(days=1))
+        .group_by(day).order_by(day)).all()
+    return ReportResult(
+        columns=[("day", _l("Day")), ("created", _l("Created")), ("updated", _l("Updated")),
+                 ("deleted", _l("Deleted"))],
+        rows=[{"day": str(r.day), "created": int(r.created or 0), "updated": int(r.updated or 0),
+               "deleted": int(r.deleted or 0)} for r in rows])
+
+
+@hookimpl
+def hcrm_reports():
+    return [Report(
+        id="core.audit_activity", title=_l("Data changes per day"), permission="core.audit.read",
+        query=_audit_activity,
+        params=[ReportParam("start", _l("From"), "date"), ReportParam("end", _l("To"), "date")],
+        chart=Chart("bar", "day", ("created", "updated", "deleted")),
+        description=_l("Records created, updated and deleted per day, from the audit log."))]
+
+
+def _changes_today():
+    from core.models import AuditLog
+    today = date.today()
+    count = db.session.execute(sa.select(sa.func.count()).select_from(AuditLog)
+                               .where(AuditLog.at >= today)).scalar_one()
+    from flask import url_for
+    return WidgetData(title=str(_l("Data changes today")), value=count, icon="journal-text",
+                      url=url_for("admin.audit"))
+
+
+@hookimpl
+def hcrm_dashboard_widgets():
+    return [Widget("core.changes_today", "core.audit.read", _changes_today, order=900)]

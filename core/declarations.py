@@ -1,0 +1,148 @@
+"""Small frozen records that plugins return from hooks; the core validates and serves them.
+
+Plugins *declare* (a menu item, a permission, a report...) and the core decides, per hospital,
+which declarations are live. ``plugin`` is filled in by the core when it collects a hook's
+results, so a plugin never has to repeat its own name.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Callable, Sequence
+
+#: Operation levels a permission string may end with (seed 000: 查看/新增/修改/删除/导入/导出/打印).
+OPERATIONS = ("read", "create", "edit", "delete", "import", "export", "print")
+
+#: Default roles every hospital gets, in seniority order (seed 000).
+DEFAULT_ROLES = ("super_admin", "director", "dept_manager", "supervisor", "staff", "analyst")
+
+
+@dataclass(frozen=True)
+class Permission:
+    """A permission string such as ``patients.export`` with a human title.
+
+    ``default_roles`` lists the default role codes granted this permission when the plugin is
+    enabled for a hospital; ``None`` derives them from the operation (see ``core.permissions``).
+    """
+
+    name: str
+    title: str
+    default_roles: Sequence[str] | None = None
+    plugin: str = ""
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    """An entry of the menu tree. ``endpoint`` None makes a pure group; ``parent`` is another id."""
+
+    id: str
+    title: str
+    endpoint: str | None = None
+    permission: str | None = None
+    parent: str | None = None
+    order: int = 100
+    icon: str | None = None
+    plugin: str = ""
+
+
+@dataclass(frozen=True)
+class ReportParam:
+    """A report parameter shown as a form field; ``type`` is one of date, int, choice, text."""
+
+    name: str
+    label: str
+    type: str = "text"
+    default: Any = None
+    choices: Sequence[tuple[str, str]] = ()
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Chart:
+    """How to chart a report's rows: ``kind`` bar/line/pie, x column, one or more y columns."""
+
+    kind: str
+    x: str
+    y: Sequence[str]
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """What a report query returns: ordered (key, label) columns and row dicts."""
+
+    columns: Sequence[tuple[str, str]]
+    rows: Sequence[dict]
+
+
+@dataclass(frozen=True)
+class Report:
+    """A report: ``query(params)`` runs inside the caller's tenancy scope and returns a ReportResult."""
+
+    id: str
+    title: str
+    permission: str
+    query: Callable[[dict], ReportResult]
+    params: Sequence[ReportParam] = ()
+    chart: Chart | None = None
+    description: str = ""
+    plugin: str = ""
+
+
+@dataclass(frozen=True)
+class WidgetData:
+    """What a dashboard widget shows; ``items`` are (label, value, url-or-None) rows."""
+
+    title: str
+    value: Any = None
+    subtitle: str | None = None
+    url: str | None = None
+    icon: str | None = None
+    items: Sequence[tuple[str, Any, str | None]] = ()
+
+
+@dataclass(frozen=True)
+class Widget:
+    """A dashboard card; ``render()`` returns WidgetData for the current user, or None to hide."""
+
+    id: str
+    permission: str
+    render: Callable[[], WidgetData | None]
+    order: int = 100
+    plugin: str = ""
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A tab another plugin shows on a page: ``target`` names the page (e.g. ``patients.patient``),
+    ``render(record)`` returns HTML (a Markup from ``render_template``) or None to hide."""
+
+    id: str
+    target: str
+    title: str
+    permission: str
+    render: Callable[[Any], Any]
+    order: int = 100
+    plugin: str = ""
+
+
+@dataclass(frozen=True)
+class Job:
+    """A scheduled job run for each hospital where the plugin is live, at most every ``every``."""
+
+    id: str
+    title: str
+    every: timedelta
+    run: Callable[[Any], Any]
+    plugin: str = ""
+
+
+def with_plugin(declaration, plugin: str):
+    """Return ``declaration`` stamped with the name of the plugin that declared it."""
+    return dataclasses.replace(declaration, plugin=plugin)
+
+
+__all__ = [
+    "OPERATIONS", "DEFAULT_ROLES", "Permission", "MenuItem", "ReportParam", "Chart",
+    "ReportResult", "Report", "WidgetData", "Widget", "Panel", "Job", "with_plugin", "field",
+]

@@ -1,0 +1,77 @@
+"""Migrations per plugin: version locations, upgrade to every head, per-plugin revisions, drift check."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import current_app
+
+from core.extensions import db, migrate
+
+CORE_VERSIONS = Path(__file__).resolve().parent / "migrations" / "versions"
+
+
+def version_locations(app=None) -> list[str]:
+    app = app or current_app
+    registry = app.extensions["hcrm"].registry
+    paths = [str(CORE_VERSIONS)]
+    paths += [str(i.migrations_dir) for i in registry.infos.values() if i.migrations_dir.is_dir()]
+    return paths
+
+
+@migrate.configure
+def _add_plugin_branches(config):
+    config.set_main_option("version_locations", " ".join(version_locations()))
+    config.set_main_option("path_separator", "space")
+    return config
+
+
+def alembic_config():
+    return current_app.extensions["migrate"].migrate.get_config()
+
+
+def upgrade() -> None:
+    """Bring the core and every loaded plugin's branch to its head."""
+    command.upgrade(alembic_config(), "heads")
+
+
+def heads() -> set[str]:
+    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def applied() -> set[str]:
+    with db.engine.connect() as conn:
+        return set(MigrationContext.configure(conn).get_current_heads())
+
+
+def drift() -> list:
+    """Differences between the models and the database (empty when migrations match the models)."""
+    with db.engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        return compare_metadata(ctx, db.metadata)
+
+
+def new_revision(plugin: str, message: str, autogenerate: bool = True):
+    """A revision on ``plugin``'s branch (``core`` for the core), holding only its tables.
+
+    The first revision of a plugin starts its branch and depends on the heads of the branches
+    of the plugins it depends on (and the core's), following the manifest.
+    """
+    config = alembic_config()
+    config.attributes["hcrm_table_prefix"] = f"{plugin}_"
+    script = ScriptDirectory.from_config(config)
+    labelled = {label for rev in script.walk_revisions() for label in (rev.branch_labels or ())}
+    if plugin in labelled:
+        return command.revision(config, message=message, autogenerate=autogenerate, head=f"{plugin}@head")
+    if plugin == "core":
+        versions, depends = CORE_VERSIONS, []
+    else:
+        info = current_app.extensions["hcrm"].registry.infos[plugin]
+        versions, depends = info.migrations_dir, ["core"] + [d for d in info.depends if d in labelled]
+    versions.mkdir(parents=True, exist_ok=True)
+    return command.revision(config, message=message, autogenerate=autogenerate, head="base",
+                            branch_label=plugin, version_path=str(versions),
+                            depends_on=[script.get_revision(f"{d}@head").revision for d in depends])

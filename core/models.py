@@ -1,0 +1,212 @@
+"""The core's own tables: hospitals, departments, users, roles, plugin states, tokens, audit, jobs."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from core.extensions import db
+from core.tenancy import HospitalOwned
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Hospital(db.Model):
+    __tablename__ = "core_hospital"
+    __hcrm_global__ = "hospitals are the tenants themselves"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    code = sa.Column(sa.String(32), nullable=False, unique=True)
+    name = sa.Column(sa.String(200), nullable=False)
+    active = sa.Column(sa.Boolean, nullable=False, default=True)
+    created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Hospital {self.code}>"
+
+
+class HospitalPlugin(db.Model):
+    """Whether a plugin is live for a hospital. ``explicit`` marks an administrator's choice,
+    which config seeding never overrides."""
+
+    __tablename__ = "core_hospital_plugin"
+    __hcrm_global__ = "managed by the core's activation service with an explicit hospital"
+    __table_args__ = (sa.UniqueConstraint("hospital_id", "plugin"),)
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    hospital_id = sa.Column(sa.Integer, sa.ForeignKey("core_hospital.id"), nullable=False, index=True)
+    plugin = sa.Column(sa.String(40), nullable=False)
+    enabled = sa.Column(sa.Boolean, nullable=False, default=False)
+    explicit = sa.Column(sa.Boolean, nullable=False, default=False)
+    changed_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+    changed_by_id = sa.Column(sa.Integer, sa.ForeignKey("core_user.id"), nullable=True)
+
+
+class Department(HospitalOwned, db.Model):
+    __tablename__ = "core_department"
+    __table_args__ = (sa.UniqueConstraint("hospital_id", "code"),)
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    code = sa.Column(sa.String(32), nullable=False)
+    name = sa.Column(sa.String(100), nullable=False)
+    parent_id = sa.Column(sa.Integer, sa.ForeignKey("core_department.id"), nullable=True)
+    active = sa.Column(sa.Boolean, nullable=False, default=True)
+
+    parent = relationship("Department", remote_side=[id])
+
+    def __str__(self) -> str:
+        return self.name
+
+
+user_roles = sa.Table(
+    "core_user_role", db.metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("core_user.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("role_id", sa.Integer, sa.ForeignKey("core_role.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Role(HospitalOwned, db.Model):
+    __tablename__ = "core_role"
+    __table_args__ = (sa.UniqueConstraint("hospital_id", "code"),)
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    code = sa.Column(sa.String(40), nullable=False)
+    name = sa.Column(sa.String(100), nullable=False)
+    data_scope = sa.Column(sa.String(16), nullable=False, default="own")
+    is_default = sa.Column(sa.Boolean, nullable=False, default=False)
+
+    grants = relationship("RolePermission", cascade="all, delete-orphan", lazy="selectin",
+                          back_populates="role")
+
+    @property
+    def permissions(self) -> set[str]:
+        return {g.permission for g in self.grants}
+
+    def set_permissions(self, names) -> None:
+        wanted = set(names)
+        self.grants = [g for g in self.grants if g.permission in wanted]
+        have = {g.permission for g in self.grants}
+        self.grants.extend(RolePermission(permission=p) for p in sorted(wanted - have))
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RolePermission(db.Model):
+    __tablename__ = "core_role_permission"
+    __hcrm_global__ = "always reached through its hospital-owned role"
+    __table_args__ = (sa.UniqueConstraint("role_id", "permission"),)
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    role_id = sa.Column(sa.Integer, sa.ForeignKey("core_role.id", ondelete="CASCADE"), nullable=False)
+    permission = sa.Column(sa.String(100), nullable=False)
+
+    role = relationship("Role", back_populates="grants")
+
+
+class User(UserMixin, HospitalOwned, db.Model):
+    __tablename__ = "core_user"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    username = sa.Column(sa.String(64), nullable=False, unique=True)
+    display_name = sa.Column(sa.String(100), nullable=False)
+    password_hash = sa.Column(sa.String(256), nullable=False)
+    department_id = sa.Column(sa.Integer, sa.ForeignKey("core_department.id"), nullable=True)
+    is_group_admin = sa.Column(sa.Boolean, nullable=False, default=False)
+    active = sa.Column(sa.Boolean, nullable=False, default=True)
+    created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+    last_login_at = sa.Column(sa.DateTime, nullable=True)
+    password_changed_at = sa.Column(sa.DateTime, nullable=True)
+
+    hospital = relationship("Hospital", lazy="joined")
+    department = relationship("Department")
+    roles = relationship("Role", secondary=user_roles, lazy="selectin")
+
+    __hcrm_audit_exclude__ = ("password_hash",)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return bool(self.active)
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+        self.password_changed_at = utcnow()
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    def __str__(self) -> str:
+        return f"{self.display_name} ({self.username})"
+
+
+class ApiToken(db.Model):
+    """A bearer token; only its SHA-256 is stored, so a database leak reveals no usable token."""
+
+    __tablename__ = "core_api_token"
+    __hcrm_global__ = "looked up by hash before any user (and so any scope) is known"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    user_id = sa.Column(sa.Integer, sa.ForeignKey("core_user.id", ondelete="CASCADE"), nullable=False, index=True)
+    token_hash = sa.Column(sa.String(64), nullable=False, unique=True)
+    name = sa.Column(sa.String(100), nullable=False, default="api")
+    created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+    expires_at = sa.Column(sa.DateTime, nullable=True)
+    last_used_at = sa.Column(sa.DateTime, nullable=True)
+    revoked_at = sa.Column(sa.DateTime, nullable=True)
+
+    user = relationship("User")
+
+
+class LoginAttempt(db.Model):
+    """Failed sign-ins, counted per username and per address to throttle guessing."""
+
+    __tablename__ = "core_login_attempt"
+    __hcrm_global__ = "recorded before the user (and so the hospital) is known"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    username = sa.Column(sa.String(64), nullable=False, index=True)
+    remote_addr = sa.Column(sa.String(64), nullable=False, index=True)
+    at = sa.Column(sa.DateTime, nullable=False, default=utcnow, index=True)
+
+
+class AuditLog(HospitalOwned, db.Model):
+    __tablename__ = "core_audit_log"
+    __table_args__ = (sa.Index("ix_core_audit_log_target", "model", "record_id"),)
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    # Nullable: group-level actions (creating a hospital, a group admin's login) have no hospital.
+    hospital_id = sa.Column(sa.Integer, sa.ForeignKey("core_hospital.id"), nullable=True, index=True)
+    at = sa.Column(sa.DateTime, nullable=False, default=utcnow, index=True)
+    user_id = sa.Column(sa.Integer, nullable=True, index=True)
+    username = sa.Column(sa.String(64), nullable=True)
+    action = sa.Column(sa.String(16), nullable=False)  # create / update / delete / view / login...
+    model = sa.Column(sa.String(64), nullable=False)
+    record_id = sa.Column(sa.String(64), nullable=True)
+    before = sa.Column(sa.JSON, nullable=True)
+    after = sa.Column(sa.JSON, nullable=True)
+    note = sa.Column(sa.String(255), nullable=True)
+
+
+class JobRun(db.Model):
+    """The last run of each job for each hospital: when it is next due, and how it went."""
+
+    __tablename__ = "core_job_run"
+    __hcrm_global__ = "the scheduler reads every hospital's jobs at once"
+    __table_args__ = (sa.UniqueConstraint("hospital_id", "job"),)
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    hospital_id = sa.Column(sa.Integer, sa.ForeignKey("core_hospital.id"), nullable=False)
+    job = sa.Column(sa.String(100), nullable=False)
+    last_started_at = sa.Column(sa.DateTime, nullable=True)
+    last_success_at = sa.Column(sa.DateTime, nullable=True)
+    last_status = sa.Column(sa.String(16), nullable=True)
+    last_error = sa.Column(sa.Text, nullable=True)
+
+
+CORE_MODELS = [Hospital, HospitalPlugin, Department, Role, RolePermission, User, ApiToken,
+               LoginAttempt, AuditLog, JobRun]

@@ -1,0 +1,119 @@
+"""Permissions: plugins declare strings, roles (per hospital) hold them, views require them.
+
+A user may do X when one of their roles holds X *and* the plugin that declared X is live for
+their hospital (a disabled plugin's grants stay in the database but count for nothing).
+Group administrators hold every permission of live plugins.
+"""
+from __future__ import annotations
+
+import functools
+
+from flask import abort, current_app, g, request
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from core.declarations import DEFAULT_ROLES, Permission
+
+#: Default roles: code -> (name, data scope). Names are Chinese, the UI's default language.
+ROLE_DEFAULTS = {
+    "super_admin": ("超级管理员", "hospital"),
+    "director": ("院长", "hospital"),
+    "dept_manager": ("科室主任", "department"),
+    "supervisor": ("主管", "department"),
+    "staff": ("员工", "own"),
+    "analyst": ("数据分析员", "hospital"),
+}
+assert tuple(ROLE_DEFAULTS) == DEFAULT_ROLES
+
+_BY_OPERATION = {
+    "read": DEFAULT_ROLES,
+    "create": ("super_admin", "director", "dept_manager", "supervisor", "staff"),
+    "edit": ("super_admin", "director", "dept_manager", "supervisor", "staff"),
+    "delete": ("super_admin", "director", "dept_manager"),
+    "import": ("super_admin", "dept_manager"),
+    "export": ("super_admin", "director", "dept_manager", "supervisor", "analyst"),
+    "print": ("super_admin", "director", "dept_manager", "supervisor", "staff", "analyst"),
+}
+
+
+def default_roles_for(perm: Permission) -> tuple[str, ...]:
+    """Which default roles get ``perm`` when its plugin is enabled for a hospital."""
+    if perm.default_roles is not None:
+        return tuple(perm.default_roles)
+    return _BY_OPERATION.get(perm.name.rsplit(".", 1)[-1], ("super_admin",))
+
+
+def hcrm():
+    """The app's HCRM state (registry, catalog, config)."""
+    return current_app.extensions["hcrm"]
+
+
+def granted_permissions(user) -> set[str]:
+    """Permission strings the user's roles hold, before plugin liveness is considered."""
+    if user.is_group_admin:
+        return set(hcrm().catalog.permissions)
+    return {p for role in user.roles for p in role.permissions}
+
+
+def effective_permissions(user, live: set[str]) -> set[str]:
+    catalog = hcrm().catalog
+    return {p for p in granted_permissions(user)
+            if catalog.plugin_of_permission(p) in live or catalog.plugin_of_permission(p) == "core"}
+
+
+def can(permission: str) -> bool:
+    """Whether the current request's user holds ``permission`` for the current hospital."""
+    if not getattr(current_user, "is_authenticated", False):
+        return False
+    return permission in g.get("hcrm_permissions", set())
+
+
+def require(permission: str):
+    """View decorator: login, then ``permission`` (403 without it). Recorded on the view so the
+    generic plugin suite and the menu checks know what each route needs."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return current_app.login_manager.unauthorized()
+            if not can(permission):
+                abort(403, description=str(_l("You do not have the permission “%(name)s”.", name=permission)))
+            return view(*args, **kwargs)
+
+        wrapped.hcrm_permission = permission
+        return wrapped
+
+    return decorator
+
+
+def required_permission(endpoint: str) -> str | None:
+    view = current_app.view_functions.get(endpoint)
+    return getattr(view, "hcrm_permission", None)
+
+
+def explain(user, permission: str, live: set[str]) -> list[str]:
+    """Why ``user`` may or may not use ``permission``: the answer an administrator needs."""
+    catalog = hcrm().catalog
+    perm = catalog.permissions.get(permission)
+    if perm is None:
+        return [f"no plugin declares the permission '{permission}'"]
+    reasons = []
+    if perm.plugin != "core" and perm.plugin not in live:
+        reasons.append(f"plugin '{perm.plugin}' is not enabled for hospital {user.hospital.code}")
+    if not user.active:
+        reasons.append("the account is deactivated")
+    if user.is_group_admin:
+        reasons.append("the user is a group administrator and holds every permission")
+    else:
+        holders = [r.name for r in user.roles if permission in r.permissions]
+        if holders:
+            reasons.append("granted by role(s): " + ", ".join(holders))
+        else:
+            roles = ", ".join(r.name for r in user.roles) or "none"
+            reasons.append(f"none of the user's roles grants it (roles: {roles})")
+    return reasons
+
+
+def current_endpoint_permission() -> str | None:
+    return required_permission(request.endpoint) if request.endpoint else None

@@ -1,0 +1,171 @@
+"""Tenancy and data scope, applied in one place: the ORM.
+
+Every hospital-owned row carries ``hospital_id``. A ``do_orm_execute`` listener adds
+``with_loader_criteria`` for the current :class:`Scope` to every ORM SELECT, UPDATE and DELETE,
+so lists, detail pages, search, reports, exports and the API cannot disagree. A ``before_flush``
+listener fills in the hospital (and owner/department) of new rows and refuses writes outside
+the scope. Code that runs outside a request (CLI, jobs) states its scope explicitly with
+:func:`hospital_scope` or :func:`system_scope`; a query of hospital-owned rows without any
+scope raises :class:`TenancyError` instead of returning everything.
+"""
+from __future__ import annotations
+
+import contextlib
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from flask import abort
+from sqlalchemy import event, or_
+from sqlalchemy.orm import Session, declared_attr, with_loader_criteria
+
+from core.extensions import db
+
+LEVELS = ("own", "department", "hospital", "group")
+
+
+class TenancyError(RuntimeError):
+    """Hospital data touched without a scope, or a write outside the caller's scope."""
+
+
+class HospitalOwned:
+    """Mixin for every row that belongs to one hospital."""
+
+    @declared_attr
+    def hospital_id(cls):
+        return sa.Column(sa.Integer, sa.ForeignKey("core_hospital.id"), nullable=False, index=True)
+
+
+class DataScoped(HospitalOwned):
+    """Mixin for records with an owner and a department: the own/department scopes apply."""
+
+    @declared_attr
+    def owner_id(cls):
+        return sa.Column(sa.Integer, sa.ForeignKey("core_user.id"), nullable=True, index=True)
+
+    @declared_attr
+    def department_id(cls):
+        return sa.Column(sa.Integer, sa.ForeignKey("core_department.id"), nullable=True, index=True)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Who is asking: the current hospital and how far the caller may see.
+
+    ``hospital_ids`` None means every hospital (group scope or system). ``level`` narrows
+    DataScoped records to the user's own (``own``) or their departments' (``department``).
+    """
+
+    hospital_id: int | None
+    hospital_ids: frozenset[int] | None
+    level: str = "hospital"
+    user_id: int | None = None
+    department_ids: frozenset[int] = field(default_factory=frozenset)
+    system: bool = False
+
+    def allows_hospital(self, hospital_id: int | None) -> bool:
+        return self.hospital_ids is None or hospital_id in self.hospital_ids
+
+
+_current: ContextVar[Scope | None] = ContextVar("hcrm_scope", default=None)
+
+
+def current_scope() -> Scope | None:
+    return _current.get()
+
+
+@contextlib.contextmanager
+def use_scope(scope: Scope | None):
+    token = _current.set(scope)
+    try:
+        yield scope
+    finally:
+        _current.reset(token)
+
+
+def hospital_scope(hospital, user=None):
+    """Scope for work done on behalf of one hospital (jobs, CLI, enable handlers)."""
+    hospital_id = hospital if isinstance(hospital, int) else hospital.id
+    return use_scope(Scope(hospital_id=hospital_id, hospital_ids=frozenset({hospital_id}),
+                           level="hospital", user_id=getattr(user, "id", None)))
+
+
+def system_scope():
+    """Unfiltered scope for the core's own bookkeeping (login, migrations, admin CLI)."""
+    return use_scope(Scope(hospital_id=None, hospital_ids=None, level="group", system=True))
+
+
+def get_or_404(model, ident):
+    """Load one row through the scoped query path: another hospital's row is a 404, not a leak."""
+    try:
+        ident = int(ident)
+    except (TypeError, ValueError):
+        abort(404)
+    row = db.session.execute(sa.select(model).where(model.id == ident)).scalar_one_or_none()
+    if row is None:
+        abort(404)
+    return row
+
+
+def _criteria_options(scope: Scope) -> list:
+    options = []
+    if scope.hospital_ids is not None:
+        ids = tuple(sorted(scope.hospital_ids))
+        options.append(with_loader_criteria(HospitalOwned, lambda cls: cls.hospital_id.in_(ids),
+                                            include_aliases=True))
+    if scope.level == "own":
+        uid = scope.user_id
+        options.append(with_loader_criteria(DataScoped, lambda cls: cls.owner_id == uid,
+                                            include_aliases=True))
+    elif scope.level == "department":
+        uid, depts = scope.user_id, tuple(sorted(scope.department_ids))
+        options.append(with_loader_criteria(
+            DataScoped, lambda cls: or_(cls.owner_id == uid, cls.department_id.in_(depts)),
+            include_aliases=True))
+    return options
+
+
+def _touches_hospital_data(state) -> bool:
+    return any(isinstance(m.class_, type) and issubclass(m.class_, HospitalOwned)
+               for m in state.all_mappers)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _apply_scope(state) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.is_column_load or state.is_relationship_load:
+        return  # the criteria already travel with the parent query's loader options
+    scope = _current.get()
+    if scope is None:
+        if _touches_hospital_data(state):
+            raise TenancyError("hospital data queried outside any tenancy scope; "
+                               "use core.tenancy.hospital_scope() or system_scope()")
+        return
+    if scope.system:
+        return
+    options = _criteria_options(scope)
+    if options:
+        state.statement = state.statement.options(*options)
+
+
+@event.listens_for(Session, "before_flush")
+def _guard_writes(session, flush_context, instances) -> None:
+    scope = _current.get()
+    for obj in session.new:
+        if not isinstance(obj, HospitalOwned):
+            continue
+        if obj.hospital_id is None:
+            if scope is None or scope.hospital_id is None:
+                raise TenancyError(f"new {type(obj).__name__} has no hospital and no scope gives one")
+            obj.hospital_id = scope.hospital_id
+        if isinstance(obj, DataScoped) and scope is not None and not scope.system:
+            if obj.owner_id is None and scope.user_id is not None:
+                obj.owner_id = scope.user_id
+    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+        if isinstance(obj, HospitalOwned):
+            if scope is None:
+                raise TenancyError(f"{type(obj).__name__} written outside any tenancy scope")
+            if not scope.allows_hospital(obj.hospital_id):
+                raise TenancyError(f"{type(obj).__name__} of hospital {obj.hospital_id} "
+                                   "written from another hospital's scope")

@@ -1,0 +1,252 @@
+"""HCRM's pytest plugin: real databases, factories and the generic plugin contract suite.
+
+Loaded through the ``pytest11`` entry point, so a third-party plugin's tests get the same
+fixtures by installing ``hcrm``. The database comes from ``HCRM_TEST_DATABASE``:
+
+* ``sqlite`` (default): a file in pytest's temporary directory;
+* ``postgresql`` or a ``postgresql://`` URL: a fresh database created for the run and dropped
+  after it. When no server answers, the run fails under CI (``CI`` set) and is skipped, with the
+  reason printed, on a developer's machine.
+
+The schema is built once per run by the Alembic migrations (so the migrations are tested on
+every run); each test starts with empty tables.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+DEFAULT_PG = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+PASSWORD = "correct-horse-9"
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() not in ("", "0", "false")
+
+
+def _server_unavailable(reason: str):
+    if _in_ci():
+        pytest.fail(f"{reason} (CI must not skip database suites)", pytrace=False)
+    pytest.skip(f"{reason}; skipped on this machine (CI fails instead)")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """URL of the run's test database, migrated to every head."""
+    choice = os.environ.get("HCRM_TEST_DATABASE", "sqlite")
+    if choice == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'hcrm-test.sqlite3'}"
+        return
+    admin_url = DEFAULT_PG if choice in ("postgresql", "postgres") else choice
+    admin_url = admin_url.replace("postgresql://", "postgresql+psycopg2://", 1)
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"hcrm_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        _server_unavailable(f"PostgreSQL at {engine.url.render_as_string(hide_password=True)} "
+                            f"is not reachable: {exc.orig}")
+    try:
+        yield engine.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+def test_config(database_url, **overrides):
+    from core.config import default_config
+    return dataclasses.replace(default_config(), database_url=database_url, hospitals=(),
+                               session_cookie_secure=False, **overrides)
+
+
+TEST_SETTINGS = {"TESTING": True, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "test-secret",
+                 "SERVER_NAME": "hcrm.test"}
+
+
+def make_app(database_url, *, finder=None, config_overrides=None, **settings):
+    from core import create_app
+    return create_app(test_config(database_url, **(config_overrides or {})),
+                      overrides={**TEST_SETTINGS, **settings}, finder=finder)
+
+
+@pytest.fixture(scope="session")
+def _schema(database_url):
+    """Run the migrations once for the whole run."""
+    app = make_app(database_url)
+    with app.app_context():
+        from core import migrations_support
+        migrations_support.upgrade()
+        from core.extensions import db
+        db.engine.dispose()
+    return database_url
+
+
+def _empty_tables(app) -> None:
+    from core.extensions import db
+    with app.app_context():
+        tables = [t for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in tables)
+                                     + " RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    conn.execute(table.delete())
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app(_schema):
+    """A fresh app on the migrated test database; tables are emptied after the test."""
+    application = make_app(_schema)
+    yield application
+    _empty_tables(application)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+# -- factories --------------------------------------------------------------------------------
+def make_hospital(code: str, name: str | None = None, plugins=()):
+    """A hospital with default roles and ``plugins`` enabled (run inside an app context)."""
+    from core import activation
+    from core.extensions import db
+    from core.tenancy import system_scope
+    hospital = activation.create_hospital(code, name or f"Hospital {code}")
+    with system_scope():
+        for plugin in plugins:
+            activation.enable(hospital, plugin)
+    db.session.commit()
+    return hospital
+
+
+def make_department(hospital, code: str, name: str | None = None, parent=None):
+    from core.extensions import db
+    from core.models import Department
+    from core.tenancy import hospital_scope
+    with hospital_scope(hospital):
+        dept = Department(hospital_id=hospital.id, code=code, name=name or code,
+                          parent_id=parent.id if parent else None)
+        db.session.add(dept)
+        db.session.commit()
+    return dept
+
+
+def make_user(hospital, username: str, roles=("staff",), *, department=None, group_admin=False,
+              password: str = PASSWORD):
+    """A user of ``hospital`` holding the default roles named in ``roles``."""
+    from core.extensions import db
+    from core.models import Role, User
+    from core.tenancy import hospital_scope
+    with hospital_scope(hospital):
+        role_rows = db.session.execute(sa.select(Role).where(Role.code.in_(roles))).scalars().all()
+        user = User(hospital_id=hospital.id, username=username, display_name=username.title(),
+                    department_id=department.id if department else None, is_group_admin=group_admin,
+                    roles=role_rows)
+        user.set_password(password)
+        db.session.add(user)
+        db.session.commit()
+    return user
+
+
+def login(client, username: str, password: str = PASSWORD):
+    response = client.post("/login", data={"username": username, "password": password})
+    assert response.status_code == 302, f"login of {username} failed: {response.status_code}"
+    return response
+
+
+def api_token(client, username: str, password: str = PASSWORD) -> dict:
+    """Authorization headers for ``username``, through the real token endpoint."""
+    response = client.post("/api/v1/auth/token", json={"username": username, "password": password})
+    assert response.status_code == 201, response.get_json()
+    return {"Authorization": f"Bearer {response.get_json()['token']}"}
+
+
+# -- the generic plugin suite -----------------------------------------------------------------
+class PluginContract:
+    """Every plugin passes this suite. Subclass it in the plugin's tests and name the plugin::
+
+        from core.testing import PluginContract
+
+        class TestContract(PluginContract):
+            plugin = "patients"
+    """
+
+    plugin: str = ""
+
+    @pytest.fixture
+    def contract_app(self, app):
+        assert self.plugin, "set `plugin = '<name>'` on the PluginContract subclass"
+        return app
+
+    def _state(self, app):
+        return app.extensions["hcrm"]
+
+    def test_loads_and_dependencies_resolve(self, contract_app):
+        registry = self._state(contract_app).registry
+        broken = {b.name: b.reason for b in registry.broken}
+        assert self.plugin not in broken, broken.get(self.plugin)
+        assert self.plugin in registry.infos, f"plugin '{self.plugin}' is not installed"
+        order = list(registry.infos)
+        for dep in registry.infos[self.plugin].depends:
+            assert order.index(dep) < order.index(self.plugin), f"'{dep}' must load before '{self.plugin}'"
+
+    def test_menu_items_point_at_guarded_routes(self, contract_app):
+        from core.permissions import required_permission
+        catalog = self._state(contract_app).catalog
+        with contract_app.test_request_context():
+            for item in (i for i in catalog.menus.values() if i.plugin == self.plugin and i.endpoint):
+                assert item.endpoint in contract_app.view_functions, f"menu '{item.id}': no route '{item.endpoint}'"
+                needed = required_permission(item.endpoint)
+                assert needed in catalog.permissions, f"route '{item.endpoint}' requires no declared permission"
+                assert item.permission == needed, (
+                    f"menu '{item.id}' shows for '{item.permission}' but its page requires '{needed}'")
+
+    def test_models_are_hospital_scoped_and_prefixed(self, contract_app):
+        from core.catalog import check_model
+        for model in self._state(contract_app).catalog.models.get(self.plugin, []):
+            check_model(self.plugin, model)
+
+    def test_migrations_reach_head_and_match_models(self, contract_app):
+        from core import migrations_support
+        with contract_app.app_context():
+            assert migrations_support.heads() <= migrations_support.applied()
+            prefix = f"{self.plugin}_"
+            drift = [d for d in migrations_support.drift() if prefix in repr(d)]
+            assert drift == [], f"models and migrations of '{self.plugin}' disagree: {drift}"
+
+    def _plugin_rules(self, app):
+        catalog = self._state(app).catalog
+        blueprints = {name for name, plugin in catalog.blueprint_plugin.items() if plugin == self.plugin}
+        for rule in app.url_map.iter_rules():
+            if rule.endpoint.split(".")[0] in blueprints and "GET" in (rule.methods or ()):
+                values = {arg: 1 for arg in rule.arguments}
+                with app.test_request_context():
+                    from flask import url_for
+                    yield rule.endpoint, url_for(rule.endpoint, **values)
+
+    def test_routes_404_where_disabled_and_403_without_permission(self, contract_app):
+        from core.permissions import required_permission
+        with contract_app.app_context():
+            on = make_hospital("ON", plugins=[self.plugin])
+            off = make_hospital("OFF")
+            make_user(off, "off_admin", ("super_admin",))
+            make_user(on, "on_nobody", ())
+            rules = [(e, u) for e, u in self._plugin_rules(contract_app) if not e.endswith(".static")]
+            for endpoint, _url in rules:
+                assert required_permission(endpoint), f"route '{endpoint}' is not guarded by core.permissions.require"
+        for username, expected in (("off_admin", 404), ("on_nobody", 403)):
+            client = contract_app.test_client()
+            login(client, username)
+            for endpoint, url in rules:
+                status = client.get(url).status_code
+                assert status == expected, f"{username} GET {url} ({endpoint}) -> {status}, expected {expected}"

@@ -1,0 +1,173 @@
+"""Per-request wiring: who the user is, which hospital and scope apply, which plugins are live.
+
+Everything hospital-specific is decided here once per request and kept on ``g``:
+``g.hcrm_hospital``, ``g.hcrm_live`` (live plugin names), ``g.hcrm_permissions`` and the
+tenancy scope. Requests to a plugin's blueprint are 404 when it is not live for the hospital.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Flask, g, jsonify, render_template, request, session
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.exceptions import HTTPException, NotFound
+
+from core import tenancy
+from core.activation import live_plugins
+from core.extensions import db, login_manager
+from core.menus import build_menu
+from core.models import Department, Hospital, User
+from core.permissions import effective_permissions, hcrm
+from core.plugins import CORE
+
+LEVEL_RANK = {level: i for i, level in enumerate(tenancy.LEVELS)}
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    with tenancy.system_scope():
+        try:
+            user = db.session.get(User, int(user_id))
+        except (TypeError, ValueError):
+            return None
+        return user if user is not None and user.active and user.hospital.active else None
+
+
+@login_manager.unauthorized_handler
+def unauthorized():
+    from flask import redirect, url_for
+    if is_api_request():
+        return json_error(401, _("Authentication required: send 'Authorization: Bearer <token>'."))
+    return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
+
+
+def current_hospital_for(user) -> Hospital:
+    """A group admin works in the hospital they switched to; everyone else in their own."""
+    if user.is_group_admin and session.get("hospital_id"):
+        with tenancy.system_scope():
+            chosen = db.session.get(Hospital, session["hospital_id"])
+        if chosen is not None and chosen.active:
+            return chosen
+    return user.hospital
+
+
+def scope_for(user, hospital: Hospital) -> tenancy.Scope:
+    level = "group" if user.is_group_admin else max(
+        (r.data_scope for r in user.roles if r.hospital_id == user.hospital_id),
+        key=lambda lv: LEVEL_RANK.get(lv, 0), default="own")
+    departments: frozenset[int] = frozenset()
+    if level in ("own", "department") and user.department_id:
+        departments = descendant_departments(hospital.id, user.department_id)
+    return tenancy.Scope(
+        hospital_id=hospital.id,
+        hospital_ids=None if level == "group" else frozenset({hospital.id}),
+        level=level, user_id=user.id, department_ids=departments)
+
+
+def descendant_departments(hospital_id: int, root_id: int) -> frozenset[int]:
+    """A department and every department under it (a manager sees the sub-units too)."""
+    with tenancy.hospital_scope(hospital_id):
+        pairs = db.session.execute(sa.select(Department.id, Department.parent_id)).all()
+    children: dict[int | None, list[int]] = {}
+    for dep_id, parent in pairs:
+        children.setdefault(parent, []).append(dep_id)
+    found, stack = set(), [root_id]
+    while stack:
+        dep = stack.pop()
+        if dep not in found:
+            found.add(dep)
+            stack.extend(children.get(dep, ()))
+    return frozenset(found)
+
+
+def enter_request_scope() -> None:
+    g.hcrm_token = None
+    g.hcrm_live = set()
+    g.hcrm_permissions = set()
+    g.hcrm_hospital = None
+    user = current_user
+    if user.is_authenticated:
+        hospital = current_hospital_for(user)
+        with tenancy.system_scope():
+            g.hcrm_live = live_plugins(hospital.id)
+        g.hcrm_hospital = hospital
+        g.hcrm_permissions = effective_permissions(user, g.hcrm_live)
+        g.hcrm_scope_token = tenancy._current.set(scope_for(user, hospital))
+    plugin = hcrm().catalog.blueprint_plugin.get(request.blueprint or "")
+    if plugin and plugin != CORE:
+        if not user.is_authenticated:
+            return login_manager.unauthorized()
+        if plugin not in g.hcrm_live:
+            raise NotFound()
+    return None
+
+
+def leave_request_scope(exc=None) -> None:
+    token = g.pop("hcrm_scope_token", None)
+    if token is not None:
+        try:
+            tenancy._current.reset(token)
+        except ValueError:  # reset from another context (streamed responses): just clear it
+            tenancy._current.set(None)
+
+
+def json_error(status: int, message: str, **extra):
+    response = jsonify({"error": {"status": status, "message": message, **extra}})
+    response.status_code = status
+    return response
+
+
+def handle_http_error(exc: HTTPException):
+    message = exc.description or exc.name
+    if is_api_request():
+        return json_error(exc.code or 500, message)
+    template = "core/error.html"
+    return render_template(template, code=exc.code, title=exc.name, message=message), exc.code
+
+
+def handle_unexpected(exc: Exception):
+    db.session.rollback()
+    from flask import current_app
+    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+    message = _("An unexpected error occurred; it has been logged. Nothing was saved.")
+    if is_api_request():
+        return json_error(500, message)
+    return render_template("core/error.html", code=500, title=_("Server error"), message=message), 500
+
+
+def template_context() -> dict:
+    from core.permissions import can
+    hospital = g.get("hcrm_hospital")
+    switchable = []
+    if current_user.is_authenticated and current_user.is_group_admin:
+        with tenancy.system_scope():
+            switchable = db.session.execute(
+                sa.select(Hospital).where(Hospital.active.is_(True)).order_by(Hospital.code)).scalars().all()
+    config = hcrm().config
+    labels = {"zh_CN": "中文", "en": "English"}
+    return dict(
+        hcrm_menu=build_menu(g.get("hcrm_permissions", set()), g.get("hcrm_live", set()), request.endpoint)
+        if current_user.is_authenticated else [],
+        current_hospital=hospital,
+        switchable_hospitals=switchable,
+        current_locale=str(session.get("locale") if session.get("locale") in config.locales else config.default_locale),
+        available_locales=[(code, labels.get(code, code)) for code in config.locales],
+        can=can,
+    )
+
+
+def init_app(app: Flask) -> None:
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "strong"
+    app.before_request(enter_request_scope)
+    app.teardown_request(leave_request_scope)
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(Exception, handle_unexpected)
+    app.context_processor(template_context)
+
+    from core.views import register_core_blueprints
+    register_core_blueprints(app)

@@ -1,0 +1,1 @@
+"""The knowledge_base plugin. Its features arrive with their own issue; the manifest lets the framework load it."""
