@@ -55,6 +55,15 @@ def engine_url(url: str) -> str:
     return url
 
 
+def ensure_sqlite_directory(url: str) -> None:
+    """SQLite creates the database file but not its folder (``instance/`` on a fresh clone)."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + ":memory:"):
+        path = Path(url[len(prefix):].split("?", 1)[0])
+        if str(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+
+
 def build_app(config: HcrmConfig | None, *, overrides=None, finder=None) -> Flask:
     config = config or load_config()
     app = Flask("core", root_path=str(ROOT / "core"), instance_path=str(INSTANCE),
@@ -83,6 +92,7 @@ def build_app(config: HcrmConfig | None, *, overrides=None, finder=None) -> Flas
     if not app.config["SECRET_KEY"]:
         raise RuntimeError("no secret key: set HCRM_SECRET_KEY or run `hcrm init` to create instance/secret_key")
 
+    ensure_sqlite_directory(app.config["SQLALCHEMY_DATABASE_URI"])
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "core" / "migrations"))
     login_manager.init_app(app)

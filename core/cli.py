@@ -1,0 +1,350 @@
+"""The ``hcrm`` command line. Every command reports problems as a one-line message, not a traceback."""
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from flask.cli import FlaskGroup, with_appcontext
+
+from core.config import ConfigError
+from core.plugins import PluginError
+
+INSTANCE = Path(__file__).resolve().parent.parent / "instance"
+
+
+def _create_app():
+    from core import create_app
+    try:
+        return create_app()
+    except (ConfigError, PluginError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _hospital(code: str):
+    from core.extensions import db
+    from core.models import Hospital
+    from core.tenancy import system_scope
+    with system_scope():
+        hospital = db.session.execute(sa.select(Hospital).where(Hospital.code == code)).scalar_one_or_none()
+    if hospital is None:
+        with system_scope():
+            known = ", ".join(db.session.execute(sa.select(Hospital.code).order_by(Hospital.code)).scalars())
+        raise click.ClickException(f"no hospital with code '{code}' (known: {known or 'none — run hcrm init'})")
+    return hospital
+
+
+class HcrmGroup(FlaskGroup):
+    """Flask's group (so `hcrm shell`, `hcrm routes` work) plus the plugins' own commands."""
+
+    def __init__(self, **kwargs):
+        super().__init__(create_app=_create_app, add_version_option=False, load_dotenv=False,
+                         set_debug_flag=False, **kwargs)
+        self._plugins_added = False
+
+    def _add_plugin_commands(self):
+        if self._plugins_added:
+            return
+        self._plugins_added = True
+        from core.plugins import PluginRegistry
+        try:
+            registry = PluginRegistry().load()
+        except PluginError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            return
+        registry.pm.hook.hcrm_cli_commands(cli=self)
+
+    def list_commands(self, ctx):
+        self._add_plugin_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx, name):
+        self._add_plugin_commands()
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=HcrmGroup, help="HCRM hospital CRM administration.")
+def main():
+    pass
+
+
+# -- set-up -----------------------------------------------------------------------------------
+@main.command(with_appcontext=False)
+@click.option("--demo", is_flag=True, help="Load the demo hospital group's users and data.")
+def init(demo):
+    """Create or upgrade the database, seed hospitals and plugins from config.yaml."""
+    from core.app import write_secret_key
+    if not os.environ.get("HCRM_SECRET_KEY"):
+        write_secret_key(INSTANCE)
+    with _create_app().app_context():
+        _init(demo)
+
+
+def _init(demo: bool) -> None:
+    from flask import current_app
+    from core import activation, migrations_support
+    from core.extensions import db
+    from core.models import User
+    from core.tenancy import system_scope
+    migrations_support.upgrade()
+    click.echo("database is at the latest schema")
+    for line in activation.sync_from_config(current_app.extensions["hcrm"].config):
+        click.echo(line)
+    with system_scope():
+        has_admin = db.session.execute(sa.select(User.id).where(User.is_group_admin.is_(True))).first()
+    if not has_admin:
+        _create_first_admin(demo)
+    if demo:
+        _load_demo()
+
+
+def _create_first_admin(demo: bool) -> None:
+    from flask import current_app
+    from core.demo import DEMO_PASSWORD
+    from core.extensions import db
+    from core.models import Hospital, Role, User
+    from core.tenancy import hospital_scope, system_scope
+    with system_scope():
+        hospital = db.session.execute(sa.select(Hospital).order_by(Hospital.id)).scalars().first()
+    if hospital is None:
+        click.echo("no hospital in config.yaml: add one, then run `hcrm init` again to create the admin")
+        return
+    password = DEMO_PASSWORD if demo else secrets.token_urlsafe(12)
+    with hospital_scope(hospital):
+        role = db.session.execute(sa.select(Role).where(Role.code == "super_admin")).scalar_one()
+        admin = User(hospital_id=hospital.id, username="admin", display_name="系统管理员",
+                     is_group_admin=True, roles=[role])
+        admin.set_password(password)
+        db.session.add(admin)
+        db.session.commit()
+    click.secho(f"group administrator created: username 'admin', password '{password}'", fg="green")
+    if not demo:
+        click.echo("change it after the first sign-in (Account > Change password)")
+
+
+def _load_demo() -> None:
+    from core.demo import DEMO_PASSWORD, load_demo
+    from core.extensions import db
+    from core.models import Hospital
+    from core.tenancy import system_scope
+    with system_scope():
+        hospitals = db.session.execute(sa.select(Hospital).order_by(Hospital.code)).scalars().all()
+    for hospital in hospitals:
+        created = load_demo(hospital)
+        if created:
+            click.echo(f"{hospital.code}: demo users " + ", ".join(u for u, _r in created))
+    click.echo(f"demo users share the password '{DEMO_PASSWORD}'")
+
+
+@main.command("run", with_appcontext=False)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--debug/--no-debug", default=False)
+def run_server(host, port, debug):
+    """Serve the web UI with the development server (use gunicorn in production)."""
+    app = _create_app()
+    # The development server speaks plain HTTP: secure-only cookies would never come back.
+    app.config.update(SESSION_COOKIE_SECURE=False, REMEMBER_COOKIE_SECURE=False)
+    with app.app_context():
+        from core import migrations_support
+        if not migrations_support.heads() <= migrations_support.applied():
+            raise click.ClickException("the database is not at the latest schema: run `hcrm init` (or `hcrm db upgrade`)")
+    click.echo(f"HCRM on http://{host}:{port}/  (Ctrl+C to stop)")
+    app.run(host=host, port=port, debug=debug, use_reloader=False)
+
+
+# -- database ---------------------------------------------------------------------------------
+@main.group()
+def db():
+    """Schema migrations (Alembic: a core branch plus one branch per plugin)."""
+
+
+@db.command("upgrade")
+@with_appcontext
+def db_upgrade():
+    """Bring the core and every plugin's tables to their latest revision."""
+    from core import migrations_support
+    migrations_support.upgrade()
+    click.echo("database is at the latest schema: " + ", ".join(sorted(migrations_support.applied())))
+
+
+@db.command("revision")
+@click.option("--plugin", required=True, help="Branch to add the revision to ('core' or a plugin name).")
+@click.option("-m", "--message", required=True)
+@click.option("--empty", is_flag=True, help="Write an empty revision instead of autogenerating.")
+@with_appcontext
+def db_revision(plugin, message, empty):
+    """Create a revision holding the changes of one plugin's tables."""
+    from flask import current_app
+    from core import migrations_support
+    if plugin != "core" and plugin not in current_app.extensions["hcrm"].registry.infos:
+        raise click.ClickException(f"no plugin named '{plugin}'")
+    migrations_support.new_revision(plugin, message, autogenerate=not empty)
+
+
+@db.command("check")
+@with_appcontext
+def db_check():
+    """Fail when the database is behind the migrations or the models differ from them."""
+    from core import migrations_support
+    missing = migrations_support.heads() - migrations_support.applied()
+    if missing:
+        raise click.ClickException(f"database lacks revision(s) {', '.join(sorted(missing))}: run `hcrm db upgrade`")
+    drift = migrations_support.drift()
+    if drift:
+        raise click.ClickException("models differ from the migrations: " + "; ".join(map(str, drift)))
+    click.echo("database, migrations and models agree")
+
+
+# -- users ------------------------------------------------------------------------------------
+@main.group()
+def user():
+    """User accounts."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--hospital", "hospital_code", required=True, help="Hospital code.")
+@click.option("--role", "roles", multiple=True, help="Role code (repeatable), e.g. staff, super_admin.")
+@click.option("--name", "display_name", help="Display name (default: the username).")
+@click.option("--group-admin", is_flag=True, help="Administrator of the whole hospital group.")
+@click.password_option(help="Password (prompted when omitted).")
+@with_appcontext
+def user_create(username, hospital_code, roles, display_name, group_admin, password):
+    """Create a user of a hospital."""
+    from core.admin_users import UserError, create_user
+    hospital = _hospital(hospital_code)
+    try:
+        created = create_user(hospital, username=username, display_name=display_name or username,
+                              password=password, role_codes=roles, group_admin=group_admin)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"created user '{created.username}' in {hospital.code}")
+
+
+@user.command("password")
+@click.argument("username")
+@click.password_option(help="New password (prompted when omitted).")
+@with_appcontext
+def user_password(username, password):
+    """Set a user's password."""
+    from core.admin_users import UserError, reset_password
+    try:
+        reset_password(username, password)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"password of '{username}' changed")
+
+
+# -- plugins ----------------------------------------------------------------------------------
+@main.group()
+def plugins():
+    """Plugins and their state per hospital."""
+
+
+@plugins.command("list")
+@click.option("--hospital", "hospital_code", help="Show the state for this hospital.")
+@with_appcontext
+def plugins_list(hospital_code):
+    """List installed plugins (and, with --hospital, whether each is enabled there)."""
+    from flask import current_app
+    from core.activation import plugin_rows
+    registry = current_app.extensions["hcrm"].registry
+    rows = {}
+    if hospital_code:
+        from core.tenancy import system_scope
+        with system_scope():
+            rows = plugin_rows(_hospital(hospital_code).id)
+    for info in registry.infos.values():
+        state = ""
+        if hospital_code:
+            row = rows.get(info.name)
+            state = "enabled " if row and row.enabled else ("disabled" if row else "never   ")
+        deps = f"  (depends: {', '.join(info.depends)})" if info.depends else ""
+        click.echo(f"{state} {info.name:16} {info.version:8} {info.title}{deps}".strip())
+    for broken in registry.broken:
+        click.echo(f"BROKEN   {broken.name} [{broken.source}]: {broken.reason}")
+
+
+def _activation(action: str, name: str, hospital_code: str) -> None:
+    from core import activation
+    from core.extensions import db
+    from core.tenancy import system_scope
+    hospital = _hospital(hospital_code)
+    try:
+        with system_scope():
+            report = getattr(activation, action)(hospital, name)
+        db.session.commit()
+    except activation.ActivationError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    for line in report.messages:
+        click.echo(line)
+
+
+@plugins.command("enable")
+@click.argument("name")
+@click.option("--hospital", "hospital_code", required=True)
+@with_appcontext
+def plugins_enable(name, hospital_code):
+    """Enable a plugin (and what it depends on) for a hospital."""
+    _activation("enable", name, hospital_code)
+
+
+@plugins.command("disable")
+@click.argument("name")
+@click.option("--hospital", "hospital_code", required=True)
+@with_appcontext
+def plugins_disable(name, hospital_code):
+    """Disable a plugin for a hospital (refused while enabled plugins depend on it; data is kept)."""
+    _activation("disable", name, hospital_code)
+
+
+# -- jobs -------------------------------------------------------------------------------------
+@main.group()
+def jobs():
+    """Scheduled jobs."""
+
+
+@jobs.command("run")
+@click.option("--hospital", "hospital_code")
+@click.option("--job", "job_id")
+@click.option("--force", is_flag=True, help="Run even when not due.")
+@with_appcontext
+def jobs_run(hospital_code, job_id, force):
+    """Run the due jobs once (for cron or a systemd timer); exit 1 when one failed."""
+    from core.jobs import run_due
+    try:
+        outcomes = run_due(hospital_code=hospital_code, job_id=job_id, force=force)
+    except LookupError as exc:
+        raise click.ClickException(str(exc.args[0])) from None
+    for o in outcomes:
+        click.echo(f"{o.hospital} {o.job}: {o.status}" + (f" ({o.error})" if o.error else ""))
+    if not outcomes:
+        click.echo("no jobs are declared by the enabled plugins")
+    if any(o.status == "failed" for o in outcomes):
+        sys.exit(1)
+
+
+@jobs.command("worker")
+@click.option("--interval", type=int, help="Seconds between rounds (default: config jobs.worker_interval_seconds).")
+@with_appcontext
+def jobs_worker(interval):
+    """Run due jobs forever, every --interval seconds."""
+    from flask import current_app
+    from core.jobs import worker
+    seconds = interval or current_app.extensions["hcrm"].config.worker_interval_seconds
+    click.echo(f"job worker: a round every {seconds} s (Ctrl+C to stop)")
+    worker(seconds, echo=click.echo)
+
+
+@main.command("secret-key", with_appcontext=False)
+def secret_key():
+    """Print a new random secret key (for HCRM_SECRET_KEY)."""
+    click.echo(secrets.token_hex(32))
+
