@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
+from flask import current_app, has_app_context
 from flask_login import UserMixin
 from sqlalchemy.orm import relationship
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -134,7 +135,10 @@ class User(UserMixin, HospitalOwned, db.Model):
         return bool(self.active)
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        # HCRM_PASSWORD_HASH lets the test suite trade strength for speed; production keeps
+        # werkzeug's default (scrypt).
+        method = current_app.config.get("HCRM_PASSWORD_HASH") if has_app_context() else None
+        self.password_hash = generate_password_hash(password, **({"method": method} if method else {}))
         self.password_changed_at = utcnow()
 
     def check_password(self, password: str) -> bool:

@@ -61,12 +61,12 @@ def database_url(tmp_path_factory):
 
 def test_config(database_url, **overrides):
     from core.config import default_config
-    return dataclasses.replace(default_config(), database_url=database_url, hospitals=(),
-                               session_cookie_secure=False, **overrides)
+    settings = {"hospitals": (), "session_cookie_secure": False, **overrides}
+    return dataclasses.replace(default_config(), database_url=database_url, **settings)
 
 
 TEST_SETTINGS = {"TESTING": True, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "test-secret",
-                 "SERVER_NAME": "hcrm.test"}
+                 "SERVER_NAME": "hcrm.test", "HCRM_PASSWORD_HASH": "pbkdf2:sha256:1000"}
 
 
 def make_app(database_url, *, finder=None, config_overrides=None, **settings):
@@ -90,8 +90,10 @@ def _schema(database_url):
 def _empty_tables(app) -> None:
     from core.extensions import db
     with app.app_context():
-        tables = [t for t in reversed(db.metadata.sorted_tables)]
         with db.engine.begin() as conn:
+            # Test-only models add tables to the shared metadata that this database may lack.
+            existing = set(sa.inspect(conn).get_table_names())
+            tables = [t for t in reversed(db.metadata.sorted_tables) if t.name in existing]
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in tables)
                                      + " RESTART IDENTITY CASCADE"))
@@ -113,6 +115,26 @@ def app(_schema):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def app_factory(_schema):
+    """Build apps with other settings on the migrated test database: ``app_factory(**kwargs)``
+    takes ``make_app``'s keywords (``finder``, ``config_overrides``, Flask settings). Tables are
+    emptied after the test, as with ``app``."""
+    built = []
+
+    def factory(**kwargs):
+        built.append(make_app(_schema, **kwargs))
+        return built[-1]
+
+    yield factory
+    if built:
+        _empty_tables(built[-1])
+    from core.extensions import db
+    for application in built:
+        with application.app_context():
+            db.engine.dispose()
 
 
 # -- factories --------------------------------------------------------------------------------
@@ -247,6 +269,42 @@ class PluginContract:
         for username, expected in (("off_admin", 404), ("on_nobody", 403)):
             client = contract_app.test_client()
             login(client, username)
+            # The API is token-only: its routes get a bearer token, pages the session cookie.
+            bearer = api_token(client, username) if any(u.startswith("/api/") for _e, u in rules) else {}
             for endpoint, url in rules:
-                status = client.get(url).status_code
+                status = client.get(url, headers=bearer if url.startswith("/api/") else {}).status_code
                 assert status == expected, f"{username} GET {url} ({endpoint}) -> {status}, expected {expected}"
+
+
+# -- throwaway plugins for tests --------------------------------------------------------------
+def write_plugin(root, name: str, code: str = "", *, depends=(), title=None, manifest: str | None = None,
+                 package: str | None = None):
+    """Write a plugin package ``root/<package or name>`` with a manifest and ``code`` as __init__.py.
+
+    Returns the package directory. ``manifest`` replaces the generated manifest text verbatim
+    (to test broken manifests).
+    """
+    from pathlib import Path
+    import textwrap
+    package_dir = Path(root) / (package or name)
+    package_dir.mkdir(parents=True, exist_ok=True)
+    text = manifest if manifest is not None else repr({
+        "name": name, "title": title or name.title(), "version": "1.0.0",
+        "summary": f"Test plugin {name}.", "depends": list(depends)})
+    (package_dir / "__manifest__.py").write_text(text, encoding="utf-8")
+    (package_dir / "__init__.py").write_text(textwrap.dedent(code), encoding="utf-8")
+    return package_dir
+
+
+def finder_with(*package_dirs, source: str = "hcrm-test-plugins", builtin: bool = True):
+    """A plugin finder: the built-in plugins (when ``builtin``) plus the given package directories,
+    presented as third-party plugins of distribution ``source``. Their parent directories must be
+    importable (``monkeypatch.syspath_prepend``)."""
+    from pathlib import Path
+    from core.manifest import builtin_candidates
+
+    def finder():
+        extra = [(Path(d), Path(d).name, source) for d in package_dirs]
+        return (builtin_candidates() if builtin else []) + extra, []
+
+    return finder
