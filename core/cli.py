@@ -195,7 +195,7 @@ def db_check():
     missing = migrations_support.heads() - migrations_support.applied()
     if missing:
         raise click.ClickException(f"database lacks revision(s) {', '.join(sorted(missing))}: run `hcrm db upgrade`")
-    drift = migrations_support.drift()
+    drift = migrations_support.drift(migrations_support.deployment_prefixes())
     if drift:
         raise click.ClickException("models differ from the migrations: " + "; ".join(map(str, drift)))
     click.echo("database, migrations and models agree")

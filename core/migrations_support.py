@@ -47,11 +47,38 @@ def applied() -> set[str]:
         return set(MigrationContext.configure(conn).get_current_heads())
 
 
-def drift() -> list:
-    """Differences between the models and the database (empty when migrations match the models)."""
+def _diff_table(diff) -> str | None:
+    """The table an autogenerate diff entry is about (entries are tuples, or lists of tuples)."""
+    if isinstance(diff, list):
+        diff = diff[0]
+    kind, *rest = diff
+    if kind in ("add_table", "remove_table"):
+        return rest[0].name
+    if kind in ("add_index", "remove_index", "add_constraint", "remove_constraint", "add_fk", "remove_fk"):
+        return getattr(rest[0], "table", None) is not None and rest[0].table.name or None
+    if kind in ("add_column", "remove_column") or kind.startswith("modify_"):
+        return rest[1]
+    return None
+
+
+def drift(prefixes: tuple[str, ...] | None = None) -> list:
+    """Differences between the models and the database (empty when migrations match the models).
+
+    ``prefixes`` limits the check to tables whose names start with one of them (one plugin's
+    tables, or the deployment's own tables while tests declare extra models).
+    """
     with db.engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-        return compare_metadata(ctx, db.metadata)
+        diffs = compare_metadata(ctx, db.metadata)
+    if prefixes is None:
+        return diffs
+    return [d for d in diffs if (_diff_table(d) or "").startswith(prefixes)]
+
+
+def deployment_prefixes(app=None) -> tuple[str, ...]:
+    """Table prefixes of the core and every loaded plugin."""
+    app = app or current_app
+    return ("core_",) + tuple(f"{name}_" for name in app.extensions["hcrm"].registry.infos)
 
 
 def new_revision(plugin: str, message: str, autogenerate: bool = True):
