@@ -41,7 +41,9 @@ def load_user(user_id: str):
 def unauthorized():
     from flask import redirect, url_for
     if is_api_request():
-        return json_error(401, _("Authentication required: send 'Authorization: Bearer <token>'."))
+        response = json_error(401, _("Authentication required: send 'Authorization: Bearer <token>'."))
+        response.headers["WWW-Authenticate"] = 'Bearer realm="hcrm"'
+        return response
     return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
 
 
@@ -89,6 +91,11 @@ def enter_request_scope() -> None:
     g.hcrm_live = set()
     g.hcrm_permissions = set()
     g.hcrm_hospital = None
+    if is_api_request():
+        # The API is token-only: the bearer token decides, never a session or remember-me cookie
+        # a browser also sends (so CSRF cannot apply, and a token is not shadowed by a cookie).
+        from core.auth import load_user_from_bearer
+        login_manager._update_request_context_with_user(load_user_from_bearer(request))
     user = current_user
     if user.is_authenticated:
         hospital = current_hospital_for(user)
@@ -124,7 +131,10 @@ def json_error(status: int, message: str, **extra):
 def handle_http_error(exc: HTTPException):
     message = exc.description or exc.name
     if is_api_request():
-        return json_error(exc.code or 500, message)
+        response = json_error(exc.code or 500, message)
+        if getattr(exc, "valid_methods", None):  # 405 must say what is allowed
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
     template = "core/error.html"
     return render_template(template, code=exc.code, title=exc.name, message=message), exc.code
 
@@ -160,11 +170,23 @@ def template_context() -> dict:
     )
 
 
+def security_headers(response):
+    """Patient data must not be framed, sniffed, cached by proxies or leaked through referrers."""
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    is_asset = (request.endpoint or "").endswith("static")
+    if not is_asset and current_user and getattr(current_user, "is_authenticated", False):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
 def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"
     app.before_request(enter_request_scope)
     app.teardown_request(leave_request_scope)
+    app.after_request(security_headers)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(Exception, handle_unexpected)
     app.context_processor(template_context)
