@@ -155,7 +155,8 @@ def run_server(host, port, debug):
         if not migrations_support.heads() <= migrations_support.applied():
             raise click.ClickException("the database is not at the latest schema: run `hcrm init` (or `hcrm db upgrade`)")
     click.echo(f"HCRM on http://{host}:{port}/  (Ctrl+C to stop)")
-    app.run(host=host, port=port, debug=debug, use_reloader=False)
+    from werkzeug.serving import run_simple  # app.run() refuses to start under a Flask CLI group
+    run_simple(host, port, app, use_debugger=debug, threaded=True)
 
 
 # -- database ---------------------------------------------------------------------------------
