@@ -69,6 +69,7 @@ def enable(hospital: Hospital, name: str, *, user_id=None, explicit=True) -> Act
         grant_defaults(hospital, plugin)
         with hospital_scope(hospital):
             registry.call_one(plugin, "hcrm_enable", hospital=hospital)
+            db.session.flush()  # seeded rows take the hospital from this scope, whatever the caller's
         report.changed.append(plugin)
         if plugin != name:
             report.messages.append(f"enabled '{plugin}' (required by '{name}')")
@@ -94,6 +95,7 @@ def disable(hospital: Hospital, name: str, *, user_id=None) -> ActivationReport:
                               f"{', '.join(blocking)} depend(s) on it; disable those first")
     with hospital_scope(hospital):
         registry.call_one(name, "hcrm_disable", hospital=hospital)
+        db.session.flush()
     _set_state(hospital, name, False, True, user_id)
     return ActivationReport(changed=[name], messages=[f"disabled '{name}' for {hospital.code} (its data is kept)"])
 

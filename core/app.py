@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Flask, session
+from flask import Flask, has_request_context, session
 
 from core import core_hooks, migrations_support  # noqa: F401  (registers the Alembic branches)
 from core.catalog import Catalog, build_catalog
@@ -107,7 +107,7 @@ def build_app(config: HcrmConfig | None, *, overrides=None, finder=None) -> Flas
 
 def select_locale(config: HcrmConfig) -> str:
     """The language the user chose (session), else the deployment's default (zh_CN)."""
-    chosen = session.get("locale")
+    chosen = session.get("locale") if has_request_context() else None  # CLI and jobs: the default
     return chosen if chosen in config.locales else config.default_locale
 
 

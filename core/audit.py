@@ -78,7 +78,11 @@ def _row(obj, action: str, before, after, note=None) -> dict:
         hospital_id = obj.id
     if hospital_id is None and scope is not None:
         hospital_id = scope.hospital_id
-    ident = inspect(obj).identity
+    state = inspect(obj)
+    # New rows get their identity only after the flush: read their primary key instead.
+    ident = state.identity or state.mapper.primary_key_from_instance(obj)
+    if ident and any(i is None for i in ident):
+        ident = None
     return dict(at=utcnow(), user_id=user_id, username=username, action=action,
                 model=type(obj).__name__, hospital_id=hospital_id,
                 record_id=",".join(str(i) for i in ident) if ident else None,

@@ -46,6 +46,19 @@ def _recent_failures(username: str, remote_addr: str) -> int:
     return max(by_user, by_addr // 4)
 
 
+_decoys: dict = {}
+
+
+def _decoy() -> User:
+    """A user that exists nowhere, hashed like real ones (same method, so the same cost)."""
+    method = current_app.config.get("HCRM_PASSWORD_HASH")
+    if method not in _decoys:
+        decoy = User()
+        decoy.set_password(secrets.token_urlsafe(16))
+        _decoys[method] = decoy.password_hash
+    return User(password_hash=_decoys[method])
+
+
 def authenticate(username: str, password: str, remote_addr: str) -> User | None:
     """The user for these credentials, or None. Raises LoginThrottled while locked out.
 
@@ -58,7 +71,9 @@ def authenticate(username: str, password: str, remote_addr: str) -> User | None:
         if _recent_failures(username, remote_addr) >= max_failures:
             raise LoginThrottled(int(window.total_seconds() // 60))
         user = db.session.execute(sa.select(User).where(User.username == username)).scalar_one_or_none()
-        ok = user is not None and user.active and user.hospital.active and user.check_password(password or "")
+        # Always hash: an unknown or inactive account must not answer faster than a wrong password.
+        password_ok = (user or _decoy()).check_password(password or "")
+        ok = user is not None and password_ok and user.active and user.hospital.active
         if not ok:
             db.session.add(LoginAttempt(username=username[:64], remote_addr=remote_addr[:64]))
             db.session.commit()
@@ -157,7 +172,10 @@ class PasswordForm(FlaskForm):
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """``target`` when it is a path on this site, else the dashboard. Browsers read a backslash
+    as a slash and drop tabs and newlines, so "/\\evil" or "/<tab>/evil" would leave the site."""
+    if (target and target.startswith("/") and not target.startswith("//") and "\\" not in target
+            and not any(ord(c) < 32 or ord(c) == 127 for c in target)):
         return target
     return url_for("core.dashboard")
 
@@ -201,6 +219,7 @@ def change_password_page():
     if form.validate_on_submit():
         error = change_password(current_user, form.current_password.data, form.new_password.data)
         if error is None:
+            login_user(current_user._get_current_object())  # this session stays; the others end
             flash(_("Your password has been changed."), "success")
             return redirect(url_for("core.dashboard"))
         form.current_password.errors.append(error)

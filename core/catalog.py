@@ -65,6 +65,9 @@ def build_catalog(registry: PluginRegistry) -> Catalog:
         if report.permission not in cat.permissions:
             raise PluginError(f"plugin '{report.plugin}': report '{report.id}' needs unknown permission '{report.permission}'")
 
+    for report in cat.reports.values():
+        check_report(report)
+
     cat.widgets = sorted(_unique(registry.collect("hcrm_dashboard_widgets"), "widget").values(),
                          key=lambda w: (w.order, w.id))
     cat.panels = sorted(_unique(registry.collect("hcrm_panels"), "panel").values(),
@@ -82,6 +85,32 @@ def build_catalog(registry: PluginRegistry) -> Catalog:
             check_model(plugin, model)
         cat.models[plugin] = list(models)
     return cat
+
+
+PARAM_TYPES = ("date", "int", "choice", "text")
+CHART_KINDS = ("bar", "line", "pie")
+RESERVED_PARAM_NAMES = {"data", "errors", "meta", "format", "page", "csrf_token"}  # WTForms/export names
+
+
+def check_report(report) -> None:
+    """A report's parameters and chart are usable: fail at start-up, not when someone opens it."""
+    where = f"plugin '{report.plugin}': report '{report.id}'"
+    names = [p.name for p in report.params]
+    if len(set(names)) != len(names):
+        raise PluginError(f"{where} declares a parameter twice")
+    for param in report.params:
+        if param.type not in PARAM_TYPES:
+            raise PluginError(f"{where}: parameter '{param.name}' has unknown type '{param.type}' "
+                              f"(use {', '.join(PARAM_TYPES)})")
+        if param.name in RESERVED_PARAM_NAMES or not param.name.isidentifier():
+            raise PluginError(f"{where}: parameter name '{param.name}' is reserved or not an identifier")
+        if param.type == "choice" and not param.choices:
+            raise PluginError(f"{where}: choice parameter '{param.name}' has no choices")
+    if report.chart is not None:
+        if report.chart.kind not in CHART_KINDS:
+            raise PluginError(f"{where}: chart kind '{report.chart.kind}' is not one of {', '.join(CHART_KINDS)}")
+        if not report.chart.y:
+            raise PluginError(f"{where}: the chart names no y column")
 
 
 def check_model(plugin: str, model: type) -> None:

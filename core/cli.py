@@ -5,6 +5,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import click
 import sqlalchemy as sa
@@ -24,6 +25,16 @@ def _create_app():
         raise click.ClickException(str(exc)) from None
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from None
+    except OSError as exc:  # e.g. the folder of a sqlite database cannot be created
+        where = f": {exc.filename}" if exc.filename else ""
+        raise click.ClickException(f"cannot start: {exc.strerror or exc}{where}") from None
+
+
+def _database_problem(exc: sa.exc.DBAPIError) -> str:
+    detail = " ".join(str(exc.orig).split())
+    if "no such table" in detail or ('relation "' in detail and "does not exist" in detail):
+        return f"the database has no HCRM tables yet ({detail}): run `hcrm init`"
+    return f"database error: {detail} (check database.url in the config file or HCRM_DATABASE_URL)"
 
 
 def _hospital(code: str):
@@ -67,6 +78,13 @@ class HcrmGroup(FlaskGroup):
         self._add_plugin_commands()
         return super().get_command(ctx, name)
 
+    def invoke(self, ctx):
+        # An unreachable server or a database not set up yet is one line too, not a traceback.
+        try:
+            return super().invoke(ctx)
+        except sa.exc.DBAPIError as exc:
+            raise click.ClickException(_database_problem(exc)) from None
+
 
 @click.group(cls=HcrmGroup, help="HCRM hospital CRM administration.")
 def main():
@@ -80,7 +98,11 @@ def init(demo):
     """Create or upgrade the database, seed hospitals and plugins from config.yaml."""
     from core.app import write_secret_key
     if not os.environ.get("HCRM_SECRET_KEY"):
-        write_secret_key(INSTANCE)
+        try:
+            write_secret_key(INSTANCE)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write the secret key to {INSTANCE}: {exc.strerror or exc} "
+                                       "(or set HCRM_SECRET_KEY)") from None
     with _create_app().app_context():
         _init(demo)
 
@@ -208,6 +230,10 @@ def user():
     """User accounts."""
 
 
+# The command line is run by the deployment's operator, who may do what a group administrator may.
+OPERATOR = SimpleNamespace(id=None, is_group_admin=True, username="cli")
+
+
 @user.command("create")
 @click.argument("username")
 @click.option("--hospital", "hospital_code", required=True, help="Hospital code.")
@@ -215,30 +241,46 @@ def user():
 @click.option("--name", "display_name", help="Display name (default: the username).")
 @click.option("--group-admin", is_flag=True, help="Administrator of the whole hospital group.")
 @click.password_option(help="Password (prompted when omitted).")
-@with_appcontext
 def user_create(username, hospital_code, roles, display_name, group_admin, password):
     """Create a user of a hospital."""
-    from core.admin_users import UserError, create_user
+    from core.admin.services import AdminError, create_user
+    from core.extensions import db
+    from core.models import Role
+    from core.tenancy import hospital_scope
     hospital = _hospital(hospital_code)
-    try:
-        created = create_user(hospital, username=username, display_name=display_name or username,
-                              password=password, role_codes=roles, group_admin=group_admin)
-    except UserError as exc:
-        raise click.ClickException(str(exc)) from None
+    with hospital_scope(hospital):
+        found = {r.code: r.id for r in db.session.execute(sa.select(Role).where(Role.code.in_(roles))).scalars()}
+        unknown = [code for code in roles if code not in found]
+        if unknown:
+            known = ", ".join(db.session.execute(sa.select(Role.code).order_by(Role.code)).scalars())
+            raise click.ClickException(f"unknown role(s) {', '.join(unknown)} in {hospital.code} (roles: {known})")
+        try:
+            created = create_user(hospital, username=username, display_name=display_name or username,
+                                  password=password, role_ids=list(found.values()), actor=OPERATOR,
+                                  is_group_admin=group_admin)
+        except AdminError as exc:
+            raise click.ClickException(str(exc)) from None
     click.echo(f"created user '{created.username}' in {hospital.code}")
 
 
 @user.command("password")
 @click.argument("username")
 @click.password_option(help="New password (prompted when omitted).")
-@with_appcontext
 def user_password(username, password):
     """Set a user's password."""
-    from core.admin_users import UserError, reset_password
-    try:
-        reset_password(username, password)
-    except UserError as exc:
-        raise click.ClickException(str(exc)) from None
+    from core.admin.services import AdminError, reset_password
+    from core.extensions import db
+    from core.models import User
+    from core.tenancy import hospital_scope, system_scope
+    with system_scope():
+        account = db.session.execute(sa.select(User).where(User.username == username)).scalar_one_or_none()
+    if account is None:
+        raise click.ClickException(f"no user named '{username}'")
+    with hospital_scope(account.hospital_id):
+        try:
+            reset_password(account, password, actor=OPERATOR)
+        except AdminError as exc:
+            raise click.ClickException(str(exc)) from None
     click.echo(f"password of '{username}' changed")
 
 
@@ -349,3 +391,31 @@ def secret_key():
     """Print a new random secret key (for HCRM_SECRET_KEY)."""
     click.echo(secrets.token_hex(32))
 
+
+
+# -- plugin scaffolding -------------------------------------------------------------------------
+@main.group("plugin")
+def plugin_group():
+    """Write plugins (see docs/plugins.md)."""
+
+
+@plugin_group.command("new", with_appcontext=False)
+@click.argument("name")
+@click.option("--path", "path", type=click.Path(file_okay=False, path_type=Path),
+              help="Write a standalone distribution DIR/hcrm-NAME/ instead of the built-in plugins/NAME.")
+@click.option("--title", help="Title shown in the Apps screen and the menu (default: from NAME).")
+def plugin_new(name, path, title):
+    """Generate a working plugin NAME: model, migration, pages, permissions, menu and tests."""
+    from core.scaffold import ScaffoldError, create_plugin
+    try:
+        package = create_plugin(name, path, title)
+    except ScaffoldError as exc:
+        raise click.ClickException(str(exc)) from None
+    if path is None:
+        click.echo(f"created the built-in plugin {package}")
+        steps = [f"pytest {package}", "hcrm db upgrade", f"hcrm plugins enable {name} --hospital CODE"]
+    else:
+        click.echo(f"created the distribution {package.parent} (package {package.name})")
+        steps = [f"pip install -e {package.parent}", "hcrm db upgrade",
+                 f"hcrm plugins enable {name} --hospital CODE", f"pytest {package.parent / 'tests'}"]
+    click.echo("next: " + "; ".join(steps))

@@ -20,6 +20,8 @@ def hcrm_permissions():
         Permission("core.users.read", _l("View users"), ADMINS),
         Permission("core.users.create", _l("Create users"), ADMINS),
         Permission("core.users.edit", _l("Edit users and their roles"), ADMINS),
+        Permission("core.departments.read", _l("View departments"), ADMINS),
+        Permission("core.departments.edit", _l("Create and edit departments"), ADMINS),
         Permission("core.roles.read", _l("View roles"), ADMINS),
         Permission("core.roles.edit", _l("Edit roles and their permissions"), ADMINS),
         Permission("core.plugins.read", _l("View the Apps screen"), ("super_admin", "director")),
@@ -44,6 +46,8 @@ def hcrm_menus():
                  permission="core.plugins.read", icon="grid", order=10),
         MenuItem("admin.users", _l("Users"), endpoint="admin.users", parent="admin",
                  permission="core.users.read", icon="people", order=20),
+        MenuItem("admin.departments", _l("Departments"), endpoint="admin.departments", parent="admin",
+                 permission="core.departments.read", icon="diagram-3", order=25),
         MenuItem("admin.roles", _l("Roles"), endpoint="admin.roles", parent="admin",
                  permission="core.roles.read", icon="shield-lock", order=30),
         MenuItem("admin.audit", _l("Audit log"), endpoint="admin.audit", parent="admin",
@@ -66,7 +70,9 @@ def _audit_activity(params: dict) -> ReportResult:
     return ReportResult(
         columns=[("day", _l("Day")), ("created", _l("Created")), ("updated", _l("Updated")),
                  ("deleted", _l("Deleted"))],
-        rows=[{"day": str(r.day), "created": int(r.created or 0), "updated": int(r.updated or 0),
+        # SQLite's date() gives text, PostgreSQL a date: hand out a date either way (typed in .xlsx).
+        rows=[{"day": r.day if isinstance(r.day, date) else date.fromisoformat(str(r.day)),
+               "created": int(r.created or 0), "updated": int(r.updated or 0),
                "deleted": int(r.deleted or 0)} for r in rows])
 
 
@@ -75,7 +81,9 @@ def hcrm_reports():
     return [Report(
         id="core.audit_activity", title=_l("Data changes per day"), permission="core.audit.read",
         query=_audit_activity,
-        params=[ReportParam("start", _l("From"), "date"), ReportParam("end", _l("To"), "date")],
+        # Callable defaults: evaluated per request, so the form shows the range actually reported.
+        params=[ReportParam("start", _l("From"), "date", default=lambda: date.today() - timedelta(days=30)),
+                ReportParam("end", _l("To"), "date", default=date.today)],
         chart=Chart("bar", "day", ("created", "updated", "deleted")),
         description=_l("Records created, updated and deleted per day, from the audit log."))]
 

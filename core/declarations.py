@@ -48,7 +48,11 @@ class MenuItem:
 
 @dataclass(frozen=True)
 class ReportParam:
-    """A report parameter shown as a form field; ``type`` is one of date, int, choice, text."""
+    """A report parameter shown as a form field; ``type`` is one of date, int, choice, text.
+
+    ``default`` is a value or a callable returning one (called per request, e.g. ``date.today``);
+    ``choices`` are (value, label) pairs for ``choice``. Use ``core.reports.parse_params`` to read it.
+    """
 
     name: str
     label: str

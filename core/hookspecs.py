@@ -121,7 +121,8 @@ def hcrm_cli_commands(cli):
 
     Called once when the CLI starts, with the root :class:`click.Group`. Add your commands or a
     group named after your plugin (``cli.add_command(...)``). Commands that touch hospital data
-    should take ``--hospital CODE`` and run inside ``core.tenancy.hospital_scope``.
+    should take ``--hospital CODE`` and run inside ``core.tenancy.hospital_scope``. The return
+    value is ignored.
     """
 
 

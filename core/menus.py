@@ -22,8 +22,12 @@ class MenuNode:
     active: bool = False
 
 
-def build_menu(permissions: set[str], live: set[str], endpoint: str | None) -> list[MenuNode]:
-    """Nested, ordered nodes the user may see; groups without a visible child are dropped."""
+def build_menu(permissions: set[str], live: set[str], path: str | None) -> list[MenuNode]:
+    """Nested, ordered nodes the user may see; groups without a visible child are dropped.
+
+    The active item is the one whose page is the longest prefix of ``path``, so a detail page
+    (``/admin/users/7``) lights up its list's item (``/admin/users``).
+    """
     items = hcrm().catalog.menus.values()
     visible = [i for i in items
                if (i.plugin == CORE or i.plugin in live)
@@ -38,15 +42,26 @@ def build_menu(permissions: set[str], live: set[str], endpoint: str | None) -> l
             roots.append(node)
         elif item.parent in nodes:
             nodes[item.parent].children.append(node)
-    return _prune(roots, endpoint)
+    best = max((n for n in nodes.values() if n.url and _covers(n.url, path or "")),
+               key=lambda n: len(n.url), default=None)
+    return _prune(roots, best.id if best else None)
 
 
-def _prune(nodes: list[MenuNode], endpoint: str | None) -> list[MenuNode]:
+def _covers(url: str, path: str) -> bool:
+    if url == path:
+        return True
+    if url == "/" or not path.startswith(url.rstrip("/")):
+        return False
+    rest = path[len(url.rstrip("/")):]
+    return rest == "" or rest[0] in "/."
+
+
+def _prune(nodes: list[MenuNode], active_id: str | None) -> list[MenuNode]:
     kept = []
     for node in nodes:
-        node.children = _prune(node.children, endpoint)
+        node.children = _prune(node.children, active_id)
         if node.url is None and not node.children:
             continue
-        node.active = node.endpoint == endpoint or any(c.active for c in node.children)
+        node.active = node.id == active_id or any(c.active for c in node.children)
         kept.append(node)
     return kept

@@ -39,7 +39,17 @@ def upgrade() -> None:
 
 
 def heads() -> set[str]:
-    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    """The revisions ``alembic_version`` holds once every branch is at its head.
+
+    A branch head that another branch ``depends_on`` (the core's head, under a plugin's first
+    revision) is dropped from ``alembic_version`` when its dependant is applied, so it is left
+    out here too; otherwise ``heads() <= applied()`` would never hold.
+    """
+    script = ScriptDirectory.from_config(alembic_config())
+    all_heads = set(script.get_heads())
+    needed = {rev.revision for head in all_heads for rev in script.iterate_revisions(head, "base")
+              if rev.revision != head}
+    return all_heads - needed
 
 
 def applied() -> set[str]:
@@ -99,6 +109,10 @@ def new_revision(plugin: str, message: str, autogenerate: bool = True):
         info = current_app.extensions["hcrm"].registry.infos[plugin]
         versions, depends = info.migrations_dir, ["core"] + [d for d in info.depends if d in labelled]
     versions.mkdir(parents=True, exist_ok=True)
+    # A plugin's first revision creates its folder, which version_locations() skipped so far.
+    locations = config.get_main_option("version_locations").split()
+    if str(versions) not in locations:
+        config.set_main_option("version_locations", " ".join(locations + [str(versions)]))
     return command.revision(config, message=message, autogenerate=autogenerate, head="base",
                             branch_label=plugin, version_path=str(versions),
                             depends_on=[script.get_revision(f"{d}@head").revision for d in depends])

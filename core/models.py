@@ -141,6 +141,16 @@ class User(UserMixin, HospitalOwned, db.Model):
         self.password_hash = generate_password_hash(password, **({"method": method} if method else {}))
         self.password_changed_at = utcnow()
 
+    def get_id(self) -> str:
+        """Session id: the user id plus a fingerprint of the password hash, so changing or
+        resetting a password signs the account out of every other session and remember-me cookie."""
+        return f"{self.id}.{self.session_fingerprint}"
+
+    @property
+    def session_fingerprint(self) -> str:
+        import hashlib
+        return hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
+
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 

@@ -13,9 +13,11 @@ every run); each test starts with empty tables.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import uuid
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -37,9 +39,17 @@ def _server_unavailable(reason: str):
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory):
     """URL of the run's test database, migrated to every head."""
+    with fresh_database(tmp_path_factory.mktemp("db")) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def fresh_database(directory):
+    """A new empty database of the kind ``HCRM_TEST_DATABASE`` names, dropped on exit: a file
+    in ``directory`` for SQLite, a database of its own on the PostgreSQL server."""
     choice = os.environ.get("HCRM_TEST_DATABASE", "sqlite")
     if choice == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'hcrm-test.sqlite3'}"
+        yield f"sqlite:///{Path(directory) / 'hcrm-test.sqlite3'}"
         return
     admin_url = DEFAULT_PG if choice in ("postgresql", "postgres") else choice
     admin_url = admin_url.replace("postgresql://", "postgresql+psycopg2://", 1)

@@ -28,13 +28,16 @@ def is_api_request() -> bool:
 
 
 @login_manager.user_loader
-def load_user(user_id: str):
+def load_user(session_id: str):
+    ident, _sep, fingerprint = (session_id or "").partition(".")
     with tenancy.system_scope():
         try:
-            user = db.session.get(User, int(user_id))
+            user = db.session.get(User, int(ident))
         except (TypeError, ValueError):
             return None
-        return user if user is not None and user.active and user.hospital.active else None
+        if user is None or not user.active or not user.hospital.active:
+            return None
+        return user if fingerprint == user.session_fingerprint else None
 
 
 @login_manager.unauthorized_handler
@@ -160,7 +163,7 @@ def template_context() -> dict:
     config = hcrm().config
     labels = {"zh_CN": "中文", "en": "English"}
     return dict(
-        hcrm_menu=build_menu(g.get("hcrm_permissions", set()), g.get("hcrm_live", set()), request.endpoint)
+        hcrm_menu=build_menu(g.get("hcrm_permissions", set()), g.get("hcrm_live", set()), request.path)
         if current_user.is_authenticated else [],
         current_hospital=hospital,
         switchable_hospitals=switchable,

@@ -1,0 +1,249 @@
+"""The toolkit of every API view: token auth, permission, input validation, output, pagination.
+
+One decorator, :func:`api_route`, does for an API view what ``core.permissions.require`` does for
+a page, plus the JSON contract: it validates the query string and the body with marshmallow
+schemas, serialises the return value, and records all of it on the view (``view.hcrm_api``) so
+that ``/api/v1/openapi.json`` documents exactly what runs. Errors always have the shape
+``{"error": {"status", "message", ...}}``.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+from dataclasses import dataclass
+from datetime import timezone
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask_babel import gettext as _
+from flask_login import current_user
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+from core.extensions import csrf, db
+from core.permissions import can
+from core.web import json_error
+
+MAX_PER_PAGE = 200
+DEFAULT_PER_PAGE = 20
+
+
+class UtcDateTime(fields.DateTime):
+    """The database keeps naive UTC datetimes; the API writes them with their offset
+    (``2024-05-01T08:00:00+00:00``) and turns aware input back into naive UTC."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        result = super()._deserialize(value, attr, data, **kwargs)
+        if result.tzinfo is not None:
+            result = result.astimezone(timezone.utc).replace(tzinfo=None)
+        return result
+
+
+class PageArgsSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1),
+                          metadata={"description": "Page number, from 1."})
+    per_page = fields.Integer(load_default=DEFAULT_PER_PAGE, validate=validate.Range(min=1, max=MAX_PER_PAGE),
+                              metadata={"description": f"Items per page, 1 to {MAX_PER_PAGE}."})
+
+
+class Page(dict):
+    """A serialised page: ``{"items", "page", "per_page", "total", "pages"}``, returned as is."""
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What one API view declares; read by the OpenAPI builder."""
+
+    methods: tuple[str, ...]
+    permission: str | None
+    body: Schema | None
+    query: Schema | None
+    response: Schema | None
+    many: bool
+    paginated: bool
+    status: int
+    summary: str  # may be a lazy string; the OpenAPI builder renders it
+    description: str
+    tags: tuple[str, ...]
+    public: bool
+    errors: tuple[int, ...]
+
+
+def _instance(schema):
+    return schema() if isinstance(schema, type) else schema
+
+
+def _docstring_parts(view) -> tuple[str, str]:
+    doc = inspect.cleandoc(view.__doc__ or "")
+    first, _sep, rest = doc.partition("\n\n")
+    return " ".join(first.split()), rest.strip()
+
+
+def _token_authenticated() -> bool:
+    # core.web resolves API users from the bearer token only; the record proves it was a token.
+    return current_user.is_authenticated and g.get("hcrm_token_record") is not None
+
+
+def _query_data(schema: Schema, skip: tuple[str, ...] = ()) -> dict:
+    """The query string as a plain dict for ``schema``: list fields take every value."""
+    by_key = {(f.data_key or name): f for name, f in schema.load_fields.items()}
+    data = {}
+    for key in request.args:
+        if key in skip:
+            continue
+        field = by_key.get(key)
+        data[key] = request.args.getlist(key) if isinstance(field, fields.List) else request.args.get(key)
+    return data
+
+
+def page_args() -> tuple[int, int]:
+    """``(page, per_page)`` of the current request, validated (400 on bad values)."""
+    cached = g.get("hcrm_api_page")
+    if cached is None:
+        try:
+            loaded = PageArgsSchema().load(_query_data(PageArgsSchema()))
+        except ValidationError as exc:
+            raise _BadInput(400, _("Invalid query parameters."), exc.messages) from None
+        cached = g.hcrm_api_page = (loaded["page"], loaded["per_page"])
+    return cached
+
+
+class _BadInput(Exception):
+    def __init__(self, status: int, message: str, fields_=None):
+        super().__init__(message)
+        self.status, self.message, self.fields = status, message, fields_
+
+    def response(self):
+        extra = {"fields": self.fields} if self.fields is not None else {}
+        return json_error(self.status, self.message, **extra)
+
+
+def paginate(select_stmt, schema=None) -> Page:
+    """Run ``select_stmt`` for the requested page and serialise the items with ``schema``
+    (default: the route's ``response`` schema). Tenancy applies to the count as to the rows.
+
+    A statement of one entity yields the entities; several columns yield rows (use labels).
+    """
+    page, per_page = page_args()
+    if schema is None:
+        op = g.get("hcrm_api_operation")
+        schema = op.response if op is not None else None
+    count_stmt = sa.select(sa.func.count()).select_from(select_stmt.order_by(None).subquery())
+    total = db.session.execute(count_stmt).scalar_one()
+    result = db.session.execute(select_stmt.limit(per_page).offset((page - 1) * per_page))
+    rows = result.unique().scalars().all() if len(select_stmt.column_descriptions) == 1 else result.all()
+    items = _instance(schema).dump(rows, many=True) if schema is not None else list(rows)
+    return Page(items=items, page=page, per_page=per_page, total=total,
+                pages=math.ceil(total / per_page) if total else 0)
+
+
+def _make_response(op: Operation, result):
+    if isinstance(result, Response):
+        return result
+    status, headers = op.status, None
+    if isinstance(result, tuple):
+        result, status, *rest = result
+        headers = rest[0] if rest else None
+    if status == 204 or result is None:
+        response = Response(status=204 if status == 200 else status)
+    else:
+        if not isinstance(result, Page) and op.response is not None:
+            result = op.response.dump(result, many=op.many)
+        response = jsonify(result)
+        response.status_code = status
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def _run(op: Operation, view, kwargs):
+    if not op.public and not _token_authenticated():
+        return current_app.login_manager.unauthorized()
+    if op.permission and not can(op.permission):
+        return json_error(403, _("You do not have the permission “%(name)s”.", name=op.permission),
+                          permission=op.permission)
+    try:
+        if op.paginated:
+            page_args()
+        if op.query is not None:
+            skip = ("page", "per_page") if op.paginated else ()
+            try:
+                kwargs["query"] = op.query.load(_query_data(op.query, skip))
+            except ValidationError as exc:
+                raise _BadInput(400, _("Invalid query parameters."), exc.messages) from None
+        if op.body is not None:
+            data = request.get_json(silent=True)
+            if not isinstance(data, dict):
+                raise _BadInput(400, _("The request body must be a JSON object "
+                                       "(send it with 'Content-Type: application/json')."))
+            try:
+                kwargs["body"] = op.body.load(data)
+            except ValidationError as exc:
+                raise _BadInput(422, _("The request body is invalid."), exc.messages) from None
+        g.hcrm_api_operation = op
+        try:
+            result = view(**kwargs)
+        except ValidationError as exc:  # a service's own check (e.g. a duplicate): same contract
+            db.session.rollback()
+            raise _BadInput(422, _("The request body is invalid."), exc.normalized_messages()) from None
+    except _BadInput as bad:  # also raised by page_args() inside the view
+        return bad.response()
+    return _make_response(op, result)
+
+
+def api_route(bp: Blueprint, rule: str, methods=("GET",), *, permission: str | None = None,
+              body=None, query=None, response=None, many: bool = False, paginated: bool = False,
+              status: int = 200, summary: str = "", tags=(), public: bool = False, errors=(),
+              endpoint: str | None = None):
+    """Register an API view on ``bp``.
+
+    * Token authentication is required (a cookie never counts) unless ``public``; 401 otherwise.
+    * ``permission``: checked with ``core.permissions.can``; 403 naming it otherwise.
+    * ``query``: a marshmallow schema for the query string, passed to the view as ``query=``
+      (400 with ``fields`` when invalid). ``paginated`` adds ``page``/``per_page`` (see
+      :func:`paginate`, which the view returns).
+    * ``body``: a marshmallow schema for the JSON body, passed as ``body=`` (400 when the body is
+      not a JSON object, 422 with ``fields`` when the schema refuses it).
+    * A ``marshmallow.ValidationError`` raised by the view (a service's own check) is a 422
+      with ``fields`` too, after a rollback; ``abort(status, description=...)`` gives any other
+      JSON error.
+    * ``response``: schema serialising the return value (``many`` for a list). The view may also
+      return ``(value, status)``, a :class:`Page` or a ready ``flask.Response``.
+    * ``status``: the success status (201 for creations, 204 for deletions); ``errors`` lists
+      extra error statuses to document (e.g. ``(409,)``); ``summary`` defaults to the first
+      line of the docstring, and the rest of the docstring becomes the description.
+    """
+    methods = tuple(m.upper() for m in methods)
+    if not (bp.url_prefix or "").startswith("/api/"):
+        # Outside /api/ neither token auth nor JSON errors apply: refuse at import, not at run time.
+        raise ValueError(f"api_route: blueprint '{bp.name}' needs a url_prefix under /api/ "
+                         f"(convention: /api/v1/<plugin>), not {bp.url_prefix!r}")
+
+    def decorator(view):
+        doc_summary, description = _docstring_parts(view)
+        op = Operation(methods=methods, permission=permission, body=_instance(body),
+                       query=_instance(query), response=_instance(response), many=many,
+                       paginated=paginated, status=status, summary=summary or doc_summary,
+                       description=description, tags=tuple(tags), public=public,
+                       errors=tuple(errors))
+
+        @functools.wraps(view)
+        def wrapped(**kwargs):
+            return _run(op, view, kwargs)
+
+        wrapped.hcrm_permission = permission  # read by the generic plugin suite, like require()
+        wrapped.hcrm_api = op
+        csrf.exempt(wrapped)
+        csrf.exempt(bp)
+        bp.add_url_rule(rule, endpoint or view.__name__, wrapped, methods=list(methods))
+        return wrapped
+
+    return decorator
