@@ -70,8 +70,7 @@ def build_app(config: HcrmConfig | None, *, overrides=None, finder=None) -> Flas
                 static_folder=None)
     registry = PluginRegistry(finder or default_finder, core_module=core_hooks).load()
     check_plugin_names(config, registry.names + [b.name for b in registry.broken])
-    catalog = build_catalog(registry)
-    app.extensions["hcrm"] = HcrmState(config=config, registry=registry, catalog=catalog)
+    state = app.extensions["hcrm"] = HcrmState(config=config, registry=registry, catalog=Catalog())
 
     app.config.update(
         SQLALCHEMY_DATABASE_URI=engine_url(config.database_url),
@@ -100,8 +99,8 @@ def build_app(config: HcrmConfig | None, *, overrides=None, finder=None) -> Flas
     babel.init_app(app, locale_selector=lambda: select_locale(config))
 
     from core import web
-    web.init_app(app)
-    _register_plugin_blueprints(app, registry, catalog)
+    web.init_app(app)  # the core's routes first: plugin menus are checked against them
+    state.catalog = build_catalog(registry, app)
     return app
 
 
@@ -109,10 +108,3 @@ def select_locale(config: HcrmConfig) -> str:
     """The language the user chose (session), else the deployment's default (zh_CN)."""
     chosen = session.get("locale") if has_request_context() else None  # CLI and jobs: the default
     return chosen if chosen in config.locales else config.default_locale
-
-
-def _register_plugin_blueprints(app: Flask, registry: PluginRegistry, catalog: Catalog) -> None:
-    for plugin, blueprints in registry.collect_by_plugin("hcrm_blueprints").items():
-        for bp in blueprints:
-            app.register_blueprint(bp)
-            catalog.blueprint_plugin[bp.name] = plugin

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.declarations import Job, MenuItem, Panel, Permission, Report, Widget
+from flask import Flask
+
+from core.declarations import Job, MenuItem, Panel, Permission, Report, Widget, with_plugin
 from core.plugins import CORE, PluginError, PluginRegistry
 from core.tenancy import HospitalOwned
 
@@ -29,62 +31,115 @@ class Catalog:
         return perm.plugin if perm else None
 
 
-def _unique(items, kind: str) -> dict:
-    seen: dict = {}
-    for item in items:
-        key = item.id if hasattr(item, "id") else item.name
-        if key in seen:
-            raise PluginError(f"{kind} '{key}' is declared twice (by '{seen[key].plugin}' and '{item.plugin}')")
-        seen[key] = item
-    return seen
-
-
 def _check_own_namespace(name: str, plugin: str, kind: str) -> None:
     if not name.startswith(f"{plugin}."):
-        raise PluginError(f"plugin '{plugin}': {kind} '{name}' must start with '{plugin}.'")
+        raise PluginError(f"{kind} '{name}' must start with '{plugin}.'")
 
 
-def build_catalog(registry: PluginRegistry) -> Catalog:
+def _declared(registry: PluginRegistry, plugin: str, hook: str) -> list:
+    return [with_plugin(item, plugin) if hasattr(item, "plugin") else item
+            for item in registry.call_one(plugin, hook) or ()]
+
+
+def _keyed(items, existing: dict, kind: str) -> dict:
+    """Index ``items`` by id (or name), refusing a key already used here or by another plugin."""
+    out: dict = {}
+    for item in items:
+        key = getattr(item, "id", None) or item.name
+        owner = existing.get(key) or out.get(key)
+        if owner is not None:
+            raise PluginError(f"{kind} '{key}' is declared twice (by '{owner.plugin}' and '{item.plugin}')")
+        out[key] = item
+    return out
+
+
+def build_catalog(registry: PluginRegistry, app: Flask) -> Catalog:
+    """Collect and check every plugin's declarations, in dependency order, plugin by plugin.
+
+    A plugin's declarations enter the catalog (and its blueprints the app) all together or not
+    at all. A built-in plugin with a bad declaration stops start-up; a third-party one is
+    reported, skipped with its dependants, and the others still start.
+    """
     cat = Catalog()
-    cat.permissions = _unique(registry.collect("hcrm_permissions"), "permission")
-    for perm in cat.permissions.values():
-        _check_own_namespace(perm.name, perm.plugin, "permission")
-
-    cat.menus = _unique(registry.collect("hcrm_menus"), "menu item")
-    for item in cat.menus.values():
-        if item.permission and item.permission not in cat.permissions:
-            raise PluginError(f"plugin '{item.plugin}': menu item '{item.id}' needs unknown permission '{item.permission}'")
-        if item.parent and item.parent not in cat.menus:
-            raise PluginError(f"plugin '{item.plugin}': menu item '{item.id}' has unknown parent '{item.parent}'")
-        if item.endpoint and not item.permission and item.plugin != CORE:
-            raise PluginError(f"plugin '{item.plugin}': menu item '{item.id}' points at a page but names no permission")
-
-    cat.reports = _unique(registry.collect("hcrm_reports"), "report")
-    for report in cat.reports.values():
-        _check_own_namespace(report.id, report.plugin, "report")
-        if report.permission not in cat.permissions:
-            raise PluginError(f"plugin '{report.plugin}': report '{report.id}' needs unknown permission '{report.permission}'")
-
-    for report in cat.reports.values():
-        check_report(report)
-
-    cat.widgets = sorted(_unique(registry.collect("hcrm_dashboard_widgets"), "widget").values(),
-                         key=lambda w: (w.order, w.id))
-    cat.panels = sorted(_unique(registry.collect("hcrm_panels"), "panel").values(),
-                        key=lambda p: (p.order, p.id))
-    for item in list(cat.widgets) + list(cat.panels):
-        if item.permission not in cat.permissions:
-            raise PluginError(f"plugin '{item.plugin}': '{item.id}' needs unknown permission '{item.permission}'")
-
-    cat.jobs = _unique(registry.collect("hcrm_jobs"), "job")
-    for job in cat.jobs.values():
-        _check_own_namespace(job.id, job.plugin, "job")
-
-    for plugin, models in registry.collect_by_plugin("hcrm_models").items():
-        for model in models:
-            check_model(plugin, model)
-        cat.models[plugin] = list(models)
+    for plugin in [CORE] + list(registry.infos):
+        if plugin != CORE and plugin not in registry.infos:
+            continue  # skipped because a plugin it depends on was rejected just now
+        try:
+            _add_plugin(cat, registry, plugin, app)
+        except Exception as exc:  # a declaration hook's own bug counts like a bad declaration
+            reason = str(exc) if isinstance(exc, PluginError) else \
+                f"a declaration hook failed: {type(exc).__name__}: {exc}"
+            if plugin == CORE or registry.infos[plugin].builtin:
+                raise PluginError(f"plugin '{plugin}': {reason}") from None
+            registry.reject_loaded(plugin, reason)
     return cat
+
+
+def _add_plugin(cat: Catalog, registry: PluginRegistry, plugin: str, app: Flask) -> None:
+    permissions = _keyed(_declared(registry, plugin, "hcrm_permissions"), cat.permissions, "permission")
+    for perm in permissions.values():
+        _check_own_namespace(perm.name, plugin, "permission")
+    known_permissions = {**cat.permissions, **permissions}
+
+    def needs_permission(item, what: str) -> None:
+        if item.permission not in known_permissions:
+            raise PluginError(f"{what} '{item.id}' needs unknown permission '{item.permission}'")
+
+    menus = _keyed(_declared(registry, plugin, "hcrm_menus"), cat.menus, "menu item")
+    reports = _keyed(_declared(registry, plugin, "hcrm_reports"), cat.reports, "report")
+    widgets = _keyed(_declared(registry, plugin, "hcrm_dashboard_widgets"), {w.id: w for w in cat.widgets}, "widget")
+    panels = _keyed(_declared(registry, plugin, "hcrm_panels"), {p.id: p for p in cat.panels}, "panel")
+    jobs = _keyed(_declared(registry, plugin, "hcrm_jobs"), cat.jobs, "job")
+    models = list(registry.call_one(plugin, "hcrm_models") or ())
+    blueprints = list(registry.call_one(plugin, "hcrm_blueprints") or ())
+
+    for report in reports.values():
+        _check_own_namespace(report.id, plugin, "report")
+        needs_permission(report, "report")
+        check_report(report)
+    for item in list(widgets.values()) + list(panels.values()):
+        needs_permission(item, "widget/panel")
+    for job in jobs.values():
+        _check_own_namespace(job.id, plugin, "job")
+    for model in models:
+        check_model(plugin, model)
+    endpoints = _endpoints_of(blueprints, app)
+    all_menus = {**cat.menus, **menus}
+    for item in menus.values():
+        if item.permission and item.permission not in known_permissions:
+            needs_permission(item, "menu item")
+        if item.parent and item.parent not in all_menus:
+            raise PluginError(f"menu item '{item.id}' has unknown parent '{item.parent}'")
+        if item.endpoint and not item.permission and plugin != CORE:
+            raise PluginError(f"menu item '{item.id}' points at a page but names no permission")
+        if item.endpoint and item.endpoint not in endpoints and item.endpoint not in app.view_functions:
+            raise PluginError(f"menu item '{item.id}' points at unknown endpoint '{item.endpoint}'")
+
+    # Everything checked: the plugin joins the catalog and the app in one go.
+    for bp in blueprints:
+        app.register_blueprint(bp)
+        cat.blueprint_plugin[bp.name] = plugin
+    cat.permissions.update(permissions)
+    cat.menus.update(menus)
+    cat.reports.update(reports)
+    cat.widgets = sorted(cat.widgets + list(widgets.values()), key=lambda w: (w.order, w.id))
+    cat.panels = sorted(cat.panels + list(panels.values()), key=lambda p: (p.order, p.id))
+    cat.jobs.update(jobs)
+    if models:
+        cat.models[plugin] = models
+
+
+def _endpoints_of(blueprints, app: Flask) -> set[str]:
+    """The endpoints the blueprints would add, found on a scratch app so a plugin that fails
+    its checks leaves no route behind; a name clash with a mounted blueprint is refused."""
+    scratch = Flask("hcrm-catalog-check")
+    names = [bp.name for bp in blueprints]
+    for name in names:
+        if name in app.blueprints or names.count(name) > 1:
+            raise PluginError(f"blueprint name '{name}' is already used")
+    for bp in blueprints:
+        scratch.register_blueprint(bp)
+    return set(scratch.view_functions)
 
 
 PARAM_TYPES = ("date", "int", "choice", "text")
@@ -94,7 +149,7 @@ RESERVED_PARAM_NAMES = {"data", "errors", "meta", "format", "page", "csrf_token"
 
 def check_report(report) -> None:
     """A report's parameters and chart are usable: fail at start-up, not when someone opens it."""
-    where = f"plugin '{report.plugin}': report '{report.id}'"
+    where = f"report '{report.id}'"
     names = [p.name for p in report.params]
     if len(set(names)) != len(names):
         raise PluginError(f"{where} declares a parameter twice")
@@ -118,7 +173,7 @@ def check_model(plugin: str, model: type) -> None:
     table = getattr(model, "__tablename__", None) or getattr(getattr(model, "__table__", None), "name", "")
     prefix = f"{plugin}_"
     if not table.startswith(prefix):
-        raise PluginError(f"plugin '{plugin}': table '{table}' of model {model.__name__} must start with '{prefix}'")
+        raise PluginError(f"table '{table}' of model {model.__name__} must start with '{prefix}'")
     if plugin != CORE and not issubclass(model, HospitalOwned) and not getattr(model, "__hcrm_global__", None):
-        raise PluginError(f"plugin '{plugin}': model {model.__name__} is not hospital-owned "
+        raise PluginError(f"model {model.__name__} is not hospital-owned "
                           "(inherit core.tenancy.HospitalOwned or set __hcrm_global__ = 'why')")

@@ -109,6 +109,7 @@ def init(demo):
 
 def _init(demo: bool) -> None:
     from flask import current_app
+
     from core import activation, migrations_support
     from core.extensions import db
     from core.models import User
@@ -126,7 +127,6 @@ def _init(demo: bool) -> None:
 
 
 def _create_first_admin(demo: bool) -> None:
-    from flask import current_app
     from core.demo import DEMO_PASSWORD
     from core.extensions import db
     from core.models import Hospital, Role, User
@@ -204,6 +204,7 @@ def db_upgrade():
 def db_revision(plugin, message, empty):
     """Create a revision holding the changes of one plugin's tables."""
     from flask import current_app
+
     from core import migrations_support
     if plugin != "core" and plugin not in current_app.extensions["hcrm"].registry.infos:
         raise click.ClickException(f"no plugin named '{plugin}'")
@@ -296,6 +297,7 @@ def plugins():
 def plugins_list(hospital_code):
     """List installed plugins (and, with --hospital, whether each is enabled there)."""
     from flask import current_app
+
     from core.activation import plugin_rows
     registry = current_app.extensions["hcrm"].registry
     rows = {}
@@ -380,6 +382,7 @@ def jobs_run(hospital_code, job_id, force):
 def jobs_worker(interval):
     """Run due jobs forever, every --interval seconds."""
     from flask import current_app
+
     from core.jobs import worker
     seconds = interval or current_app.extensions["hcrm"].config.worker_interval_seconds
     click.echo(f"job worker: a round every {seconds} s (Ctrl+C to stop)")

@@ -7,8 +7,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from core import hookimpl
-from core.declarations import (Chart, MenuItem, Permission, Report, ReportParam, ReportResult,
-                               Widget, WidgetData)
+from core.declarations import Chart, MenuItem, Permission, Report, ReportParam, ReportResult, Widget, WidgetData
 from core.extensions import db
 
 ADMINS = ("super_admin",)

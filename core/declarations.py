@@ -7,9 +7,10 @@ results, so a plugin never has to repeat its own name.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Callable, Sequence
+from typing import Any
 
 #: Operation levels a permission string may end with (seed 000: 查看/新增/修改/删除/导入/导出/打印).
 OPERATIONS = ("read", "create", "edit", "delete", "import", "export", "print")
@@ -119,7 +120,8 @@ class Widget:
 @dataclass(frozen=True)
 class Panel:
     """A tab another plugin shows on a page: ``target`` names the page (e.g. ``patients.patient``),
-    ``render(record)`` returns HTML (a Markup from ``render_template``) or None to hide."""
+    ``render(record)`` returns trusted HTML as ``Markup`` (``Markup(render_template(...))``: a
+    plain str is escaped) or None to hide the tab for that record."""
 
     id: str
     target: str

@@ -43,7 +43,8 @@ def hcrm_menus():
     """Declare menu items.
 
     Called once at start-up. Return a list of :class:`core.declarations.MenuItem`. ``endpoint``
-    must be a route of your plugin and ``permission`` a declared permission (checked at start-up);
+    must be a route of your plugin and ``permission`` a declared permission (both checked at
+    start-up);
     ``parent`` is the id of a group item (yours, or the core's ``crm``, ``reports``, ``admin``).
     Items appear only for hospitals where the plugin is live and users holding the permission;
     a group with no visible child is hidden. None declares nothing.

@@ -18,7 +18,7 @@ class MenuNode:
     icon: str | None
     order: int
     endpoint: str | None = None
-    children: list["MenuNode"] = field(default_factory=list)
+    children: list[MenuNode] = field(default_factory=list)
     active: bool = False
 
 

@@ -1,7 +1,7 @@
 """The core's own tables: hospitals, departments, users, roles, plugin states, tokens, audit, jobs."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from flask import current_app, has_app_context
@@ -14,7 +14,7 @@ from core.tenancy import HospitalOwned
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class Hospital(db.Model):

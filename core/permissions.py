@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 
 from flask import abort, current_app, g, request
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -97,21 +98,22 @@ def explain(user, permission: str, live: set[str]) -> list[str]:
     catalog = hcrm().catalog
     perm = catalog.permissions.get(permission)
     if perm is None:
-        return [f"no plugin declares the permission '{permission}'"]
+        return [gettext("no plugin declares the permission '%(name)s'", name=permission)]
     reasons = []
     if perm.plugin != "core" and perm.plugin not in live:
-        reasons.append(f"plugin '{perm.plugin}' is not enabled for hospital {user.hospital.code}")
+        reasons.append(gettext("plugin '%(plugin)s' is not enabled for hospital %(hospital)s",
+                               plugin=perm.plugin, hospital=user.hospital.code))
     if not user.active:
-        reasons.append("the account is deactivated")
+        reasons.append(gettext("the account is deactivated"))
     if user.is_group_admin:
-        reasons.append("the user is a group administrator and holds every permission")
+        reasons.append(gettext("the user is a group administrator and holds every permission"))
     else:
         holders = [r.name for r in user.roles if permission in r.permissions]
         if holders:
-            reasons.append("granted by role(s): " + ", ".join(holders))
+            reasons.append(gettext("granted by role(s): %(roles)s", roles=", ".join(holders)))
         else:
-            roles = ", ".join(r.name for r in user.roles) or "none"
-            reasons.append(f"none of the user's roles grants it (roles: {roles})")
+            roles = ", ".join(r.name for r in user.roles) or gettext("none")
+            reasons.append(gettext("none of the user's roles grants it (roles: %(roles)s)", roles=roles))
     return reasons
 
 

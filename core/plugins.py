@@ -11,16 +11,14 @@ from __future__ import annotations
 import difflib
 import importlib
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Callable, Iterable
 
 import pluggy
 
 from core import hookspecs
-from core.declarations import with_plugin
-from core.manifest import (ManifestError, PluginInfo, builtin_candidates, entry_point_candidates,
-                           read_manifest)
+from core.manifest import ManifestError, PluginInfo, builtin_candidates, entry_point_candidates, read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +59,7 @@ class PluginRegistry:
             self.pm.register(core_module, name=CORE)
 
     # -- loading -------------------------------------------------------------------------
-    def load(self) -> "PluginRegistry":
+    def load(self) -> PluginRegistry:
         candidates, problems = self._finder()
         for label, reason in problems:
             self._reject(None, label, reason)
@@ -75,9 +73,8 @@ class PluginRegistry:
 
     def _reject(self, info: PluginInfo | None, name: str, reason: str) -> None:
         """Stop start-up for a built-in plugin; report and skip a third-party one."""
-        if info is None or info.builtin:
-            if info is not None:
-                raise PluginError(f"plugin '{name}': {reason}")
+        if info is not None and info.builtin:
+            raise PluginError(f"plugin '{name}': {reason}")
         source = info.source if info else name
         log.error("skipping third-party plugin %s: %s", name, reason)
         self.broken.append(BrokenPlugin(name=name, source=source, reason=reason))
@@ -163,6 +160,11 @@ class PluginRegistry:
             return
         self.infos[info.name] = info
 
+    def reject_loaded(self, name: str, reason: str) -> None:
+        """Take back a loaded third-party plugin (and its dependants) found broken later on."""
+        self._unregister(name, reason)
+        self._subsets.clear()
+
     def _unregister(self, name: str, reason: str) -> None:
         info = self.infos.pop(name)
         self.pm.unregister(name=name)
@@ -201,21 +203,6 @@ class PluginRegistry:
     def names(self) -> list[str]:
         return list(self.infos)
 
-    def collect(self, hook_name: str) -> list:
-        """Call a declaration hook on each plugin and stamp each declaration with its plugin."""
-        declared = []
-        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
-            result = impl.function()
-            for item in result or ():
-                declared.append(with_plugin(item, impl.plugin_name) if hasattr(item, "plugin") else item)
-        return declared
-
-    def collect_by_plugin(self, hook_name: str) -> dict[str, list]:
-        found: dict[str, list] = {}
-        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
-            found.setdefault(impl.plugin_name, []).extend(impl.function() or ())
-        return found
-
     def call_one(self, plugin: str, hook_name: str, **kwargs):
         """Call ``hook_name`` on one plugin only (enable/disable handlers); None if not implemented."""
         for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
@@ -223,7 +210,7 @@ class PluginRegistry:
                 return impl.function(**kwargs)
         return None
 
-    def hooks_for(self, live: Iterable[str]) -> "HookRelay":
+    def hooks_for(self, live: Iterable[str]) -> HookRelay:
         """The hooks as seen by a hospital whose live plugins are ``live`` (the core always is)."""
         key = frozenset(live) & frozenset(self.infos)
         relay = self._subsets.get(key)

@@ -19,7 +19,7 @@ from wtforms.fields import DateField, IntegerField, SelectField, StringField
 try:  # WTForms 3.3 deprecates (value, label) tuples for choices
     from wtforms import SelectChoice
 except ImportError:  # pragma: no cover - older WTForms
-    def SelectChoice(value, label):  # noqa: N802
+    def SelectChoice(value, label):
         return value, label
 
 from core.declarations import Report, ReportParam, ReportResult

@@ -16,6 +16,7 @@ placeholders, in their contents and in their paths, filled with ``str.replace``:
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import keyword
 import os
@@ -62,10 +63,8 @@ def installed_plugins() -> dict[str, str]:
             if not (folder / MANIFEST_FILE).is_file():
                 continue
             taken[folder.name] = f"built-in, {folder}"
-            try:
+            with contextlib.suppress(ManifestError):  # a broken manifest still takes its folder's name
                 taken.setdefault(read_manifest(folder, f"plugins.{folder.name}").name, f"built-in, {folder}")
-            except ManifestError:
-                pass  # a broken manifest still takes its folder's name
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = ep.dist.name if ep.dist else "an unknown distribution"
         taken.setdefault(ep.name, f"installed from {dist}")

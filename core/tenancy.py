@@ -159,9 +159,9 @@ def _guard_writes(session, flush_context, instances) -> None:
             if scope is None or scope.hospital_id is None:
                 raise TenancyError(f"new {type(obj).__name__} has no hospital and no scope gives one")
             obj.hospital_id = scope.hospital_id
-        if isinstance(obj, DataScoped) and scope is not None and not scope.system:
-            if obj.owner_id is None and scope.user_id is not None:
-                obj.owner_id = scope.user_id
+        if (isinstance(obj, DataScoped) and scope is not None and not scope.system
+                and obj.owner_id is None and scope.user_id is not None):
+            obj.owner_id = scope.user_id
     for obj in list(session.new) + list(session.dirty) + list(session.deleted):
         if isinstance(obj, HospitalOwned):
             if scope is None:

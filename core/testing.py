@@ -293,8 +293,8 @@ def write_plugin(root, name: str, code: str = "", *, depends=(), title=None, man
     Returns the package directory. ``manifest`` replaces the generated manifest text verbatim
     (to test broken manifests).
     """
-    from pathlib import Path
     import textwrap
+    from pathlib import Path
     package_dir = Path(root) / (package or name)
     package_dir.mkdir(parents=True, exist_ok=True)
     text = manifest if manifest is not None else repr({
@@ -310,6 +310,7 @@ def finder_with(*package_dirs, source: str = "hcrm-test-plugins", builtin: bool 
     presented as third-party plugins of distribution ``source``. Their parent directories must be
     importable (``monkeypatch.syspath_prepend``)."""
     from pathlib import Path
+
     from core.manifest import builtin_candidates
 
     def finder():

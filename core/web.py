@@ -9,7 +9,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import Flask, g, jsonify, render_template, request, session
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, NotFound
 
 from core import tenancy
@@ -21,6 +23,20 @@ from core.permissions import effective_permissions, hcrm
 from core.plugins import CORE
 
 LEVEL_RANK = {level: i for i, level in enumerate(tenancy.LEVELS)}
+
+# The error page's heading and default text: Werkzeug's names and stock descriptions are English.
+ERROR_TITLES = {400: _l("Bad request"), 401: _l("Sign-in required"), 403: _l("Access denied"),
+                404: _l("Page not found"), 405: _l("Method not allowed"), 409: _l("Conflict"),
+                413: _l("Request too large"), 429: _l("Too many requests"), 500: _l("Server error")}
+ERROR_MESSAGES = {
+    400: _l("The request could not be understood; go back and try again."),
+    403: _l("You may not open this page."),
+    404: _l("The page does not exist, or it is not available in this hospital."),
+    405: _l("This page does not accept that kind of request."),
+    413: _l("The data sent is too large."),
+    429: _l("Too many requests; wait a moment and try again."),
+    500: _l("An unexpected error occurred; it has been logged. Nothing was saved."),
+}
 
 
 def is_api_request() -> bool:
@@ -138,8 +154,13 @@ def handle_http_error(exc: HTTPException):
         if getattr(exc, "valid_methods", None):  # 405 must say what is allowed
             response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response
-    template = "core/error.html"
-    return render_template(template, code=exc.code, title=exc.name, message=message), exc.code
+    if isinstance(exc, CSRFError):
+        # Flask-WTF's reason ("The CSRF token is missing.") stays as a detail for IT support.
+        message = _("The form has expired; reload the page and try again (%(reason)s).", reason=exc.description)
+    elif exc.description == type(exc).description:  # Werkzeug's stock English text
+        message = str(ERROR_MESSAGES.get(exc.code, message))
+    title = str(ERROR_TITLES.get(exc.code, exc.name))
+    return render_template("core/error.html", code=exc.code, title=title, message=message), exc.code
 
 
 def handle_unexpected(exc: Exception):

@@ -146,11 +146,12 @@ def test_events_and_panels_reach_only_live_plugins(listener_app):
             emit("patients.visit_recorded", payload={"visit": 1})
         with hospital_scope(b_id):
             emit("patients.visit_recorded", payload={"visit": 2})
-    assert module.RECEIVED == [("patients.visit_recorded", a_id, {"visit": 1})]
+    assert [("patients.visit_recorded", a_id, {"visit": 1})] == module.RECEIVED
     with app.test_request_context():
         from flask import g
         g.hcrm_live, g.hcrm_permissions = {"patients", "listener"}, {"listener.read"}
         from flask_login import login_user
+
         from core.models import User
         with system_scope():
             login_user(db.session.execute(sa.select(User).where(User.username == "alice")).scalar_one())

@@ -169,9 +169,9 @@ def test_enable_through_the_page_changes_the_menu_and_disable_keeps_the_data(app
     client.post("/admin/apps/probe/enable")
     assert "Probe menu entry" in text(client.get("/"))
     with app.app_context():
+        from core.extensions import db
         from core.models import Department
         from core.tenancy import hospital_scope
-        from core.extensions import db
         with hospital_scope(a_id):
             codes = db.session.execute(sa.select(Department.code)).scalars().all()
     assert codes == ["PROBE"]  # seeded once, kept across disable/enable

@@ -102,8 +102,8 @@ def test_hospitals_see_only_their_own_rows_and_group_admins_all(app, client):
     a_id, b_id = setup(app)
     add_log_rows(app, a_id, 2)
     with app.app_context():
-        from core.models import Hospital
         from core.extensions import db
+        from core.models import Hospital
         b = db.session.get(Hospital, b_id)
         make_user(b, "chief", (), group_admin=True)
     login(client, "admin_b")

@@ -154,6 +154,7 @@ def test_unexpected_error_is_json_500_without_internals(app, client):
         raise RuntimeError("secret internals of the server")
 
     app.register_blueprint(bp)
+    client.post("/language", data={"locale": "en"})  # the assertion reads the English message
     response = client.get("/api/v1/boom/")
     error = _json_error(response, 500)
     body = response.get_data(as_text=True)

@@ -144,6 +144,7 @@ def test_a_session_cookie_never_authenticates_the_api(app, client):
 def test_wrong_credentials_and_bad_bodies(app, client):
     with app.app_context():
         make_user(make_hospital("A"), "alice")
+    client.post("/language", data={"locale": "en"})  # the assertions read the English messages
 
     error = _assert_json_error(_issue(client, "alice", "wrong-password"), 401)
     assert error["message"] == "Wrong username or password."
@@ -167,6 +168,7 @@ def test_throttled_after_too_many_failures(app, client):
     max_failures = app.extensions["hcrm"].config.login_max_failures
     with app.app_context():
         make_user(make_hospital("A"), "alice")
+    client.post("/language", data={"locale": "en"})  # the assertion reads the English message
     for _ in range(max_failures):
         _assert_json_error(_issue(client, "alice", "wrong-password"), 401)
 

@@ -3,18 +3,16 @@ database URL and secret key from the environment, a fresh database per test (SQL
 dedicated PostgreSQL database when HCRM_TEST_DATABASE names PostgreSQL)."""
 from __future__ import annotations
 
-import os
 import re
 import stat
 import textwrap
-import uuid
 
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
 from core.cli import main
-from core.testing import DEFAULT_PG, _server_unavailable
+from core.testing import fresh_database
 
 CONFIG = """\
     hospitals:
@@ -29,25 +27,8 @@ CONFIG = """\
 @pytest.fixture
 def cli_database(tmp_path):
     """A new, empty database for this test only (``hcrm init`` must build it from nothing)."""
-    choice = os.environ.get("HCRM_TEST_DATABASE", "sqlite")
-    if choice == "sqlite":
-        yield f"sqlite:///{tmp_path / 'hcrm.sqlite3'}"
-        return
-    admin_url = DEFAULT_PG if choice in ("postgresql", "postgres") else choice
-    admin_url = admin_url.replace("postgresql://", "postgresql+psycopg2://", 1)
-    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"hcrm_cli_{uuid.uuid4().hex[:10]}"
-    try:
-        with engine.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as exc:
-        _server_unavailable(f"PostgreSQL is not reachable: {exc.orig}")
-    try:
-        yield engine.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
+    with fresh_database(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

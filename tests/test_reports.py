@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import force_locale
 from openpyxl import load_workbook
 
 from core.testing import login, make_app, make_department, make_hospital, make_user
@@ -99,6 +100,7 @@ def chart_json(html: str) -> dict:
 def signed_in(app, username):
     client = app.test_client()
     login(client, username)
+    client.post("/language", data={"locale": "en"})  # the assertions read the English texts
     return client
 
 
@@ -310,8 +312,7 @@ def test_audit_activity_counts_only_the_users_hospital(app, client):
 
     span = f"start={(TODAY - dt.timedelta(days=1)).isoformat()}&end={(TODAY + dt.timedelta(days=1)).isoformat()}"
     for username, code in (("b_director", "B"), ("a_director", "A")):
-        user = app.test_client()
-        login(user, username)
+        user = signed_in(app, username)
         page = user.get(f"/reports/core.audit_activity?{span}")
         assert page.status_code == 200
         chart = chart_json(page.get_data(as_text=True))
@@ -330,6 +331,7 @@ def test_audit_activity_rejects_a_bad_date(app, client):
     with app.app_context():
         make_user(make_hospital("A"), "a_director", ("director",))
     login(client, "a_director")
+    client.post("/language", data={"locale": "en"})  # the assertions read the English messages
     page = client.get("/reports/core.audit_activity?start=yesterday")
     assert page.status_code == 400
     assert "From: enter a date as YYYY-MM-DD." in page.get_data(as_text=True)
@@ -347,7 +349,7 @@ def test_parse_params_types_defaults_and_required(app):
                             ReportParam("n", "Count", "int", default=lambda: 7),
                             ReportParam("kind", "Kind", "choice", choices=[(1, "One"), (2, "Two")]),
                             ReportParam("q", "Search", "text")])
-    with app.test_request_context():
+    with app.test_request_context(), force_locale("en"):  # the assertions read the English messages
         assert parse_params(report, {"day": "2026-11-22", "kind": "2", "q": "  张 "}) == {
             "day": dt.date(2026, 11, 22), "n": 7, "kind": 2, "q": "张"}
         assert parse_params(report, {"day": dt.date(2026, 1, 1), "n": 3})["n"] == 3  # typed input (API)

@@ -4,8 +4,7 @@ import sqlalchemy as sa
 
 from core.extensions import db
 from core.models import Department, User
-from core.tenancy import (DataScoped, Scope, TenancyError, get_or_404, hospital_scope, system_scope,
-                          use_scope)
+from core.tenancy import DataScoped, Scope, TenancyError, get_or_404, hospital_scope, system_scope, use_scope
 from core.testing import login, make_department, make_hospital, make_user
 
 

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, DateField, PasswordField, RadioField, SelectField,
-                     SelectMultipleField, StringField)
+from wtforms import BooleanField, DateField, PasswordField, RadioField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp, ValidationError
 
 from core.admin.services import CODE_RE, ROLE_CODE_RE, USERNAME_RE

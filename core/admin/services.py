@@ -12,8 +12,8 @@ from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import selectinload
 from flask_babel import gettext as _
+from sqlalchemy.orm import selectinload
 
 from core import activation, audit
 from core.auth import MIN_PASSWORD_LENGTH

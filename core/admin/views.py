@@ -18,8 +18,15 @@ from core import tenancy
 from core.activation import ActivationError
 from core.admin import bp
 from core.admin import services as svc
-from core.admin.forms import (SCOPE_LABELS, AuditFilterForm, DepartmentForm, ResetPasswordForm,
-                              RoleForm, UserCreateForm, UserEditForm)
+from core.admin.forms import (
+    SCOPE_LABELS,
+    AuditFilterForm,
+    DepartmentForm,
+    ResetPasswordForm,
+    RoleForm,
+    UserCreateForm,
+    UserEditForm,
+)
 from core.extensions import db
 from core.models import Department, Hospital, Role, User
 from core.permissions import can, effective_permissions, explain, hcrm, require
@@ -69,9 +76,23 @@ def _switch_plugin(name: str, enabled: bool):
     except ActivationError as exc:
         flash(str(exc), "danger")
         return _render_apps(409)
-    for message in report.messages:
+    for message in _switch_messages(name, enabled, report, g.hcrm_hospital.code):
         flash(message, "success")
     return redirect(url_for("admin.apps"))
+
+
+def _switch_messages(name: str, enabled: bool, report, hospital: str) -> list[str]:
+    """report.messages, translated: the service writes them in English for the CLI and the API,
+    so the Apps screen rebuilds the same sentences through gettext from what changed."""
+    if not enabled:
+        return [_("disabled '%(name)s' for %(hospital)s (its data is kept)", name=name, hospital=hospital)
+                if report.changed else
+                _("'%(name)s' is already disabled for %(hospital)s", name=name, hospital=hospital)]
+    messages = [_("enabled '%(plugin)s' (required by '%(name)s')", plugin=plugin, name=name)
+                for plugin in report.changed if plugin != name]
+    messages.append(_("enabled '%(name)s' for %(hospital)s", name=name, hospital=hospital) if report.changed
+                    else _("'%(name)s' is already enabled for %(hospital)s", name=name, hospital=hospital))
+    return messages
 
 
 @bp.route("/apps/<name>/enable", methods=["POST"])

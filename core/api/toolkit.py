@@ -12,7 +12,7 @@ import functools
 import inspect
 import math
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import UTC
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, g, jsonify, request
@@ -34,13 +34,13 @@ class UtcDateTime(fields.DateTime):
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         return super()._serialize(value, attr, obj, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         result = super()._deserialize(value, attr, data, **kwargs)
         if result.tzinfo is not None:
-            result = result.astimezone(timezone.utc).replace(tzinfo=None)
+            result = result.astimezone(UTC).replace(tzinfo=None)
         return result
 
 

@@ -4,9 +4,8 @@ Revision ID: 31e9d3035748
 Revises: 
 Create Date: 2026-11-22 21:51:06.059925
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '31e9d3035748'
 down_revision = None
