@@ -106,7 +106,6 @@ def descendant_departments(hospital_id: int, root_id: int) -> frozenset[int]:
 
 
 def enter_request_scope() -> None:
-    g.hcrm_token = None
     g.hcrm_live = set()
     g.hcrm_permissions = set()
     g.hcrm_hospital = None
