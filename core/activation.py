@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from flask import current_app
 
+from core import audit
 from core.extensions import db
+from core.i18n import Message, _m
 from core.models import Hospital, HospitalPlugin, Role, utcnow
 from core.permissions import ROLE_DEFAULTS, default_roles_for
 from core.plugins import CORE
@@ -18,13 +20,18 @@ from core.tenancy import hospital_scope, system_scope
 
 
 class ActivationError(Exception):
-    """An enable/disable that the dependency rules refuse; the message lists the plugins."""
+    """An enable/disable that the dependency rules refuse; the message lists the plugins.
+    ``message`` is a :class:`core.i18n.Message` (``str()`` English, ``.translated()`` for pages)."""
+
+    def __init__(self, message: Message):
+        super().__init__(str(message))
+        self.message = message
 
 
 @dataclass
 class ActivationReport:
     changed: list[str] = field(default_factory=list)
-    messages: list[str] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
 
 
 def _state():
@@ -49,7 +56,28 @@ def _set_state(hospital: Hospital, name: str, enabled: bool, explicit: bool, use
     if row is None:
         row = HospitalPlugin(hospital_id=hospital.id, plugin=name)
         db.session.add(row)
+    if bool(row.enabled) != enabled:
+        audit.log_event("enable" if enabled else "disable", "Plugin", name, hospital_id=hospital.id)
     row.enabled, row.explicit, row.changed_at, row.changed_by_id = enabled, explicit, utcnow(), user_id
+
+
+def is_known(name: str) -> bool:
+    """Installed, loaded or not (a broken third-party plugin is known, and refused with its reason)."""
+    registry = _state().registry
+    return name in registry.infos or any(b.name == name for b in registry.broken)
+
+
+def switch(hospital: Hospital, name: str, enabled: bool, *, user_id=None) -> ActivationReport:
+    """Enable or disable and commit: what the Apps screen, the API and the CLI do.
+    A refusal (ActivationError) rolls back, so nothing of it is written."""
+    try:
+        with system_scope():
+            report = (enable if enabled else disable)(hospital, name, user_id=user_id)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return report
 
 
 def enable(hospital: Hospital, name: str, *, user_id=None, explicit=True) -> ActivationReport:
@@ -57,8 +85,10 @@ def enable(hospital: Hospital, name: str, *, user_id=None, explicit=True) -> Act
     registry = _state().registry
     if name not in registry.infos:
         broken = {b.name: b.reason for b in registry.broken}
-        why = f"it failed to load: {broken[name]}" if name in broken else "no such plugin is installed"
-        raise ActivationError(f"cannot enable '{name}': {why}")
+        if name in broken:
+            raise ActivationError(_m("cannot enable '%(name)s': it failed to load: %(reason)s",
+                                     name=name, reason=broken[name]))
+        raise ActivationError(_m("cannot enable '%(name)s': no such plugin is installed", name=name))
     live = live_plugins(hospital.id)
     report = ActivationReport()
     for plugin in registry.requirements(name) + [name]:
@@ -72,11 +102,11 @@ def enable(hospital: Hospital, name: str, *, user_id=None, explicit=True) -> Act
             db.session.flush()  # seeded rows take the hospital from this scope, whatever the caller's
         report.changed.append(plugin)
         if plugin != name:
-            report.messages.append(f"enabled '{plugin}' (required by '{name}')")
+            report.messages.append(_m("enabled '%(plugin)s' (required by '%(name)s')", plugin=plugin, name=name))
     if report.changed:
-        report.messages.append(f"enabled '{name}' for {hospital.code}")
+        report.messages.append(_m("enabled '%(name)s' for %(hospital)s", name=name, hospital=hospital.code))
     else:
-        report.messages.append(f"'{name}' is already enabled for {hospital.code}")
+        report.messages.append(_m("'%(name)s' is already enabled for %(hospital)s", name=name, hospital=hospital.code))
     return report
 
 
@@ -84,20 +114,23 @@ def disable(hospital: Hospital, name: str, *, user_id=None) -> ActivationReport:
     """Disable ``name`` unless a live plugin depends on it. Its data is kept."""
     registry = _state().registry
     if name not in registry.infos:
-        raise ActivationError(f"cannot disable '{name}': no such plugin is installed")
+        raise ActivationError(_m("cannot disable '%(name)s': no such plugin is installed", name=name))
     live = live_plugins(hospital.id)
     if name not in live:
         _set_state(hospital, name, False, True, user_id)
-        return ActivationReport(messages=[f"'{name}' is already disabled for {hospital.code}"])
+        return ActivationReport(messages=[_m("'%(name)s' is already disabled for %(hospital)s",
+                                             name=name, hospital=hospital.code)])
     blocking = [d for d in registry.dependants(name) if d in live]
     if blocking:
-        raise ActivationError(f"cannot disable '{name}' for {hospital.code}: "
-                              f"{', '.join(blocking)} depend(s) on it; disable those first")
+        raise ActivationError(_m("cannot disable '%(name)s' for %(hospital)s: %(plugins)s depend(s) on it; "
+                                 "disable those first", name=name, hospital=hospital.code,
+                                 plugins=", ".join(blocking)))
     with hospital_scope(hospital):
         registry.call_one(name, "hcrm_disable", hospital=hospital)
         db.session.flush()
     _set_state(hospital, name, False, True, user_id)
-    return ActivationReport(changed=[name], messages=[f"disabled '{name}' for {hospital.code} (its data is kept)"])
+    return ActivationReport(changed=[name], messages=[_m("disabled '%(name)s' for %(hospital)s (its data is kept)",
+                                                         name=name, hospital=hospital.code)])
 
 
 def grant_defaults(hospital: Hospital, plugin: str) -> None:

@@ -316,20 +316,15 @@ def plugins_list(hospital_code):
         click.echo(f"BROKEN   {broken.name} [{broken.source}]: {broken.reason}")
 
 
-def _activation(action: str, name: str, hospital_code: str) -> None:
+def _switch(name: str, hospital_code: str, enabled: bool) -> None:
     from core import activation
-    from core.extensions import db
-    from core.tenancy import system_scope
     hospital = _hospital(hospital_code)
     try:
-        with system_scope():
-            report = getattr(activation, action)(hospital, name)
-        db.session.commit()
+        report = activation.switch(hospital, name, enabled)
     except activation.ActivationError as exc:
-        db.session.rollback()
         raise click.ClickException(str(exc)) from None
     for line in report.messages:
-        click.echo(line)
+        click.echo(str(line))
 
 
 @plugins.command("enable")
@@ -338,7 +333,7 @@ def _activation(action: str, name: str, hospital_code: str) -> None:
 @with_appcontext
 def plugins_enable(name, hospital_code):
     """Enable a plugin (and what it depends on) for a hospital."""
-    _activation("enable", name, hospital_code)
+    _switch(name, hospital_code, True)
 
 
 @plugins.command("disable")
@@ -347,7 +342,7 @@ def plugins_enable(name, hospital_code):
 @with_appcontext
 def plugins_disable(name, hospital_code):
     """Disable a plugin for a hospital (refused while enabled plugins depend on it; data is kept)."""
-    _activation("disable", name, hospital_code)
+    _switch(name, hospital_code, False)
 
 
 # -- jobs -------------------------------------------------------------------------------------

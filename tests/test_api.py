@@ -86,7 +86,7 @@ def test_plugins_list_enable_disable_with_dependencies(app, client):
     with app.app_context(), system_scope():
         logged = db.session.execute(sa.select(AuditLog.action, AuditLog.record_id)
                                     .where(AuditLog.model == "Plugin").order_by(AuditLog.id)).all()
-    assert [tuple(r) for r in logged] == [("enable", "followup"), ("disable", "followup")]
+    assert [tuple(r) for r in logged] == [("enable", "patients"), ("enable", "followup"), ("disable", "followup")]
 
 
 def test_plugins_act_on_the_callers_hospital_only_and_need_permissions(app, client):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, PasswordField, RadioField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp, ValidationError
@@ -39,7 +40,7 @@ class UserCreateForm(FlaskForm):
         render_kw={"autocomplete": "off"})
     display_name = StringField(_l("Display name"), validators=[DataRequired(), Length(max=100)])
     department = SelectField(_l("Department"), coerce=_int_or_zero, default=0)
-    roles = SelectMultipleField(_l("Roles"), coerce=int)
+    roles = SelectMultipleField(lazy_pgettext("field", "Roles"), coerce=int)  # not the menu title
     is_group_admin = BooleanField(_l("Group administrator (every permission in every hospital)"))
     password = PasswordField(_l("Initial password"), validators=[
         DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=256,
@@ -53,7 +54,7 @@ class UserCreateForm(FlaskForm):
 class UserEditForm(FlaskForm):
     display_name = StringField(_l("Display name"), validators=[DataRequired(), Length(max=100)])
     department = SelectField(_l("Department"), coerce=_int_or_zero, default=0)
-    roles = SelectMultipleField(_l("Roles"), coerce=int)
+    roles = SelectMultipleField(lazy_pgettext("field", "Roles"), coerce=int)  # not the menu title
     active = BooleanField(_l("Active (may sign in)"))
     is_group_admin = BooleanField(_l("Group administrator (every permission in every hospital)"))
 

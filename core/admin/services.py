@@ -91,28 +91,6 @@ def app_rows(hospital) -> list[AppRow]:
     return rows
 
 
-def is_known_plugin(name: str) -> bool:
-    registry = _hcrm().registry
-    return name in registry.infos or any(b.name == name for b in registry.broken)
-
-
-def set_plugin_enabled(hospital, name: str, enabled: bool, actor) -> activation.ActivationReport:
-    """Enable or disable ``name`` for ``hospital`` and commit; ActivationError leaves nothing written."""
-    try:
-        if enabled:
-            report = activation.enable(hospital, name, user_id=actor.id)
-        else:
-            report = activation.disable(hospital, name, user_id=actor.id)
-        for plugin in report.changed:
-            audit.log_event("enable" if enabled else "disable", "Plugin", plugin,
-                            hospital_id=hospital.id, note="; ".join(report.messages)[:255])
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    return report
-
-
 # -- departments --------------------------------------------------------------------------------
 def department_tree() -> list[tuple[Department, int]]:
     """The visible departments as (department, depth), each parent followed by its children."""

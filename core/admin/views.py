@@ -14,7 +14,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from core import tenancy
+from core import activation, tenancy
 from core.activation import ActivationError
 from core.admin import bp
 from core.admin import services as svc
@@ -69,30 +69,16 @@ def apps():
 
 
 def _switch_plugin(name: str, enabled: bool):
-    if not svc.is_known_plugin(name):
+    if not activation.is_known(name):
         abort(404, description=_("No app named “%(name)s” is installed.", name=name))
     try:
-        report = svc.set_plugin_enabled(g.hcrm_hospital, name, enabled, current_user)
+        report = activation.switch(g.hcrm_hospital, name, enabled, user_id=current_user.id)
     except ActivationError as exc:
-        flash(str(exc), "danger")
+        flash(exc.message.translated(), "danger")
         return _render_apps(409)
-    for message in _switch_messages(name, enabled, report, g.hcrm_hospital.code):
-        flash(message, "success")
+    for message in report.messages:
+        flash(message.translated(), "success")
     return redirect(url_for("admin.apps"))
-
-
-def _switch_messages(name: str, enabled: bool, report, hospital: str) -> list[str]:
-    """report.messages, translated: the service writes them in English for the CLI and the API,
-    so the Apps screen rebuilds the same sentences through gettext from what changed."""
-    if not enabled:
-        return [_("disabled '%(name)s' for %(hospital)s (its data is kept)", name=name, hospital=hospital)
-                if report.changed else
-                _("'%(name)s' is already disabled for %(hospital)s", name=name, hospital=hospital)]
-    messages = [_("enabled '%(plugin)s' (required by '%(name)s')", plugin=plugin, name=name)
-                for plugin in report.changed if plugin != name]
-    messages.append(_("enabled '%(name)s' for %(hospital)s", name=name, hospital=hospital) if report.changed
-                    else _("'%(name)s' is already enabled for %(hospital)s", name=name, hospital=hospital))
-    return messages
 
 
 @bp.route("/apps/<name>/enable", methods=["POST"])

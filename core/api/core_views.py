@@ -5,13 +5,12 @@ from flask import abort, current_app, g, jsonify
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from core import activation, audit
+from core import activation
 from core.api import bp
 from core.api.openapi import document
 from core.api.schemas import ActivationResultSchema, MeSchema, PluginListSchema
 from core.api.services import plugin_overview
 from core.api.toolkit import api_route
-from core.extensions import db
 from core.permissions import hcrm
 from core.tenancy import current_scope
 from core.web import json_error
@@ -43,19 +42,14 @@ def list_plugins():
     return {"plugins": plugins, "broken": broken}
 
 
-def _change(action, name: str, verb: str):
-    registry = hcrm().registry
-    if name not in registry.infos and name not in {b.name for b in registry.broken}:
+def _change(name: str, enabled: bool):
+    if not activation.is_known(name):
         abort(404, description=_("No plugin named “%(name)s” is installed.", name=name))
     try:
-        report = action(g.hcrm_hospital, name, user_id=current_user.id)
+        report = activation.switch(g.hcrm_hospital, name, enabled, user_id=current_user.id)
     except activation.ActivationError as exc:
-        db.session.rollback()
         return json_error(409, str(exc))
-    if report.changed:
-        audit.log_event(verb, "Plugin", name, note="; ".join(report.messages)[:255])
-    db.session.commit()
-    return {"messages": report.messages, "changed": report.changed}
+    return {"messages": [str(m) for m in report.messages], "changed": report.changed}
 
 
 @api_route(bp, "/plugins/<name>/enable", methods=("POST",), permission="core.plugins.manage",
@@ -66,7 +60,7 @@ def enable_plugin(name):
     Also enables the plugins it depends on (listed in `messages`). 409 when the plugin
     failed to load; nothing is written then.
     """
-    return _change(activation.enable, name, "enable")
+    return _change(name, True)
 
 
 @api_route(bp, "/plugins/<name>/disable", methods=("POST",), permission="core.plugins.manage",
@@ -76,7 +70,7 @@ def disable_plugin(name):
 
     Its data is kept. 409, writing nothing, while an enabled plugin depends on it.
     """
-    return _change(activation.disable, name, "disable")
+    return _change(name, False)
 
 
 @api_route(bp, "/openapi.json", public=True, tags=("meta",))

@@ -1,0 +1,103 @@
+"""The Chinese catalog covers every user-visible string, and the compiled catalog is current.
+
+When this fails: `bash scripts/i18n.sh` (extract, update, then translate the new entries in
+core/translations/zh_Hans_CN/LC_MESSAGES/messages.po, and run it again to compile). The folder
+is zh_Hans_CN because Flask-Babel looks the configured "zh_CN" up under Babel's name for it.
+"""
+import re
+from pathlib import Path
+
+from babel.messages.extract import extract_from_dir
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
+
+from core.testing import login, make_hospital, make_user
+
+ROOT = Path(__file__).resolve().parent.parent
+CATALOG = ROOT / "core" / "translations" / "zh_Hans_CN" / "LC_MESSAGES"
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2),
+            "_l": None, "_m": None, "lazy_gettext": None, "lazy_ngettext": (1, 2), "lazy_pgettext": ((1, "c"), 2)}
+METHODS = [("**/tests/**", "ignore"), ("**/scaffold_template/**", "ignore"), ("**.py", "python"),
+           ("**/templates/**.html", "jinja2")]
+# What must survive translation unchanged: %(name)s / %(n)d, a literal %%, and {name}.
+PLACEHOLDER = re.compile(r"%\(\w+\)[-#0 +]*\d*(?:\.\d+)?[sdirf]|%%|\{\w*\}")
+
+
+def source_messages() -> set[tuple]:
+    """(context, msgid) of every message: pgettext("field", "Roles") is not the menu's "Roles"."""
+    found = set()
+    for folder in ("core", "plugins"):
+        for _file, _line, message, _comments, context in extract_from_dir(
+                ROOT / folder, METHODS, keywords=KEYWORDS,
+                options_map={"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}):
+            found.add((context, message if isinstance(message, str) else message[0]))
+    return {m for m in found if m[1]}
+
+
+def load_po():
+    with open(CATALOG / "messages.po", "rb") as fh:
+        return read_po(fh)
+
+
+def _key(value):
+    """A message id or string as one hashable value: plural forms become a tuple."""
+    return value if isinstance(value, str) else tuple(value)
+
+
+def test_every_message_is_translated_to_chinese():
+    catalog = load_po()
+    assert catalog.num_plurals == 1 and catalog.plural_expr == "0", "Chinese has one plural form"
+    translated = {(m.context, m.id if isinstance(m.id, str) else m.id[0]) for m in catalog
+                  if m.id and m.string and (all(m.string) if isinstance(m.string, tuple) else True)
+                  and not m.fuzzy}
+    missing = sorted(source_messages() - translated, key=lambda m: (m[0] or "", m[1]))
+    assert not missing, f"{len(missing)} untranslated (run scripts/i18n.sh): {missing[:15]}"
+    fuzzy = sorted(str(m.id) for m in catalog if m.id and m.fuzzy)
+    assert not fuzzy, f"fuzzy entries left (check and clear the flag): {fuzzy[:15]}"
+
+
+def test_translations_keep_every_placeholder():
+    catalog = load_po()
+    broken = [(m.id, [str(e) for e in errors]) for m, errors in catalog.check()]
+    for m in catalog:
+        if not m.id or not m.string:
+            continue
+        # Chinese uses msgstr[0] for every count, so it must carry the plural form's placeholders.
+        source = m.id if isinstance(m.id, str) else m.id[1]
+        for text in ([m.string] if isinstance(m.string, str) else m.string):
+            if text and sorted(PLACEHOLDER.findall(text)) != sorted(PLACEHOLDER.findall(source)):
+                broken.append((m.id, f"placeholders {PLACEHOLDER.findall(source)} became "
+                                     f"{PLACEHOLDER.findall(text)} in {text!r}"))
+    assert not broken, broken
+
+
+def test_compiled_catalog_matches_the_po_file():
+    po = {(m.context, _key(m.id)): _key(m.string) for m in load_po() if m.id and m.string and not m.fuzzy}
+    with open(CATALOG / "messages.mo", "rb") as fh:
+        # read_mo gives the context as bytes (Babel 2.18); the .po reader gives str.
+        mo = {(m.context.decode() if isinstance(m.context, bytes) else m.context, _key(m.id)): _key(m.string)
+              for m in read_mo(fh) if m.id}
+    assert mo == po, "messages.mo is stale: run scripts/i18n.sh"
+
+
+def test_pages_are_chinese_by_default(app, client):
+    with app.app_context():
+        hospital = make_hospital("H1", "第一人民医院")
+        make_user(hospital, "admin", ("super_admin",))
+    page = client.get("/login").get_data(as_text=True)
+    for text in ("登录", "用户名", "密码", "医院客户关系管理系统"):
+        assert text in page, f"login page lacks {text!r}"
+    assert "Sign in" not in page and "Username" not in page
+
+    login(client, "admin")
+    response = client.get("/")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    for text in ("工作台", "系统管理", "应用管理", "用户管理", "角色管理", "操作日志", "统计报表",
+                 "今日数据变更", "退出登录"):
+        assert text in page, f"dashboard lacks {text!r}"
+    assert "Dashboard" not in page and "Sign out" not in page
+
+    client.post("/language", data={"locale": "en"})
+    page = client.get("/").get_data(as_text=True)
+    assert "Dashboard" in page and "工作台" not in page, "switching to English must still work"
