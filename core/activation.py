@@ -13,7 +13,7 @@ from flask import current_app
 from core import audit
 from core.extensions import db
 from core.i18n import Message, _m
-from core.models import Hospital, HospitalPlugin, Role, utcnow
+from core.models import Hospital, HospitalPlugin, Role, SeededPermission, utcnow
 from core.permissions import ROLE_DEFAULTS, default_roles_for
 from core.plugins import CORE
 from core.tenancy import hospital_scope, system_scope
@@ -133,17 +133,41 @@ def disable(hospital: Hospital, name: str, *, user_id=None) -> ActivationReport:
                                                          name=name, hospital=hospital.code)])
 
 
-def grant_defaults(hospital: Hospital, plugin: str) -> None:
-    """Give the hospital's default roles the default grants of ``plugin``'s permissions."""
+def grant_defaults(hospital: Hospital, plugin: str) -> list[str]:
+    """Give the hospital's default roles the default grants of ``plugin``'s permissions that
+    were never seeded there; returns those permissions. Re-enabling a plugin or upgrading it
+    so never re-grants what an administrator took away."""
     catalog = _state().catalog
-    perms = [p for p in catalog.permissions.values() if p.plugin == plugin]
+    seeded = set(db.session.execute(sa.select(SeededPermission.permission)
+                                    .where(SeededPermission.hospital_id == hospital.id)).scalars())
+    new = [p for p in catalog.permissions.values() if p.plugin == plugin and p.name not in seeded]
+    if not new:
+        return []
     with hospital_scope(hospital):
         roles = db.session.execute(sa.select(Role).where(Role.is_default.is_(True))).scalars().all()
         for role in roles:
-            wanted = {p.name for p in perms if role.code in default_roles_for(p)}
+            wanted = {p.name for p in new if role.code in default_roles_for(p)}
             if wanted - role.permissions:
                 role.set_permissions(role.permissions | wanted)
+        db.session.add_all(SeededPermission(hospital_id=hospital.id, permission=p.name) for p in new)
         db.session.flush()
+    return [p.name for p in new]
+
+
+def grant_new_permissions() -> list[str]:
+    """After an upgrade: seed the permissions that the core and each hospital's live plugins
+    declare now but did not before. Returns what was done, for the log."""
+    messages = []
+    with system_scope():
+        hospitals = db.session.execute(sa.select(Hospital).order_by(Hospital.code)).scalars().all()
+        for hospital in hospitals:
+            live = live_plugins(hospital.id)
+            for plugin in [CORE] + [n for n in _state().registry.infos if n in live]:
+                granted = grant_defaults(hospital, plugin)
+                if granted:
+                    messages.append(f"{hospital.code}: default roles granted new permission(s) {', '.join(granted)}")
+    db.session.commit()
+    return messages
 
 
 def create_hospital(code: str, name: str) -> Hospital:
@@ -185,4 +209,4 @@ def sync_from_config(config) -> list[str]:
             messages.extend(f"{hconf.code}: {m}" for m in report.messages if report.changed)
             rows = plugin_rows(hospital.id) if report.changed else rows
     db.session.commit()
-    return messages
+    return messages + grant_new_permissions()

@@ -191,9 +191,11 @@ def db():
 @with_appcontext
 def db_upgrade():
     """Bring the core and every plugin's tables to their latest revision."""
-    from core import migrations_support
+    from core import activation, migrations_support
     migrations_support.upgrade()
     click.echo("database is at the latest schema: " + ", ".join(sorted(migrations_support.applied())))
+    for line in activation.grant_new_permissions():
+        click.echo(line)
 
 
 @db.command("revision")

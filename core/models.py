@@ -48,6 +48,21 @@ class HospitalPlugin(db.Model):
     changed_by_id = sa.Column(sa.Integer, sa.ForeignKey("core_user.id"), nullable=True)
 
 
+class SeededPermission(db.Model):
+    """A permission whose default grants were given to a hospital's default roles. Grants are
+    seeded once: a permission added by a later plugin version reaches the roles on upgrade,
+    while a default an administrator removed on purpose is never granted again."""
+
+    __tablename__ = "core_seeded_permission"
+    __hcrm_global__ = "managed by the core's activation service with an explicit hospital"
+    __table_args__ = (sa.UniqueConstraint("hospital_id", "permission"),)
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    hospital_id = sa.Column(sa.Integer, sa.ForeignKey("core_hospital.id"), nullable=False)
+    permission = sa.Column(sa.String(100), nullable=False)
+    seeded_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+
+
 class Department(HospitalOwned, db.Model):
     __tablename__ = "core_department"
     __table_args__ = (sa.UniqueConstraint("hospital_id", "code"),)
@@ -222,5 +237,5 @@ class JobRun(db.Model):
     last_error = sa.Column(sa.Text, nullable=True)
 
 
-CORE_MODELS = [Hospital, HospitalPlugin, Department, Role, RolePermission, User, ApiToken,
+CORE_MODELS = [Hospital, HospitalPlugin, SeededPermission, Department, Role, RolePermission, User, ApiToken,
                LoginAttempt, AuditLog, JobRun]

@@ -206,3 +206,50 @@ def test_default_roles_receive_the_plugins_permissions(listener_app):
             roles = {r.code: r.permissions for r in db.session.execute(sa.select(Role)).scalars()}
     assert "listener.read" in roles["staff"] and "listener.read" in roles["analyst"]
     assert "core.users.read" in roles["super_admin"] and "core.users.read" not in roles["staff"]
+
+
+VERSIONED = '''
+from core import hookimpl
+from core.declarations import Permission
+
+EXTRA = []
+
+
+@hookimpl
+def hcrm_permissions():
+    return [Permission("versioned.read", "Read")] + [Permission(name, name) for name in EXTRA]
+'''
+
+
+def test_default_grants_are_seeded_once_and_new_ones_arrive_on_upgrade(app, tmp_path, monkeypatch):
+    from core.models import Role
+    package = f"versioned_{tmp_path.name[-12:].replace('-', '_')}"
+    pkg = write_plugin(tmp_path, "versioned", VERSIONED, package=package)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    first = make_app(url, finder=finder_with(pkg))
+
+    def staff_permissions(application):
+        with application.app_context(), hospital_scope(hospital("A")):
+            return db.session.execute(sa.select(Role).where(Role.code == "staff")).scalar_one().permissions
+
+    with first.app_context():
+        make_hospital("A", plugins=["versioned"])
+        with hospital_scope(hospital("A")):  # the administrator takes the default away on purpose
+            staff = db.session.execute(sa.select(Role).where(Role.code == "staff")).scalar_one()
+            staff.set_permissions(staff.permissions - {"versioned.read"})
+            db.session.commit()
+        activation.switch(hospital("A"), "versioned", False)
+        activation.switch(hospital("A"), "versioned", True)
+    assert "versioned.read" not in staff_permissions(first)
+
+    first.extensions["hcrm"].registry.pm.get_plugin("versioned").EXTRA.append("versioned.export")
+    upgraded = make_app(url, finder=finder_with(pkg))  # the plugin's next version declares more
+    with upgraded.app_context():
+        assert activation.grant_new_permissions() == [
+            "A: default roles granted new permission(s) versioned.export"]
+        assert activation.grant_new_permissions() == []
+    with upgraded.app_context(), hospital_scope(hospital("A")):
+        roles = {r.code: r.permissions for r in db.session.execute(sa.select(Role)).scalars()}
+    assert "versioned.export" in roles["analyst"] and "versioned.export" not in roles["staff"]
+    assert "versioned.read" not in roles["staff"]
