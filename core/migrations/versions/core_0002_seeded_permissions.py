@@ -4,8 +4,8 @@ Revision ID: a62261399a46
 Revises: 31e9d3035748
 Create Date: 2026-11-22 22:24:54.483725
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 
 revision = 'a62261399a46'
