@@ -7,12 +7,13 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Flask, has_request_context, session
+from flask import Flask, has_request_context, request, session
+from flask_babel import Babel
 
 from core import core_hooks, migrations_support  # noqa: F401  (registers the Alembic branches)
 from core.catalog import Catalog, build_catalog
 from core.config import HcrmConfig, check_plugin_names, load_config
-from core.extensions import babel, csrf, db, login_manager, migrate
+from core.extensions import csrf, db, login_manager, migrate
 from core.plugins import PluginRegistry, default_finder
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ def build_app(config: HcrmConfig | None, *, overrides=None, finder=None) -> Flas
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=config.session_cookie_secure,
         BABEL_DEFAULT_LOCALE=config.default_locale,
-        BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "core" / "translations"),
+        BABEL_TRANSLATION_DIRECTORIES=translation_directories(registry),
         MAX_CONTENT_LENGTH=32 * 1024 * 1024,
         JSON_SORT_KEYS=False,
     )
@@ -96,7 +97,9 @@ def build_app(config: HcrmConfig | None, *, overrides=None, finder=None) -> Flas
     migrate.init_app(app, db, directory=str(ROOT / "core" / "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=lambda: select_locale(config))
+    # One Babel per app: Flask-Babel caches catalogs on the Babel object by locale alone, so a
+    # shared one would serve the first app's catalogs (and plugins' folders) to every other app.
+    Babel(app, locale_selector=lambda: select_locale(config))
 
     from core import web
     web.init_app(app)  # the core's routes first: plugin menus are checked against them
@@ -105,6 +108,21 @@ def build_app(config: HcrmConfig | None, *, overrides=None, finder=None) -> Flas
 
 
 def select_locale(config: HcrmConfig) -> str:
-    """The language the user chose (session), else the deployment's default (zh_CN)."""
-    chosen = session.get("locale") if has_request_context() else None  # CLI and jobs: the default
+    """The language the user chose (session), else the deployment's default (zh_CN). API
+    clients have no language switch: their ``Accept-Language`` header decides first."""
+    if not has_request_context():  # CLI and jobs
+        return config.default_locale
+    if request.path.startswith("/api/") and request.headers.get("Accept-Language"):
+        asked = request.accept_languages.best_match(config.locales)
+        if asked:
+            return asked
+    chosen = session.get("locale")
     return chosen if chosen in config.locales else config.default_locale
+
+
+def translation_directories(registry: PluginRegistry) -> str:
+    """The core's catalog plus each plugin's own ``translations/`` folder (Flask-Babel merges them)."""
+    folders = [ROOT / "core" / "translations"]
+    folders += [info.path / "translations" for info in registry.infos.values()
+                if (info.path / "translations").is_dir()]
+    return ";".join(str(f) for f in folders)

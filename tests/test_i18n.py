@@ -101,3 +101,63 @@ def test_pages_are_chinese_by_default(app, client):
     client.post("/language", data={"locale": "en"})
     page = client.get("/").get_data(as_text=True)
     assert "Dashboard" in page and "工作台" not in page, "switching to English must still work"
+
+
+def test_api_messages_follow_accept_language(app, client):
+    from core.testing import make_hospital, make_user
+    with app.app_context():
+        make_user(make_hospital("L"), "lang_user", ("staff",))
+    wrong = {"username": "lang_user", "password": "not-the-password"}
+    english = client.post("/api/v1/auth/token", json=wrong, headers={"Accept-Language": "en-US,en;q=0.9"})
+    chinese = client.post("/api/v1/auth/token", json=wrong, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    assert english.status_code == chinese.status_code == 401
+    assert english.get_json()["error"]["message"] == "Wrong username or password."
+    assert english.get_json()["error"]["message"] != chinese.get_json()["error"]["message"]
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in chinese.get_json()["error"]["message"])
+
+
+def test_a_plugin_ships_its_own_translations(app, tmp_path, monkeypatch):
+    from babel.messages.catalog import Catalog
+    from babel.messages.mofile import write_mo
+
+    from core.testing import finder_with, login, make_app, make_hospital, make_user, write_plugin
+    code = '''
+from flask import Blueprint
+from flask_babel import gettext as _
+from core import hookimpl
+from core.declarations import Permission
+from core.permissions import require
+
+bp = Blueprint("greeter", __name__, url_prefix="/greeter")
+
+
+@bp.route("/")
+@require("greeter.read")
+def index():
+    return _("Good morning, ward seven")
+
+
+@hookimpl
+def hcrm_permissions():
+    return [Permission("greeter.read", "Read")]
+
+
+@hookimpl
+def hcrm_blueprints():
+    return [bp]
+'''
+    pkg = write_plugin(tmp_path, "greeter", code, package=f"greeter_{tmp_path.name[-10:].replace('-', '_')}")
+    catalog = Catalog(locale="zh_Hans_CN")
+    catalog.add("Good morning, ward seven", "七病区，早上好")
+    folder = pkg / "translations" / "zh_Hans_CN" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    with open(folder / "messages.mo", "wb") as fh:
+        write_mo(fh, catalog)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    greeter_app = make_app(app.config["SQLALCHEMY_DATABASE_URI"], finder=finder_with(pkg))
+    with greeter_app.app_context():
+        make_user(make_hospital("G", plugins=["greeter"]), "greeted", ("staff",))
+    client = greeter_app.test_client()
+    login(client, "greeted")
+    assert client.get("/greeter/").get_data(as_text=True) == "七病区，早上好"
+    assert "工作台" in client.get("/").get_data(as_text=True)  # the core's catalog still applies
