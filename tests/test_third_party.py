@@ -99,3 +99,20 @@ def test_entry_point_to_a_missing_package_is_reported(app, tmp_path, monkeypatch
     (broken,) = registry.broken
     assert broken.name == "ghost (from hcrm-ghost)"
     assert "'hcrm_ghost_missing' is not an importable package" in broken.reason
+
+
+def test_apps_screen_shows_the_distribution_and_enables_it_for_one_hospital(sample_app):
+    with sample_app.app_context():
+        a, b = make_hospital("A"), make_hospital("B")
+        make_user(a, "alice", ("super_admin",))
+        make_user(b, "bob", ("super_admin",))
+        ids = a.id, b.id
+    alice = sample_app.test_client()
+    login(alice, "alice")
+    apps = alice.get("/admin/apps").get_data(as_text=True)
+    assert "Sample 样例" in apps and "hcrm-sample" in apps
+    assert alice.post("/admin/apps/sample/enable").status_code == 302
+    with sample_app.app_context(), system_scope():
+        assert "sample" in activation.live_plugins(ids[0])
+        assert "sample" not in activation.live_plugins(ids[1])
+    assert alice.get("/sample/").status_code == 200
