@@ -17,7 +17,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
 from core.extensions import db
-from core.models import AuditLog, Hospital, User, utcnow
+from core.models import AuditLog, Hospital, utcnow
 from core.tenancy import HospitalOwned, current_scope
 
 _SESSION_KEY = "hcrm_audit_rows"
@@ -121,8 +121,3 @@ def log_event(action: str, model: str, record_id=None, *, hospital_id=None, note
         at=utcnow(), user_id=user_id, username=username, action=action, model=model,
         hospital_id=hospital_id, record_id=None if record_id is None else str(record_id),
         before=before, after=after, note=note)])
-
-
-def actor_name(user_id: int | None) -> str:
-    user = db.session.get(User, user_id) if user_id else None
-    return user.username if user else ""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 
-from flask import abort, current_app, g, request
+from flask import abort, current_app, g
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -115,7 +115,3 @@ def explain(user, permission: str, live: set[str]) -> list[str]:
             roles = ", ".join(r.name for r in user.roles) or gettext("none")
             reasons.append(gettext("none of the user's roles grants it (roles: %(roles)s)", roles=roles))
     return reasons
-
-
-def current_endpoint_permission() -> str | None:
-    return required_permission(request.endpoint) if request.endpoint else None
