@@ -1,1 +1,44 @@
-"""The patients plugin. Its features arrive with their own issue; the manifest lets the framework load it."""
+"""患者档案 — the patient archive: patients, health records, visits, search, import/export.
+
+This module only wires hooks; the work is in services.py, views.py and api.py.
+"""
+from flask_babel import lazy_gettext as _l
+
+from core import hookimpl
+from core.declarations import Permission
+from plugins.patients import models
+
+
+@hookimpl
+def hcrm_hookspecs():
+    from plugins.patients.hooks import PatientsHooks
+    return PatientsHooks
+
+
+@hookimpl
+def hcrm_permissions():
+    return [
+        Permission("patients.read", _l("View patients and visits")),
+        Permission("patients.create", _l("Register patients and record visits")),
+        Permission("patients.edit", _l("Edit patients, health records and visits")),
+        Permission("patients.delete", _l("Delete patients without visits")),
+        Permission("patients.import", _l("Import patients from Excel/CSV")),
+        Permission("patients.export", _l("Export the patient list")),
+        Permission("patients.print", _l("Print patient records")),
+        Permission("patients.view_sensitive", _l("See full phone and ID numbers (each view is logged)"),
+                   ("super_admin", "director")),
+        Permission("patients.merge", _l("Merge duplicate patients"), ("super_admin", "dept_manager")),
+        Permission("patients.settings", _l("Manage sources, regions, referrers and the disease catalogue"),
+                   ("super_admin",)),
+    ]
+
+
+@hookimpl
+def hcrm_models():
+    return models.MODELS
+
+
+@hookimpl
+def hcrm_enable(hospital):
+    from plugins.patients.setup import seed_defaults
+    seed_defaults(hospital)

@@ -1,0 +1,96 @@
+"""Rules about identity data that need no database: ID numbers, phones, pinyin keys, masking."""
+from __future__ import annotations
+
+import itertools
+import re
+from datetime import date
+
+from flask_babel import gettext as _
+from pypinyin import Style, pinyin
+
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK = "10X98765432"
+MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
+LANDLINE_RE = re.compile(r"^0\d{2,3}-?\d{7,8}(-\d{1,6})?$")
+MAX_NAME_KEYS = 16  # reading combinations kept per name: enough for real names, bounded for odd ones
+
+
+class IdentityError(ValueError):
+    """Input that cannot be a real ID number or phone; the message says why."""
+
+
+def parse_id_number(value: str) -> tuple[str, date, str]:
+    """Validate an 18-digit resident ID number (GB 11643); return it normalised (upper-case X),
+    the birth date and the gender ("M"/"F") it encodes."""
+    number = (value or "").strip().upper()
+    if not re.fullmatch(r"\d{17}[\dX]", number):
+        raise IdentityError(_("An ID number has 18 characters: 17 digits and a digit or X."))
+    expected = ID_CHECK[sum(int(d) * w for d, w in zip(number[:17], ID_WEIGHTS, strict=True)) % 11]
+    if number[17] != expected:
+        raise IdentityError(_("The ID number's check digit is wrong: please check the number."))
+    try:
+        birth = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        raise IdentityError(_("The ID number holds an impossible birth date.")) from None
+    if birth > date.today() or birth.year < 1890:
+        raise IdentityError(_("The ID number holds an impossible birth date."))
+    return number, birth, "M" if int(number[16]) % 2 else "F"
+
+
+def normalize_phone(value: str) -> str:
+    """A mainland mobile (13812345678) or landline (0730-1234567, 010-12345678-123) number,
+    with spaces and a +86 prefix removed."""
+    phone = re.sub(r"[\s()]", "", value or "")
+    if phone.startswith("+86"):
+        phone = phone[3:]
+    elif phone.startswith("0086"):
+        phone = phone[4:]
+    if MOBILE_RE.match(phone) or LANDLINE_RE.match(phone):
+        return phone
+    raise IdentityError(_("“%(phone)s” is not a mobile number (11 digits starting with 1) or a landline "
+                          "(area code and number, e.g. 0730-1234567).", phone=value))
+
+
+def last4(phone: str | None) -> str | None:
+    digits = re.sub(r"\D", "", phone or "")
+    return digits[-4:] if len(digits) >= 4 else None
+
+
+def age_on(birth: date | None, today: date | None = None) -> int | None:
+    if birth is None:
+        return None
+    today = today or date.today()
+    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+
+
+def pinyin_keys(name: str) -> set[str]:
+    """Search keys of a name: full pinyin and initials, for each reading of its polyphonic
+    characters (曾 ceng/zeng), lower-case, without spaces; Latin letters are kept as they are."""
+    text = re.sub(r"[\s·•.\-]", "", name or "")
+    if not text:
+        return set()
+    full = pinyin(text, style=Style.NORMAL, heteronym=True, errors="default")
+    readings = [[r.lower() for r in dict.fromkeys(options) if r.strip()] or [""] for options in full]
+    keys: set[str] = set()
+    for combo in itertools.islice(itertools.product(*readings), MAX_NAME_KEYS):
+        keys.add("".join(combo)[:64])
+        keys.add("".join(part[:1] if part.isascii() and len(part) > 0 and not part.isdigit() else part
+                         for part in combo)[:64])
+    return {k for k in keys if k}
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """138****5678; landlines keep the area code and the last four digits."""
+    if not phone:
+        return phone
+    if MOBILE_RE.match(phone):
+        return f"{phone[:3]}****{phone[-4:]}"
+    visible = 4 if len(phone) > 6 else 2
+    return phone[: max(0, phone.find("-") + 1 if "-" in phone else 3)] + "*" * 4 + phone[-visible:]
+
+
+def mask_id_number(number: str | None) -> str | None:
+    """4201**********1234: the region prefix and the last four characters."""
+    if not number:
+        return number
+    return number[:4] + "*" * (len(number) - 8) + number[-4:] if len(number) > 8 else "*" * len(number)
