@@ -2,7 +2,8 @@
 
 ``emit("patients.visit_recorded", visit=visit)`` calls, on the plugins live for the hospital:
 the typed hook ``patients_visit_recorded(visit=...)`` when a plugin published one (through
-``hcrm_hookspecs``), and the generic ``hcrm_event(event)`` with a :class:`DomainEvent`.
+``hcrm_hookspecs``) and the emitter passed its arguments, and the generic ``hcrm_event(event)``
+with a :class:`DomainEvent`.
 Listeners run inside the emitter's transaction: an exception aborts the whole change.
 """
 from __future__ import annotations
@@ -44,7 +45,7 @@ def emit(name: str, *, hospital_id: int | None = None, payload: dict | None = No
                         user_id=scope.user_id if scope else None)
     typed_hook = name.replace(".", "_")
     caller = getattr(registry.pm.hook, typed_hook, None)
-    if caller is not None and caller.spec is not None:
+    if typed and caller is not None and caller.spec is not None:
         getattr(relay, typed_hook)(**typed)
     relay.hcrm_event(event=event)
     return event

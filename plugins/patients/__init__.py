@@ -39,6 +39,36 @@ def hcrm_models():
 
 
 @hookimpl
+def hcrm_blueprints():
+    from plugins.patients import api, merge, transfer, views
+    return [views.bp, api.bp, transfer.bp, merge.bp]
+
+
+@hookimpl
+def hcrm_menus():
+    from plugins.patients.menus import menu_items
+    return menu_items()
+
+
+@hookimpl
+def hcrm_reports():
+    from plugins.patients.reports import reports
+    return reports()
+
+
+@hookimpl
+def hcrm_dashboard_widgets():
+    from plugins.patients.reports import widgets
+    return widgets()
+
+
+@hookimpl
+def hcrm_demo_data(hospital):
+    from plugins.patients.demo import load
+    load(hospital)
+
+
+@hookimpl
 def hcrm_enable(hospital):
     from plugins.patients.setup import seed_defaults
     seed_defaults(hospital)

@@ -433,3 +433,15 @@ def log_sensitive_view(patients, where: str) -> None:
     if ids and may_see_sensitive():
         audit.log_event("view", "Patient", ids[0] if len(ids) == 1 else None,
                         note=f"{where}: unmasked phone/ID of patient(s) {', '.join(map(str, ids))}"[:255])
+
+
+def shown_phone(patient: Patient, reveal: bool, field: str = "phone") -> str | None:
+    """The phone as this user may see it: masked unless they hold patients.view_sensitive."""
+    from plugins.patients.identity import mask_phone
+    value = getattr(patient, field)
+    return value if reveal else mask_phone(value)
+
+
+def shown_id_number(patient: Patient, reveal: bool) -> str | None:
+    from plugins.patients.identity import mask_id_number
+    return patient.id_number if reveal else mask_id_number(patient.id_number)

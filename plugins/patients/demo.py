@@ -1,0 +1,5 @@
+"""Demonstration patients for `hcrm init --demo`."""
+
+
+def load(hospital) -> None:
+    return None

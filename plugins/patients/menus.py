@@ -1,0 +1,5 @@
+"""The plugin's menu items."""
+
+
+def menu_items() -> list:
+    return []

@@ -1,0 +1,9 @@
+"""Reports and dashboard cards of the patients plugin."""
+
+
+def reports() -> list:
+    return []
+
+
+def widgets() -> list:
+    return []
