@@ -66,9 +66,12 @@ def _response_schema(op) -> dict | object:
     if op.paginated:
         item = op.response if op.response is not None else {"type": "object"}
         integer = {"type": "integer"}
-        return {"type": "object", "required": ["items", "page", "per_page", "total", "pages"],
+        return {"type": "object", "required": ["items", "page", "per_page", "total", "total_exact", "pages"],
                 "properties": {"items": {"type": "array", "items": item}, "page": integer,
-                               "per_page": integer, "total": integer, "pages": integer}}
+                               "per_page": integer, "total": integer, "pages": integer,
+                               "total_exact": {"type": "boolean", "description":
+                                               "False when counting stopped at the list's cap: "
+                                               "`total` is then a lower bound."}}}
     if op.response is None:
         return {"type": "object"}
     return {"type": "array", "items": op.response} if op.many else op.response

@@ -55,7 +55,8 @@ class PageArgsSchema(Schema):
 
 
 class Page(dict):
-    """A serialised page: ``{"items", "page", "per_page", "total", "pages"}``, returned as is."""
+    """A serialised page: ``{"items", "page", "per_page", "total", "total_exact", "pages"}``,
+    returned as is. ``total_exact`` is false when the count stopped at the route's cap."""
 
 
 @dataclass(frozen=True)
@@ -126,22 +127,34 @@ class _BadInput(Exception):
         return json_error(self.status, self.message, **extra)
 
 
-def paginate(select_stmt, schema=None) -> Page:
+def count_rows(select_stmt, cap: int | None = None) -> tuple[int, bool]:
+    """(count, exact) of ``select_stmt``'s rows. With ``cap``, counting stops after ``cap`` rows
+    (``exact`` false then): counting a million-row list exactly costs more than showing it."""
+    inner = select_stmt.order_by(None)
+    if cap is not None:
+        inner = inner.limit(cap + 1)
+    total = db.session.execute(sa.select(sa.func.count()).select_from(inner.subquery())).scalar_one()
+    if cap is not None and total > cap:
+        return cap, False
+    return total, True
+
+
+def paginate(select_stmt, schema=None, *, count_cap: int | None = None) -> Page:
     """Run ``select_stmt`` for the requested page and serialise the items with ``schema``
     (default: the route's ``response`` schema). Tenancy applies to the count as to the rows.
 
     A statement of one entity yields the entities; several columns yield rows (use labels).
+    ``count_cap`` bounds the count (see :func:`count_rows`) for lists that can be huge.
     """
     page, per_page = page_args()
     if schema is None:
         op = g.get("hcrm_api_operation")
         schema = op.response if op is not None else None
-    count_stmt = sa.select(sa.func.count()).select_from(select_stmt.order_by(None).subquery())
-    total = db.session.execute(count_stmt).scalar_one()
+    total, exact = count_rows(select_stmt, count_cap)
     result = db.session.execute(select_stmt.limit(per_page).offset((page - 1) * per_page))
     rows = result.unique().scalars().all() if len(select_stmt.column_descriptions) == 1 else result.all()
     items = _instance(schema).dump(rows, many=True) if schema is not None else list(rows)
-    return Page(items=items, page=page, per_page=per_page, total=total,
+    return Page(items=items, page=page, per_page=per_page, total=total, total_exact=exact,
                 pages=math.ceil(total / per_page) if total else 0)
 
 

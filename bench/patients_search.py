@@ -1,0 +1,209 @@
+"""Patient search at scale: 1M generated patients on PostgreSQL, each query type timed through
+the API and as the equivalent hand-written SQL, in the same run.
+
+    .venv/bin/python bench/patients_search.py [--patients 1000000] [--repeat 40]
+        [--server postgresql://postgres@127.0.0.1:5432/postgres]
+
+A scratch database is created and dropped. Prints p50/p95 (ms) per query type for the API
+(GET /api/v1/patients, token auth, JSON serialisation, tenancy scope included) and for the raw
+SQL of the same page and count, and their ratio. Targets (issue 3): API p95 <= 50 ms and
+<= 3x the raw SQL p95, for every query type.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+import uuid
+
+import sqlalchemy as sa
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国建华志强文杰海燕晓明红梅玉兰春花秋菊冬梅子涵浩然欣怡梓萱宇轩一诺"
+
+
+def percentile(samples, q):
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def build_names(rng: random.Random, count: int) -> list[str]:
+    names = set()
+    while len(names) < count:
+        given = "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
+        names.add(rng.choice(SURNAMES) + given)
+    return sorted(names)
+
+
+def load(conn, hospital_id: int, other_id: int, patients: int, rng: random.Random) -> list[str]:
+    """Generate the data set in SQL; returns the names used (for realistic queries)."""
+    from plugins.patients.identity import pinyin_keys
+    names = build_names(rng, 20_000)
+    conn.execute(sa.text("CREATE TEMP TABLE bench_name (n int PRIMARY KEY, name text)"))
+    conn.execute(sa.text("INSERT INTO bench_name VALUES (:n, :name)"),
+                 [{"n": i, "name": name} for i, name in enumerate(names)])
+    conn.execute(sa.text("CREATE TEMP TABLE bench_key (name text, key text)"))
+    conn.execute(sa.text("INSERT INTO bench_key VALUES (:name, :key)"),
+                 [{"name": name, "key": key} for name in names for key in sorted(pinyin_keys(name))])
+    departments = conn.execute(sa.text("SELECT id FROM core_department WHERE hospital_id = :h"),
+                               {"h": hospital_id}).scalars().all()
+    sources = conn.execute(sa.text("SELECT id FROM patients_source WHERE hospital_id = :h"),
+                           {"h": hospital_id}).scalars().all()
+    diseases = conn.execute(sa.text("SELECT id, code, name FROM patients_disease WHERE hospital_id = :h"),
+                            {"h": hospital_id}).all()
+    conn.execute(sa.text("CREATE TEMP TABLE bench_disease (n int, id int, code text, name text)"))
+    conn.execute(sa.text("INSERT INTO bench_disease VALUES (:n, :id, :code, :name)"),
+                 [{"n": i, "id": d.id, "code": d.code, "name": d.name} for i, d in enumerate(diseases)])
+    for hospital, count in ((hospital_id, patients), (other_id, patients // 10)):
+        conn.execute(sa.text("""
+            INSERT INTO patients_patient (hospital_id, name, gender, birth_date, id_number, phone, phone_last4,
+                insurance_no, source_id, department_id, key_patient, created_at, updated_at)
+            SELECT :h, bn.name, CASE WHEN g % 2 = 0 THEN 'F' ELSE 'M' END,
+                   DATE '1940-01-01' + (g * 7919 % 29000)::int,
+                   '430621' || to_char(DATE '1940-01-01' + (g * 7919 % 29000)::int, 'YYYYMMDD')
+                        || lpad((g % 1000)::text, 3, '0') || (g % 10)::text,
+                   p.phone, right(p.phone, 4), 'YB' || lpad(g::text, 10, '0'),
+                   (:sources)[1 + g % cardinality(:sources)], (:depts)[1 + g % cardinality(:depts)],
+                   g % 97 = 0,
+                   TIMESTAMP '2020-01-01' + (g * 3517 % 2000) * INTERVAL '1 day',
+                   TIMESTAMP '2020-01-01' + (g * 3517 % 2000) * INTERVAL '1 day'
+            FROM generate_series(1::bigint, :count) AS g
+            JOIN bench_name bn ON bn.n = (g * 104729) % 20000
+            CROSS JOIN LATERAL (SELECT '1' || (3 + g % 7)::text || lpad(((g * 7907 + :h * 13) % 1000000000)::text, 9, '0') AS phone) p
+        """), {"h": hospital, "count": count, "sources": sources, "depts": departments})
+    conn.execute(sa.text("""
+        INSERT INTO patients_search_key (hospital_id, patient_id, key)
+        SELECT p.hospital_id, p.id, k.key FROM patients_patient p JOIN bench_key k ON k.name = p.name
+    """))
+    conn.execute(sa.text("""
+        INSERT INTO patients_visit (hospital_id, patient_id, kind, status, visit_at, spending, department_id,
+                                    created_at)
+        SELECT p.hospital_id, p.id, CASE WHEN p.id % 5 = 0 THEN 'inpatient' ELSE 'outpatient' END, 'completed',
+               TIMESTAMP '2024-01-01' + (p.id * 7 % 700) * INTERVAL '1 day', (p.id % 900) + 50,
+               p.department_id, now()
+        FROM patients_patient p
+    """))
+    conn.execute(sa.text("""
+        INSERT INTO patients_diagnosis (hospital_id, visit_id, disease_id, code, name, position)
+        SELECT v.hospital_id, v.id, d.id, d.code, d.name, 0
+        FROM patients_visit v JOIN bench_disease d ON d.n = v.id % (SELECT count(*) FROM bench_disease)
+    """))
+    conn.execute(sa.text("ANALYZE"))
+    return names
+
+
+# (label, API query string, raw SQL WHERE clause over patients_patient p, parameters)
+def query_types(rng: random.Random, names: list[str], sample_patient) -> list:
+    from plugins.patients.identity import pinyin_keys
+    name = rng.choice(names)
+    initials = min(pinyin_keys(name), key=len)
+    full = max(pinyin_keys(name), key=len)
+    return [
+        ("name prefix", {"q": name[:2]}, "p.name LIKE :v", {"v": name[:2] + "%"}),
+        ("pinyin initials", {"q": initials},
+         "p.id IN (SELECT patient_id FROM patients_search_key WHERE hospital_id = :h AND key LIKE :v)",
+         {"v": initials + "%"}),
+        ("pinyin full", {"q": full[:6]},
+         "p.id IN (SELECT patient_id FROM patients_search_key WHERE hospital_id = :h AND key LIKE :v)",
+         {"v": full[:6] + "%"}),
+        ("phone last 4", {"q": sample_patient.phone[-4:]}, "p.phone_last4 = :v", {"v": sample_patient.phone[-4:]}),
+        ("full phone", {"q": sample_patient.phone}, "(p.phone = :v OR p.phone2 = :v)", {"v": sample_patient.phone}),
+        ("ID number", {"q": sample_patient.id_number}, "p.id_number = :v", {"v": sample_patient.id_number}),
+        ("insurance no", {"q": sample_patient.insurance_no}, "p.insurance_no = :v", {"v": sample_patient.insurance_no}),
+        ("key patients", {"key_patient": "true"}, "p.key_patient", {}),
+        ("department", {"department_id": sample_patient.department_id}, "p.department_id = :v",
+         {"v": sample_patient.department_id}),
+        ("disease + dates", {"disease_id": sample_patient.disease_id, "visit_from": "2024-03-01",
+                             "visit_to": "2024-03-31"},
+         "p.id IN (SELECT v.patient_id FROM patients_visit v JOIN patients_diagnosis d ON d.visit_id = v.id "
+         "WHERE v.hospital_id = :h AND d.disease_id = :v AND v.visit_at >= '2024-03-01' AND v.visit_at < '2024-04-01')",
+         {"v": sample_patient.disease_id}),
+        ("all, newest first", {}, "TRUE", {}),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--patients", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=40)
+    parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    args = parser.parse_args()
+    admin = sa.create_engine(args.server.replace("postgresql://", "postgresql+psycopg2://", 1),
+                             isolation_level="AUTOCOMMIT")
+    name = f"hcrm_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        run(admin.url.set(database=name).render_as_string(hide_password=False), args)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def run(url: str, args) -> None:
+    from core import migrations_support
+    from core.extensions import db
+    from core.testing import PASSWORD, api_token, make_app, make_department, make_hospital, make_user
+
+    rng = random.Random(20261122)
+    app = make_app(url)
+    with app.app_context():
+        migrations_support.upgrade()
+        a = make_hospital("A", plugins=["patients"])
+        b = make_hospital("B", plugins=["patients"])
+        for code in ("IM", "SURG", "ORTH", "OBGYN", "PED"):
+            make_department(a, code)
+            make_department(b, code)
+        make_user(a, "bench", ("director",))
+        hospital_id, other_id = a.id, b.id
+        started = time.perf_counter()
+        with db.engine.begin() as conn:
+            names = load(conn, hospital_id, other_id, args.patients, rng)
+        with db.engine.connect() as conn:
+            total = conn.execute(sa.text("SELECT count(*) FROM patients_patient")).scalar_one()
+        print(f"loaded {total:,} patients (+ visits, diagnoses, pinyin keys) in {time.perf_counter() - started:.0f} s")
+    client = app.test_client()
+    headers = {**api_token(client, "bench", PASSWORD), "Accept-Language": "en"}
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1))
+    api_ms: dict[str, list[float]] = {}
+    sql_ms: dict[str, list[float]] = {}
+    rows: dict[str, int] = {}
+    with engine.connect() as conn:
+        for _ in range(args.repeat):
+            sample = conn.execute(sa.text("""
+                SELECT p.phone, p.id_number, p.insurance_no, p.department_id, d.disease_id
+                FROM patients_patient p JOIN patients_visit v ON v.patient_id = p.id
+                JOIN patients_diagnosis d ON d.visit_id = v.id
+                WHERE p.hospital_id = :h AND p.id = (SELECT min(id) FROM patients_patient WHERE hospital_id = :h)
+                    + :offset"""), {"h": hospital_id, "offset": rng.randrange(args.patients)}).first()
+            if sample is None:
+                continue
+            for label, api_args, where, params in query_types(rng, names, sample):
+                started = time.perf_counter()
+                response = client.get("/api/v1/patients", query_string={**api_args, "per_page": 20}, headers=headers)
+                api_ms.setdefault(label, []).append((time.perf_counter() - started) * 1000)
+                if response.status_code != 200:
+                    raise SystemExit(f"{label}: HTTP {response.status_code} {response.get_data(as_text=True)[:200]}")
+                rows[label] = response.get_json()["total"]
+                base = f"FROM patients_patient p WHERE p.hospital_id = :h AND p.merged_into_id IS NULL AND {where}"
+                bound = {"h": hospital_id, **params}
+                started = time.perf_counter()
+                conn.execute(sa.text(f"SELECT p.* {base} ORDER BY p.created_at DESC, p.id DESC LIMIT 20"), bound).all()
+                conn.execute(sa.text(f"SELECT count(*) {base}"), bound).scalar_one()
+                sql_ms.setdefault(label, []).append((time.perf_counter() - started) * 1000)
+    print(f"{'query type':18} {'API p50':>8} {'API p95':>8} {'SQL p50':>8} {'SQL p95':>8} {'p95 ratio':>9}  matches")
+    misses = []
+    for label in api_ms:
+        a50, a95 = statistics.median(api_ms[label]), percentile(api_ms[label], 0.95)
+        s50, s95 = statistics.median(sql_ms[label]), percentile(sql_ms[label], 0.95)
+        ratio = a95 / s95 if s95 else float("inf")
+        print(f"{label:18} {a50:8.1f} {a95:8.1f} {s50:8.1f} {s95:8.1f} {ratio:9.2f}  {rows[label]:,}")
+        if a95 > 50 or ratio > 3:
+            misses.append(f"{label}: API p95 {a95:.1f} ms, {ratio:.2f}x raw SQL")
+    print("all query types within target (p95 <= 50 ms and <= 3x raw SQL)" if not misses
+          else "OVER TARGET:\n  " + "\n  ".join(misses))
+
+
+if __name__ == "__main__":
+    main()
