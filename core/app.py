@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlalchemy as sa
 from flask import Flask, has_request_context, request, session
 from flask_babel import Babel
 
@@ -65,6 +66,13 @@ def ensure_sqlite_directory(url: str) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
 
 
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """WAL lets pages read while an import or a job writes (SQLite otherwise locks readers out)."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
 def build_app(config: HcrmConfig | None, *, overrides=None, finder=None) -> Flask:
     config = config or load_config()
     app = Flask("core", root_path=str(ROOT / "core"), instance_path=str(INSTANCE),
@@ -94,6 +102,9 @@ def build_app(config: HcrmConfig | None, *, overrides=None, finder=None) -> Flas
 
     ensure_sqlite_directory(app.config["SQLALCHEMY_DATABASE_URI"])
     db.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            sa.event.listen(db.engine, "connect", _sqlite_pragmas)
     migrate.init_app(app, db, directory=str(ROOT / "core" / "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -26,10 +26,15 @@ class DomainEvent:
 
 
 def _live_for(hospital_id: int) -> set[str]:
+    """The request already knows its hospital's live plugins; elsewhere (jobs, imports, HIS
+    syncs firing thousands of events) they are read once per app context."""
     if has_request_context() and g.get("hcrm_hospital") is not None and g.hcrm_hospital.id == hospital_id:
         return g.hcrm_live
-    with system_scope():
-        return live_plugins(hospital_id)
+    cache = g.setdefault("hcrm_live_by_hospital", {})
+    if hospital_id not in cache:
+        with system_scope():
+            cache[hospital_id] = live_plugins(hospital_id)
+    return cache[hospital_id]
 
 
 def emit(name: str, *, hospital_id: int | None = None, payload: dict | None = None, **typed: Any) -> DomainEvent:

@@ -95,6 +95,29 @@ def system_scope():
     return use_scope(Scope(hospital_id=None, hospital_ids=None, level="group", system=True))
 
 
+def current_hospital_only(view):
+    """View decorator: narrow a group-wide scope to the hospital the user works in now.
+
+    Group administrators see every hospital's rows; pages that create or edit a hospital's
+    records (and pick its departments, sources...) must show that hospital's rows only.
+    A no-op for everyone else, whose scope is one hospital already.
+    """
+    import dataclasses
+    import functools
+
+    from flask import g
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        scope = current_scope()
+        if scope is None or scope.hospital_ids is not None or g.get("hcrm_hospital") is None:
+            return view(*args, **kwargs)
+        with use_scope(dataclasses.replace(scope, hospital_ids=frozenset({g.hcrm_hospital.id}))):
+            return view(*args, **kwargs)
+
+    return wrapped
+
+
 def get_or_404(model, ident):
     """Load one row through the scoped query path: another hospital's row is a 404, not a leak."""
     try:

@@ -7,9 +7,6 @@ the whole group in view).
 """
 from __future__ import annotations
 
-import dataclasses
-import functools
-
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -33,19 +30,6 @@ from core.permissions import can, effective_permissions, explain, hcrm, require
 
 USERS_PER_PAGE = 25
 AUDIT_PER_PAGE = 50
-
-
-def in_current_hospital(view):
-    """Run the view with the scope narrowed to the current hospital (a no-op for hospital users)."""
-
-    @functools.wraps(view)
-    def wrapped(*args, **kwargs):
-        scope = tenancy.current_scope()
-        narrowed = dataclasses.replace(scope, hospital_ids=frozenset({g.hcrm_hospital.id}))
-        with tenancy.use_scope(narrowed):
-            return view(*args, **kwargs)
-
-    return wrapped
 
 
 def _form_error(form, exc: svc.AdminError) -> None:
@@ -96,7 +80,7 @@ def app_disable(name):
 # -- departments --------------------------------------------------------------------------------
 @bp.route("/departments")
 @require("core.departments.read")
-@in_current_hospital
+@tenancy.current_hospital_only
 def departments():
     tree = svc.department_tree()
     counts = dict(db.session.execute(
@@ -129,14 +113,14 @@ def _department_page(dept: Department | None):
 
 @bp.route("/departments/new", methods=["GET", "POST"])
 @require("core.departments.edit")
-@in_current_hospital
+@tenancy.current_hospital_only
 def department_new():
     return _department_page(None)
 
 
 @bp.route("/departments/<int:dept_id>", methods=["GET", "POST"])
 @require("core.departments.edit")
-@in_current_hospital
+@tenancy.current_hospital_only
 def department_edit(dept_id):
     return _department_page(tenancy.get_or_404(Department, dept_id))
 
@@ -153,7 +137,7 @@ def _user_choices(form, user: User | None = None) -> None:
 
 @bp.route("/users")
 @require("core.users.read")
-@in_current_hospital
+@tenancy.current_hospital_only
 def users():
     q = request.args.get("q", "").strip()
     department_id = request.args.get("department", 0, type=int)
@@ -167,7 +151,7 @@ def users():
 
 @bp.route("/users/new", methods=["GET", "POST"])
 @require("core.users.create")
-@in_current_hospital
+@tenancy.current_hospital_only
 def user_new():
     form = UserCreateForm()
     _user_choices(form)
@@ -234,7 +218,7 @@ def _user_page(user: User, form=None, password_form=None, status: int = 200):
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 @require("core.users.read")
-@in_current_hospital
+@tenancy.current_hospital_only
 def user_edit(user_id):
     user = tenancy.get_or_404(User, user_id)
     if request.method == "GET":
@@ -262,7 +246,7 @@ def user_edit(user_id):
 
 @bp.route("/users/<int:user_id>/password", methods=["POST"])
 @require("core.users.edit")
-@in_current_hospital
+@tenancy.current_hospital_only
 def user_password(user_id):
     user = tenancy.get_or_404(User, user_id)
     password_form = ResetPasswordForm()
@@ -284,7 +268,7 @@ def user_password(user_id):
 # -- roles --------------------------------------------------------------------------------------
 @bp.route("/roles")
 @require("core.roles.read")
-@in_current_hospital
+@tenancy.current_hospital_only
 def roles():
     rows = db.session.execute(db.select(Role).order_by(Role.is_default.desc(), Role.id)).scalars().all()
     return render_template("admin/roles.html", roles=rows, counts=svc.role_user_counts(), scope_labels=SCOPE_LABELS)
@@ -338,21 +322,21 @@ def _role_page(role: Role | None, submitted: bool | None = None, status: int = 2
 
 @bp.route("/roles/new", methods=["GET", "POST"])
 @require("core.roles.edit")
-@in_current_hospital
+@tenancy.current_hospital_only
 def role_new():
     return _role_page(None)
 
 
 @bp.route("/roles/<int:role_id>", methods=["GET", "POST"])
 @require("core.roles.read")
-@in_current_hospital
+@tenancy.current_hospital_only
 def role_edit(role_id):
     return _role_page(tenancy.get_or_404(Role, role_id))
 
 
 @bp.route("/roles/<int:role_id>/delete", methods=["POST"])
 @require("core.roles.edit")
-@in_current_hospital
+@tenancy.current_hospital_only
 def role_delete(role_id):
     role = tenancy.get_or_404(Role, role_id)
     name = role.name

@@ -63,6 +63,12 @@ def hcrm_dashboard_widgets():
 
 
 @hookimpl
+def hcrm_cli_commands(cli):
+    from plugins.patients.cli import register
+    register(cli)
+
+
+@hookimpl
 def hcrm_demo_data(hospital):
     from plugins.patients.demo import load
     load(hospital)

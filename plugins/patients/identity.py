@@ -37,16 +37,28 @@ def parse_id_number(value: str) -> tuple[str, date, str]:
     return number, birth, "M" if int(number[16]) % 2 else "F"
 
 
+THREE_DIGIT_AREA_RE = re.compile(r"^(010|02\d)")  # Beijing and the 02x cities; other area codes have 4 digits
+
+
 def normalize_phone(value: str) -> str:
-    """A mainland mobile (13812345678) or landline (0730-1234567, 010-12345678-123) number,
-    with spaces and a +86 prefix removed."""
+    """One canonical form per number, however it was typed: a mainland mobile as 11 digits
+    (13812345678), a landline as area code, dash, number (0730-1234567, 010-12345678-123).
+    Spaces, dashes, brackets and a +86/0086 prefix are tolerated."""
     phone = re.sub(r"[\s()]", "", value or "")
     if phone.startswith("+86"):
         phone = phone[3:]
     elif phone.startswith("0086"):
         phone = phone[4:]
-    if MOBILE_RE.match(phone) or LANDLINE_RE.match(phone):
-        return phone
+    digits = phone.replace("-", "")
+    if MOBILE_RE.match(digits):
+        return digits
+    main, _sep, extension = phone.rpartition("-") if phone.count("-") == 2 else (phone, "", "")
+    main = main.replace("-", "")
+    if re.fullmatch(r"0\d{9,11}", main):
+        area = 3 if THREE_DIGIT_AREA_RE.match(main) else 4
+        canonical = f"{main[:area]}-{main[area:]}" + (f"-{extension}" if extension else "")
+        if LANDLINE_RE.match(canonical):
+            return canonical
     raise IdentityError(_("“%(phone)s” is not a mobile number (11 digits starting with 1) or a landline "
                           "(area code and number, e.g. 0730-1234567).", phone=value))
 

@@ -1,9 +1,243 @@
-"""Reports and dashboard cards of the patients plugin."""
+"""Reports and the dashboard card of the patients plugin: the statistics of seed 000 (门诊量,
+住院量, 创收, 人均消费, 零消费, monthly analysis with 同比 YoY and 环比 MoM).
+
+Every figure is aggregated by the database (GROUP BY month); Python only lays the few grouped
+rows out as a table. Queries run in the caller's tenancy scope, so a hospital (and a user with an
+own/department data scope) only ever counts what it may see. Cancelled visits are not counted;
+merged duplicates are not new patients.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask import url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from werkzeug.routing import BuildError
+
+from core.declarations import Chart, Report, ReportParam, ReportResult, Widget, WidgetData
+from core.extensions import db
+from core.models import Department
+from plugins.patients.models import Patient, Source, Visit
+
+PERMISSION = "patients.read"
+FIRST_YEAR, LAST_YEAR = 1900, 2999  # outside: an empty report rather than a date overflow
+CENT = Decimal("0.01")
+KIND_CHOICES = (("all", _l("All visits")), ("outpatient", _l("Outpatient")), ("inpatient", _l("Inpatient")),
+                ("emergency", _l("Emergency")))
 
 
-def reports() -> list:
-    return []
+# -- helpers shared by the reports ---------------------------------------------------------------
+def month_of(column):
+    """``YYYY-MM`` of a datetime column, computed by the database (SQLite or PostgreSQL)."""
+    if db.engine.dialect.name == "postgresql":
+        return sa.func.to_char(column, "YYYY-MM")
+    return sa.func.strftime("%Y-%m", column)
 
 
-def widgets() -> list:
-    return []
+def change(current, previous) -> float | None:
+    """Percentage change (YoY / MoM), one decimal; None when there is nothing to compare with."""
+    if not previous:
+        return None
+    return round((float(current or 0) - float(previous)) * 100 / float(previous), 1)
+
+
+def report_months(year: int, today: date | None = None) -> list[int]:
+    """The months of ``year`` that have happened (all twelve for a past year)."""
+    today = today or date.today()
+    if not FIRST_YEAR <= year <= LAST_YEAR or year > today.year:
+        return []
+    return list(range(1, (today.month if year == today.year else 12) + 1))
+
+
+def key(year: int, month: int) -> str:
+    return f"{year:04d}-{month:02d}"
+
+
+def _year(params) -> int:
+    return params.get("year") or date.today().year
+
+
+def _range(column, year: int):
+    """The year asked for and the one before it: enough for YoY, and for January's MoM."""
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        return sa.false()
+    return sa.and_(column >= datetime(year - 1, 1, 1), column < datetime(year + 1, 1, 1))
+
+
+def _visits(params, *columns, group_by=()):
+    year = _year(params)
+    stmt = sa.select(*columns).select_from(Visit).where(_range(Visit.visit_at, year), Visit.status != "cancelled")
+    if params.get("kind") and params["kind"] != "all":
+        stmt = stmt.where(Visit.kind == params["kind"])
+    return stmt.group_by(*group_by)
+
+
+def _money(value) -> Decimal:
+    return Decimal(str(value or 0)).quantize(CENT)
+
+
+def _previous(year: int, month: int) -> str:
+    return key(year - 1, 12) if month == 1 else key(year, month - 1)
+
+
+def _year_param():
+    return ReportParam("year", _l("Year"), "int", default=lambda: date.today().year, required=True)
+
+
+def _kind_param():
+    return ReportParam("kind", _l("Visit kind"), "choice", default="all", choices=KIND_CHOICES)
+
+
+# -- new patients per month by source -------------------------------------------------------------
+def new_by_source(params: dict) -> ReportResult:
+    year = _year(params)
+    months = report_months(year)
+    month = month_of(Patient.created_at).label("month")
+    grouped = db.session.execute(
+        sa.select(month, Source.name, sa.func.count(Patient.id))
+        .select_from(Patient).outerjoin(Source, Patient.source_id == Source.id)
+        .where(_range(Patient.created_at, year), Patient.merged_into_id.is_(None))
+        .group_by(month, Source.name)).all()
+    counts: dict[tuple[str, str | None], int] = defaultdict(int)
+    totals: dict[str, int] = defaultdict(int)
+    for m, source, n in grouped:
+        counts[(m, source)] += n
+        totals[m] += n
+    this_year = {key(year, m) for m in months}
+    # Sources as the hospital orders them; names, so a group-wide view adds up the same channel.
+    active: dict[str, bool] = {}
+    for name, is_active in db.session.execute(
+            sa.select(Source.name, Source.active).order_by(Source.position, Source.id)):
+        active[name] = active.get(name, False) or is_active
+    used = {source for (m, source) in counts if m in this_year}
+    shown = [name for name, is_active in active.items() if is_active or name in used]
+    shown += sorted(s for s in used if s is not None and s not in shown)
+    source_keys = {name: f"source_{i}" for i, name in enumerate(shown)}
+    columns = [("month", _l("Month"))] + [(source_keys[name], name) for name in shown]
+    if None in used:
+        columns.append(("source_none", _l("No source")))
+    columns += [("total", _l("Total")), ("last_year", _l("Same month last year")),
+                ("mom", _l("MoM %")), ("yoy", _l("YoY %"))]
+    rows = []
+    for m in months:
+        label = key(year, m)
+        row = {"month": label, **{source_keys[name]: counts[(label, name)] for name in shown}}
+        if None in used:
+            row["source_none"] = counts[(label, None)]
+        row.update(total=totals[label], last_year=totals[key(year - 1, m)],
+                   mom=change(totals[label], totals[_previous(year, m)]),
+                   yoy=change(totals[label], totals[key(year - 1, m)]))
+        rows.append(row)
+    return ReportResult(columns=columns, rows=rows)
+
+
+# -- visits per department and month (门诊量 / 住院量) ---------------------------------------------
+def visits_by_department(params: dict) -> ReportResult:
+    year = _year(params)
+    months = report_months(year)
+    month = month_of(Visit.visit_at).label("month")
+    grouped = db.session.execute(
+        _visits(params, Department.name, month, sa.func.count(Visit.id), group_by=(Department.name, month))
+        .outerjoin(Department, Visit.department_id == Department.id)).all()
+    counts: dict[str | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for department, m, n in grouped:
+        counts[department][m] += n
+    columns = [("department", _l("Department"))]
+    columns += [(f"m{m:02d}", key(year, m)) for m in range(1, 13)]
+    columns += [("total", _l("Total")), ("last_year", _l("Same period last year")), ("yoy", _l("YoY %"))]
+    rows, unassigned = [], None
+    for department, by_month in counts.items():
+        total = sum(by_month[key(year, m)] for m in months)
+        last_year = sum(by_month[key(year - 1, m)] for m in months)
+        if not total and not last_year:
+            continue  # only December of the year before: not part of this report
+        row = {"department": department if department is not None else _("No department")}
+        row.update({f"m{m:02d}": by_month[key(year, m)] if m in months else None for m in range(1, 13)})
+        row.update(total=total, last_year=last_year, yoy=change(total, last_year))
+        if department is None:
+            unassigned = row
+        else:
+            rows.append(row)
+    rows.sort(key=lambda r: (-r["total"], -r["last_year"], r["department"]))
+    return ReportResult(columns=columns, rows=rows + ([unassigned] if unassigned else []))
+
+
+# -- spending per visit (创收 / 人均消费 / 零消费) --------------------------------------------------
+def spending_per_visit(params: dict) -> ReportResult:
+    year = _year(params)
+    month = month_of(Visit.visit_at).label("month")
+    zero = sa.func.sum(sa.case((Visit.spending == 0, 1), else_=0))
+    grouped = db.session.execute(_visits(
+        params, month, sa.func.count(Visit.id), sa.func.coalesce(sa.func.sum(Visit.spending), 0), zero,
+        group_by=(month,))).all()
+    stats = {m: (int(n), _money(total), int(zeros or 0)) for m, n, total, zeros in grouped}
+    empty = (0, Decimal("0.00"), 0)
+    columns = [("month", _l("Month")), ("visits", _l("Visits")), ("spending", _l("Spending (yuan)")),
+               ("per_visit", _l("Spending per visit")), ("zero_spending", _l("Zero-spending visits")),
+               ("last_year", _l("Spending same month last year")), ("mom", _l("Spending MoM %")),
+               ("yoy", _l("Spending YoY %"))]
+    rows = []
+    for m in report_months(year):
+        visits, spending, zeros = stats.get(key(year, m), empty)
+        before = stats.get(_previous(year, m), empty)[1]
+        last_year = stats.get(key(year - 1, m), empty)[1]
+        rows.append({"month": key(year, m), "visits": visits, "spending": spending,
+                     "per_visit": (spending / visits).quantize(CENT) if visits else None,
+                     "zero_spending": zeros, "last_year": last_year,
+                     "mom": change(spending, before), "yoy": change(spending, last_year)})
+    return ReportResult(columns=columns, rows=rows)
+
+
+def reports() -> list[Report]:
+    return [
+        Report(id="patients.new_by_source", title=_l("New patients by source"), permission=PERMISSION,
+               query=new_by_source, params=[_year_param()], chart=Chart("bar", "month", ("total", "last_year")),
+               description=_l("Patients registered per month and source channel, with month-on-month and "
+                              "year-on-year change of the total.")),
+        Report(id="patients.visits_by_department", title=_l("Visits by department"), permission=PERMISSION,
+               query=visits_by_department, params=[_year_param(), _kind_param()],
+               chart=Chart("bar", "department", ("total", "last_year")),
+               description=_l("Outpatient, inpatient and emergency volume per department and month, with the "
+                              "year-on-year change over the same months.")),
+        Report(id="patients.spending_per_visit", title=_l("Spending per visit"), permission=PERMISSION,
+               query=spending_per_visit, params=[_year_param(), _kind_param()],
+               chart=Chart("line", "month", ("spending", "last_year")),
+               description=_l("Visits, total spending, spending per visit and zero-spending visits per month, "
+                              "with month-on-month and year-on-year change of the spending.")),
+    ]
+
+
+# -- dashboard card -----------------------------------------------------------------------------
+def _url(endpoint: str, **values) -> str | None:
+    try:
+        return url_for(endpoint, **values)
+    except BuildError:  # the page is not there (yet): the card shows without a link
+        return None
+
+
+def _count(stmt) -> int:
+    return db.session.execute(stmt).scalar_one()
+
+
+def patients_card(today: date | None = None) -> WidgetData:
+    today = today or date.today()
+    month_start = datetime(today.year, today.month, 1)
+    day_start = datetime(today.year, today.month, today.day)
+    live = Patient.merged_into_id.is_(None)
+    new = _count(sa.select(sa.func.count(Patient.id)).where(Patient.created_at >= month_start, live))
+    visits = _count(sa.select(sa.func.count(Visit.id)).where(
+        Visit.visit_at >= day_start, Visit.visit_at < day_start + timedelta(days=1), Visit.status != "cancelled"))
+    key_patients = _count(sa.select(sa.func.count(Patient.id)).where(Patient.key_patient.is_(True), live))
+    return WidgetData(title=_("Patients"), value=new, subtitle=_("New patients this month"),
+                      url=_url("patients.index"), icon="people",
+                      items=[(_("Visits today"), visits,
+                               _url("patients.index", visit_from=today.isoformat(), visit_to=today.isoformat())),
+                              (_("Key patients"), key_patients, _url("patients.index", key_patient="1"))])
+
+
+def widgets() -> list[Widget]:
+    return [Widget("patients.summary", PERMISSION, patients_card, order=10)]

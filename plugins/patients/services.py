@@ -37,7 +37,8 @@ PATIENT_FIELDS = ("name", "gender", "birth_date", "id_number", "phone", "phone2"
                   "key_patient", "notes", "external_id")
 HEALTH_FIELDS = ("allergies", "past_history", "family_history", "smoking", "drinking", "diet", "exercise")
 TEXT_LIMITS = {"name": 64, "id_number": 18, "phone": 32, "phone2": 32, "insurance_no": 32, "address": 200,
-               "occupation": 64, "notes": 4000, "external_id": 64}
+               "occupation": 64, "notes": 4000, "external_id": 64, "treatment_plan": 8000, "orders": 8000}
+LIST_COUNT_CAP = 10_000  # lists count up to this many matches, then say "10,000+"
 
 
 class PatientInvalid(ValueError):
@@ -309,9 +310,13 @@ def clean_visit(data: dict) -> tuple[dict, list[Disease]]:
     if codes:
         found = {d.code: d for d in db.session.execute(sa.select(Disease).where(Disease.code.in_(codes))).scalars()}
         unknown = [c for c in codes if c not in found]
+        retired = [c for c in codes if c in found and not found[c].active]
         if unknown:
             errors["diagnoses"] = _("Unknown diagnosis code(s) %(codes)s: add them to the disease catalogue first.",
                                     codes=", ".join(unknown))
+        elif retired:
+            errors["diagnoses"] = _("Diagnosis code(s) %(codes)s are deactivated in the disease catalogue.",
+                                    codes=", ".join(retired))
         diseases = [found[c] for c in codes if c in found]
     text = {f: _text(data.get(f), f, errors) for f in ("treatment_plan", "orders", "doctor_name", "external_id")}
     if errors:
@@ -327,7 +332,9 @@ def clean_visit(data: dict) -> tuple[dict, list[Disease]]:
 def record_visit(patient: Patient, data: dict, *, commit: bool = True) -> Visit:
     """Record a visit and tell the hospital's plugins (the follow-up plugin plans from it)."""
     values, diseases = clean_visit(data)
-    visit = Visit(patient_id=patient.id, **values)
+    # A visit belongs to whoever is in charge of the patient, so "own records" staff see the
+    # visits of their patients, whoever recorded them (the recorder is in the audit log).
+    visit = Visit(patient_id=patient.id, owner_id=patient.owner_id, **values)
     visit.diagnoses = [Diagnosis(disease_id=d.id, code=d.code, name=d.name, position=i) for i, d in enumerate(diseases)]
     db.session.add(visit)
     db.session.flush()
@@ -367,8 +374,11 @@ def _text_condition(q: str):
     if re.fullmatch(r"\d{17}[\dXx]|\d{15}", compact):
         return Patient.id_number == compact.upper()
     if re.fullmatch(r"[\d()+\-\s]{5,}", q):
-        return sa.or_(Patient.phone == q.replace(" ", ""), Patient.phone == compact,
-                      Patient.insurance_no == compact)
+        try:
+            number = normalize_phone(q)
+        except IdentityError:
+            return Patient.insurance_no == compact
+        return sa.or_(Patient.phone == number, Patient.phone2 == number, Patient.insurance_no == compact)
     if re.fullmatch(r"[A-Za-z]+", compact):
         keys = sa.select(SearchKey.patient_id).where(SearchKey.key.like(_like_prefix(compact.lower())))
         return sa.or_(Patient.id.in_(keys), Patient.insurance_no == compact)

@@ -202,3 +202,36 @@ def test_delete_refused_when_visits_exist(a):
     services.record_visit(patient, {"visit_at": datetime(2026, 1, 2, 9, 0)})
     with pytest.raises(services.PatientInvalid, match="clinical records are kept"):
         services.delete_patient(patient)
+
+
+def test_phones_are_stored_in_one_form_and_found_however_typed(a):
+    services.create_patient({"name": "周九", "phone": "0730 876 5432", "phone2": "138-1234-5678"})
+    assert names(services.search(services.PatientQuery(q="07308765432"))) == ["周九"]
+    assert names(services.search(services.PatientQuery(q="0730-8765432"))) == ["周九"]
+    assert [p.name for p in services.by_phone("+86 138 1234 5678")] == ["周九"]
+    assert [p.name for p in services.by_phone("(0730)8765432")] == ["周九"]
+
+
+def test_visits_belong_to_the_patients_owner_so_own_scope_staff_see_them(app, clinic):
+    from core.models import User
+    from core.tenancy import Scope, system_scope, use_scope
+    from plugins.patients.models import Visit
+    with app.app_context(), system_scope():
+        staff_id = db.session.execute(sa.select(User.id).where(User.username == "a_staff")).scalar_one()
+        director_id = db.session.execute(sa.select(User.id).where(User.username == "a_director")).scalar_one()
+    with app.test_request_context(), use_scope(Scope(hospital_id=clinic["a"], hospital_ids=frozenset({clinic["a"]}),
+                                                     level="hospital", user_id=director_id)):
+        patient = services.create_patient({"name": "吴十", "owner_id": staff_id})
+        services.record_visit(patient, {"visit_at": "2026-03-01T09:00"})  # recorded by the director
+    own = Scope(hospital_id=clinic["a"], hospital_ids=frozenset({clinic["a"]}), level="own", user_id=staff_id)
+    with app.test_request_context(), use_scope(own):
+        assert len(db.session.execute(sa.select(Visit)).scalars().all()) == 1
+
+
+def test_deactivated_codes_are_refused_for_new_visits(a):
+    from plugins.patients.models import Disease
+    db.session.execute(sa.update(Disease).where(Disease.code == "I10").values(active=False))
+    patient = services.create_patient({"name": "冯十一"})
+    with pytest.raises(services.PatientInvalid) as caught:
+        services.record_visit(patient, {"visit_at": "2026-03-01T09:00", "diagnoses": ["I10"]})
+    assert "deactivated" in caught.value.errors["diagnoses"]
