@@ -14,13 +14,13 @@ import math
 from dataclasses import dataclass
 from datetime import UTC
 
-import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from core.extensions import csrf, db
+from core.paging import count_rows
 from core.permissions import can
 from core.web import json_error
 
@@ -125,18 +125,6 @@ class _BadInput(Exception):
     def response(self):
         extra = {"fields": self.fields} if self.fields is not None else {}
         return json_error(self.status, self.message, **extra)
-
-
-def count_rows(select_stmt, cap: int | None = None) -> tuple[int, bool]:
-    """(count, exact) of ``select_stmt``'s rows. With ``cap``, counting stops after ``cap`` rows
-    (``exact`` false then): counting a million-row list exactly costs more than showing it."""
-    inner = select_stmt.order_by(None)
-    if cap is not None:
-        inner = inner.limit(cap + 1)
-    total = db.session.execute(sa.select(sa.func.count()).select_from(inner.subquery())).scalar_one()
-    if cap is not None and total > cap:
-        return cap, False
-    return total, True
 
 
 def paginate(select_stmt, schema=None, *, count_cap: int | None = None) -> Page:

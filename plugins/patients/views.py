@@ -19,6 +19,7 @@ from sqlalchemy.orm import selectinload
 from core import tenancy
 from core.extensions import db
 from core.models import AuditLog, Department, User
+from core.paging import paginate_capped
 from core.panels import render_panels
 from core.permissions import require
 from core.tenancy import current_hospital_only
@@ -87,7 +88,7 @@ def index():
     if not errors:
         stmt = services.search(query).options(selectinload(Patient.department), selectinload(Patient.source),
                                               selectinload(Patient.owner))
-        page = db.paginate(stmt, page=page_no, per_page=per_page, error_out=False, count=True)
+        page = paginate_capped(stmt, page=page_no, per_page=per_page, cap=services.LIST_COUNT_CAP)
     reveal = services.may_see_sensitive()
     if page is not None and reveal:
         _log_unmasked(page.items, "patient list")

@@ -345,3 +345,17 @@ def test_every_page_is_404_where_the_plugin_is_disabled(app, clinic):
     for url in posts:
         assert client.post(url, data={"name": "x"}).status_code == 404, url
     assert count(app, Patient, clinic["a"]) == 1
+
+
+def test_huge_lists_stop_counting_at_the_cap(app, client, clinic, monkeypatch):
+    from core.tenancy import hospital_scope
+    from plugins.patients import services
+    monkeypatch.setattr(services, "LIST_COUNT_CAP", 3)
+    with app.test_request_context(), hospital_scope(clinic["a"]):
+        for i in range(5):
+            services.create_patient({"name": f"患者{i}"}, allow_duplicate=True)
+    from core.testing import login
+    login(client, "a_admin")
+    client.post("/language", data={"locale": "en"})
+    html = client.get("/patients/").get_data(as_text=True)
+    assert "More than 3 records: narrow the search" in html
