@@ -20,6 +20,7 @@ from core.models import ApiToken, LoginAttempt, User, utcnow
 
 bp = Blueprint("auth", __name__)
 MIN_PASSWORD_LENGTH = 8
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 
 
 class LoginThrottled(Exception):
@@ -122,8 +123,12 @@ def user_for_token(token: str) -> tuple[User, ApiToken] | None:
         user = record.user
         if not user.active or not user.hospital.active:
             return None
-        record.last_used_at = utcnow()
-        db.session.commit()
+        # Record use at most once a minute: a write (and a commit) on every API call would cost
+        # more than the call itself.
+        now = utcnow()
+        if record.last_used_at is None or now - record.last_used_at > TOKEN_USE_RESOLUTION:
+            record.last_used_at = now
+            db.session.commit()
         return user, record
 
 

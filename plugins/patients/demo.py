@@ -307,8 +307,8 @@ def load(hospital) -> None:
     visit_ids = db.session.execute(sa.insert(Visit).returning(Visit.id, sort_by_parameter_order=True),
                                    visit_rows).scalars().all() if visit_rows else []
     diagnoses = [dict(hospital_id=hospital.id, visit_id=vid, disease_id=diseases[c].id, code=c,
-                      name=diseases[c].name, position=pos)
-                 for vid, codes_of_visit in zip(visit_ids, visit_codes, strict=True)
+                      name=diseases[c].name, position=pos, patient_id=row["patient_id"], visit_at=row["visit_at"])
+                 for vid, row, codes_of_visit in zip(visit_ids, visit_rows, visit_codes, strict=True)
                  for pos, c in enumerate(codes_of_visit)]
     for table_rows, target in ((diagnoses, Diagnosis), (records, HealthRecord), (tag_rows, patient_tags)):
         if table_rows:

@@ -11,6 +11,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
@@ -44,7 +45,8 @@ def _select(label, **kw):
 
 
 class PatientForm(FlaskForm):
-    name = StringField(_l("Name"), render_kw={"maxlength": 64, "required": True, "autocomplete": "off"})
+    name = StringField(lazy_pgettext("person", "Name"),
+                       render_kw={"maxlength": 64, "required": True, "autocomplete": "off"})
     gender = SelectField(_l("Gender"), choices=options(GENDER_LABELS.items()), default="U",
                          validate_choice=False)
     birth_date = StringField(_l("Birth date"), render_kw={"type": "date"},
@@ -149,7 +151,7 @@ class RegionForm(FlaskForm):
 
 
 class ReferrerForm(FlaskForm):
-    name = StringField(_l("Name"), render_kw={"maxlength": 64})
+    name = StringField(lazy_pgettext("person", "Name"), render_kw={"maxlength": 64})
     phone = StringField(_l("Phone"), render_kw={"type": "tel", "maxlength": 32})
     user_id = _select(_l("Staff member"), description=_l("When the referrer works in this hospital."))
     notes = StringField(_l("Notes"), render_kw={"maxlength": 255})

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 from core.extensions import db
 from core.permissions import require
@@ -19,7 +20,8 @@ bp = Blueprint("patients_merge", __name__, url_prefix="/patients/merge", templat
 PERMISSION = "patients.merge"
 SEARCH_LIMIT = 20
 FIELD_LABELS = {
-    "name": _l("Name"), "gender": _l("Gender"), "birth_date": _l("Birth date"), "id_number": _l("ID number"),
+    "name": lazy_pgettext("person", "Name"), "gender": _l("Gender"), "birth_date": _l("Birth date"),
+    "id_number": _l("ID number"),
     "phone": _l("Phone"), "phone2": _l("Second phone"), "insurance_no": _l("Insurance number"),
     "region_id": _l("Region"), "address": _l("Address"), "occupation": _l("Occupation"),
     "source_id": _l("Source"), "referrer_id": _l("Referrer"), "owner_id": _l("Staff in charge"),

@@ -17,7 +17,7 @@ from core import audit, events
 from core.extensions import db
 from core.tenancy import current_scope, hospital_scope, use_scope
 from plugins.patients import services
-from plugins.patients.models import HealthRecord, Patient, Visit
+from plugins.patients.models import Diagnosis, HealthRecord, Patient, Visit
 
 #: The fields the user picks per row of the comparison: every editable field of a patient.
 MERGE_FIELDS = services.PATIENT_FIELDS
@@ -129,6 +129,7 @@ def _merge_health_records(source: Patient, target: Patient) -> str:
 def _move_rows(source: Patient, target: Patient) -> dict:
     visits = db.session.execute(sa.update(Visit).where(Visit.patient_id == source.id)
                                 .values(patient_id=target.id)).rowcount
+    db.session.execute(sa.update(Diagnosis).where(Diagnosis.patient_id == source.id).values(patient_id=target.id))
     health = _merge_health_records(source, target)
     kept = {t.id for t in target.tags}
     target.tags = list(target.tags) + [t for t in source.tags if t.id not in kept]

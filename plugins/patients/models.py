@@ -79,8 +79,14 @@ class Patient(DataScoped, db.Model):
 
     __tablename__ = "patients_patient"
     __table_args__ = (
-        sa.Index("ix_patients_patient_hospital_name", "hospital_id", "name"),
+        # Pattern ops: a name prefix (LIKE '张伟%') can use the index under any collation.
+        sa.Index("ix_patients_patient_hospital_name", "hospital_id", "name",
+                 postgresql_ops={"name": "varchar_pattern_ops"}),
         sa.Index("ix_patients_patient_hospital_phone", "hospital_id", "phone"),
+        sa.Index("ix_patients_patient_hospital_phone2", "hospital_id", "phone2"),
+        # Key patients are few: a partial index lists (and counts) them without reading the rest.
+        sa.Index("ix_patients_patient_key", "hospital_id", "created_at",
+                 postgresql_where=sa.text("key_patient"), sqlite_where=sa.text("key_patient")),
         sa.Index("ix_patients_patient_hospital_phone_last4", "hospital_id", "phone_last4"),
         sa.Index("ix_patients_patient_hospital_id_number", "hospital_id", "id_number"),
         sa.Index("ix_patients_patient_hospital_insurance", "hospital_id", "insurance_no"),
@@ -127,7 +133,7 @@ class SearchKey(HospitalOwned, db.Model):
     __tablename__ = "patients_search_key"
     __table_args__ = (
         sa.Index("ix_patients_search_key_lookup", "hospital_id", "key", "patient_id",
-                 postgresql_ops={"key": "text_pattern_ops"}),
+                 postgresql_ops={"key": "varchar_pattern_ops"}),
     )
     __hcrm_audit__ = False  # derived from the name, which is audited
 
@@ -202,10 +208,18 @@ class Visit(DataScoped, db.Model):
 
 
 class Diagnosis(HospitalOwned, db.Model):
+    """A visit's diagnosis. ``patient_id`` and ``visit_at`` repeat the visit's so that "patients
+    with disease D seen between two dates" is one index range scan at a million patients."""
+
     __tablename__ = "patients_diagnosis"
+    __table_args__ = (
+        sa.Index("ix_patients_diagnosis_disease_time", "hospital_id", "disease_id", "visit_at", "patient_id"),
+    )
     id = sa.Column(sa.Integer, primary_key=True)
     visit_id = sa.Column(sa.Integer, sa.ForeignKey("patients_visit.id", ondelete="CASCADE"), nullable=False, index=True)
-    disease_id = sa.Column(sa.Integer, sa.ForeignKey("patients_disease.id"), nullable=True, index=True)
+    patient_id = sa.Column(sa.Integer, sa.ForeignKey("patients_patient.id"), nullable=False)
+    visit_at = sa.Column(sa.DateTime, nullable=False)
+    disease_id = sa.Column(sa.Integer, sa.ForeignKey("patients_disease.id"), nullable=True)
     code = sa.Column(sa.String(16), nullable=False)
     name = sa.Column(sa.String(128), nullable=False)
     position = sa.Column(sa.Integer, nullable=False, default=0)  # 0 = the primary diagnosis

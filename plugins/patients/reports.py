@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from werkzeug.routing import BuildError
 
 from core.declarations import Chart, Report, ReportParam, ReportResult, Widget, WidgetData
@@ -176,8 +177,9 @@ def spending_per_visit(params: dict) -> ReportResult:
         group_by=(month,))).all()
     stats = {m: (int(n), _money(total), int(zeros or 0)) for m, n, total, zeros in grouped}
     empty = (0, Decimal("0.00"), 0)
-    columns = [("month", _l("Month")), ("visits", _l("Visits")), ("spending", _l("Spending (yuan)")),
-               ("per_visit", _l("Spending per visit")), ("zero_spending", _l("Zero-spending visits")),
+    columns = [("month", _l("Month")), ("visits", lazy_pgettext("count", "Visits")),
+               ("spending", _l("Spending (yuan)")), ("per_visit", _l("Spending per visit")),
+               ("zero_spending", _l("Zero-spending visits")),
                ("last_year", _l("Spending same month last year")), ("mom", _l("Spending MoM %")),
                ("yoy", _l("Spending YoY %"))]
     rows = []

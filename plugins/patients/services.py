@@ -335,7 +335,8 @@ def record_visit(patient: Patient, data: dict, *, commit: bool = True) -> Visit:
     # A visit belongs to whoever is in charge of the patient, so "own records" staff see the
     # visits of their patients, whoever recorded them (the recorder is in the audit log).
     visit = Visit(patient_id=patient.id, owner_id=patient.owner_id, **values)
-    visit.diagnoses = [Diagnosis(disease_id=d.id, code=d.code, name=d.name, position=i) for i, d in enumerate(diseases)]
+    visit.diagnoses = [Diagnosis(disease_id=d.id, code=d.code, name=d.name, position=i, patient_id=patient.id,
+                                 visit_at=visit.visit_at) for i, d in enumerate(diseases)]
     db.session.add(visit)
     db.session.flush()
     events.emit("patients.visit_recorded", payload={"visit_id": visit.id, "patient_id": patient.id}, visit=visit)
@@ -379,9 +380,9 @@ def _text_condition(q: str):
         except IdentityError:
             return Patient.insurance_no == compact
         return sa.or_(Patient.phone == number, Patient.phone2 == number, Patient.insurance_no == compact)
-    if re.fullmatch(r"[A-Za-z]+", compact):
+    if re.fullmatch(r"[A-Za-z]+", compact):  # pinyin (an OR here would defeat the semi-join plan)
         keys = sa.select(SearchKey.patient_id).where(SearchKey.key.like(_like_prefix(compact.lower())))
-        return sa.or_(Patient.id.in_(keys), Patient.insurance_no == compact)
+        return Patient.id.in_(keys)
     if re.fullmatch(r"[A-Za-z0-9]+", compact):
         return Patient.insurance_no == compact
     return Patient.name.like(_like_prefix(q))
@@ -400,18 +401,20 @@ def search(query: PatientQuery):
         stmt = stmt.where(Patient.department_id == query.department_id)
     if query.source_id:
         stmt = stmt.where(Patient.source_id == query.source_id)
-    if query.key_patient is not None:
-        stmt = stmt.where(Patient.key_patient.is_(query.key_patient))
+    if query.key_patient is not None:  # "= true", which the partial index's predicate matches
+        stmt = stmt.where(Patient.key_patient == (sa.true() if query.key_patient else sa.false()))
     if query.tag_id:
         stmt = stmt.where(Patient.id.in_(sa.select(patient_tags.c.patient_id).where(patient_tags.c.tag_id == query.tag_id)))
     if query.disease_id or query.visit_from or query.visit_to:
-        visits = sa.select(Visit.patient_id)
+        # With a disease, the diagnoses (which carry patient and time) answer alone.
+        source = Diagnosis if query.disease_id else Visit
+        visits = sa.select(source.patient_id)
         if query.disease_id:
-            visits = visits.join(Diagnosis, Diagnosis.visit_id == Visit.id).where(Diagnosis.disease_id == query.disease_id)
+            visits = visits.where(Diagnosis.disease_id == query.disease_id)
         if query.visit_from:
-            visits = visits.where(Visit.visit_at >= datetime.combine(query.visit_from, time()))
+            visits = visits.where(source.visit_at >= datetime.combine(query.visit_from, time()))
         if query.visit_to:
-            visits = visits.where(Visit.visit_at < datetime.combine(query.visit_to, time()) + timedelta(days=1))
+            visits = visits.where(source.visit_at < datetime.combine(query.visit_to, time()) + timedelta(days=1))
         stmt = stmt.where(Patient.id.in_(visits))
     column = SORTS.get(query.sort, Patient.created_at)
     order = column.desc() if query.descending else column.asc()

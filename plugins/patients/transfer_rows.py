@@ -17,6 +17,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import from_excel
 
@@ -31,7 +32,7 @@ CHUNK = 64 * 1024
 EXACT_FLOAT_LIMIT = 1e15  # Excel keeps 15 significant digits: larger numbers lost some
 
 TARGETS = {
-    "ignore": _l("(ignore this column)"), "name": _l("Name"), "gender": _l("Gender"),
+    "ignore": _l("(ignore this column)"), "name": lazy_pgettext("person", "Name"), "gender": _l("Gender"),
     "birth_date": _l("Birth date"), "id_number": _l("ID number"), "phone": _l("Phone"),
     "phone2": _l("Second phone"), "insurance_no": _l("Insurance number"), "region": _l("Region"),
     "address": _l("Address"), "occupation": _l("Occupation"), "source": _l("Source"),

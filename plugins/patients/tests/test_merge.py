@@ -3,6 +3,7 @@ from datetime import datetime
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import force_locale
 
 from core.extensions import db
 from core.models import AuditLog
@@ -200,7 +201,8 @@ def test_different_id_numbers_need_an_explicit_confirmation(app, pair, client):
 
 
 def test_bad_choices_are_refused(app, pair):
-    with app.test_request_context(), hospital_scope(pair["a"]):
+    # force_locale: the assertion reads the English message (the default language is Chinese).
+    with app.test_request_context(), force_locale("en"), hospital_scope(pair["a"]):
         source, target = db.session.get(Patient, pair["source"]), db.session.get(Patient, pair["target"])
         with pytest.raises(merge_services.MergeRefused, match="Unknown choice"):
             merge_services.merge_patients(source, target, {"name": "both", "hospital_id": "source"})

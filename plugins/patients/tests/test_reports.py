@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import force_locale
 
 from core.extensions import db
 from core.models import Department, Hospital
@@ -73,7 +74,8 @@ def data(app, clinic):
 
 
 def run(app, hospital_id, query, **params):
-    with app.test_request_context(), hospital_scope(hospital_id):
+    # force_locale: the assertions read the English labels (the default language is Chinese).
+    with app.test_request_context(), force_locale("en"), hospital_scope(hospital_id):
         result = query({"year": 2025, **params})
         return {k: str(label) for k, label in result.columns}, result.rows
 

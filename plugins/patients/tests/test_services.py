@@ -3,6 +3,7 @@ from datetime import date, datetime
 
 import pytest
 import sqlalchemy as sa
+from flask import session
 
 from core.extensions import db
 from core.tenancy import hospital_scope
@@ -15,6 +16,7 @@ from plugins.patients.tests.conftest import id_number
 def in_hospital(app, hospital_id):
     ctx = app.test_request_context()
     ctx.push()
+    session["locale"] = "en"  # the assertions read the English messages (the default language is Chinese)
     scope = hospital_scope(hospital_id)
     scope.__enter__()
     return ctx, scope

@@ -121,8 +121,10 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_patients_patient_hospital_id'), ['hospital_id'], unique=False)
         batch_op.create_index('ix_patients_patient_hospital_id_number', ['hospital_id', 'id_number'], unique=False)
         batch_op.create_index('ix_patients_patient_hospital_insurance', ['hospital_id', 'insurance_no'], unique=False)
-        batch_op.create_index('ix_patients_patient_hospital_name', ['hospital_id', 'name'], unique=False)
+        batch_op.create_index('ix_patients_patient_hospital_name', ['hospital_id', 'name'], unique=False, postgresql_ops={'name': 'varchar_pattern_ops'})
         batch_op.create_index('ix_patients_patient_hospital_phone', ['hospital_id', 'phone'], unique=False)
+        batch_op.create_index('ix_patients_patient_hospital_phone2', ['hospital_id', 'phone2'], unique=False)
+        batch_op.create_index('ix_patients_patient_key', ['hospital_id', 'created_at'], unique=False, postgresql_where=sa.text('key_patient'), sqlite_where=sa.text('key_patient'))
         batch_op.create_index('ix_patients_patient_hospital_phone_last4', ['hospital_id', 'phone_last4'], unique=False)
         batch_op.create_index(batch_op.f('ix_patients_patient_owner_id'), ['owner_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_patients_patient_referrer_id'), ['referrer_id'], unique=False)
@@ -166,7 +168,7 @@ def upgrade():
     )
     with op.batch_alter_table('patients_search_key', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_patients_search_key_hospital_id'), ['hospital_id'], unique=False)
-        batch_op.create_index('ix_patients_search_key_lookup', ['hospital_id', 'key', 'patient_id'], unique=False, postgresql_ops={'key': 'text_pattern_ops'})
+        batch_op.create_index('ix_patients_search_key_lookup', ['hospital_id', 'key', 'patient_id'], unique=False, postgresql_ops={'key': 'varchar_pattern_ops'})
         batch_op.create_index(batch_op.f('ix_patients_search_key_patient_id'), ['patient_id'], unique=False)
 
     op.create_table('patients_visit',
@@ -208,14 +210,17 @@ def upgrade():
     sa.Column('code', sa.String(length=16), nullable=False),
     sa.Column('name', sa.String(length=128), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('patient_id', sa.Integer(), nullable=False),
+    sa.Column('visit_at', sa.DateTime(), nullable=False),
     sa.Column('hospital_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['disease_id'], ['patients_disease.id'], name=op.f('fk_patients_diagnosis_disease_id_patients_disease')),
+    sa.ForeignKeyConstraint(['patient_id'], ['patients_patient.id'], name=op.f('fk_patients_diagnosis_patient_id_patients_patient')),
     sa.ForeignKeyConstraint(['hospital_id'], ['core_hospital.id'], name=op.f('fk_patients_diagnosis_hospital_id_core_hospital')),
     sa.ForeignKeyConstraint(['visit_id'], ['patients_visit.id'], name=op.f('fk_patients_diagnosis_visit_id_patients_visit'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_patients_diagnosis'))
     )
     with op.batch_alter_table('patients_diagnosis', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_patients_diagnosis_disease_id'), ['disease_id'], unique=False)
+        batch_op.create_index('ix_patients_diagnosis_disease_time', ['hospital_id', 'disease_id', 'visit_at', 'patient_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_patients_diagnosis_hospital_id'), ['hospital_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_patients_diagnosis_visit_id'), ['visit_id'], unique=False)
 
@@ -225,7 +230,7 @@ def downgrade():
     with op.batch_alter_table('patients_diagnosis', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_patients_diagnosis_visit_id'))
         batch_op.drop_index(batch_op.f('ix_patients_diagnosis_hospital_id'))
-        batch_op.drop_index(batch_op.f('ix_patients_diagnosis_disease_id'))
+        batch_op.drop_index('ix_patients_diagnosis_disease_time')
 
     op.drop_table('patients_diagnosis')
     with op.batch_alter_table('patients_visit', schema=None) as batch_op:
@@ -238,7 +243,7 @@ def downgrade():
     op.drop_table('patients_visit')
     with op.batch_alter_table('patients_search_key', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_patients_search_key_patient_id'))
-        batch_op.drop_index('ix_patients_search_key_lookup', postgresql_ops={'key': 'text_pattern_ops'})
+        batch_op.drop_index('ix_patients_search_key_lookup', postgresql_ops={'key': 'varchar_pattern_ops'})
         batch_op.drop_index(batch_op.f('ix_patients_search_key_hospital_id'))
 
     op.drop_table('patients_search_key')
@@ -252,8 +257,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_patients_patient_referrer_id'))
         batch_op.drop_index(batch_op.f('ix_patients_patient_owner_id'))
         batch_op.drop_index('ix_patients_patient_hospital_phone_last4')
+        batch_op.drop_index('ix_patients_patient_key', postgresql_where=sa.text('key_patient'), sqlite_where=sa.text('key_patient'))
+        batch_op.drop_index('ix_patients_patient_hospital_phone2')
         batch_op.drop_index('ix_patients_patient_hospital_phone')
-        batch_op.drop_index('ix_patients_patient_hospital_name')
+        batch_op.drop_index('ix_patients_patient_hospital_name', postgresql_ops={'name': 'varchar_pattern_ops'})
         batch_op.drop_index('ix_patients_patient_hospital_insurance')
         batch_op.drop_index('ix_patients_patient_hospital_id_number')
         batch_op.drop_index(batch_op.f('ix_patients_patient_hospital_id'))
