@@ -6,6 +6,7 @@ is remembered (``explicit``) and config seeding never turns it back on.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import sqlalchemy as sa
 from flask import current_app
@@ -59,6 +60,49 @@ def _set_state(hospital: Hospital, name: str, enabled: bool, explicit: bool, use
     if bool(row.enabled) != enabled:
         audit.log_event("enable" if enabled else "disable", "Plugin", name, hospital_id=hospital.id)
     row.enabled, row.explicit, row.changed_at, row.changed_by_id = enabled, explicit, utcnow(), user_id
+
+
+@dataclass
+class PluginState:
+    """A plugin as a hospital sees it: the Apps screen and the API show these."""
+
+    name: str
+    title: str
+    version: str = ""
+    summary: str = ""
+    source: str = "builtin"
+    state: str = "never"            # live / disabled / never / broken
+    depends: list[str] = field(default_factory=list)
+    dependants: list[str] = field(default_factory=list)
+    will_enable: list[str] = field(default_factory=list)   # enabling also enables these
+    blocking: list[str] = field(default_factory=list)      # live plugins that prevent disabling
+    changed_at: datetime | None = None
+    explicit: bool = False
+    reason: str = ""                # why a broken plugin failed to load
+    extra: dict = field(default_factory=dict)
+
+
+def overview(hospital) -> list[PluginState]:
+    """Every loaded plugin (dependency order) with its state for ``hospital``, then the broken ones."""
+    registry = _state().registry
+    states = plugin_rows(hospital.id)
+    live = {name for name, row in states.items() if row.enabled and name in registry.infos}
+    rows = []
+    for info in registry.infos.values():
+        state_row = states.get(info.name)
+        state = "live" if info.name in live else ("disabled" if state_row is not None else "never")
+        rows.append(PluginState(
+            name=info.name, title=info.title, version=info.version, summary=info.summary,
+            source=info.source, state=state, depends=list(info.depends),
+            dependants=[i.name for i in registry.infos.values() if info.name in i.depends],
+            will_enable=[n for n in registry.requirements(info.name) if n not in live],
+            blocking=[n for n in registry.dependants(info.name) if n in live],
+            changed_at=state_row.changed_at if state_row else None,
+            explicit=bool(state_row and state_row.explicit), extra=dict(info.extra)))
+    for broken in registry.broken:
+        rows.append(PluginState(name=broken.name, title=broken.name, source=broken.source,
+                           state="broken", reason=broken.reason))
+    return rows
 
 
 def is_known(name: str) -> bool:

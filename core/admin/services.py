@@ -7,7 +7,7 @@ writing, and either commit the whole change or raise without having written anyt
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
@@ -15,10 +15,10 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
-from core import activation, audit
+from core import audit
 from core.auth import MIN_PASSWORD_LENGTH
 from core.extensions import db
-from core.models import AuditLog, Department, HospitalPlugin, Role, User, user_roles
+from core.models import AuditLog, Department, Role, User, user_roles
 from core.plugins import CORE
 from core.tenancy import LEVELS, system_scope
 
@@ -48,49 +48,6 @@ def _hcrm():
 
 
 # -- apps ---------------------------------------------------------------------------------------
-@dataclass
-class AppRow:
-    """One line of the Apps screen."""
-
-    name: str
-    title: str
-    version: str = ""
-    summary: str = ""
-    source: str = "builtin"
-    state: str = "never"            # live / disabled / never / broken
-    depends: list[str] = field(default_factory=list)
-    dependants: list[str] = field(default_factory=list)
-    will_enable: list[str] = field(default_factory=list)   # enabling also enables these
-    blocking: list[str] = field(default_factory=list)      # live plugins that prevent disabling
-    changed_at: datetime | None = None
-    explicit: bool = False
-    reason: str = ""                # why a broken plugin failed to load
-    extra: dict = field(default_factory=dict)
-
-
-def app_rows(hospital) -> list[AppRow]:
-    """Every loaded plugin (dependency order) with its state for ``hospital``, then the broken ones."""
-    registry = _hcrm().registry
-    states = activation.plugin_rows(hospital.id)
-    live = {name for name, row in states.items() if row.enabled and name in registry.infos}
-    rows = []
-    for info in registry.infos.values():
-        state_row: HospitalPlugin | None = states.get(info.name)
-        state = "live" if info.name in live else ("disabled" if state_row is not None else "never")
-        rows.append(AppRow(
-            name=info.name, title=info.title, version=info.version, summary=info.summary,
-            source=info.source, state=state, depends=list(info.depends),
-            dependants=[i.name for i in registry.infos.values() if info.name in i.depends],
-            will_enable=[n for n in registry.requirements(info.name) if n not in live],
-            blocking=[n for n in registry.dependants(info.name) if n in live],
-            changed_at=state_row.changed_at if state_row else None,
-            explicit=bool(state_row and state_row.explicit), extra=dict(info.extra)))
-    for broken in registry.broken:
-        rows.append(AppRow(name=broken.name, title=broken.name, source=broken.source,
-                           state="broken", reason=broken.reason))
-    return rows
-
-
 # -- departments --------------------------------------------------------------------------------
 def department_tree() -> list[tuple[Department, int]]:
     """The visible departments as (department, depth), each parent followed by its children."""

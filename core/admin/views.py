@@ -43,7 +43,7 @@ def _form_error(form, exc: svc.AdminError) -> None:
 
 # -- apps ---------------------------------------------------------------------------------------
 def _render_apps(status: int = 200):
-    return render_template("admin/apps.html", rows=svc.app_rows(g.hcrm_hospital)), status
+    return render_template("admin/apps.html", rows=activation.overview(g.hcrm_hospital)), status
 
 
 @bp.route("/apps")

@@ -9,7 +9,6 @@ from core import activation
 from core.api import bp
 from core.api.openapi import document
 from core.api.schemas import ActivationResultSchema, MeSchema, PluginListSchema
-from core.api.services import plugin_overview
 from core.api.toolkit import api_route
 from core.permissions import hcrm
 from core.tenancy import current_scope
@@ -38,8 +37,12 @@ def list_plugins():
     Every installed plugin with its state for the caller's hospital, and the third-party
     plugins that failed to load.
     """
-    plugins, broken = plugin_overview(g.hcrm_hospital.id)
-    return {"plugins": plugins, "broken": broken}
+    rows = activation.overview(g.hcrm_hospital)
+    api_state = {"live": "enabled", "disabled": "disabled", "never": "never"}
+    plugins = [dict(name=r.name, title=r.title, version=r.version, summary=r.summary, depends=r.depends,
+                    source=r.source, state=api_state[r.state], changed_at=r.changed_at)
+               for r in sorted(rows, key=lambda r: r.name) if r.state != "broken"]
+    return {"plugins": plugins, "broken": list(hcrm().registry.broken)}
 
 
 def _change(name: str, enabled: bool):
