@@ -86,7 +86,7 @@ def overview(hospital) -> list[PluginState]:
     """Every loaded plugin (dependency order) with its state for ``hospital``, then the broken ones."""
     registry = _state().registry
     states = plugin_rows(hospital.id)
-    live = {name for name, row in states.items() if row.enabled and name in registry.infos}
+    live = live_plugins(hospital.id)
     rows = []
     for info in registry.infos.values():
         state_row = states.get(info.name)
