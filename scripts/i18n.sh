@@ -1,22 +1,46 @@
 #!/usr/bin/env bash
-# Refresh the translation catalogs: extract messages, merge them into each language's .po,
+# Refresh the translation catalogs: extract messages, merge them into each catalog's .po,
 # compile the .mo files the app reads. Translate the new (empty) entries, then run it again.
 #
-# The Chinese catalog lives in core/translations/zh_Hans_CN, not zh_CN: Flask-Babel parses the
-# configured locale "zh_CN" into Babel's Locale zh_Hans_CN and looks for a folder of that name
-# (then "zh"), so a zh_CN folder would silently never load.
+#   bash scripts/i18n.sh              # every catalog: core, then each plugin with messages
+#   bash scripts/i18n.sh followup     # one plugin's catalog only (or "core")
+#
+# Each part owns its catalog: core/translations for the core, plugins/<name>/translations for a
+# plugin (Flask-Babel merges them), so a plugin ships, and is translated, on its own.
+# The folder is zh_Hans_CN, not zh_CN: Flask-Babel parses the configured locale "zh_CN" into
+# Babel's Locale zh_Hans_CN and looks for a folder of that name (then "zh"), so a zh_CN folder
+# would silently never load.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
-pot="$(mktemp --suffix=.pot)"
-trap 'rm -f "$pot"' EXIT
-# --ignore-dirs replaces Babel's default (".* ._"), so repeat it: hidden folders hold no messages.
-pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -k _m -k lazy_ngettext:1,2 -k lazy_pgettext:1c,2 \
-  --ignore-dirs=".* ._ __pycache__ tests scaffold_template" \
-  --no-location --sort-output -o "$pot" core plugins
-if [ ! -f core/translations/zh_Hans_CN/LC_MESSAGES/messages.po ]; then
-  pybabel -q init -i "$pot" -d core/translations -l zh_Hans_CN
-else
-  pybabel -q update --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date -i "$pot" -d core/translations
+
+refresh() {  # folder holding the sources; its catalog goes to <folder>/translations
+  local folder="$1" pot
+  pot="$(mktemp --suffix=.pot)"
+  # --ignore-dirs replaces Babel's default (".* ._"), so repeat it: hidden folders hold no messages.
+  pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -k _m -k lazy_ngettext:1,2 -k lazy_pgettext:1c,2 \
+    --ignore-dirs=".* ._ __pycache__ tests scaffold_template translations" \
+    --no-location --sort-output -o "$pot" "$folder"
+  if ! grep -q '^msgid "[^"]' "$pot"; then
+    rm -f "$pot"; return 0  # nothing to translate here
+  fi
+  if [ ! -f "$folder/translations/zh_Hans_CN/LC_MESSAGES/messages.po" ]; then
+    pybabel -q init -i "$pot" -d "$folder/translations" -l zh_Hans_CN
+  else
+    pybabel -q update --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date \
+      -i "$pot" -d "$folder/translations"
+  fi
+  rm -f "$pot"
+  echo "$folder:"
+  # --statistics reports untranslated entries even under -q: the count to bring to zero.
+  pybabel compile -d "$folder/translations" --statistics
+}
+
+if [ "$#" -eq 0 ]; then
+  set -- core $(cd plugins && for d in */; do [ -f "$d/__manifest__.py" ] && echo "${d%/}"; done)
 fi
-# --statistics reports untranslated entries even under -q: the count to bring to zero.
-pybabel compile -d core/translations --statistics
+for target in "$@"; do
+  if [ "$target" = core ]; then refresh core
+  elif [ -f "plugins/$target/__manifest__.py" ]; then refresh "plugins/$target"
+  else echo "i18n.sh: no plugin named '$target' (expected core or a folder of plugins/)" >&2; exit 2
+  fi
+done

@@ -1,12 +1,14 @@
-"""The Chinese catalog covers every user-visible string, and the compiled catalog is current.
+"""Each part's Chinese catalog covers every user-visible string of that part, and the compiled
+catalogs are current. The core and every plugin own one (``<folder>/translations``).
 
-When this fails: `bash scripts/i18n.sh` (extract, update, then translate the new entries in
-core/translations/zh_Hans_CN/LC_MESSAGES/messages.po, and run it again to compile). The folder
-is zh_Hans_CN because Flask-Babel looks the configured "zh_CN" up under Babel's name for it.
+When this fails: `bash scripts/i18n.sh [plugin]` (extract, update, then translate the new entries
+in <folder>/translations/zh_Hans_CN/LC_MESSAGES/messages.po, and run it again to compile). The
+folder is zh_Hans_CN because Flask-Babel looks the configured "zh_CN" up under Babel's name for it.
 """
 import re
 from pathlib import Path
 
+import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
@@ -14,29 +16,39 @@ from babel.messages.pofile import read_po
 from core.testing import login, make_hospital, make_user
 
 ROOT = Path(__file__).resolve().parent.parent
-CATALOG = ROOT / "core" / "translations" / "zh_Hans_CN" / "LC_MESSAGES"
+PARTS = [ROOT / "core"] + sorted(p.parent for p in (ROOT / "plugins").glob("*/__manifest__.py"))
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2),
             "_l": None, "_m": None, "lazy_gettext": None, "lazy_ngettext": (1, 2), "lazy_pgettext": ((1, "c"), 2)}
-METHODS = [("**/tests/**", "ignore"), ("**/scaffold_template/**", "ignore"), ("**.py", "python"),
+METHODS = [("**/tests/**", "ignore"), ("**/scaffold_template/**", "ignore"), ("**/translations/**", "ignore"),
+           ("**.py", "python"),
            ("**/templates/**.html", "jinja2")]
 # What must survive translation unchanged: %(name)s / %(n)d, a literal %%, and {name}.
 PLACEHOLDER = re.compile(r"%\(\w+\)[-#0 +]*\d*(?:\.\d+)?[sdirf]|%%|\{\w*\}")
 
 
-def source_messages() -> set[tuple]:
+def source_messages(folder: Path) -> set[tuple]:
     """(context, msgid) of every message: pgettext("field", "Roles") is not the menu's "Roles"."""
     found = set()
-    for folder in ("core", "plugins"):
-        for _file, _line, message, _comments, context in extract_from_dir(
-                ROOT / folder, METHODS, keywords=KEYWORDS,
-                options_map={"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}):
-            found.add((context, message if isinstance(message, str) else message[0]))
+    for _file, _line, message, _comments, context in extract_from_dir(
+            folder, METHODS, keywords=KEYWORDS,
+            options_map={"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}):
+        found.add((context, message if isinstance(message, str) else message[0]))
     return {m for m in found if m[1]}
 
 
-def load_po():
-    with open(CATALOG / "messages.po", "rb") as fh:
+def catalog_folder(part: Path) -> Path:
+    return part / "translations" / "zh_Hans_CN" / "LC_MESSAGES"
+
+
+def load_po(part: Path):
+    path = catalog_folder(part) / "messages.po"
+    assert path.is_file(), f"{part.name} has messages but no catalog: run scripts/i18n.sh {part.name}"
+    with open(path, "rb") as fh:
         return read_po(fh)
+
+
+# A plugin with no user-visible string needs no catalog.
+TRANSLATED_PARTS = [pytest.param(part, id=part.name) for part in PARTS if source_messages(part)]
 
 
 def _key(value):
@@ -44,20 +56,22 @@ def _key(value):
     return value if isinstance(value, str) else tuple(value)
 
 
-def test_every_message_is_translated_to_chinese():
-    catalog = load_po()
+@pytest.mark.parametrize("part", TRANSLATED_PARTS)
+def test_every_message_is_translated_to_chinese(part):
+    catalog = load_po(part)
     assert catalog.num_plurals == 1 and catalog.plural_expr == "0", "Chinese has one plural form"
     translated = {(m.context, m.id if isinstance(m.id, str) else m.id[0]) for m in catalog
                   if m.id and m.string and (all(m.string) if isinstance(m.string, tuple) else True)
                   and not m.fuzzy}
-    missing = sorted(source_messages() - translated, key=lambda m: (m[0] or "", m[1]))
-    assert not missing, f"{len(missing)} untranslated (run scripts/i18n.sh): {missing[:15]}"
+    missing = sorted(source_messages(part) - translated, key=lambda m: (m[0] or "", m[1]))
+    assert not missing, f"{len(missing)} untranslated in {part.name} (run scripts/i18n.sh {part.name}): {missing[:15]}"
     fuzzy = sorted(str(m.id) for m in catalog if m.id and m.fuzzy)
     assert not fuzzy, f"fuzzy entries left (check and clear the flag): {fuzzy[:15]}"
 
 
-def test_translations_keep_every_placeholder():
-    catalog = load_po()
+@pytest.mark.parametrize("part", TRANSLATED_PARTS)
+def test_translations_keep_every_placeholder(part):
+    catalog = load_po(part)
     broken = [(m.id, [str(e) for e in errors]) for m, errors in catalog.check()]
     for m in catalog:
         if not m.id or not m.string:
@@ -71,13 +85,14 @@ def test_translations_keep_every_placeholder():
     assert not broken, broken
 
 
-def test_compiled_catalog_matches_the_po_file():
-    po = {(m.context, _key(m.id)): _key(m.string) for m in load_po() if m.id and m.string and not m.fuzzy}
-    with open(CATALOG / "messages.mo", "rb") as fh:
+@pytest.mark.parametrize("part", TRANSLATED_PARTS)
+def test_compiled_catalog_matches_the_po_file(part):
+    po = {(m.context, _key(m.id)): _key(m.string) for m in load_po(part) if m.id and m.string and not m.fuzzy}
+    with open(catalog_folder(part) / "messages.mo", "rb") as fh:
         # read_mo gives the context as bytes (Babel 2.18); the .po reader gives str.
         mo = {(m.context.decode() if isinstance(m.context, bytes) else m.context, _key(m.id)): _key(m.string)
               for m in read_mo(fh) if m.id}
-    assert mo == po, "messages.mo is stale: run scripts/i18n.sh"
+    assert mo == po, f"{part.name}: messages.mo is stale: run scripts/i18n.sh {part.name}"
 
 
 def test_pages_are_chinese_by_default(app, client):
