@@ -2,8 +2,8 @@
 
 ``emit("patients.visit_recorded", visit=visit)`` calls, on the plugins live for the hospital:
 the typed hook ``patients_visit_recorded(visit=...)`` when a plugin published one (through
-``hcrm_hookspecs``) and the emitter passed its arguments, and the generic ``hcrm_event(event)``
-with a :class:`DomainEvent`.
+``hcrm_hookspecs``) and the emitter passed its arguments (plus ``hospital_id`` when the hook
+spec names that argument), and the generic ``hcrm_event(event)`` with a :class:`DomainEvent`.
 Listeners run inside the emitter's transaction: an exception aborts the whole change.
 """
 from __future__ import annotations
@@ -51,6 +51,8 @@ def emit(name: str, *, hospital_id: int | None = None, payload: dict | None = No
     typed_hook = name.replace(".", "_")
     caller = getattr(registry.pm.hook, typed_hook, None)
     if typed and caller is not None and caller.spec is not None:
+        if "hospital_id" in caller.spec.argnames:
+            typed["hospital_id"] = hospital_id
         getattr(relay, typed_hook)(**typed)
     relay.hcrm_event(event=event)
     return event

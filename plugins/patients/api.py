@@ -36,6 +36,7 @@ from plugins.patients.schemas import (
     PatientUpdateSchema,
     VisitCreateSchema,
     VisitSchema,
+    VisitUpdateSchema,
 )
 
 bp = Blueprint("patients_api", __name__, url_prefix="/api/v1/patients")
@@ -235,9 +236,27 @@ def create_visit(patient_id, body):
     409 when a visit with the same `external_id` exists. Other plugins hear of the visit
     (the follow-up plugin plans calls from it).
     """
-    patient = get_or_404(Patient, patient_id)
+    return _write_visit(services.record_visit, get_or_404(Patient, patient_id), body)
+
+
+@api_route(bp, "/<int:patient_id>/visits/<int:visit_id>", methods=("PATCH",), permission="patients.edit",
+           body=VisitUpdateSchema, response=VisitSchema, errors=(409,))
+def update_visit(patient_id, visit_id, body):
+    """Change a visit, e.g. record an inpatient's discharge.
+
+    Only the fields sent change; `diagnoses`, when sent, replaces them. Other plugins hear of the
+    change (the follow-up plugin plans post-discharge calls from it).
+    """
+    visit = get_or_404(Visit, visit_id)
+    if visit.patient_id != patient_id:
+        return json_error(404, _("This patient has no such visit."))
+    return _write_visit(services.update_visit, visit, body)
+
+
+def _write_visit(write, record, body):
+    """Run a visit-writing service, turning its refusals into 422 / 409 answers."""
     try:
-        return services.record_visit(patient, body)
+        return write(record, body)
     except services.PatientInvalid as exc:
         raise _invalid(exc.errors) from None
     except sa.exc.IntegrityError:  # the (hospital, external_id) unique constraint

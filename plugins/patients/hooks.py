@@ -23,7 +23,10 @@ class PatientsHooks:
         Return None."""
 
     @hookspec
-    def patients_visit_recorded(self, visit):
-        """A visit was recorded (UI, API or HIS sync); ``visit.patient``, ``visit.kind``,
-        ``visit.department_id``, ``visit.diagnoses``, ``visit.discharge_at`` are set. The
-        follow-up plugin plans from it. Must be idempotent per visit id. Return None."""
+    def patients_visits_recorded(self, hospital_id, visit_ids):
+        """Visits of hospital ``hospital_id`` were recorded or changed (a discharge, a HIS
+        re-sync): ``visit_ids`` is a list of ``patients_visit`` ids, already flushed in the current
+        transaction. One call may carry one visit (the UI, the API) or a whole HIS batch, so react
+        with set-based statements rather than a query per visit. The same visit may arrive again
+        (edited, discharged later, replayed by a sync): the reaction must be idempotent per
+        visit. The follow-up plugin plans calls from it. Return None."""

@@ -79,6 +79,8 @@ class Patient(DataScoped, db.Model):
 
     __tablename__ = "patients_patient"
     __table_args__ = (
+        # The HIS's patient id: a sync upserts on it.
+        sa.UniqueConstraint("hospital_id", "external_id"),
         # Pattern ops: a name prefix (LIKE '张伟%') can use the index under any collation.
         sa.Index("ix_patients_patient_hospital_name", "hospital_id", "name",
                  postgresql_ops={"name": "varchar_pattern_ops"}),

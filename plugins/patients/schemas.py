@@ -241,6 +241,13 @@ class VisitCreateSchema(Schema):
                                                            "description": "The HIS's visit id, unique per hospital."})
 
 
+class VisitUpdateSchema(VisitCreateSchema):
+    """Only the fields sent change. Sending ``discharge_at`` for an admitted inpatient discharges
+    them (status becomes ``discharged`` unless a status is sent)."""
+
+    visit_at = LocalDateTime(metadata={"description": "ISO 8601. Without an offset it is the hospital's local time."})
+
+
 class PatientListQuerySchema(Schema):
     q = fields.String(load_default="", metadata={
         "description": "One box: name prefix, pinyin (full or initials: `zs`), phone or its last 4 "

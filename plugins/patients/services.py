@@ -149,6 +149,12 @@ def clean_patient(data: dict, current: Patient | None = None) -> dict:
                 errors["gender"] = _("The gender differs from the ID number's.")
             if merged.get("gender") in (None, "U"):
                 clean["gender"] = gender
+    if clean.get("external_id") and "external_id" not in errors:
+        taken = sa.select(Patient.id).where(Patient.external_id == clean["external_id"])
+        if current is not None:
+            taken = taken.where(Patient.id != current.id)
+        if db.session.execute(taken.limit(1)).first():
+            errors["external_id"] = _("Another patient already has this HIS patient ID.")
     birth = clean.get("birth_date") or merged.get("birth_date")
     if birth and "birth_date" not in errors and (birth > date.today() or birth.year < 1890):
         errors["birth_date"] = _("The birth date cannot be in the future or before 1890.")
@@ -329,20 +335,55 @@ def clean_visit(data: dict) -> tuple[dict, list[Disease]]:
     return values, diseases
 
 
+def _diagnoses(patient_id: int, visit_at: datetime, diseases: list[Disease]) -> list[Diagnosis]:
+    # Patient and time are copied so "disease X between two dates" needs no join through visits.
+    return [Diagnosis(disease_id=d.id, code=d.code, name=d.name, position=i, patient_id=patient_id,
+                      visit_at=visit_at) for i, d in enumerate(diseases)]
+
+
 def record_visit(patient: Patient, data: dict, *, commit: bool = True) -> Visit:
     """Record a visit and tell the hospital's plugins (the follow-up plugin plans from it)."""
     values, diseases = clean_visit(data)
     # A visit belongs to whoever is in charge of the patient, so "own records" staff see the
     # visits of their patients, whoever recorded them (the recorder is in the audit log).
     visit = Visit(patient_id=patient.id, owner_id=patient.owner_id, **values)
-    visit.diagnoses = [Diagnosis(disease_id=d.id, code=d.code, name=d.name, position=i, patient_id=patient.id,
-                                 visit_at=visit.visit_at) for i, d in enumerate(diseases)]
+    visit.diagnoses = _diagnoses(patient.id, visit.visit_at, diseases)
     db.session.add(visit)
     db.session.flush()
-    events.emit("patients.visit_recorded", payload={"visit_id": visit.id, "patient_id": patient.id}, visit=visit)
+    announce_visits([visit.id])
     if commit:
         db.session.commit()
     return visit
+
+
+def update_visit(visit: Visit, data: dict, *, commit: bool = True) -> Visit:
+    """Change a visit (typically: an inpatient's discharge). ``data`` holds only the fields to
+    change; the rest keep their values. The hospital's plugins hear of it again."""
+    current = {f: getattr(visit, f) for f in ("kind", "status", "visit_at", "discharge_at", "department_id",
+                                               "doctor_id", "doctor_name", "treatment_plan", "orders",
+                                               "spending", "external_id")}
+    current["diagnoses"] = [d.code for d in visit.diagnoses]
+    if "status" not in data and data.get("discharge_at") and current["status"] == "admitted":
+        current["status"] = "discharged"  # recording the discharge time is the discharge
+    values, diseases = clean_visit({**current, **data})
+    for field, value in values.items():
+        setattr(visit, field, value)
+    if "diagnoses" in data:
+        visit.diagnoses = _diagnoses(visit.patient_id, visit.visit_at, diseases)
+    else:
+        for diagnosis in visit.diagnoses:
+            diagnosis.visit_at = visit.visit_at
+    db.session.flush()
+    announce_visits([visit.id])
+    if commit:
+        db.session.commit()
+    return visit
+
+
+def announce_visits(visit_ids: list[int], hospital_id: int | None = None) -> None:
+    """Tell the hospital's live plugins that these (flushed) visits were recorded or changed."""
+    events.emit("patients.visits_recorded", hospital_id=hospital_id, payload={"visit_ids": list(visit_ids)},
+                visit_ids=list(visit_ids))
 
 
 # -- search -------------------------------------------------------------------------------------

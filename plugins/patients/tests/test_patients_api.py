@@ -345,3 +345,35 @@ def test_screen_pop_understands_the_telephone_systems_formats(client, clinic, ca
     popped = client.get(f"{BASE}/lookup", query_string={"phone": caller}, headers=admin).get_json()
     assert [m["id"] for m in popped["matches"]] == [patient["id"]]
     assert popped["new_patient_url"] == "/patients/new?phone=13812345678"
+
+
+def test_discharging_an_inpatient_by_patch_tells_plugins(app, client, clinic, monkeypatch):
+    from plugins.patients import services
+    heard = []
+    monkeypatch.setattr(services.events, "emit", lambda name, **kw: heard.append((name, kw.get("visit_ids"))))
+    auth = headers(client, "a_admin")
+    patient = register(client, auth, name="住院王", phone=None)
+    visit = client.post(f"/api/v1/patients/{patient['id']}/visits", headers=auth,
+                        json={"kind": "inpatient", "visit_at": "2026-11-01T09:00:00"}).get_json()
+    assert visit["status"] == "admitted"
+    changed = client.patch(f"/api/v1/patients/{patient['id']}/visits/{visit['id']}", headers=auth,
+                           json={"discharge_at": "2026-11-08T10:00:00"})
+    assert changed.status_code == 200, changed.get_json()
+    assert changed.get_json()["status"] == "discharged"
+    assert changed.get_json()["discharge_at"].startswith("2026-11-08T10:00:00")
+    assert ("patients.visits_recorded", [visit["id"]]) in heard and len(
+        [h for h in heard if h[0] == "patients.visits_recorded"]) == 2
+
+    early = client.patch(f"/api/v1/patients/{patient['id']}/visits/{visit['id']}", headers=auth,
+                         json={"discharge_at": "2026-10-01T10:00:00"})
+    assert early.status_code == 422 and "discharge_at" in str(early.get_json())
+    other = register(client, auth, name="别人", phone=None)
+    assert client.patch(f"/api/v1/patients/{other['id']}/visits/{visit['id']}", headers=auth,
+                        json={"orders": "x"}).status_code == 404
+
+
+def test_his_patient_id_is_unique_per_hospital(app, client, clinic):
+    auth = headers(client, "a_admin")
+    register(client, auth, name="甲", external_id="P-1")
+    second = client.post(BASE, json={"name": "乙", "external_id": "P-1"}, headers=auth)
+    assert second.status_code == 422 and "external_id" in str(second.get_json())
