@@ -142,14 +142,18 @@ def test_renaming_reindexes_pinyin(a):
 
 
 LISTENER = """
+import sqlalchemy as sa
 from core import hookimpl
+from core.extensions import db
+from plugins.patients.models import Visit
 
 RECEIVED = []
 
 
 @hookimpl
-def patients_visit_recorded(visit):
-    RECEIVED.append((visit.hospital_id, visit.patient.name, [d.code for d in visit.diagnoses]))
+def patients_visits_recorded(hospital_id, visit_ids):
+    for visit in db.session.execute(sa.select(Visit).where(Visit.id.in_(visit_ids))).scalars():
+        RECEIVED.append((hospital_id, visit.patient.name, [d.code for d in visit.diagnoses]))
 """
 
 
