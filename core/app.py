@@ -10,6 +10,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import Flask, has_request_context, request, session
 from flask_babel import Babel
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core import core_hooks, migrations_support  # noqa: F401  (registers the Alembic branches)
 from core.catalog import Catalog, build_catalog
@@ -100,6 +101,12 @@ def build_app(config: HcrmConfig | None, *, overrides=None, finder=None) -> Flas
     if not app.config["SECRET_KEY"]:
         raise RuntimeError("no secret key: set HCRM_SECRET_KEY or run `hcrm init` to create instance/secret_key")
 
+    if config.trusted_proxies:
+        # Behind nginx & co. the client's address (login throttling, audit) and the https scheme
+        # (secure cookies, redirects) arrive in X-Forwarded-* headers; believe only as many hops
+        # as the deployment declares, or any client could forge its address.
+        hops = config.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops)
     ensure_sqlite_directory(app.config["SQLALCHEMY_DATABASE_URI"])
     db.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):

@@ -33,6 +33,7 @@ _SECTIONS = {
         "session_cookie_secure": ("session_cookie_secure", "boolean", True),
         "login_max_failures": ("login_max_failures", "integer", 5),
         "login_lockout_minutes": ("login_lockout_minutes", "integer", 15),
+        "trusted_proxies": ("trusted_proxies", "count", 0),
     },
     "i18n": {"default_locale": ("default_locale", "string", "zh_CN"),
              "locales": ("locales", "string_list", ("zh_CN", "en")),
@@ -74,6 +75,7 @@ class HcrmConfig:
     session_cookie_secure: bool
     login_max_failures: int
     login_lockout_minutes: int
+    trusted_proxies: int  # reverse proxies in front of the app whose X-Forwarded-* headers are believed
     default_locale: str
     locales: tuple[str, ...]
     timezone: str  # IANA name: the hospitals' wall clock (visit and due times are stored in it)
@@ -150,6 +152,12 @@ class _Parser:
             raise self.error(node, f"{where} must be an integer, got {_describe(value)}")
         if value <= 0:
             raise self.error(node, f"{where} must be a positive integer, got {value}")
+        return value
+
+    def count(self, node: yaml.Node, where: str) -> int:
+        value = self.plain(node)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise self.error(node, f"{where} must be a whole number, 0 or more, got {_describe(value)}")
         return value
 
     def boolean(self, node: yaml.Node, where: str) -> bool:

@@ -383,3 +383,19 @@ def test_password_change_signs_out_other_sessions(app):
     assert changed.status_code == 302
     assert here.get("/").status_code == 200
     assert elsewhere.get("/").status_code == 302  # back to the sign-in page
+
+
+@pytest.mark.parametrize("proxies, recorded", [(0, "127.0.0.1"), (1, "203.0.113.7")])
+def test_client_address_behind_a_trusted_proxy(app_factory, proxies, recorded):
+    """Failed sign-ins are counted per client address: behind nginx that address is in
+    X-Forwarded-For, which is believed only when the deployment declares the proxy."""
+    app = app_factory(config_overrides={"trusted_proxies": proxies})
+    with app.app_context():
+        make_user(make_hospital("PX"), "proxied", ("staff",))
+    app.test_client().post("/login", data={"username": "proxied", "password": "wrong"},
+                           headers={"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"},
+                           environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    with app.app_context(), system_scope():
+        addresses = db.session.execute(sa.select(LoginAttempt.remote_addr)
+                                       .where(LoginAttempt.username == "proxied")).scalars().all()
+    assert addresses == [recorded]

@@ -448,3 +448,13 @@ def test_timezone_is_read_and_checked(tmp_path):
           timezone: 8  # <-
         hospitals: []
         """, "i18n.timezone must be a string")
+
+
+def test_trusted_proxies_is_a_count(tmp_path):
+    assert default_config().trusted_proxies == 0
+    assert load_text(tmp_path, "security:\n  trusted_proxies: 1\nhospitals: []\n").trusted_proxies == 1
+    expect_error(tmp_path, """\
+        security:
+          trusted_proxies: -1  # <-
+        hospitals: []
+        """, "security.trusted_proxies must be a whole number, 0 or more")
