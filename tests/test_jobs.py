@@ -172,7 +172,7 @@ def test_a_fixed_job_succeeds_and_clears_its_error(jobs_app, hospitals, jobber):
 
 def test_unknown_job_or_hospital_is_a_clear_error(jobs_app, hospitals):
     with jobs_app.app_context():
-        with pytest.raises(LookupError, match=r"no job named 'nope' \(known: jobber.count, jobber.explode\)"):
+        with pytest.raises(LookupError, match=r"no job named 'nope' \(known: (\S+, )*jobber.count, jobber.explode[,)]"):
             run_due(job_id="nope")
         with pytest.raises(LookupError, match="no active hospital with code 'NOPE'"):
             run_due(hospital_code="NOPE")
@@ -225,7 +225,7 @@ def test_cli_exits_0_when_every_job_succeeded(jobs_app, hospitals):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--job", "unknown"], "Error: no job named 'unknown' (known: jobber.count, jobber.explode)"),
+    (["--job", "unknown"], "Error: no job named 'unknown' (known: "),  # the list includes the built-in plugins' jobs
     (["--hospital", "NOPE"], "Error: no active hospital with code 'NOPE'"),
 ])
 def test_cli_unknown_job_or_hospital(jobs_app, hospitals, args, message):
