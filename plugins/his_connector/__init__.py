@@ -43,3 +43,15 @@ def hcrm_jobs():
 def hcrm_cli_commands(cli):
     from plugins.his_connector.cli import register
     register(cli)
+
+
+@hookimpl
+def hcrm_blueprints():
+    from plugins.his_connector import views, views_runs  # noqa: F401  (views_runs adds its routes to views.bp)
+    return [views.bp]
+
+
+@hookimpl
+def hcrm_menus():
+    from plugins.his_connector.menus import menu_items
+    return menu_items()

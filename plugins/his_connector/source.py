@@ -378,6 +378,13 @@ class Reader:
             if count < window:
                 return
 
+    def count(self, position: Position | None, upper) -> int:
+        """How many rows a run will read (for a progress bar): one COUNT over the index range."""
+        statement = sa.select(sa.func.count()).select_from(self._window(position, upper).order_by(None).subquery())
+        value = self.conn.execute(statement).scalar()
+        self.conn.commit()
+        return int(value or 0)
+
     def rows_for_keys(self, keys: list) -> tuple[list[str], list]:
         """The current source rows of these natural keys (quarantine retries)."""
         result = self.conn.execute(self._window(None, None, keys=keys))

@@ -221,6 +221,31 @@ def upsert_visits(hospital_id: int, columns: Sequence[str], rows: Sequence[tuple
     return result
 
 
+def upsert_rows(table: str, types: dict, columns: Sequence[str], rows: Sequence[tuple],
+                hospital_id: int) -> UpsertResult:
+    """The same upsert for a plain hospital-owned table of another plugin (e.g. the HIS
+    connector's charges): ``table`` has UNIQUE (hospital_id, external_id) and the columns named
+    in ``types`` (every column a caller may send, ``external_id`` included)."""
+    columns = list(columns)
+    if "external_id" not in columns or set(columns) - set(types):
+        raise ValueError(f"upsert_rows: columns must include external_id and be among {sorted(types)}")
+    rows = _last_per_key(columns, rows)
+    result = UpsertResult()
+    if not rows:
+        return result
+    conn = db.session.connection()
+    stage = _stage(f"hcrm_stage_{table}", types, columns, rows)
+    params = {"h": hospital_id}
+    data_cols = [c for c in columns if c != "external_id"]
+    select_sql = f"SELECT :h, {', '.join('s.' + c for c in columns)} FROM {stage} s WHERE true"
+    existing_sql = (f"SELECT t.external_id FROM {stage} s JOIN {table} t "
+                    "ON t.hospital_id = :h AND t.external_id = s.external_id")
+    result.inserted, result.updated = _upsert(conn, table, ["hospital_id", *columns], select_sql, data_cols,
+                                              params, existing_sql)
+    result.unchanged = len(rows) - len(result.inserted) - len(result.updated)
+    return result
+
+
 def set_visit_spending(hospital_id: int, totals: dict[str, object]) -> list[int]:
     """Set the spending of visits by external id (e.g. the sum of their charges); only visits
     whose spending differs are written. Returns their ids."""
@@ -234,4 +259,4 @@ def set_visit_spending(hospital_id: int, totals: dict[str, object]) -> list[int]
         "RETURNING patients_visit.id"), {"h": hospital_id}).scalars())
 
 
-__all__ = ["UpsertResult", "upsert_patients", "upsert_visits", "set_visit_spending", "PATIENT_STAGE", "VISIT_STAGE"]
+__all__ = ["UpsertResult", "upsert_patients", "upsert_visits", "upsert_rows", "set_visit_spending", "PATIENT_STAGE", "VISIT_STAGE"]
