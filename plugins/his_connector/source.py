@@ -354,11 +354,11 @@ class Reader:
             statement = statement.where(cursor <= upper)
         return statement.order_by(cursor, key)
 
-    def batches(self, position: Position | None, upper, batch_size: int) -> Iterator[list]:
+    def batches(self, position: Position | None, upper, batch_size: int, window_batches: int = 20) -> Iterator[list]:
         """Rows after ``position`` up to ``upper``, in (cursor, key) order, ``batch_size`` at a
         time. The caller commits each batch before asking for the next one; on a dropped
         connection it resumes with a new Reader from its last committed position."""
-        window = min(MAX_WINDOW, batch_size * 20)
+        window = min(MAX_WINDOW, batch_size * window_batches)
         key_index = cursor_index = None
         while True:
             result = self.conn.execution_options(stream_results=True, yield_per=batch_size).execute(

@@ -12,7 +12,8 @@ Guarantees (see docs/his_connector.md):
   ends even while the HIS keeps writing, and rows committed late (their timestamp older than
   the moment they became visible) are still ahead of the cursor next time;
 * a dropped HIS connection is retried with exponential backoff (HCRM_HIS_RETRIES times,
-  starting at HCRM_HIS_BACKOFF seconds), resuming from the last committed position.
+  starting at HCRM_HIS_BACKOFF seconds), resuming from the last committed position;
+* a statement reads at most HCRM_HIS_WINDOW_BATCHES batches (default 20, see source.py).
 """
 from __future__ import annotations
 
@@ -294,7 +295,8 @@ def run_mapping(mapping: Mapping, *, full: bool = False, trigger: str = "cli", u
                 state["bounded"] = True
                 if count:
                     state["total"] = reader.count(state["position"], state["upper"])
-            for rows in reader.batches(state["position"], state["upper"], connection.batch_size):
+            window_batches = int(current_app.config.get("HCRM_HIS_WINDOW_BATCHES", 20))
+            for rows in reader.batches(state["position"], state["upper"], connection.batch_size, window_batches):
                 run_row = db.session.execute(sa.select(Run).where(Run.id == run_id)).scalar_one()
                 if state["writer"] is None:
                     state["writer"] = BatchWriter(mapping, run_row, reader.columns)

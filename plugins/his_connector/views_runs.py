@@ -137,7 +137,7 @@ def quarantine():
                                           .group_by(Quarantine.mapping_id)).all())
     return render_template("his_connector/quarantine.html", entries=entries, rows=_shown_rows(entries, "HIS quarantine"),
                            more=more, show=show, chosen_mapping=mapping, mappings=_mappings(),
-                           open_counts=open_counts)
+                           open_counts=open_counts, reveal=can(SENSITIVE_PERMISSION))
 
 
 @bp.route("/quarantine/resolve", methods=["POST"])
