@@ -84,8 +84,8 @@ def clean_connection(data: dict, current: Connection | None = None) -> dict:
             clean[field] = (value or "utf8").strip().lower().replace("-", "")
             if clean[field] not in ENCODINGS:
                 errors[field] = _m("The text encoding is UTF-8, GBK or GB18030.")
-        elif field == "enabled":
-            clean[field] = value in (True, 1, "1", "true", "on", "yes")
+        elif field == "enabled":  # a new connection is enabled unless the data says otherwise
+            clean[field] = data.get(field, True) in (True, 1, "1", "true", "on", "yes")
         elif field in LIMITS:
             default = {"statement_timeout": 300, "batch_size": 5000, "safety_lag": 120}.get(field)
             given = default if value in (None, "") and default is not None else value

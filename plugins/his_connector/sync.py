@@ -29,6 +29,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
 
+from core import clock
 from core.extensions import db
 from core.models import utcnow
 from plugins.his_connector import mapping as field_maps
@@ -45,8 +46,8 @@ CHARGE_COLUMNS = {"visit_key": "visit_external_id"}  # mapping field → charge 
 
 def _to_local(connection) -> Callable:
     """Source datetimes → our clock. Naive source values are in the connection's time zone;
-    the CRM keeps clinical times as naive local time of HCRM_TIMEZONE (default Asia/Shanghai)."""
-    ours = ZoneInfo(current_app.config.get("HCRM_TIMEZONE", "Asia/Shanghai"))
+    the CRM keeps clinical times as naive local time of the deployment's zone (core.clock)."""
+    ours = clock.zone()
     theirs = ZoneInfo(connection.timezone)
     if ours.key == theirs.key:
         return lambda moment: moment if moment.tzinfo is None else moment.astimezone(ours).replace(tzinfo=None)
