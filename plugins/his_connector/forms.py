@@ -107,8 +107,9 @@ class MappingFormBase(FlaskForm):
         self.query.flags.required = self.key_column.flags.required = self.cursor_column.flags.required = True
 
     def spec_rows(self):
-        """(FieldInfo, subform) per field of the entity, in the engine's order."""
-        return [(info, self["f_" + info.name]) for info in entity_fields(self.entity)]
+        """(FieldInfo, FieldSpecForm) per field of the entity, in the engine's order. Parts are
+        read as ``row["default"]``: a FormField's own attributes (``default``) shadow them."""
+        return [(info, self["f_" + info.name].form) for info in entity_fields(self.entity)]
 
 
 _FORM_CLASSES: dict[str, type] = {}
@@ -157,7 +158,7 @@ def field_map_from_form(form) -> tuple[dict, dict]:
     for info, row in form.spec_rows():
         parts = {part: (row[part].data or "").strip() for part in SPEC_PARTS}
         try:
-            codes = parse_codes(row.codes.data)
+            codes = parse_codes(row["codes"].data)
         except CodeTableError as exc:
             errors[info.name] = str(exc)
             continue
@@ -186,11 +187,11 @@ def fill_mapping_form(form, mapping) -> None:
     for info, row in form.spec_rows():
         spec = (mapping.fields or {}).get(info.name)
         spec = {"column": spec} if isinstance(spec, str) else (spec or {})
-        row.column.data = spec.get("column") or ""
-        row.value.data = "" if spec.get("value") is None else str(spec["value"])
-        row.codes.data = format_codes(spec.get("codes"))
-        row.default.data = "" if spec.get("default") is None else str(spec["default"])
-        row.format.data = spec.get("format") or ""
+        row["column"].data = spec.get("column") or ""
+        row["value"].data = "" if spec.get("value") is None else str(spec["value"])
+        row["codes"].data = format_codes(spec.get("codes"))
+        row["default"].data = "" if spec.get("default") is None else str(spec["default"])
+        row["format"].data = spec.get("format") or ""
 
 
 def mapping_data(form, fields: dict) -> dict:

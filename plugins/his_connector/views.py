@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
@@ -110,7 +111,20 @@ def connections():
     return render_template("his_connector/connections.html", connections=rows, last_runs=_last_runs(rows))
 
 
+def without_password(url_text: str | None) -> str | None:
+    """The URL as typed, minus any password in it: a refused URL is shown again for correction,
+    and must not carry the password it was refused for back into the page."""
+    try:
+        url = make_url(url_text or "")
+    except Exception:  # not a URL at all: nothing that parses as a password to strip
+        return url_text
+    # URL.set(password=None) keeps the password ("None: unchanged"); the named tuple can drop it.
+    return url._replace(password=None).render_as_string(hide_password=False) if url.password else url_text
+
+
 def _connection_form_page(form, connection=None, status=200):
+    form.url.data = without_password(form.url.data)
+    form.url.raw_data = [form.url.data or ""]  # what the input shows
     return render_template("his_connector/connection_form.html", form=form, connection=connection,
                            timezones=TIMEZONES), status
 
