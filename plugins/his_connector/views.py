@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from core import audit
+from core import audit, clock
 from core.extensions import db
 from core.models import Department
 from core.permissions import can, require
@@ -58,6 +58,12 @@ def message_text(message, connection=None) -> str:
     """A service Message (or plain text) in the page's language, scrubbed."""
     translated = message.translated() if hasattr(message, "translated") else str(message)
     return scrub(translated, connection)
+
+
+@bp.app_template_filter("his_local_time")
+def his_local_time(moment):
+    """A naive-UTC bookkeeping stamp (run start/end, test time) on the hospitals' wall clock."""
+    return clock.utc_to_local(moment)
 
 
 @bp.context_processor
