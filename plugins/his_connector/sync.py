@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -50,7 +52,10 @@ def _to_local(connection) -> Callable:
     ours = clock.zone()
     theirs = ZoneInfo(connection.timezone)
     if ours.key == theirs.key:
-        return lambda moment: moment if moment.tzinfo is None else moment.astimezone(ours).replace(tzinfo=None)
+        def same_zone(moment):
+            return moment if moment.tzinfo is None else moment.astimezone(ours).replace(tzinfo=None)
+        same_zone.identity = True  # lets the mapper skip the call for naive values
+        return same_zone
     return lambda moment: (moment if moment.tzinfo else moment.replace(tzinfo=theirs)).astimezone(ours) \
         .replace(tzinfo=None)
 
@@ -210,6 +215,54 @@ class BatchWriter:
 
 
 # -- runs ---------------------------------------------------------------------------------------
+class Prefetch:
+    """Iterate ``batches`` in a thread, one batch ahead: PyMySQL decodes the next batch in
+    Python while psycopg2 waits for PostgreSQL to write this one (it releases the GIL), so
+    reading and writing overlap. At most one batch waits in the queue: memory stays flat."""
+
+    def __init__(self, batches):
+        self._queue: queue.Queue = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._produce, args=(batches,), daemon=True,
+                                        name="his-prefetch")
+        self._thread.start()
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _produce(self, batches) -> None:
+        try:
+            for rows in batches:
+                if not self._put(("rows", rows)):
+                    break
+            else:
+                self._put(("end", None))
+        except BaseException as exc:  # handed to the consumer, which decides (retry or fail)
+            self._put(("error", exc))
+        finally:
+            batches.close()
+
+    def __iter__(self):
+        while True:
+            kind, value = self._queue.get()
+            if kind == "rows":
+                yield value
+            elif kind == "end":
+                return
+            else:
+                raise value
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def _stored_position(mapping: Mapping) -> source.Position | None:
     if mapping.cursor_value is None:
         return None
@@ -297,20 +350,29 @@ def run_mapping(mapping: Mapping, *, full: bool = False, trigger: str = "cli", u
                 if count:
                     state["total"] = reader.count(state["position"], state["upper"])
             window_batches = int(current_app.config.get("HCRM_HIS_WINDOW_BATCHES", 20))
-            for rows in reader.batches(state["position"], state["upper"], connection.batch_size, window_batches):
-                run_row = db.session.execute(sa.select(Run).where(Run.id == run_id)).scalar_one()
-                if state["writer"] is None:
-                    state["writer"] = BatchWriter(mapping, run_row, reader.columns)
-                writer = state["writer"]
-                counts = writer.write(rows)
-                last = rows[-1]
-                position = source.Position(last[writer.mapper.cursor_index], last[writer.mapper.key_index])
-                _store_position(mapping, position)
-                _add(run_row, len(rows), counts, position)
-                db.session.commit()
-                state["position"] = position
-                if progress is not None:
-                    progress(run_row, len(rows), state["total"])
+            prefetch = Prefetch(reader.batches(state["position"], state["upper"], connection.batch_size,
+                                               window_batches))
+            try:
+                for rows in prefetch:
+                    write_batch(rows, reader.columns)
+            finally:
+                prefetch.close()
+
+    def write_batch(rows, columns):
+        """One transaction: the rows, their quarantine entries and events, the cursor, the log."""
+        run_row = db.session.execute(sa.select(Run).where(Run.id == run_id)).scalar_one()
+        if state["writer"] is None:
+            state["writer"] = BatchWriter(mapping, run_row, columns)
+        writer = state["writer"]
+        counts = writer.write(rows)
+        last = rows[-1]
+        position = source.Position(last[writer.mapper.cursor_index], last[writer.mapper.key_index])
+        _store_position(mapping, position)
+        _add(run_row, len(rows), counts, position)
+        db.session.commit()
+        state["position"] = position
+        if progress is not None:
+            progress(run_row, len(rows), state["total"])
 
     error = None
     try:
