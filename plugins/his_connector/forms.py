@@ -81,11 +81,10 @@ class FieldSpecForm(Form):
     column = StringField(_l("Source column"), render_kw={"maxlength": 64, "spellcheck": "false",
                                                           "class": "font-monospace", "list": "his-columns"})
     value = StringField(_l("Fixed value"), render_kw={"maxlength": 200})
-    codes = TextAreaField(_l("Code table"), render_kw={"rows": 2, "spellcheck": "false", "class": "font-monospace",
-                                                       "placeholder": "1=M\n2=F"})
+    codes = TextAreaField(_l("Code table"), render_kw={"rows": 2, "spellcheck": "false", "class": "font-monospace"})
     default = StringField(_l("Default"), render_kw={"maxlength": 200})
     format = StringField(_l("Date format"), render_kw={"maxlength": 40, "spellcheck": "false",
-                                                       "class": "font-monospace", "placeholder": "%Y%m%d"})
+                                                       "class": "font-monospace"})
 
 
 class MappingFormBase(FlaskForm):

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from core import audit, clock
 from core.extensions import db
@@ -33,6 +34,8 @@ from plugins.his_connector.forms import (
 )
 from plugins.his_connector.models import ENTITIES, Connection, Mapping, Run
 from plugins.his_connector.views_sync import running_run
+from plugins.patients.forms import GENDER_LABELS, KIND_LABELS
+from plugins.patients.forms import STATUS_LABELS as VISIT_STATUS_LABELS
 from plugins.patients.models import Source
 
 bp = Blueprint("his_connector", __name__, url_prefix="/his_connector", template_folder="templates")
@@ -60,6 +63,32 @@ def message_text(message, connection=None) -> str:
     return scrub(translated, connection)
 
 
+# Driver messages differ by database; these fragments (MySQL/MariaDB, PostgreSQL, SQL Server,
+# Oracle) say which of three things a hospital's IT person has to check.
+FAILURE_HINTS = (
+    (("access denied", "password authentication failed", "login failed", "ora-01017", "authentication failed"),
+     _l("The HIS refused the user name or password: check the account in the URL and the password in the "
+        "environment variable %(env)s (restart the service after changing it).")),
+    (("can't connect", "connection refused", "timed out", "could not connect", "unknown mysql server host",
+      "could not translate host name", "name or service not known", "ora-12541", "ora-12170", "unable to connect",
+      "no route to host"),
+     _l("The HIS server did not answer at this address: check the host and port in the URL, and that the "
+        "firewall lets this server reach it.")),
+    (("unknown database", "does not exist", "ora-12514", "cannot open database"),
+     _l("The server answered but has no such database: check the database (or service) name at the end of "
+        "the URL.")),
+)
+
+
+def failure_hint(text: str, connection: Connection) -> str | None:
+    """What to check, in plain words, for a failed connection test."""
+    lowered = (text or "").lower()
+    for fragments, hint in FAILURE_HINTS:
+        if any(f in lowered for f in fragments):
+            return str(hint) % {"env": connection.password_env or "—"}
+    return None
+
+
 @bp.app_template_filter("his_local_time")
 def his_local_time(moment):
     """A naive-UTC bookkeeping stamp (run start/end, test time) on the hospitals' wall clock."""
@@ -70,7 +99,7 @@ def his_local_time(moment):
 def his_helpers():
     return dict(ENTITY_LABELS=ENTITY_LABELS, STATUS_LABELS=STATUS_LABELS, TRIGGER_LABELS=TRIGGER_LABELS,
                 ENTITIES=ENTITIES, display_url=source.display_url, password_state=services.connection_password_state,
-                scrub=scrub, can=can, MANAGE=MANAGE, RUN=RUN)
+                scrub=scrub, can=can, MANAGE=MANAGE, RUN=RUN, failure_hint=failure_hint)
 
 
 def put_errors(form, error: services.HisError, connection=None, *, fallback: str = "") -> None:
@@ -202,7 +231,8 @@ def connection_test(connection_id):
     if result.ok:
         flash(_("Connection test passed: %(message)s", message=text), "success")
     else:
-        flash(_("Connection test failed: %(message)s", message=text), "danger")
+        hint = failure_hint(text, connection)
+        flash(_("Connection test failed: %(message)s", message=text) + (f" — {hint}" if hint else ""), "danger")
     back = request.form.get("back") == "list"
     return redirect(url_for("his_connector.connections") if back
                     else url_for("his_connector.connection", connection_id=connection.id))
@@ -235,7 +265,8 @@ def _preview_labels(entity) -> tuple[dict, dict]:
     names behind the ids it shows (departments, sources)."""
     labels = {info.column: info.label for info in services.entity_fields(entity)}
     labels.update(external_id=_("HIS key"), phone_last4=_("Phone (last 4)"))
-    names = {"department_id": dict(db.session.execute(sa.select(Department.id, Department.name)).all())}
+    names = {"department_id": dict(db.session.execute(sa.select(Department.id, Department.name)).all()),
+             "gender": GENDER_LABELS, "kind": KIND_LABELS, "status": VISIT_STATUS_LABELS}
     if entity == "patients":
         names["source_id"] = dict(db.session.execute(sa.select(Source.id, Source.name)).all())
     return labels, names

@@ -259,3 +259,12 @@ def test_plugin_disabled_means_404_and_no_menu(app, client, hospital):
     for path in ("/his_connector/connections", "/his_connector/runs", "/his_connector/quarantine", "/his_connector/"):
         assert client.get(path).status_code == 404, path
     assert "HIS接口" not in client.get("/").get_data(as_text=True)
+
+
+def test_a_failed_test_says_what_to_check(app, client, hospital):
+    with app.app_context(), hospital_scope(hospital["a"]):
+        from plugins.his_connector import services
+        connection_id = services.create_connection({"name": "down", "url": "mysql+pymysql://his_ro@127.0.0.1:1/his"}).id
+    login(client, "a_admin")
+    page = client.post(f"/his_connector/connections/{connection_id}/test", follow_redirects=True).get_data(as_text=True)
+    assert "连接测试失败" in page and "服务器没有响应" in page and "防火墙" in page
