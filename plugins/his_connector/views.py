@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.engine import make_url
 
 from core import audit, clock
 from core.extensions import db
@@ -34,7 +34,7 @@ from plugins.his_connector.forms import (
 )
 from plugins.his_connector.models import ENTITIES, Connection, Mapping, Run
 from plugins.his_connector.views_sync import running_run
-from plugins.patients.forms import GENDER_LABELS, KIND_LABELS
+from plugins.patients.forms import GENDER_LABELS, KIND_LABELS, map_errors
 from plugins.patients.forms import STATUS_LABELS as VISIT_STATUS_LABELS
 from plugins.patients.models import Source
 
@@ -106,14 +106,7 @@ def put_errors(form, error: services.HisError, connection=None, *, fallback: str
     """The engine's per-field messages on the form's fields; the rest (or the message itself,
     when it names no field) on ``fallback`` or above the form."""
     errors = {field: message_text(msg, connection) for field, msg in error.errors.items()}
-    if not errors:
-        errors = {fallback or "__form__": message_text(error.message, connection)}
-    for field, text in errors.items():
-        target = getattr(form, field, None)
-        if target is not None and hasattr(target, "errors") and field != "csrf_token":
-            target.errors = list(target.errors) + [text]
-        else:
-            form.form_errors.append(text)
+    map_errors(form, errors or {fallback or "__form__": message_text(error.message, connection)})
 
 
 def _last_runs(connections) -> dict[int, Run]:
