@@ -5,8 +5,7 @@ import pytest
 import sqlalchemy as sa
 
 from core.extensions import db
-from core.models import Hospital, Role, User
-from core.models import utcnow
+from core.models import Hospital, Role, User, utcnow
 from core.tenancy import hospital_scope
 from core.testing import login, make_user
 from plugins.his_connector.models import Connection, Mapping, Quarantine, Run
