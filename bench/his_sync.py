@@ -201,6 +201,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=5000)
     parser.add_argument("--mariadb", default="mysql://root@127.0.0.1:3306/")
     parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch databases (to inspect plans)")
     args = parser.parse_args()
     name = f"hcrm_bench_{uuid.uuid4().hex[:8]}"
     maria = sa.create_engine(args.mariadb.replace("mysql://", "mysql+pymysql://", 1), isolation_level="AUTOCOMMIT")
@@ -238,6 +239,9 @@ def main() -> None:
         ceiling = run_child("ceiling", his_url, crm_url, str(args.batch))
         print(f"ceiling: {ceiling}", flush=True)
     finally:
+        if args.keep:
+            print(f"kept: {his_url} {crm_url}")
+            return
         with maria.connect() as conn:
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
         with pg.connect() as conn:

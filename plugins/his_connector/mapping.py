@@ -392,6 +392,7 @@ def compile_mapper(entity: str, fields: dict, source_columns: list[str], key_col
                        positions[cursor_column.upper()], steps)
     finishers = {"patients": _finish_patient, "visits": _finish_visit, "charges": None}
     mapper.finish = finishers[entity] and finishers[entity](mapper.columns, known)
+    mapper._function = mapper._generate()  # here, in the caller's app context and language
     return mapper
 
 

@@ -333,6 +333,13 @@ class Reader:
         self.conn.commit()
         return value
 
+    def read_columns(self) -> list[str]:
+        """The query's columns (``WHERE 1=0``: no rows read), before the first batch."""
+        statement = sa.select(sa.literal_column("*")).select_from(_wrapped(self.query)).where(sa.false())
+        self.columns = list(self.conn.execute(statement).keys())
+        self.conn.commit()
+        return self.columns
+
     def first_cursor(self):
         """Any one cursor value (its type decides the upper bound on a first run)."""
         statement = sa.select(sa.column(self.cursor_column)).select_from(_wrapped(self.query)).limit(1)
@@ -363,7 +370,7 @@ class Reader:
         while True:
             result = self.conn.execution_options(stream_results=True, yield_per=batch_size).execute(
                 self._window(position, upper).limit(window))
-            if self.columns is None:
+            if key_index is None:
                 self.columns = list(result.keys())
                 names = [c.upper() for c in self.columns]
                 key_index, cursor_index = names.index(self.key_column.upper()), names.index(self.cursor_column.upper())

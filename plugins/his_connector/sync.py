@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -133,8 +134,10 @@ class BatchWriter:
             sa.select(Quarantine.id).where(Quarantine.mapping_id == mapping.id,
                                            Quarantine.resolved.is_(False)).limit(1)).first() is not None
 
-    def write(self, rows) -> Counts:
-        mapper, key_index = self.mapper, self.mapper.key_index
+    def prepare(self, rows) -> tuple:
+        """Map a batch: (rows, good value tuples, [(row, reason)]). Pure Python, no database:
+        it runs in the prefetch thread, next to the reading."""
+        mapper = self.mapper
         good, bad = [], []
         for row in rows:
             out, errors = mapper(row)
@@ -142,6 +145,12 @@ class BatchWriter:
                 bad.append((row, "; ".join(errors)))
             else:
                 good.append(out)
+        return rows, good, bad
+
+    def write(self, prepared: tuple) -> Counts:
+        """Write a prepared batch in the current transaction (the caller commits)."""
+        rows, good, bad = prepared
+        key_index = self.mapper.key_index
         counts = Counts()
         result = self._upsert(good)
         if result.missing:
@@ -220,9 +229,12 @@ class Prefetch:
     Python while psycopg2 waits for PostgreSQL to write this one (it releases the GIL), so
     reading and writing overlap. At most one batch waits in the queue: memory stays flat."""
 
-    def __init__(self, batches):
+    def __init__(self, batches, prepare=lambda rows: rows):
         self._queue: queue.Queue = queue.Queue(maxsize=1)
         self._stop = threading.Event()
+        self._prepare = prepare
+        # Mapping may word an error (gettext): give the thread the app and the caller's language.
+        self._app, self._locale = current_app._get_current_object(), str(get_locale() or "en")
         self._thread = threading.Thread(target=self._produce, args=(batches,), daemon=True,
                                         name="his-prefetch")
         self._thread.start()
@@ -237,16 +249,17 @@ class Prefetch:
         return False
 
     def _produce(self, batches) -> None:
-        try:
-            for rows in batches:
-                if not self._put(("rows", rows)):
-                    break
-            else:
-                self._put(("end", None))
-        except BaseException as exc:  # handed to the consumer, which decides (retry or fail)
-            self._put(("error", exc))
-        finally:
-            batches.close()
+        with self._app.app_context(), force_locale(self._locale):
+            try:
+                for rows in batches:
+                    if not self._put(("rows", self._prepare(rows))):
+                        break
+                else:
+                    self._put(("end", None))
+            except BaseException as exc:  # handed to the consumer, which decides (retry or fail)
+                self._put(("error", exc))
+            finally:
+                batches.close()
 
     def __iter__(self):
         while True:
@@ -349,22 +362,23 @@ def run_mapping(mapping: Mapping, *, full: bool = False, trigger: str = "cli", u
                 state["bounded"] = True
                 if count:
                     state["total"] = reader.count(state["position"], state["upper"])
+            if state["writer"] is None:
+                state["writer"] = BatchWriter(mapping, run, reader.read_columns())
             window_batches = int(current_app.config.get("HCRM_HIS_WINDOW_BATCHES", 20))
             prefetch = Prefetch(reader.batches(state["position"], state["upper"], connection.batch_size,
-                                               window_batches))
+                                               window_batches), state["writer"].prepare)
             try:
-                for rows in prefetch:
-                    write_batch(rows, reader.columns)
+                for prepared in prefetch:
+                    write_batch(prepared)
             finally:
                 prefetch.close()
 
-    def write_batch(rows, columns):
+    def write_batch(prepared):
         """One transaction: the rows, their quarantine entries and events, the cursor, the log."""
+        rows = prepared[0]
         run_row = db.session.execute(sa.select(Run).where(Run.id == run_id)).scalar_one()
-        if state["writer"] is None:
-            state["writer"] = BatchWriter(mapping, run_row, columns)
         writer = state["writer"]
-        counts = writer.write(rows)
+        counts = writer.write(prepared)
         last = rows[-1]
         position = source.Position(last[writer.mapper.cursor_index], last[writer.mapper.key_index])
         _store_position(mapping, position)
@@ -398,7 +412,8 @@ def run_retry(mapping: Mapping, *, trigger: str = "cli", user=None, chunk: int =
                 part = keys[done["n"]:done["n"] + chunk]
                 columns, rows = reader.rows_for_keys(part)
                 run_row = db.session.execute(sa.select(Run).where(Run.id == run_id)).scalar_one()
-                counts = BatchWriter(mapping, run_row, columns).write(rows) if rows else Counts()
+                writer = BatchWriter(mapping, run_row, columns)
+                counts = writer.write(writer.prepare(rows)) if rows else Counts()
                 _add(run_row, len(rows), counts)
                 db.session.commit()
                 done["n"] += len(part)
