@@ -149,9 +149,9 @@ def child_ceiling(his_url: str, crm_url: str, batch: int, target: str) -> dict:
     started = time.perf_counter()
     source = pymysql.connect(host=his.host, port=his.port or 3306, user=his.username, password=his.password or "",
                              database=his.database, charset="gbk", cursorclass=pymysql.cursors.SSCursor)
-    target = sa.create_engine(crm_url)
+    crm = sa.create_engine(crm_url)
     rows = 0
-    with target.begin() as conn:
+    with crm.begin() as conn:
         raw = conn.connection.dbapi_connection
         with raw.cursor() as cur:
             cur.execute("CREATE TEMP TABLE ceiling_stage (jzid bigint, brid varchar(20), jzlx char(1), jzzt char(1), "
@@ -168,13 +168,27 @@ def child_ceiling(his_url: str, crm_url: str, batch: int, target: str) -> dict:
                     buffer.writelines("\t".join("\\N" if v is None else str(v) for v in row) + "\n" for row in chunk)
                     buffer.seek(0)
                     cur.copy_expert("COPY ceiling_stage FROM STDIN", buffer)
+            loaded = time.perf_counter()
             cur.execute(BARE_UPSERT if target == "bare" else SAME_SCHEMA_UPSERT)
+            written = cur.rowcount
     source.close()
-    target.dispose()
-    return {"seconds": time.perf_counter() - started, "read": rows, "rss_mb": peak_rss_mb()}
+    crm.dispose()
+    finished = time.perf_counter()
+    return {"seconds": finished - started, "read": rows, "written": written, "stream_copy_s": loaded - started,
+            "upsert_s": finished - loaded, "rss_mb": peak_rss_mb()}
+
+
+def settle(crm_url: str) -> None:
+    """Flush and vacuum between phases, so that one phase's checkpoint does not land in the next."""
+    engine = sa.create_engine(crm_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text("VACUUM ANALYZE"))
+        conn.execute(sa.text("CHECKPOINT"))
+    engine.dispose()
 
 
 def run_child(*args: str) -> dict:
+    settle(args[-3] if args[0] == "sync" else args[2])
     env = dict(os.environ, PYTHONPATH=ROOT)
     out = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, env=env,
                          cwd=ROOT, check=False)
