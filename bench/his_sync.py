@@ -279,8 +279,8 @@ def main() -> None:
         print(f"re-sync, no change: {again}", flush=True)
         changed = args.visits // 100
         with sa.create_engine(his_url).begin() as conn:  # 1% of visits discharged/edited, in the past
-            conn.execute(sa.text(f"UPDATE ZY_JZJL SET JZZT = '2', ZFY = ZFY + 1, GXSJ = :t "
-                                 f"WHERE JZID % 100 = 7"), {"t": datetime(2024, 12, 31, 23, 0)})
+            conn.execute(sa.text("UPDATE ZY_JZJL SET JZZT = '2', ZFY = ZFY + 1, GXSJ = :t "
+                                 "WHERE JZID % 100 = 7"), {"t": datetime(2024, 12, 31, 23, 0)})
         one_pct = run_child("sync", crm_url, "visits", "0")
         print(f"re-sync, 1% changed: {one_pct}", flush=True)
         ceiling = run_child("ceiling", his_url, crm_url, str(args.batch), "bare")
@@ -290,11 +290,11 @@ def main() -> None:
     finally:
         if args.keep:
             print(f"kept: {his_url} {crm_url}")
-            return
-        with maria.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
-        with pg.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        else:
+            with maria.connect() as conn:
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+            with pg.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     rate, ceiling_rate = full["read"] / full["seconds"], ceiling["read"] / ceiling["seconds"]
     print()
     print(f"{'phase':38} {'rows read':>10} {'written':>9} {'seconds':>8} {'rows/s':>9} {'peak RSS MB':>12}")
