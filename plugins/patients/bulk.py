@@ -110,6 +110,19 @@ def _last_per_key(columns: Sequence[str], rows: Sequence[tuple]) -> list[tuple]:
     return list({row[index]: row for row in rows}.values())
 
 
+def _staged(label: str, types: dict, required: set, columns: Sequence[str], rows: Sequence[tuple]):
+    """Check the columns, keep one row per key, stage them: the stage's name and the row count,
+    or None when there is nothing to write."""
+    columns = list(columns)
+    unknown = set(columns) - set(types)
+    if unknown or not required <= set(columns):
+        raise ValueError(f"{label}: columns must include {sorted(required)}; unknown: {sorted(unknown)}")
+    rows = _last_per_key(columns, rows)
+    if not rows:
+        return None
+    return _stage(f"hcrm_stage_{label}", types, columns, rows), len(rows)
+
+
 def _upsert(conn, table: str, insert_cols: list[str], select_sql: str, update_cols: list[str],
             params: dict, existing_sql: str | None) -> tuple[list[int], list[int]]:
     """Run the INSERT … SELECT … ON CONFLICT DO UPDATE … WHERE differs; (inserted, updated) ids."""
@@ -134,16 +147,11 @@ def upsert_patients(hospital_id: int, columns: Sequence[str], rows: Sequence[tup
     """Insert or update patients by ``external_id``. ``columns`` names the tuple positions: it
     holds ``external_id`` and ``name`` plus any of PATIENT_STAGE's columns; columns not given are
     left as they are on existing patients (fields the CRM's staff maintain stay theirs)."""
-    columns = list(columns)
-    unknown = set(columns) - set(PATIENT_STAGE)
-    if unknown or "external_id" not in columns or "name" not in columns:
-        raise ValueError(f"upsert_patients: columns must include external_id and name; unknown: {sorted(unknown)}")
-    rows = _last_per_key(columns, rows)
     result = UpsertResult()
-    if not rows:
+    staged = _staged("patients", PATIENT_STAGE, {"external_id", "name"}, columns, rows)
+    if staged is None:
         return result
-    conn = db.session.connection()
-    stage = _stage("hcrm_stage_patients", PATIENT_STAGE, columns, rows)
+    (stage, count), columns, conn = staged, list(columns), db.session.connection()
     params = {"h": hospital_id, "now": utcnow()}
     renamed = set(conn.execute(sa.text(
         f"SELECT p.id FROM {stage} s JOIN patients_patient p ON p.hospital_id = :h "
@@ -157,7 +165,7 @@ def upsert_patients(hospital_id: int, columns: Sequence[str], rows: Sequence[tup
                     "ON p.hospital_id = :h AND p.external_id = s.external_id")
     result.inserted, result.updated = _upsert(conn, "patients_patient", insert_cols, select_sql, data_cols,
                                               params, existing_sql)
-    result.unchanged = len(rows) - len(result.inserted) - len(result.updated)
+    result.unchanged = count - len(result.inserted) - len(result.updated)
     _index_names(conn, hospital_id, result.inserted, renamed & set(result.updated))
     return result
 
@@ -186,17 +194,11 @@ def upsert_visits(hospital_id: int, columns: Sequence[str], rows: Sequence[tuple
     """Insert or update visits by ``external_id``; ``patient_key`` is the patient's external id.
     ``columns`` holds ``external_id``, ``patient_key``, ``visit_at``, ``kind``, ``status`` plus
     any of VISIT_STAGE's columns; columns not given are left as they are on existing visits."""
-    columns = list(columns)
-    unknown = set(columns) - set(VISIT_STAGE)
-    required = {"external_id", "patient_key", "visit_at", "kind", "status"}
-    if unknown or not required <= set(columns):
-        raise ValueError(f"upsert_visits: columns must include {sorted(required)}; unknown: {sorted(unknown)}")
-    rows = _last_per_key(columns, rows)
     result = UpsertResult()
-    if not rows:
+    staged = _staged("visits", VISIT_STAGE, {"external_id", "patient_key", "visit_at", "kind", "status"}, columns, rows)
+    if staged is None:
         return result
-    conn = db.session.connection()
-    stage = _stage("hcrm_stage_visits", VISIT_STAGE, columns, rows)
+    (stage, count), columns, conn = staged, list(columns), db.session.connection()
     params = {"h": hospital_id, "now": utcnow()}
     join = (f"FROM {stage} s JOIN patients_patient p ON p.hospital_id = :h AND p.external_id = s.patient_key "
             "LEFT JOIN patients_patient t ON t.id = p.merged_into_id")
@@ -214,7 +216,7 @@ def upsert_visits(hospital_id: int, columns: Sequence[str], rows: Sequence[tuple
     result.missing = list(conn.execute(sa.text(
         f"SELECT s.external_id FROM {stage} s LEFT JOIN patients_patient p ON p.hospital_id = :h "
         "AND p.external_id = s.patient_key WHERE p.id IS NULL ORDER BY s.external_id"), params).scalars())
-    result.unchanged = len(rows) - len(result.missing) - len(result.inserted) - len(result.updated)
+    result.unchanged = count - len(result.missing) - len(result.inserted) - len(result.updated)
     return result
 
 
@@ -223,15 +225,11 @@ def upsert_rows(table: str, types: dict, columns: Sequence[str], rows: Sequence[
     """The same upsert for a plain hospital-owned table of another plugin (e.g. the HIS
     connector's charges): ``table`` has UNIQUE (hospital_id, external_id) and the columns named
     in ``types`` (every column a caller may send, ``external_id`` included)."""
-    columns = list(columns)
-    if "external_id" not in columns or set(columns) - set(types):
-        raise ValueError(f"upsert_rows: columns must include external_id and be among {sorted(types)}")
-    rows = _last_per_key(columns, rows)
     result = UpsertResult()
-    if not rows:
+    staged = _staged(table, types, {"external_id"}, columns, rows)
+    if staged is None:
         return result
-    conn = db.session.connection()
-    stage = _stage(f"hcrm_stage_{table}", types, columns, rows)
+    (stage, count), columns, conn = staged, list(columns), db.session.connection()
     params = {"h": hospital_id}
     data_cols = [c for c in columns if c != "external_id"]
     select_sql = f"SELECT :h, {', '.join('s.' + c for c in columns)} FROM {stage} s WHERE true"
@@ -239,7 +237,7 @@ def upsert_rows(table: str, types: dict, columns: Sequence[str], rows: Sequence[
                     "ON t.hospital_id = :h AND t.external_id = s.external_id")
     result.inserted, result.updated = _upsert(conn, table, ["hospital_id", *columns], select_sql, data_cols,
                                               params, existing_sql)
-    result.unchanged = len(rows) - len(result.inserted) - len(result.updated)
+    result.unchanged = count - len(result.inserted) - len(result.updated)
     return result
 
 
