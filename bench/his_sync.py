@@ -1,0 +1,333 @@
+"""HIS sync at scale: 1,000,000 HIS visit rows in MariaDB synced into PostgreSQL by the HIS
+connector, against the ceiling of the same rows streamed by the same driver and loaded with COPY
+plus one INSERT … ON CONFLICT … WHERE the row differs — in the same run.
+
+    .venv/bin/python bench/his_sync.py [--visits 1000000] [--patients 50000] [--batch 5000]
+        [--mariadb mysql://root@127.0.0.1:3306/] [--server postgresql://postgres@127.0.0.1:5432/postgres]
+
+Scratch databases (one on each server) are created and dropped. Each measured phase runs in a
+child process that reports its own peak RSS (VmHWM), so the figures are those of the sync alone.
+Prints rows/s, peak RSS at 100k and at 1M rows, the no-change re-sync and the 1%-changed
+re-sync, and the ratio to the ceiling. Targets (issue 5): full sync >= 70% of the ceiling,
+peak RSS <= 100 MB and the same at 1M as at 100k, a no-change re-sync writes 0 rows and
+re-reads no rows tied at the cursor.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)  # this checkout's core and plugins, not an installed copy
+BASE = datetime(2024, 1, 1)
+VISITS_QUERY = ("SELECT j.JZID, j.BRID, j.JZLX, j.JZZT, j.RYSJ, j.CYSJ, j.KSDM, j.YSXM, j.ZFY, j.GXSJ "
+                "FROM ZY_JZJL j{where}")
+VISIT_FIELDS = {
+    "patient_key": "BRID", "kind": {"column": "JZLX", "codes": {"1": "outpatient", "2": "inpatient", "3": "emergency"}},
+    "status": {"column": "JZZT", "codes": {"0": "open", "1": "admitted", "2": "discharged", "3": "completed"}},
+    "visit_at": "RYSJ", "discharge_at": "CYSJ", "department": {"column": "KSDM", "codes": {"0101": "ORTH",
+                                                                                          "0201": "NEURO"}},
+    "doctor_name": "YSXM", "spending": "ZFY",
+}
+PATIENT_FIELDS = {"name": "XM", "gender": {"column": "XB", "codes": {"1": "M", "2": "F"}}, "phone": "LXDH"}
+
+
+# -- data ---------------------------------------------------------------------------------------
+def build_his(engine, patients: int, visits: int) -> None:
+    """A GBK HIS with ``patients`` patients and ``visits`` visits, generated in SQL. Update times
+    come three rows to a second, so the keyset's tie-breaker is exercised all the way."""
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "CREATE TABLE MZ_BRXX (BRID VARCHAR(20) PRIMARY KEY, XM VARCHAR(32) NOT NULL, XB CHAR(1), "
+            "LXDH VARCHAR(20), GXSJ DATETIME NOT NULL, KEY IX_BRXX_GXSJ (GXSJ, BRID)) DEFAULT CHARSET=gbk"))
+        conn.execute(sa.text(
+            "CREATE TABLE ZY_JZJL (JZID BIGINT PRIMARY KEY, BRID VARCHAR(20) NOT NULL, JZLX CHAR(1), JZZT CHAR(1), "
+            "RYSJ DATETIME NOT NULL, CYSJ DATETIME NULL, KSDM VARCHAR(10), YSXM VARCHAR(32), ZFY DECIMAL(12,2), "
+            "GXSJ DATETIME NOT NULL, KEY IX_JZJL_GXSJ (GXSJ, JZID)) DEFAULT CHARSET=gbk"))
+        conn.execute(sa.text(
+            f"INSERT INTO MZ_BRXX SELECT CONCAT('P', LPAD(seq, 7, '0')), "
+            f"CONCAT(ELT(1 + seq % 8, '王', '李', '张', '刘', '陈', '欧阳', '赵', '曾'), "
+            f"ELT(1 + seq % 7, '伟', '芳', '娜娜', '秀英', '敏', '建国', '子涵')), 1 + seq % 2, "
+            f"CONCAT('138', LPAD(seq, 8, '0')), :base + INTERVAL seq SECOND FROM seq_1_to_{patients}"),
+            {"base": BASE})
+        conn.execute(sa.text(
+            f"INSERT INTO ZY_JZJL SELECT seq, CONCAT('P', LPAD(1 + seq % {patients}, 7, '0')), 1 + seq % 3, "
+            f"IF(seq % 3 = 1, 2, 3), :base + INTERVAL seq MINUTE, IF(seq % 3 = 1, :base + INTERVAL seq + 4320 MINUTE, "
+            f"NULL), IF(seq % 2, '0101', '0201'), ELT(1 + seq % 4, '王医生', '李主任', '张医师', '陈大夫'), "
+            f"(seq % 100000) / 10, :base + INTERVAL seq DIV 3 SECOND FROM seq_1_to_{visits}"), {"base": BASE})
+
+
+# -- child phases -------------------------------------------------------------------------------
+def _status_mb(field: str) -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def peak_rss_mb() -> float:
+    return _status_mb("VmHWM")
+
+
+def current_rss_mb() -> float:
+    return _status_mb("VmRSS")
+
+
+def child_sync(crm_url: str, entity: str, full: bool) -> dict:
+    from core.extensions import db
+    from core.tenancy import hospital_scope
+    from core.testing import make_app
+    from plugins.his_connector import services
+    from plugins.his_connector.models import Connection
+    app = make_app(crm_url)
+    with app.app_context():
+        hospital_id = db.session.execute(sa.text("SELECT id FROM core_hospital WHERE code = 'BENCH'")).scalar()
+        with hospital_scope(hospital_id):
+            connection = db.session.execute(sa.select(Connection)).scalar_one()
+            baseline = current_rss_mb()
+            started = time.perf_counter()
+            if os.environ.get("HIS_BENCH_PROFILE"):  # a cProfile dump per phase, to find the hot path
+                import cProfile
+                profile = cProfile.Profile()
+                run = profile.runcall(services.sync, connection, entities=[entity], full=full)[0]
+                profile.dump_stats(os.environ["HIS_BENCH_PROFILE"] + f".{entity}.{time.time():.0f}")
+            else:
+                run = services.sync(connection, entities=[entity], full=full)[0]
+            elapsed = time.perf_counter() - started
+            return {"seconds": elapsed, "status": run.status, "error": run.error, "read": run.rows_read,
+                    "inserted": run.inserted, "updated": run.updated, "unchanged": run.unchanged,
+                    "quarantined": run.quarantined, "rss_mb": peak_rss_mb(), "base_mb": baseline}
+
+
+SAME_SCHEMA_UPSERT = """
+INSERT INTO ceiling_crm_visit (hospital_id, external_id, patient_id, owner_id, kind, status, visit_at, discharge_at,
+                               department_id, doctor_name, spending, created_at)
+SELECT p.hospital_id, s.jzid::text, p.id, p.owner_id,
+       CASE s.jzlx WHEN '1' THEN 'outpatient' WHEN '2' THEN 'inpatient' ELSE 'emergency' END,
+       CASE s.jzzt WHEN '0' THEN 'open' WHEN '1' THEN 'admitted' WHEN '2' THEN 'discharged' ELSE 'completed' END,
+       s.rysj, s.cysj, d.id, s.ysxm, s.zfy, now()
+FROM ceiling_stage s
+JOIN patients_patient p ON p.hospital_id = (SELECT id FROM core_hospital WHERE code = 'BENCH') AND p.external_id = s.brid
+LEFT JOIN core_department d ON d.hospital_id = p.hospital_id
+     AND d.code = CASE s.ksdm WHEN '0101' THEN 'ORTH' WHEN '0201' THEN 'NEURO' END
+ON CONFLICT (hospital_id, external_id) DO UPDATE SET patient_id = excluded.patient_id, kind = excluded.kind,
+    status = excluded.status, visit_at = excluded.visit_at, discharge_at = excluded.discharge_at,
+    department_id = excluded.department_id, doctor_name = excluded.doctor_name, spending = excluded.spending
+WHERE (ceiling_crm_visit.patient_id, ceiling_crm_visit.kind, ceiling_crm_visit.status, ceiling_crm_visit.visit_at,
+       ceiling_crm_visit.discharge_at, ceiling_crm_visit.department_id, ceiling_crm_visit.doctor_name,
+       ceiling_crm_visit.spending)
+  IS DISTINCT FROM (excluded.patient_id, excluded.kind, excluded.status, excluded.visit_at, excluded.discharge_at,
+       excluded.department_id, excluded.doctor_name, excluded.spending)
+"""
+BARE_UPSERT = """
+INSERT INTO ceiling_visit SELECT * FROM ceiling_stage ON CONFLICT (jzid) DO UPDATE SET
+    brid = excluded.brid, jzlx = excluded.jzlx, jzzt = excluded.jzzt, rysj = excluded.rysj, cysj = excluded.cysj,
+    ksdm = excluded.ksdm, ysxm = excluded.ysxm, zfy = excluded.zfy, gxsj = excluded.gxsj
+WHERE (ceiling_visit.brid, ceiling_visit.jzlx, ceiling_visit.jzzt, ceiling_visit.rysj, ceiling_visit.cysj,
+       ceiling_visit.ksdm, ceiling_visit.ysxm, ceiling_visit.zfy)
+  IS DISTINCT FROM (excluded.brid, excluded.jzlx, excluded.jzzt, excluded.rysj, excluded.cysj, excluded.ksdm,
+       excluded.ysxm, excluded.zfy)
+"""
+
+
+def child_ceiling(his_url: str, crm_url: str, batch: int, target: str) -> dict:
+    """Same driver, same rows, same order; COPY into a staging table, then one upsert — into a
+    bare table (``bare``: the issue's ceiling) or into a table shaped like the CRM's visits, with
+    its indexes and foreign keys, codes mapped in SQL (``crm``: the same rows, the same result)."""
+    import pymysql
+    his = sa.engine.make_url(his_url)
+    started = time.perf_counter()
+    source = pymysql.connect(host=his.host, port=his.port or 3306, user=his.username, password=his.password or "",
+                             database=his.database, charset="gbk", cursorclass=pymysql.cursors.SSCursor)
+    crm = sa.create_engine(crm_url)
+    rows = 0
+    with crm.begin() as conn:
+        raw = conn.connection.dbapi_connection
+        with raw.cursor() as cur:
+            cur.execute("CREATE TEMP TABLE ceiling_stage (jzid bigint, brid varchar(20), jzlx char(1), jzzt char(1), "
+                        "rysj timestamp, cysj timestamp, ksdm varchar(10), ysxm varchar(32), zfy numeric(12,2), "
+                        "gxsj timestamp)")
+            with source.cursor() as reader:
+                reader.execute(VISITS_QUERY.format(where="") + " ORDER BY j.GXSJ, j.JZID")
+                while True:
+                    chunk = reader.fetchmany(batch)
+                    if not chunk:
+                        break
+                    rows += len(chunk)
+                    buffer = io.StringIO()
+                    buffer.writelines("\t".join("\\N" if v is None else str(v) for v in row) + "\n" for row in chunk)
+                    buffer.seek(0)
+                    cur.copy_expert("COPY ceiling_stage FROM STDIN", buffer)
+            loaded = time.perf_counter()
+            cur.execute(BARE_UPSERT if target == "bare" else SAME_SCHEMA_UPSERT)
+            written = cur.rowcount
+    source.close()
+    crm.dispose()
+    finished = time.perf_counter()
+    return {"seconds": finished - started, "read": rows, "written": written, "stream_copy_s": loaded - started,
+            "upsert_s": finished - loaded, "rss_mb": peak_rss_mb()}
+
+
+def settle(crm_url: str) -> None:
+    """Flush and vacuum between phases, so that one phase's checkpoint does not land in the next."""
+    engine = sa.create_engine(crm_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text("VACUUM ANALYZE"))
+        conn.execute(sa.text("CHECKPOINT"))
+    engine.dispose()
+
+
+def run_child(*args: str) -> dict:
+    settle(args[-3] if args[0] == "sync" else args[2])
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    out = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, env=env,
+                         cwd=ROOT, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"child {args[0]} failed:\n{out.stderr[-4000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# -- orchestration ------------------------------------------------------------------------------
+def setup_crm(crm_url: str, his_url: str, batch: int, visits_where: str) -> None:
+    from core import migrations_support
+    from core.extensions import db
+    from core.tenancy import hospital_scope
+    from core.testing import make_app, make_department, make_hospital
+    from plugins.his_connector import services
+    app = make_app(crm_url)
+    with app.app_context():
+        migrations_support.upgrade()
+        db.session.execute(sa.text("CREATE TABLE ceiling_visit (jzid bigint PRIMARY KEY, brid varchar(20), "
+                                   "jzlx char(1), jzzt char(1), rysj timestamp, cysj timestamp, ksdm varchar(10), "
+                                   "ysxm varchar(32), zfy numeric(12,2), gxsj timestamp)"))
+        # The CRM's visit table as it is: same columns, indexes, unique key and foreign keys.
+        db.session.execute(sa.text("CREATE TABLE ceiling_crm_visit (LIKE patients_visit INCLUDING ALL)"))
+        for (definition,) in db.session.execute(sa.text(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = 'patients_visit'::regclass AND contype = 'f'")):
+            db.session.execute(sa.text(f"ALTER TABLE ceiling_crm_visit ADD {definition}"))
+        db.session.commit()
+        hospital = make_hospital("BENCH", "基准医院", plugins=["his_connector"])
+        make_department(hospital, "ORTH", "骨科")
+        make_department(hospital, "NEURO", "神经内科")
+        with hospital_scope(hospital):
+            connection = services.create_connection({"name": "HIS", "url": his_url, "encoding": "gbk",
+                                                     "batch_size": batch, "safety_lag": 60})
+            services.save_mapping(connection, "patients", {
+                "query": "SELECT BRID, XM, XB, LXDH, GXSJ FROM MZ_BRXX", "key_column": "BRID",
+                "cursor_column": "GXSJ", "fields": PATIENT_FIELDS})
+            services.save_mapping(connection, "visits", {
+                "query": VISITS_QUERY.format(where=visits_where), "key_column": "JZID", "cursor_column": "GXSJ",
+                "fields": VISIT_FIELDS})
+
+
+def set_visits_query(crm_url: str, where: str) -> None:
+    engine = sa.create_engine(crm_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE his_connector_mapping SET query = :q, cursor_value = NULL, cursor_type = NULL, "
+                             "cursor_key = NULL, cursor_key_type = NULL WHERE entity = 'visits'"),
+                     {"q": VISITS_QUERY.format(where=where)})
+        conn.execute(sa.text("TRUNCATE patients_visit CASCADE"))
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--visits", type=int, default=1_000_000)
+    parser.add_argument("--patients", type=int, default=50_000)
+    parser.add_argument("--batch", type=int, default=5000)
+    parser.add_argument("--mariadb", default="mysql://root@127.0.0.1:3306/")
+    parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch databases (to inspect plans)")
+    args = parser.parse_args()
+    name = f"hcrm_bench_{uuid.uuid4().hex[:8]}"
+    maria = sa.create_engine(args.mariadb.replace("mysql://", "mysql+pymysql://", 1), isolation_level="AUTOCOMMIT")
+    pg = sa.create_engine(args.server.replace("postgresql://", "postgresql+psycopg2://", 1),
+                          isolation_level="AUTOCOMMIT")
+    with maria.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name} CHARACTER SET gbk"))
+    with pg.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    his_url = maria.url.set(database=name).render_as_string(hide_password=False)
+    crm_url = pg.url.set(database=name).render_as_string(hide_password=False)
+    try:
+        his = sa.create_engine(his_url, connect_args={"charset": "utf8mb4"})
+        started = time.perf_counter()
+        build_his(his, args.patients, args.visits)
+        his.dispose()
+        print(f"generated {args.patients:,} patients and {args.visits:,} visits in MariaDB in "
+              f"{time.perf_counter() - started:.1f}s", flush=True)
+        setup_crm(crm_url, his_url, args.batch, " WHERE j.JZID <= 100000")
+        patients = run_child("sync", crm_url, "patients", "0")
+        print(f"patients: {patients}", flush=True)
+        small = run_child("sync", crm_url, "visits", "0")
+        print(f"visits, first 100k: {small}", flush=True)
+        set_visits_query(crm_url, "")
+        full = run_child("sync", crm_url, "visits", "0")
+        print(f"visits, 1M: {full}", flush=True)
+        again = run_child("sync", crm_url, "visits", "0")
+        print(f"re-sync, no change: {again}", flush=True)
+        changed = args.visits // 100
+        with sa.create_engine(his_url).begin() as conn:  # 1% of visits discharged/edited, in the past
+            conn.execute(sa.text("UPDATE ZY_JZJL SET JZZT = '2', ZFY = ZFY + 1, GXSJ = :t "
+                                 "WHERE JZID % 100 = 7"), {"t": datetime(2024, 12, 31, 23, 0)})
+        one_pct = run_child("sync", crm_url, "visits", "0")
+        print(f"re-sync, 1% changed: {one_pct}", flush=True)
+        ceiling = run_child("ceiling", his_url, crm_url, str(args.batch), "bare")
+        print(f"ceiling, bare table: {ceiling}", flush=True)
+        same = run_child("ceiling", his_url, crm_url, str(args.batch), "crm")
+        print(f"ceiling, CRM-shaped table: {same}", flush=True)
+    finally:
+        if args.keep:
+            print(f"kept: {his_url} {crm_url}")
+        else:
+            with maria.connect() as conn:
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+            with pg.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    rate, ceiling_rate = full["read"] / full["seconds"], ceiling["read"] / ceiling["seconds"]
+    print()
+    print(f"{'phase':38} {'rows read':>10} {'written':>9} {'seconds':>8} {'rows/s':>9} {'peak RSS MB':>12}")
+    for label, figures in (("patients (setup)", patients), ("visits, first 100k rows", small),
+                           ("visits, full 1M rows", full), ("re-sync, no change", again),
+                           (f"re-sync, 1% changed ({changed:,} rows)", one_pct),
+                           ("ceiling: COPY + 1 upsert, bare table", ceiling),
+                           ("ceiling: COPY + 1 upsert, CRM table", same)):
+        written = figures.get("inserted", 0) + figures.get("updated", 0) if "inserted" in figures else "-"
+        speed = figures["read"] / figures["seconds"] if figures["read"] else 0
+        print(f"{label:38} {figures['read']:>10,} {written!s:>9} {figures['seconds']:>8.2f} {speed:>9,.0f} "
+              f"{figures['rss_mb']:>12.1f}")
+    print()
+    same_rate = same["read"] / same["seconds"]
+    print(f"full sync / ceiling (bare table): {rate:,.0f} / {ceiling_rate:,.0f} rows/s = {rate / ceiling_rate:.0%} "
+          f"(target >= 70%)")
+    print(f"full sync / ceiling (CRM-shaped table, its 7 indexes and 5 foreign keys): {rate:,.0f} / {same_rate:,.0f} "
+          f"rows/s = {rate / same_rate:.0%}")
+    print(f"sync's own memory: {full['rss_mb'] - full['base_mb']:.1f} MB above the loaded app at 1M, "
+          f"{small['rss_mb'] - small['base_mb']:.1f} MB at 100k")
+    print(f"peak RSS: {small['rss_mb']:.1f} MB at 100k, {full['rss_mb']:.1f} MB at 1M (target <= 100 MB, flat)")
+    print(f"no-change re-sync: {again['read']} rows read, {again['inserted'] + again['updated']} written "
+          f"in {again['seconds']:.2f}s (target: 0 written, no tied rows re-read)")
+    print(f"1% re-sync: {one_pct['read']:,} read, {one_pct['updated']:,} updated in {one_pct['seconds']:.2f}s")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        kind, rest = sys.argv[2], sys.argv[3:]
+        if kind == "sync":
+            result = child_sync(rest[0], rest[1], rest[2] == "1")
+        else:
+            result = child_ceiling(rest[0], rest[1], int(rest[2]), rest[3])
+        print(json.dumps(result))
+    else:
+        main()

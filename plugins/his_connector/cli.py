@@ -1,0 +1,155 @@
+"""``hcrm his sync|test|runs|preview --hospital CODE``: the HIS connector from the command line.
+
+Thin: every command resolves the hospital and its connections, then calls services.
+"""
+from __future__ import annotations
+
+import click
+import sqlalchemy as sa
+from flask.cli import AppGroup
+
+from core.extensions import db
+from core.tenancy import hospital_scope, system_scope
+
+his_cli = AppGroup("his", help="HIS connector: sync patients, visits and charges from the hospital's HIS.")
+
+
+def register(cli) -> None:
+    cli.add_command(his_cli)
+
+
+def _hospital(code: str):
+    from core.activation import live_plugins
+    from core.cli import _hospital as find_hospital
+    hospital = find_hospital(code)
+    with system_scope():
+        live = live_plugins(hospital.id)
+    if "his_connector" not in live:
+        raise click.ClickException(f"the his_connector plugin is not enabled for hospital '{code}' "
+                                   f"(hcrm plugins enable his_connector --hospital {code})")
+    return hospital
+
+
+def _connections(name: str | None, *, enabled_only: bool):
+    from plugins.his_connector.models import Connection
+    query = sa.select(Connection).order_by(Connection.name)
+    every = db.session.execute(query).scalars().all()
+    if name:
+        chosen = [c for c in every if c.name == name]
+        if not chosen:
+            known = ", ".join(c.name for c in every) or "none"
+            raise click.ClickException(f"no HIS connection named '{name}' (connections: {known})")
+        return chosen
+    chosen = [c for c in every if c.enabled or not enabled_only]
+    if not chosen:
+        raise click.ClickException("this hospital has no enabled HIS connection (configure one in the web UI)")
+    return chosen
+
+
+def _counts(run) -> str:
+    return (f"{run.rows_read} read, {run.inserted} inserted, {run.updated} updated, {run.unchanged} unchanged, "
+            f"{run.quarantined} quarantined")
+
+
+@his_cli.command("sync")
+@click.option("--hospital", "code", required=True, help="Hospital code.")
+@click.option("--connection", "name", help="Connection name (default: every enabled connection).")
+@click.option("--entity", "entities", multiple=True, type=click.Choice(["patients", "visits", "charges"]),
+              help="Only this entity (repeatable; default: every enabled mapping).")
+@click.option("--full", is_flag=True, help="Read everything from the start (idempotent: unchanged rows are not written).")
+@click.option("--no-progress", is_flag=True, help="No progress bar (for cron logs).")
+def sync_command(code, name, entities, full, no_progress):
+    """Sync patients, visits and charges from the HIS: incremental, resumable, idempotent."""
+    from plugins.his_connector import services
+    hospital = _hospital(code)
+    failed = False
+    with hospital_scope(hospital):
+        for connection in _connections(name, enabled_only=not name):
+            bars = {}
+
+            def progress(run, rows, total, bars=bars):
+                if no_progress:
+                    return
+                bar = bars.get(run.id)
+                if bar is None:
+                    bar = bars[run.id] = click.progressbar(length=max(total or 0, 1), label=f"{run.connection.name}/"
+                                                           f"{run.entity}", show_pos=True, show_eta=True)
+                    bar.__enter__()
+                bar.update(rows)
+            try:
+                runs = services.sync(connection, entities=list(entities) or None, full=full, progress=progress,
+                                     count=not no_progress)
+            except services.HisError as exc:
+                raise click.ClickException(f"{connection.name}: {exc}") from None
+            finally:
+                for bar in bars.values():
+                    bar.__exit__(None, None, None)
+            for run in runs:
+                line = f"{connection.name}/{run.entity}: {run.status} — {_counts(run)}; cursor {run.cursor_after or '-'}"
+                if run.status == "ok":
+                    click.echo(line)
+                else:
+                    failed = True
+                    click.echo(f"{line}\n  error: {run.error}", err=True)
+    if failed:
+        raise click.ClickException("the sync failed; the next run resumes after the last committed batch")
+
+
+@his_cli.command("test")
+@click.option("--hospital", "code", required=True, help="Hospital code.")
+@click.option("--connection", "name", help="Connection name (default: every connection).")
+def test_command(code, name):
+    """Connect to the HIS read-only and report the server and its clock."""
+    from plugins.his_connector import services, source
+    hospital = _hospital(code)
+    failed = False
+    with hospital_scope(hospital):
+        for connection in _connections(name, enabled_only=False):
+            result = services.test_connection(connection)
+            click.echo(f"{connection.name} ({source.display_url(connection)}): {'OK' if result.ok else 'FAILED'} — "
+                       f"{result.message}", err=not result.ok)
+            failed = failed or not result.ok
+    if failed:
+        raise click.ClickException("a connection test failed")
+
+
+@his_cli.command("runs")
+@click.option("--hospital", "code", required=True, help="Hospital code.")
+@click.option("--connection", "name", help="Only this connection.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+def runs_command(code, name, limit):
+    """The run log, newest first."""
+    from plugins.his_connector import services
+    hospital = _hospital(code)
+    with hospital_scope(hospital):
+        connection = _connections(name, enabled_only=False)[0] if name else None
+        runs = services.list_runs(connection, limit=limit)
+        if not runs:
+            click.echo("no runs yet")
+        for run in runs:
+            took = f"{(run.finished_at - run.started_at).total_seconds():.1f}s" if run.finished_at else "-"
+            click.echo(f"#{run.id} {run.started_at:%Y-%m-%d %H:%M:%S} {run.connection.name}/{run.entity} "
+                       f"{run.trigger}{' full' if run.full else ''} {run.status} {took}: {_counts(run)}; "
+                       f"cursor {run.cursor_before or '-'} → {run.cursor_after or '-'}"
+                       + (f"\n    error: {run.error}" if run.error else ""))
+
+
+@his_cli.command("preview")
+@click.option("--hospital", "code", required=True, help="Hospital code.")
+@click.option("--connection", "name", required=True, help="Connection name.")
+@click.option("--entity", required=True, type=click.Choice(["patients", "visits", "charges"]))
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 200))
+def preview_command(code, name, entity, limit):
+    """Map the first rows of a saved mapping and show them with every mapping error; writes nothing."""
+    from plugins.his_connector import services
+    hospital = _hospital(code)
+    with hospital_scope(hospital):
+        connection = _connections(name, enabled_only=False)[0]
+        try:
+            result = services.preview(connection, entity, limit=limit)
+        except services.HisError as exc:
+            raise click.ClickException(str(exc)) from None
+        for row in result.rows:
+            shown = ", ".join(f"{k}={v}" for k, v in row.values.items()) if row.values else ""
+            click.echo(f"{row.key}: {shown}" + (f"\n    errors: {'; '.join(row.errors)}" if row.errors else ""))
+        click.echo(f"{len(result.rows)} rows, {sum(1 for r in result.rows if r.errors)} with errors")

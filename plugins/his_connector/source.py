@@ -1,0 +1,400 @@
+"""Reading the HIS: connecting read-only with a statement timeout, checking queries, and streaming
+an administrator's SELECT in keyset order.
+
+The password never touches our storage: a connection names an environment variable, read here
+at connect time and put into the URL object only (``URL.set(password=...)``); URLs are rendered
+with ``hide_password=True`` wherever they are shown or logged.
+
+Reading: the admin's SELECT is wrapped as a subquery ``src`` and read in *windows*
+
+    SELECT * FROM (<query>) src
+    WHERE (C > :c OR (C = :c AND K > :k)) AND C <= :upper
+    ORDER BY C, K  LIMIT :window
+
+each streamed with a server-side cursor in batches (``stream_results`` + ``partitions``), so
+memory holds one batch, however large the table. Windows (not one endless statement) keep each
+statement short — the statement timeout applies to each, the HIS never holds one snapshot for a
+whole initial load, and a dropped connection costs at most the window in progress. Never OFFSET:
+each window starts from the last (cursor, key) read, through the (cursor, key) index.
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from core.i18n import Message, _m
+from plugins.his_connector.errors import HisError
+
+ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
+COLUMN_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_$#]{0,63}")
+CONNECT_TIMEOUT = 10  # seconds
+MAX_WINDOW = 200_000  # rows per statement
+CHARSETS = {  # our encoding setting → each driver's name for it
+    "mysql": {"utf8": "utf8mb4", "gbk": "gbk", "gb18030": "gb18030"},
+    "postgresql": {"utf8": "UTF8", "gbk": "GBK", "gb18030": "GB18030"},
+    "mssql": {"utf8": "UTF-8", "gbk": "GBK", "gb18030": "GB18030"},
+}
+CLOCK_SQL = {
+    "mysql": "SELECT NOW(6)",
+    "postgresql": "SELECT LOCALTIMESTAMP",
+    "sqlite": "SELECT strftime('%Y-%m-%d %H:%M:%f', 'now', 'localtime')",
+    "oracle": "SELECT LOCALTIMESTAMP FROM DUAL",
+    "mssql": "SELECT SYSDATETIME()",
+}
+DRIVER_EXTRAS = {"pymysql": "PyMySQL", "oracledb": "oracledb", "pymssql": "pymssql", "psycopg2": "psycopg2-binary"}
+
+
+def valid_timezone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def clean_url(value) -> tuple[str | None, Message | None]:
+    """(url text, problem). A URL carrying a password is refused: it would be stored."""
+    text = (value or "").strip()
+    if not text:
+        return None, _m("Enter the SQLAlchemy URL of the HIS database, e.g. mysql+pymysql://his_ro@10.0.0.5:3306/his.")
+    try:
+        url = make_url(text)
+        url.get_dialect()
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ValueError) as exc:
+        return None, _m("Not a usable SQLAlchemy URL: %(error)s", error=str(exc).split("\n")[0][:200])
+    if url.password:
+        return None, _m("Remove the password from the URL: name the environment variable that holds it instead.")
+    if len(text) > 500:
+        return None, _m("The URL is longer than 500 characters.")
+    return url.render_as_string(hide_password=True), None
+
+
+def clean_query(value) -> tuple[str | None, Message | None]:
+    """(query, problem): one SELECT (or WITH … SELECT), without a trailing semicolon."""
+    text = (value or "").strip().rstrip(";").strip()
+    if not re.match(r"(?is)^(select|with)\b", text):
+        return None, _m("The query is one SELECT statement.")
+    if ";" in text:
+        return None, _m("The query is one statement: remove the semicolons.")
+    if len(text) > 20_000:
+        return None, _m("The query is longer than 20,000 characters.")
+    return text, None
+
+
+def password_state(connection) -> str:
+    if not connection.password_env:
+        return "none"
+    return "set" if os.environ.get(connection.password_env) is not None else "missing"
+
+
+def display_url(connection) -> str:
+    return make_url(connection.url).render_as_string(hide_password=True)
+
+
+def _url(connection):
+    url = make_url(connection.url)
+    if connection.password_env:
+        password = os.environ.get(connection.password_env)
+        if password is None:
+            raise HisError(_m("The environment variable %(name)s, which should hold the HIS password, is not "
+                              "set for this process.", name=connection.password_env))
+        url = url.set(password=password)
+    return url
+
+
+def _family(dialect_name: str) -> str:
+    return "mysql" if dialect_name in ("mysql", "mariadb") else dialect_name
+
+
+def _session_setup(family: str, timeout: int):
+    """SQL run on every new HIS connection: read-only, statement timeout, patience for a reader
+    that pauses between batches while our side commits."""
+
+    def setup(dbapi_connection, _record):
+        if family == "oracle":
+            dbapi_connection.call_timeout = timeout * 1000  # the account itself is read-only
+            return
+        cursor = dbapi_connection.cursor()
+        try:
+            if family == "mysql":
+                cursor.execute("SET SESSION TRANSACTION READ ONLY")
+                cursor.execute("SELECT VERSION()")
+                mariadb = "mariadb" in str(cursor.fetchone()[0]).lower()
+                cursor.execute(f"SET SESSION max_statement_time = {int(timeout)}" if mariadb
+                               else f"SET SESSION max_execution_time = {int(timeout) * 1000}")
+                cursor.execute("SET SESSION net_write_timeout = 600")
+            elif family == "sqlite":
+                cursor.execute("PRAGMA query_only = ON")
+            elif family == "mssql":
+                cursor.execute("SET LOCK_TIMEOUT 10000")
+        finally:
+            cursor.close()
+    return setup
+
+
+def engine(connection) -> sa.Engine:
+    """An engine for the HIS, with no pool: a sync holds one connection; tests and previews
+    open and close theirs."""
+    url = _url(connection)
+    family = _family(url.get_dialect().name)
+    timeout = int(connection.statement_timeout)
+    args: dict = {}
+    charset = CHARSETS.get(family, {}).get(connection.encoding)
+    if family == "mysql":
+        args = {"charset": charset, "connect_timeout": CONNECT_TIMEOUT, "read_timeout": timeout + 30}
+    elif family == "postgresql":
+        args = {"connect_timeout": CONNECT_TIMEOUT, "client_encoding": charset,
+                "options": f"-c default_transaction_read_only=on -c statement_timeout={timeout * 1000}"}
+    elif family == "mssql":
+        args = {"charset": charset, "login_timeout": CONNECT_TIMEOUT, "timeout": timeout}
+    try:
+        created = sa.create_engine(url, poolclass=NullPool, connect_args=args)
+    except ModuleNotFoundError as exc:
+        raise HisError(_m("The database driver %(driver)s is not installed: pip install %(package)s",
+                          driver=exc.name, package=DRIVER_EXTRAS.get(exc.name, exc.name))) from None
+    event.listen(created, "connect", _session_setup(family, timeout))
+    return created
+
+
+def is_connection_lost(exc: BaseException) -> bool:
+    """Errors worth a reconnect: the HIS went away, a network cut, a killed session. A refused
+    query or a wrong password is not (retrying would only repeat it)."""
+    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError)):
+        code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+        # MySQL: 1045 access denied, 1044 no database, 1049 unknown database, 1146 no table,
+        # 1969/3024 statement timeout — none is cured by reconnecting.
+        return code not in (1044, 1045, 1049, 1146, 1969, 3024)
+    return isinstance(exc, (ConnectionError, TimeoutError, OSError))
+
+
+def describe_error(exc: BaseException) -> str:
+    """A short, password-free description of a driver error."""
+    if isinstance(exc, HisError):
+        return str(exc)
+    orig = getattr(exc, "orig", None) or exc
+    return f"{type(orig).__name__}: {str(orig).splitlines()[0][:300] if str(orig) else ''}"
+
+
+@dataclass
+class TestResult:
+    ok: bool
+    message: Message
+    server: str | None = None
+    clock: object = None
+
+
+def test(connection) -> TestResult:
+    """Connect, read the server version and clock. Never raises: the result explains."""
+    try:
+        with engine(connection).connect() as conn:
+            family = _family(conn.dialect.name)
+            server = conn.dialect.server_version_info
+            clock = clock_of(conn)
+    except HisError as exc:
+        return TestResult(False, exc.message)
+    except Exception as exc:  # any driver error: say what it was, keep the password out
+        return TestResult(False, _m("Cannot connect to %(url)s: %(error)s", url=display_url(connection),
+                                    error=describe_error(exc)))
+    version = ".".join(str(p) for p in server) if server else family
+    return TestResult(True, _m("Connected to %(family)s %(version)s (read-only); the HIS clock says %(clock)s.",
+                               family=family, version=version, clock=str(clock)), version, clock)
+
+
+def clock_of(conn) -> object:
+    """The HIS's own current time (naive local time), so the upper bound never depends on our
+    clock agreeing with theirs."""
+    sql = CLOCK_SQL.get(_family(conn.dialect.name), "SELECT CURRENT_TIMESTAMP")
+    return conn.execute(sa.text(sql)).scalar()
+
+
+def _wrapped(query: str):
+    return sa.text(query).columns().subquery("src")
+
+
+def query_columns(connection, query: str) -> list[str]:
+    """The query's column names, from running it wrapped in ``WHERE 1=0`` (no rows read).
+    Raises HisError when the HIS refuses it or cannot be reached."""
+    statement = sa.select(sa.literal_column("*")).select_from(_wrapped(query)).where(sa.false())
+    try:
+        with engine(connection).connect() as conn:
+            return list(conn.execute(statement).keys())
+    except HisError:
+        raise
+    except Exception as exc:
+        raise HisError(_m("The HIS refused the query: %(error)s", error=describe_error(exc))) from None
+
+
+def sample(connection, query: str, key_column: str, cursor_column: str, limit: int) -> tuple[list[str], list]:
+    """The first ``limit`` rows in (cursor, key) order, for a preview."""
+    statement = (sa.select(sa.literal_column("*")).select_from(_wrapped(query))
+                 .order_by(sa.column(cursor_column), sa.column(key_column)).limit(limit))
+    try:
+        with engine(connection).connect() as conn:
+            result = conn.execute(statement)
+            return list(result.keys()), result.fetchall()
+    except HisError:
+        raise
+    except Exception as exc:
+        raise HisError(_m("The HIS refused the query: %(error)s", error=describe_error(exc))) from None
+
+
+# -- positions ----------------------------------------------------------------------------------
+TYPE_NAMES = {datetime: "datetime", date: "date", int: "int", Decimal: "decimal", str: "str", float: "float"}
+
+
+def encode_value(value) -> tuple[str | None, str | None]:
+    """(text, type) of a cursor or key value, exact: datetimes keep their microseconds and stay
+    naive (source-local), decimals keep their digits."""
+    if value is None:
+        return None, None
+    kind = TYPE_NAMES.get(type(value))
+    if kind is None:
+        kind, value = "str", str(value)
+    text = value.isoformat() if kind in ("datetime", "date") else (repr(value) if kind == "float" else str(value))
+    return text, kind
+
+
+def decode_value(text: str | None, kind: str | None):
+    if text is None:
+        return None
+    return {"datetime": datetime.fromisoformat, "date": date.fromisoformat, "int": int, "decimal": Decimal,
+            "float": float}.get(kind, str)(text)
+
+
+@dataclass
+class Position:
+    """Where reading resumes: after the row (cursor, key)."""
+
+    cursor: object
+    key: object
+
+    def describe(self) -> str | None:
+        return None if self.cursor is None else f"{encode_value(self.cursor)[0]} / {encode_value(self.key)[0]}"
+
+
+def upper_bound(clock, sample_cursor, lag_seconds: int):
+    """The newest cursor value this run reads: the HIS clock minus the safety lag, in the
+    cursor's own type. None for cursors that are not times (an id, a version number): they
+    have no clock to lag behind."""
+    if isinstance(clock, str):
+        try:
+            clock = datetime.fromisoformat(clock)
+        except ValueError:
+            return None
+    if not isinstance(clock, datetime):
+        return None
+    bound = clock - timedelta(seconds=lag_seconds)
+    if isinstance(sample_cursor, datetime):
+        return bound
+    if isinstance(sample_cursor, date):
+        return bound.date()
+    if isinstance(sample_cursor, str) and re.match(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d", sample_cursor):
+        sep = sample_cursor[10]
+        text = bound.isoformat(sep=sep)
+        return text[:len(sample_cursor)] if len(sample_cursor) >= 19 else text[:19]
+    return None
+
+
+class Reader:
+    """One read-only session on the HIS for one run."""
+
+    def __init__(self, connection, query: str, key_column: str, cursor_column: str):
+        self.connection = connection
+        self.query, self.key_column, self.cursor_column = query, key_column, cursor_column
+        self.engine = engine(connection)
+        self.conn = None
+        self.columns: list[str] | None = None
+
+    def __enter__(self):
+        self.conn = self.engine.connect()
+        return self
+
+    def __exit__(self, *exc_info):
+        try:
+            if self.conn is not None:
+                self.conn.close()
+        finally:
+            self.engine.dispose()
+
+    def clock(self):
+        value = clock_of(self.conn)
+        self.conn.commit()
+        return value
+
+    def read_columns(self) -> list[str]:
+        """The query's columns (``WHERE 1=0``: no rows read), before the first batch."""
+        statement = sa.select(sa.literal_column("*")).select_from(_wrapped(self.query)).where(sa.false())
+        self.columns = list(self.conn.execute(statement).keys())
+        self.conn.commit()
+        return self.columns
+
+    def first_cursor(self):
+        """Any one cursor value (its type decides the upper bound on a first run)."""
+        statement = sa.select(sa.column(self.cursor_column)).select_from(_wrapped(self.query)).limit(1)
+        value = self.conn.execute(statement).scalar()
+        self.conn.commit()
+        return value
+
+    def _window(self, position: Position | None, upper, keys=None):
+        cursor, key = sa.column(self.cursor_column), sa.column(self.key_column)
+        # Rows without a cursor or key cannot be positioned (and NULL would stall the keyset).
+        statement = (sa.select(sa.literal_column("*")).select_from(_wrapped(self.query))
+                     .where(cursor.isnot(None), key.isnot(None)))
+        if keys is not None:
+            return statement.where(key.in_(keys)).order_by(cursor, key)
+        if position is not None and position.cursor is not None:
+            statement = statement.where(sa.or_(cursor > position.cursor,
+                                               sa.and_(cursor == position.cursor, key > position.key)))
+        if upper is not None:
+            statement = statement.where(cursor <= upper)
+        return statement.order_by(cursor, key)
+
+    def batches(self, position: Position | None, upper, batch_size: int, window_batches: int = 20) -> Iterator[list]:
+        """Rows after ``position`` up to ``upper``, in (cursor, key) order, ``batch_size`` at a
+        time. The caller commits each batch before asking for the next one; on a dropped
+        connection it resumes with a new Reader from its last committed position."""
+        window = min(MAX_WINDOW, batch_size * window_batches)
+        key_index = cursor_index = None
+        while True:
+            result = self.conn.execution_options(stream_results=True, yield_per=batch_size).execute(
+                self._window(position, upper).limit(window))
+            if key_index is None:
+                self.columns = list(result.keys())
+                names = [c.upper() for c in self.columns]
+                key_index, cursor_index = names.index(self.key_column.upper()), names.index(self.cursor_column.upper())
+            count = 0
+            for rows in result.partitions(batch_size):
+                count += len(rows)
+                last = rows[-1]
+                position = Position(last[cursor_index], last[key_index])
+                yield rows
+            result.close()
+            self.conn.commit()  # end the read transaction between windows: no long-held snapshot
+            if count < window:
+                return
+
+    def count(self, position: Position | None, upper) -> int:
+        """How many rows a run will read (for a progress bar): one COUNT over the index range."""
+        statement = sa.select(sa.func.count()).select_from(self._window(position, upper).order_by(None).subquery())
+        value = self.conn.execute(statement).scalar()
+        self.conn.commit()
+        return int(value or 0)
+
+    def rows_for_keys(self, keys: list) -> tuple[list[str], list]:
+        """The current source rows of these natural keys (quarantine retries)."""
+        result = self.conn.execute(self._window(None, None, keys=keys))
+        rows = result.fetchall()
+        self.conn.commit()
+        return list(result.keys()), rows

@@ -1,0 +1,428 @@
+"""The sync loop: read a mapping's rows from the HIS in keyset order, write each batch set-based
+in its own transaction together with the cursor and the run log, resume after a dropped
+connection, quarantine what cannot be mapped.
+
+Guarantees (see docs/his_connector.md):
+
+* one transaction per batch on our side — the batch's upserts, its quarantine rows, the event
+  listeners' writes (follow-up plans), the mapping's cursor and the run's counters commit
+  together, so the stored cursor never runs ahead of the data, and a failure loses at most the
+  batch in progress, which the next attempt reads again;
+* the upper bound (the HIS clock minus the safety lag) is fixed when the run starts, so a run
+  ends even while the HIS keeps writing, and rows committed late (their timestamp older than
+  the moment they became visible) are still ahead of the cursor next time;
+* a dropped HIS connection is retried with exponential backoff (HCRM_HIS_RETRIES times,
+  starting at HCRM_HIS_BACKOFF seconds), resuming from the last committed position;
+* a statement reads at most HCRM_HIS_WINDOW_BATCHES batches (default 20, see source.py).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import force_locale, get_locale
+from flask_babel import gettext as _
+from sqlalchemy.dialects import postgresql, sqlite
+
+from core import clock
+from core.extensions import db
+from core.models import utcnow
+from plugins.his_connector import mapping as field_maps
+from plugins.his_connector import source
+from plugins.his_connector.models import Charge, Mapping, Quarantine, Run
+from plugins.patients import bulk
+from plugins.patients.services import announce_visits
+
+log = logging.getLogger(__name__)
+CHARGE_STAGE = {"external_id": sa.String(64), "visit_external_id": sa.String(64), "amount": sa.Numeric(12, 2),
+                "item": sa.String(128), "charged_at": sa.DateTime()}
+CHARGE_COLUMNS = {"visit_key": "visit_external_id"}  # mapping field → charge column
+
+
+def _to_local(connection) -> Callable:
+    """Source datetimes → our clock. Naive source values are in the connection's time zone;
+    the CRM keeps clinical times as naive local time of the deployment's zone (core.clock)."""
+    ours = clock.zone()
+    theirs = ZoneInfo(connection.timezone)
+    if ours.key == theirs.key:
+        def same_zone(moment):
+            return moment if moment.tzinfo is None else moment.astimezone(ours).replace(tzinfo=None)
+        same_zone.identity = True  # lets the mapper skip the call for naive values
+        return same_zone
+    return lambda moment: (moment if moment.tzinfo else moment.replace(tzinfo=theirs)).astimezone(ours) \
+        .replace(tzinfo=None)
+
+
+def _plain(value):
+    return value.isoformat() if hasattr(value, "isoformat") else (value if isinstance(value, (int, float, str))
+                                                                  or value is None else str(value))
+
+
+def _raw(columns, row) -> dict:
+    return {c: _plain(v) for c, v in zip(columns, row, strict=True)}
+
+
+def _key_text(value) -> str:
+    return "" if value is None else str(value)[:128]
+
+
+# -- preview ------------------------------------------------------------------------------------
+@dataclass
+class PreviewRow:
+    key: str
+    raw: dict
+    values: dict | None
+    errors: list[str]
+
+
+@dataclass
+class Preview:
+    columns: list[str]
+    fields: list[str]
+    rows: list[PreviewRow] = field(default_factory=list)
+
+
+def preview_rows(connection, entity: str, values: dict, *, limit: int, unmasked: bool = False) -> Preview:
+    """Map the first ``limit`` rows; write nothing."""
+    columns, rows = source.sample(connection, values["query"], values["key_column"], values["cursor_column"], limit)
+    mapper = field_maps.compile_mapper(entity, values["fields"], columns, values["key_column"],
+                                       values["cursor_column"], to_local=_to_local(connection))
+    sensitive = {"phone", "phone2", "id_number"}
+    preview = Preview(columns, list(mapper.columns))
+    for row in rows:
+        out, errors = mapper(row)
+        raw = _raw(columns, row)
+        mapped = dict(zip(mapper.columns, out, strict=True)) if out is not None else None
+        if not unmasked:
+            raw = field_maps.mask_sensitive(values["fields"], raw)
+            if mapped:
+                mapped = {k: field_maps.SENSITIVE[k](v) if k in sensitive and v else v for k, v in mapped.items()}
+        preview.rows.append(PreviewRow(_key_text(row[mapper.key_index]), raw, mapped, errors))
+    return preview
+
+
+# -- writing one batch --------------------------------------------------------------------------
+@dataclass
+class Counts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+
+
+class BatchWriter:
+    """Maps and writes batches of one mapping's rows (compiled once per run)."""
+
+    def __init__(self, mapping: Mapping, run: Run, columns: list[str]):
+        connection = mapping.connection
+        self.mapping_id, self.run_id, self.entity = mapping.id, run.id, mapping.entity
+        self.hospital_id = mapping.hospital_id
+        self.fields = mapping.fields
+        self.columns = columns
+        self.mapper = field_maps.compile_mapper(mapping.entity, mapping.fields, columns, mapping.key_column,
+                                                mapping.cursor_column, to_local=_to_local(connection))
+        self.charges_mapped = any(m.entity == "charges" and m.enabled for m in connection.mappings)
+        self.open_quarantine = db.session.execute(
+            sa.select(Quarantine.id).where(Quarantine.mapping_id == mapping.id,
+                                           Quarantine.resolved.is_(False)).limit(1)).first() is not None
+
+    def prepare(self, rows) -> tuple:
+        """Map a batch: (rows, good value tuples, [(row, reason)]). Pure Python, no database:
+        it runs in the prefetch thread, next to the reading."""
+        mapper = self.mapper
+        good, bad = [], []
+        for row in rows:
+            out, errors = mapper(row)
+            if out is None:
+                bad.append((row, "; ".join(errors)))
+            else:
+                good.append(out)
+        return rows, good, bad
+
+    def write(self, prepared: tuple) -> Counts:
+        """Write a prepared batch in the current transaction (the caller commits)."""
+        rows, good, bad = prepared
+        key_index = self.mapper.key_index
+        counts = Counts()
+        result = self._upsert(good)
+        if result.missing:
+            missing = set(result.missing)
+            reason = _("the patient is not in the CRM (not synced yet, or quarantined)") if self.entity == "visits" \
+                else _("the referenced record is not in the CRM")
+            bad += [(row, reason) for row in rows if _key_text(row[key_index]) in missing]
+        counts.inserted, counts.updated, counts.unchanged = len(result.inserted), len(result.updated), result.unchanged
+        if bad:
+            self._quarantine(bad)
+            counts.quarantined = len({_key_text(row[key_index]) for row, _reason in bad})
+        if self.open_quarantine and good:
+            failed = {_key_text(row[key_index]) for row, _reason in bad}
+            self._resolve([k for k in (_key_text(v[0]) for v in good) if k not in failed])
+        return counts
+
+    def _upsert(self, good: list[tuple]) -> bulk.UpsertResult:
+        columns = self.mapper.columns
+        if self.entity == "patients":
+            return bulk.upsert_patients(self.hospital_id, columns, good)
+        if self.entity == "visits":
+            result = bulk.upsert_visits(self.hospital_id, columns, good)
+            if result.written:
+                announce_visits(result.written, hospital_id=self.hospital_id)
+            if self.charges_mapped and result.inserted:
+                self._recompute_spending({row[0] for row in good})
+            return result
+        charge_columns = [CHARGE_COLUMNS.get(c, c) for c in columns]
+        result = bulk.upsert_rows(Charge.__tablename__, CHARGE_STAGE, charge_columns, good, self.hospital_id)
+        if result.written:
+            visit_index = charge_columns.index("visit_external_id")
+            self._recompute_spending({row[visit_index] for row in good})
+        return result
+
+    def _recompute_spending(self, visit_keys: set[str]) -> None:
+        """A visit's spending is the sum of its charges (see models.Charge)."""
+        keys = sorted(visit_keys)
+        totals = {}
+        for start in range(0, len(keys), 5000):
+            totals.update(db.session.execute(
+                sa.select(Charge.visit_external_id, sa.func.sum(Charge.amount))
+                .where(Charge.visit_external_id.in_(keys[start:start + 5000]))
+                .group_by(Charge.visit_external_id)).all())
+        bulk.set_visit_spending(self.hospital_id, totals)
+
+    def _quarantine(self, bad) -> None:
+        now = utcnow()
+        entries = {}
+        for row, reason in bad:  # one entry per key: the last row of the batch wins
+            key = _key_text(row[self.mapper.key_index])
+            entries[key] = dict(hospital_id=self.hospital_id, mapping_id=self.mapping_id, run_id=self.run_id,
+                                entity=self.entity, natural_key=key, reason=reason[:4000], resolved=False,
+                                raw=json.dumps(_raw(self.columns, row), ensure_ascii=False),
+                                created_at=now, updated_at=now)
+        dialect = db.session.connection().dialect.name
+        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Quarantine.__table__)
+        statement = insert.on_conflict_do_update(
+            index_elements=["mapping_id", "natural_key"],
+            set_={c: insert.excluded[c] for c in ("run_id", "raw", "reason", "resolved", "updated_at")}
+            | {"resolved_at": None, "resolved_by_id": None})
+        db.session.execute(statement, list(entries.values()))
+        self.open_quarantine = True
+
+    def _resolve(self, keys: list[str]) -> None:
+        """Rows that now sync cleanly close their open quarantine entries."""
+        for start in range(0, len(keys), 5000):
+            db.session.execute(sa.update(Quarantine).where(
+                Quarantine.mapping_id == self.mapping_id, Quarantine.resolved.is_(False),
+                Quarantine.natural_key.in_(keys[start:start + 5000])).values(resolved=True, resolved_at=utcnow()),
+                execution_options={"synchronize_session": False})
+
+
+# -- runs ---------------------------------------------------------------------------------------
+class Prefetch:
+    """Iterate ``batches`` in a thread, one batch ahead: PyMySQL decodes the next batch in
+    Python while psycopg2 waits for PostgreSQL to write this one (it releases the GIL), so
+    reading and writing overlap. At most one batch waits in the queue: memory stays flat."""
+
+    def __init__(self, batches, prepare=lambda rows: rows):
+        self._queue: queue.Queue = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._prepare = prepare
+        # Mapping may word an error (gettext): give the thread the app and the caller's language.
+        self._app, self._locale = current_app._get_current_object(), str(get_locale() or "en")
+        self._thread = threading.Thread(target=self._produce, args=(batches,), daemon=True,
+                                        name="his-prefetch")
+        self._thread.start()
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _produce(self, batches) -> None:
+        with self._app.app_context(), force_locale(self._locale):
+            try:
+                for rows in batches:
+                    if not self._put(("rows", self._prepare(rows))):
+                        break
+                else:
+                    self._put(("end", None))
+            except BaseException as exc:  # handed to the consumer, which decides (retry or fail)
+                self._put(("error", exc))
+            finally:
+                batches.close()
+
+    def __iter__(self):
+        while True:
+            kind, value = self._queue.get()
+            if kind == "rows":
+                yield value
+            elif kind == "end":
+                return
+            else:
+                raise value
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _stored_position(mapping: Mapping) -> source.Position | None:
+    if mapping.cursor_value is None:
+        return None
+    return source.Position(source.decode_value(mapping.cursor_value, mapping.cursor_type),
+                           source.decode_value(mapping.cursor_key, mapping.cursor_key_type))
+
+
+def _store_position(mapping: Mapping, position: source.Position) -> None:
+    mapping.cursor_value, mapping.cursor_type = source.encode_value(position.cursor)
+    mapping.cursor_key, mapping.cursor_key_type = source.encode_value(position.key)
+
+
+def _start_run(mapping: Mapping, *, full: bool, trigger: str, user) -> Run:
+    position = None if full else _stored_position(mapping)
+    run = Run(hospital_id=mapping.hospital_id, connection_id=mapping.connection_id, mapping_id=mapping.id,
+              entity=mapping.entity, trigger=trigger, full=full, status="running", started_at=utcnow(),
+              rows_read=0, inserted=0, updated=0, unchanged=0, quarantined=0, batches=0,
+              cursor_before=position.describe() if position else None, user_id=getattr(user, "id", None))
+    run.cursor_after = run.cursor_before
+    db.session.add(run)
+    db.session.commit()
+    return run
+
+
+def _finish(run_id: int, error: BaseException | None) -> Run:
+    run = db.session.execute(sa.select(Run).where(Run.id == run_id)).scalar_one()
+    run.status = "failed" if error else "ok"
+    run.error = source.describe_error(error) if error else None
+    run.finished_at = utcnow()
+    db.session.commit()
+    return run
+
+
+def _add(run: Run, rows: int, counts: Counts, position: source.Position | None = None) -> None:
+    run.rows_read += rows
+    run.inserted += counts.inserted
+    run.updated += counts.updated
+    run.unchanged += counts.unchanged
+    run.quarantined += counts.quarantined
+    run.batches += 1
+    if position is not None:
+        run.cursor_after = position.describe()
+
+
+def _retry_policy() -> tuple[int, float]:
+    return (int(current_app.config.get("HCRM_HIS_RETRIES", 5)),
+            float(current_app.config.get("HCRM_HIS_BACKOFF", 2.0)))
+
+
+def _with_reconnect(work: Callable[[], None], label: str) -> None:
+    """Run ``work`` (which resumes from the last committed position by itself); on a lost HIS
+    connection roll back the batch in progress and try again after 1×, 2×, 4×… the backoff."""
+    retries, backoff = _retry_policy()
+    attempt = 0
+    while True:
+        try:
+            work()
+            return
+        except Exception as exc:
+            db.session.rollback()
+            if attempt >= retries or not source.is_connection_lost(exc):
+                raise
+            attempt += 1
+            delay = min(60.0, backoff * 2 ** (attempt - 1))
+            log.warning("HIS connection lost during %s (%s); retry %d/%d in %.1fs", label,
+                        source.describe_error(exc), attempt, retries, delay)
+            time.sleep(delay)
+
+
+def run_mapping(mapping: Mapping, *, full: bool = False, trigger: str = "cli", user=None, progress=None,
+                count: bool = False) -> Run:
+    """Sync one mapping into a new Run (see services.sync). Never raises for a failed sync: the
+    Run says ``failed`` with the error; what was committed before stays, cursor included."""
+    run = _start_run(mapping, full=full, trigger=trigger, user=user)
+    run_id, connection = run.id, mapping.connection
+    state = {"position": None if full else _stored_position(mapping), "upper": None, "bounded": False,
+             "total": None, "writer": None}
+
+    def work():
+        with source.Reader(connection, mapping.query, mapping.key_column, mapping.cursor_column) as reader:
+            if not state["bounded"]:
+                sample = state["position"].cursor if state["position"] else reader.first_cursor()
+                state["upper"] = source.upper_bound(reader.clock(), sample, connection.safety_lag)
+                state["bounded"] = True
+                if count:
+                    state["total"] = reader.count(state["position"], state["upper"])
+            if state["writer"] is None:
+                state["writer"] = BatchWriter(mapping, run, reader.read_columns())
+            window_batches = int(current_app.config.get("HCRM_HIS_WINDOW_BATCHES", 20))
+            prefetch = Prefetch(reader.batches(state["position"], state["upper"], connection.batch_size,
+                                               window_batches), state["writer"].prepare)
+            try:
+                for prepared in prefetch:
+                    write_batch(prepared)
+            finally:
+                prefetch.close()
+
+    def write_batch(prepared):
+        """One transaction: the rows, their quarantine entries and events, the cursor, the log."""
+        rows = prepared[0]
+        run_row = db.session.execute(sa.select(Run).where(Run.id == run_id)).scalar_one()
+        writer = state["writer"]
+        counts = writer.write(prepared)
+        last = rows[-1]
+        position = source.Position(last[writer.mapper.cursor_index], last[writer.mapper.key_index])
+        _store_position(mapping, position)
+        _add(run_row, len(rows), counts, position)
+        db.session.commit()
+        state["position"] = position
+        if progress is not None:
+            progress(run_row, len(rows), state["total"])
+
+    error = None
+    try:
+        _with_reconnect(work, f"{connection.name}/{mapping.entity}")
+    except Exception as exc:  # recorded on the run; the caller decides what a failure means
+        db.session.rollback()
+        log.exception("HIS sync %s/%s failed", connection.name, mapping.entity)
+        error = exc
+    return _finish(run_id, error)
+
+
+def run_retry(mapping: Mapping, *, trigger: str = "cli", user=None, chunk: int = 500) -> Run:
+    """Re-read the open quarantined keys of a mapping and write those that map now."""
+    run = _start_run(mapping, full=False, trigger=trigger, user=user)
+    run_id, connection = run.id, mapping.connection
+    keys = list(db.session.execute(sa.select(Quarantine.natural_key).where(
+        Quarantine.mapping_id == mapping.id, Quarantine.resolved.is_(False)).order_by(Quarantine.id)).scalars())
+    done = {"n": 0}
+
+    def work():
+        with source.Reader(connection, mapping.query, mapping.key_column, mapping.cursor_column) as reader:
+            while done["n"] < len(keys):
+                part = keys[done["n"]:done["n"] + chunk]
+                columns, rows = reader.rows_for_keys(part)
+                run_row = db.session.execute(sa.select(Run).where(Run.id == run_id)).scalar_one()
+                writer = BatchWriter(mapping, run_row, columns)
+                counts = writer.write(writer.prepare(rows)) if rows else Counts()
+                _add(run_row, len(rows), counts)
+                db.session.commit()
+                done["n"] += len(part)
+
+    error = None
+    try:
+        _with_reconnect(work, f"{connection.name}/{mapping.entity} retry")
+    except Exception as exc:
+        db.session.rollback()
+        log.exception("HIS quarantine retry %s/%s failed", connection.name, mapping.entity)
+        error = exc
+    return _finish(run_id, error)
