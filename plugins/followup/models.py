@@ -7,6 +7,8 @@ wall-clock time, like visit times; ``created_at`` columns are UTC like the rest 
 """
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from sqlalchemy.orm import relationship
 
@@ -83,11 +85,17 @@ class Rule(HospitalOwned, db.Model):
     assignee_role_id = sa.Column(sa.Integer, sa.ForeignKey("core_role.id"), nullable=True)
     assignee_user_id = sa.Column(sa.Integer, sa.ForeignKey("core_user.id"), nullable=True)
     content = sa.Column(sa.Text, nullable=True)
+    # The rule plans visits whose trigger time (visit or discharge, local wall-clock) is at or
+    # after this: a rule added today does not plan last year's visits when the HIS replays them,
+    # unless someone applies it to visits since an earlier date on purpose.
+    applies_from = sa.Column(sa.DateTime, nullable=False, default=datetime.now)
     created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
 
     category = relationship("Category")
     method = relationship("Method")
     department = relationship("Department")
+    assignee_role = relationship("Role")
+    assignee_user = relationship("User")
     steps = relationship("RuleStep", cascade="all, delete-orphan", order_by="RuleStep.offset_minutes",
                          lazy="selectin", back_populates="rule")
     diseases = relationship("RuleDisease", cascade="all, delete-orphan", lazy="selectin")
@@ -128,6 +136,8 @@ class Plan(DataScoped, db.Model):
         sa.Index("ix_followup_plan_queue", "hospital_id", "owner_id", "status", "due_at"),
         sa.Index("ix_followup_plan_department_queue", "hospital_id", "department_id", "status", "due_at"),
         sa.Index("ix_followup_plan_patient", "patient_id", "due_at"),
+        # Hospital-wide open work by due time: escalation, the overdue counts, "all departments".
+        sa.Index("ix_followup_plan_hospital_due", "hospital_id", "status", "due_at"),
     )
     id = sa.Column(sa.Integer, primary_key=True)
     patient_id = sa.Column(sa.Integer, sa.ForeignKey("patients_patient.id"), nullable=False)
@@ -205,6 +215,17 @@ class SmsTemplate(HospitalOwned, db.Model):
     category = relationship("Category")
 
 
+class SmsSettings(HospitalOwned, db.Model):
+    """One row per hospital: which SMS gateway delivers its messages and how often a failed
+    message is tried (a missing row means the built-in outbox gateway, 3 attempts)."""
+
+    __tablename__ = "followup_sms_settings"
+    __table_args__ = (sa.UniqueConstraint("hospital_id"),)
+    id = sa.Column(sa.Integer, primary_key=True)
+    gateway = sa.Column(sa.String(64), nullable=False, default="outbox", server_default="outbox")
+    max_attempts = sa.Column(sa.Integer, nullable=False, default=3, server_default="3")
+
+
 class SmsMessage(HospitalOwned, db.Model):
     """The outbox and the SMS log: every message is written here first (so nothing is lost),
     then handed to the gateway; its status records what the gateway said."""
@@ -264,6 +285,8 @@ class Questionnaire(HospitalOwned, db.Model):
 
 
 class QuestionnaireItem(HospitalOwned, db.Model):
+    """A question's place in a questionnaire; ``required`` answers must be given."""
+
     __tablename__ = "followup_questionnaire_item"
     __table_args__ = (sa.UniqueConstraint("questionnaire_id", "question_id"),)
     id = sa.Column(sa.Integer, primary_key=True)
@@ -271,6 +294,7 @@ class QuestionnaireItem(HospitalOwned, db.Model):
                                  nullable=False)
     question_id = sa.Column(sa.Integer, sa.ForeignKey("followup_question.id"), nullable=False)
     position = sa.Column(sa.Integer, nullable=False, default=0)
+    required = sa.Column(sa.Boolean, nullable=False, default=True, server_default=sa.true())
     question = relationship("Question", lazy="joined")
 
 
@@ -279,7 +303,11 @@ class SurveyResponse(HospitalOwned, db.Model):
     doctor are copied from the plan's visit so statistics per department/doctor need no joins."""
 
     __tablename__ = "followup_survey_response"
-    __table_args__ = (sa.Index("ix_followup_survey_response_hospital_at", "hospital_id", "answered_at"),)
+    __table_args__ = (
+        sa.Index("ix_followup_survey_response_hospital_at", "hospital_id", "answered_at"),
+        # One survey per round: answering again edits nothing behind the agent's back.
+        sa.Index("ix_followup_survey_response_round", "round_id", unique=True),
+    )
     id = sa.Column(sa.Integer, primary_key=True)
     questionnaire_id = sa.Column(sa.Integer, sa.ForeignKey("followup_questionnaire.id"), nullable=False)
     patient_id = sa.Column(sa.Integer, sa.ForeignKey("patients_patient.id"), nullable=False, index=True)
@@ -308,5 +336,5 @@ class SurveyAnswer(HospitalOwned, db.Model):
     text = sa.Column(sa.Text, nullable=True)
 
 
-MODELS = [Settings, Method, Category, Rule, RuleStep, RuleDisease, Plan, Round, Phrase, SmsTemplate, SmsMessage,
-          Question, Questionnaire, QuestionnaireItem, SurveyResponse, SurveyAnswer]
+MODELS = [Settings, Method, Category, Rule, RuleStep, RuleDisease, Plan, Round, Phrase, SmsTemplate, SmsSettings,
+          SmsMessage, Question, Questionnaire, QuestionnaireItem, SurveyResponse, SurveyAnswer]
