@@ -85,6 +85,7 @@ class Rule(HospitalOwned, db.Model):
     assignee_role_id = sa.Column(sa.Integer, sa.ForeignKey("core_role.id"), nullable=True)
     assignee_user_id = sa.Column(sa.Integer, sa.ForeignKey("core_user.id"), nullable=True)
     content = sa.Column(sa.Text, nullable=True)
+    questionnaire_id = sa.Column(sa.Integer, sa.ForeignKey("followup_questionnaire.id"), nullable=True)  # asked in the round
     # The rule plans visits whose trigger time (visit or discharge, local wall-clock) is at or
     # after this: a rule added today does not plan last year's visits when the HIS replays them,
     # unless someone applies it to visits since an earlier date on purpose.

@@ -1,6 +1,6 @@
 """rules apply from a time; open plans by due time
 
-A rule plans only visits whose trigger time is at or after ``applies_from``. Rules that exist
+A rule may name the questionnaire its plans ask. A rule plans only visits whose trigger time is at or after ``applies_from``. Rules that exist
 already apply from their creation (UTC there, close enough for rows written before this column).
 
 Revision ID: 8317113c4456
@@ -26,10 +26,16 @@ def upgrade():
     op.execute("UPDATE followup_rule SET applies_from = created_at")
     with op.batch_alter_table('followup_rule', schema=None) as batch_op:
         batch_op.alter_column('applies_from', existing_type=sa.DateTime(), nullable=False)
+        batch_op.add_column(sa.Column('questionnaire_id', sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(batch_op.f('fk_followup_rule_questionnaire_id_followup_questionnaire'),
+                                    'followup_questionnaire', ['questionnaire_id'], ['id'])
 
 
 def downgrade():
     with op.batch_alter_table('followup_rule', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_followup_rule_questionnaire_id_followup_questionnaire'),
+                                 type_='foreignkey')
+        batch_op.drop_column('questionnaire_id')
         batch_op.drop_column('applies_from')
 
     with op.batch_alter_table('followup_plan', schema=None) as batch_op:
