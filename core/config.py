@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import yaml
 
@@ -34,7 +35,8 @@ _SECTIONS = {
         "login_lockout_minutes": ("login_lockout_minutes", "integer", 15),
     },
     "i18n": {"default_locale": ("default_locale", "string", "zh_CN"),
-             "locales": ("locales", "string_list", ("zh_CN", "en"))},
+             "locales": ("locales", "string_list", ("zh_CN", "en")),
+             "timezone": ("timezone", "timezone", "Asia/Shanghai")},
     "jobs": {"worker_interval_seconds": ("worker_interval_seconds", "integer", 60)},
 }
 _DEFAULTS = {field: default for keys in _SECTIONS.values() for field, _, default in keys.values()}
@@ -74,6 +76,7 @@ class HcrmConfig:
     login_lockout_minutes: int
     default_locale: str
     locales: tuple[str, ...]
+    timezone: str  # IANA name: the hospitals' wall clock (visit and due times are stored in it)
     worker_interval_seconds: int
     hospitals: tuple[HospitalConfig, ...]
 
@@ -162,6 +165,16 @@ class _Parser:
             raise self.error(node, f"{where} must be a string{hint}, got {_describe(value)}")
         if not value.strip():
             raise self.error(node, f"{where} must not be empty")
+        return value
+
+    def timezone(self, node: yaml.Node, where: str) -> str:
+        value = self.string(node, where)
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            close = difflib.get_close_matches(value, sorted(available_timezones()), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else " such as 'Asia/Shanghai'"
+            raise self.error(node, f"{where} must be an IANA time zone name{hint}, got {value!r}") from None
         return value
 
     def string_list(self, node: yaml.Node, where: str) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from core import hookimpl
+from core.clock import local_today
 from core.declarations import Chart, MenuItem, Permission, Report, ReportParam, ReportResult, Widget, WidgetData
 from core.extensions import db
 
@@ -56,8 +57,8 @@ def hcrm_menus():
 
 def _audit_activity(params: dict) -> ReportResult:
     from core.models import AuditLog
-    start = params.get("start") or date.today() - timedelta(days=30)
-    end = params.get("end") or date.today()
+    start = params.get("start") or local_today() - timedelta(days=30)
+    end = params.get("end") or local_today()
     day = sa.func.date(AuditLog.at)
     rows = db.session.execute(
         sa.select(day.label("day"),
@@ -81,7 +82,7 @@ def hcrm_reports():
         id="core.audit_activity", title=_l("Data changes per day"), permission="core.audit.read",
         query=_audit_activity,
         # Callable defaults: evaluated per request, so the form shows the range actually reported.
-        params=[ReportParam("start", _l("From"), "date", default=lambda: date.today() - timedelta(days=30)),
+        params=[ReportParam("start", _l("From"), "date", default=lambda: local_today() - timedelta(days=30)),
                 ReportParam("end", _l("To"), "date", default=date.today)],
         chart=Chart("bar", "day", ("created", "updated", "deleted")),
         description=_l("Records created, updated and deleted per day, from the audit log."))]
@@ -89,7 +90,7 @@ def hcrm_reports():
 
 def _changes_today():
     from core.models import AuditLog
-    today = date.today()
+    today = local_today()
     count = db.session.execute(sa.select(sa.func.count()).select_from(AuditLog)
                                .where(AuditLog.at >= today)).scalar_one()
     from flask import url_for

@@ -22,6 +22,7 @@ except ImportError:  # pragma: no cover - older WTForms
     def SelectChoice(value, label):
         return value, label
 
+from core.clock import local_today
 from core.declarations import Report, ReportParam, ReportResult
 from core.extensions import db
 from core.permissions import can, hcrm, require
@@ -265,6 +266,6 @@ def export(report_id: str, fmt: str):
         mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = content_disposition(report.id, str(report.title),
-                                                                  dt.date.today(), fmt)
+                                                                  local_today(), fmt)
     response.headers["Cache-Control"] = "no-store"  # patient numbers must not linger in caches
     return response

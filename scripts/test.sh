@@ -1,14 +1,38 @@
 #!/usr/bin/env bash
-# Run the whole test suite on SQLite, then on PostgreSQL (and, once the HIS connector has tests,
-# its suite against MariaDB). Extra arguments go to pytest.
+# Run the whole test suite on SQLite, then on PostgreSQL; in both runs the HIS connector's tests
+# read from a real MariaDB "HIS". Extra arguments go to pytest.
 #
-# Servers: PostgreSQL at HCRM_TEST_POSTGRES (default postgresql://postgres@127.0.0.1:5432/postgres).
-# Without CI set, a suite whose server is not reachable is skipped with a message; with CI set
-# (as .ci/run does) it fails instead.
+# Servers: PostgreSQL at HCRM_TEST_POSTGRES (default postgresql://postgres@127.0.0.1:5432/postgres),
+# MariaDB at HCRM_TEST_MARIADB (default mysql://root@127.0.0.1:3306/; tests create and drop their
+# own databases there). Without CI set, a suite whose server is not reachable is skipped with a
+# message; with CI set (as .ci/run does) it fails instead.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 PG_URL="${HCRM_TEST_POSTGRES:-postgresql://postgres@127.0.0.1:5432/postgres}"
+export HCRM_TEST_MARIADB="${HCRM_TEST_MARIADB:-mysql://root@127.0.0.1:3306/}"
 in_ci() { case "${CI:-}" in ""|0|false|False) return 1;; *) return 0;; esac; }
+
+reachable() {  # label, SQLAlchemy URL: prints why not and fails when the server does not answer
+  python - "$1" "$2" <<'PY'
+import sys, sqlalchemy as sa
+label, url = sys.argv[1], sys.argv[2]
+url = url.replace("postgresql://", "postgresql+psycopg2://", 1).replace("mysql://", "mysql+pymysql://", 1)
+try:
+    sa.create_engine(url, connect_args={"connect_timeout": 3}).connect().close()
+except Exception as exc:
+    print(f"{label} at {sa.engine.make_url(url).render_as_string(hide_password=True)} is not reachable "
+          f"({type(exc).__name__})")
+    sys.exit(1)
+PY
+}
+
+if in_ci; then
+  # CI must run the MariaDB HIS tests: their fixture fails instead of skipping.
+  export HCRM_REQUIRE_MARIADB=1
+  reachable "MariaDB (HIS tests)" "$HCRM_TEST_MARIADB" || { echo "CI needs MariaDB for the HIS connector tests" >&2; exit 1; }
+elif ! reachable "MariaDB (HIS tests)" "$HCRM_TEST_MARIADB"; then
+  echo "the HIS connector's MariaDB tests will be skipped (CI runs them)"
+fi
 
 run_pytest() {  # label, then pytest args; exit status 5 (no tests collected) is a failure too
   local label="$1"; shift
@@ -25,15 +49,6 @@ run_pytest() {  # label, then pytest args; exit status 5 (no tests collected) is
 
 run_pytest "SQLite" "$@"
 
-if in_ci || python - "$PG_URL" <<'PY'
-import sys, sqlalchemy as sa
-url = sys.argv[1].replace("postgresql://", "postgresql+psycopg2://", 1)
-try:
-    sa.create_engine(url, connect_args={"connect_timeout": 3}).connect().close()
-except Exception as exc:
-    print(f"PostgreSQL at {url} is not reachable ({type(exc).__name__}); skipping the PostgreSQL run (CI runs it)")
-    sys.exit(1)
-PY
-then
+if in_ci || reachable "PostgreSQL" "$PG_URL" || { echo "skipping the PostgreSQL run (CI runs it)"; false; }; then
   HCRM_TEST_DATABASE="$PG_URL" run_pytest "PostgreSQL" "$@"
 fi

@@ -433,3 +433,18 @@ def test_config_error_message_format():
     assert str(ConfigError("boom", "/etc/hcrm.yaml")) == "/etc/hcrm.yaml: boom"
     assert str(ConfigError("boom")) == "boom"
     assert os.fspath(REPO_ROOT / "core" / "config.py")  # module lives where REPO_ROOT expects
+
+
+def test_timezone_is_read_and_checked(tmp_path):
+    assert default_config().timezone == "Asia/Shanghai"
+    assert load_text(tmp_path, "i18n:\n  timezone: Asia/Urumqi\nhospitals: []\n").timezone == "Asia/Urumqi"
+    expect_error(tmp_path, """\
+        i18n:
+          timezone: Asia/Shanghia  # <-
+        hospitals: []
+        """, "i18n.timezone must be an IANA time zone name", "did you mean 'Asia/Shanghai'?")
+    expect_error(tmp_path, """\
+        i18n:
+          timezone: 8  # <-
+        hospitals: []
+        """, "i18n.timezone must be a string")

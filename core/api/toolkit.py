@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
+from core import clock
 from core.extensions import csrf, db
 from core.paging import count_rows
 from core.permissions import can
@@ -26,6 +27,23 @@ from core.web import json_error
 
 MAX_PER_PAGE = 200
 DEFAULT_PER_PAGE = 20
+
+
+class LocalDateTime(fields.DateTime):
+    """Wall-clock times (visit, discharge, due times) are kept naive in the deployment's time
+    zone (``core.clock``). Written with that zone's offset; input with an offset is converted to
+    it, input without one is taken as local time."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=clock.zone())
+        return super()._serialize(value, attr, obj, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        result = super()._deserialize(value, attr, data, **kwargs)
+        if result.tzinfo is not None:
+            result = result.astimezone(clock.zone()).replace(tzinfo=None)
+        return result
 
 
 class UtcDateTime(fields.DateTime):

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 import sqlalchemy as sa
 
+from core.clock import local_now
 from core.extensions import db
 from core.models import Department, User
 from plugins.patients import services
@@ -230,7 +231,7 @@ def load(hospital) -> None:
     if have >= ENOUGH:
         return
     rng = random.Random(f"hcrm-demo-{hospital.code}")
-    now = datetime.now().replace(microsecond=0)
+    now = local_now()
     today = now.date()
     if not db.session.execute(sa.select(Source.id).limit(1)).first():
         seed_defaults(hospital)

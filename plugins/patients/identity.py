@@ -8,6 +8,8 @@ from datetime import date
 from flask_babel import gettext as _
 from pypinyin import Style, pinyin
 
+from core.clock import local_today
+
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
 MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
@@ -32,7 +34,7 @@ def parse_id_number(value: str) -> tuple[str, date, str]:
         birth = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         raise IdentityError(_("The ID number holds an impossible birth date.")) from None
-    if birth > date.today() or birth.year < 1890:
+    if birth > local_today() or birth.year < 1890:
         raise IdentityError(_("The ID number holds an impossible birth date."))
     return number, birth, "M" if int(number[16]) % 2 else "F"
 
@@ -71,7 +73,7 @@ def last4(phone: str | None) -> str | None:
 def age_on(birth: date | None, today: date | None = None) -> int | None:
     if birth is None:
         return None
-    today = today or date.today()
+    today = today or local_today()
     return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
 
 

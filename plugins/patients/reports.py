@@ -19,6 +19,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 from werkzeug.routing import BuildError
 
+from core.clock import local_sql, local_to_utc, local_today
 from core.declarations import Chart, Report, ReportParam, ReportResult, Widget, WidgetData
 from core.extensions import db
 from core.models import Department
@@ -48,7 +49,7 @@ def change(current, previous) -> float | None:
 
 def report_months(year: int, today: date | None = None) -> list[int]:
     """The months of ``year`` that have happened (all twelve for a past year)."""
-    today = today or date.today()
+    today = today or local_today()
     if not FIRST_YEAR <= year <= LAST_YEAR or year > today.year:
         return []
     return list(range(1, (today.month if year == today.year else 12) + 1))
@@ -59,14 +60,18 @@ def key(year: int, month: int) -> str:
 
 
 def _year(params) -> int:
-    return params.get("year") or date.today().year
+    return params.get("year") or local_today().year
 
 
-def _range(column, year: int):
-    """The year asked for and the one before it: enough for YoY, and for January's MoM."""
+def _range(column, year: int, *, utc: bool = False):
+    """The year asked for and the one before it: enough for YoY, and for January's MoM.
+    ``utc``: the column holds UTC stamps, so the local year's bounds are converted."""
     if not FIRST_YEAR <= year <= LAST_YEAR:
         return sa.false()
-    return sa.and_(column >= datetime(year - 1, 1, 1), column < datetime(year + 1, 1, 1))
+    start, end = datetime(year - 1, 1, 1), datetime(year + 1, 1, 1)
+    if utc:
+        start, end = local_to_utc(start), local_to_utc(end)
+    return sa.and_(column >= start, column < end)
 
 
 def _visits(params, *columns, group_by=()):
@@ -86,7 +91,7 @@ def _previous(year: int, month: int) -> str:
 
 
 def _year_param():
-    return ReportParam("year", _l("Year"), "int", default=lambda: date.today().year, required=True)
+    return ReportParam("year", _l("Year"), "int", default=lambda: local_today().year, required=True)
 
 
 def _kind_param():
@@ -97,11 +102,13 @@ def _kind_param():
 def new_by_source(params: dict) -> ReportResult:
     year = _year(params)
     months = report_months(year)
-    month = month_of(Patient.created_at).label("month")
+    # Registration stamps are UTC; the month is the hospital's (a 23:30 registration on 31 May
+    # in Beijing is May's, though it is 15:30 UTC).
+    month = month_of(local_sql(Patient.created_at, db.engine.dialect.name)).label("month")
     grouped = db.session.execute(
         sa.select(month, Source.name, sa.func.count(Patient.id))
         .select_from(Patient).outerjoin(Source, Patient.source_id == Source.id)
-        .where(_range(Patient.created_at, year), Patient.merged_into_id.is_(None))
+        .where(_range(Patient.created_at, year, utc=True), Patient.merged_into_id.is_(None))
         .group_by(month, Source.name)).all()
     counts: dict[tuple[str, str | None], int] = defaultdict(int)
     totals: dict[str, int] = defaultdict(int)
@@ -226,11 +233,11 @@ def _count(stmt) -> int:
 
 
 def patients_card(today: date | None = None) -> WidgetData:
-    today = today or date.today()
+    today = today or local_today()
     month_start = datetime(today.year, today.month, 1)
     day_start = datetime(today.year, today.month, today.day)
     live = Patient.merged_into_id.is_(None)
-    new = _count(sa.select(sa.func.count(Patient.id)).where(Patient.created_at >= month_start, live))
+    new = _count(sa.select(sa.func.count(Patient.id)).where(Patient.created_at >= local_to_utc(month_start), live))
     visits = _count(sa.select(sa.func.count(Visit.id)).where(
         Visit.visit_at >= day_start, Visit.visit_at < day_start + timedelta(days=1), Visit.status != "cancelled"))
     key_patients = _count(sa.select(sa.func.count(Patient.id)).where(Patient.key_patient.is_(True), live))

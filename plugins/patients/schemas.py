@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, post_dump, validate, validates_schema
 
-from core.api import UtcDateTime
+from core.api import LocalDateTime, UtcDateTime
 from plugins.patients import services
 from plugins.patients.identity import age_on
 from plugins.patients.models import GENDERS, VISIT_KINDS, VISIT_STATUSES
@@ -23,23 +23,6 @@ SORTS = tuple(services.SORTS)
 def _limit(field: str) -> dict:
     # Documented from the service's limits so the two cannot drift; the service enforces them.
     return {"maxLength": services.TEXT_LIMITS[field]}
-
-
-class LocalDateTime(fields.DateTime):
-    """Visit times are the hospital's wall-clock time (as the HIS and the pages enter them), kept
-    naive in the server's local time. Written with the server's UTC offset; input with an offset is
-    converted to it, input without one is taken as local time."""
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        if value is not None and value.tzinfo is None:
-            value = value.astimezone()  # a naive value is local time: attach the local offset
-        return super()._serialize(value, attr, obj, **kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        result = super()._deserialize(value, attr, data, **kwargs)
-        if result.tzinfo is not None:
-            result = result.astimezone().replace(tzinfo=None)
-        return result
 
 
 # -- output -------------------------------------------------------------------------------------
@@ -125,7 +108,7 @@ class VisitSchema(Schema):
     patient_id = fields.Integer()
     kind = fields.String(metadata={"enum": list(VISIT_KINDS)})
     status = fields.String(metadata={"enum": list(VISIT_STATUSES)})
-    visit_at = LocalDateTime(metadata={"description": "The hospital's local time, with the server's offset."})
+    visit_at = LocalDateTime(metadata={"description": "The hospitals' local time (config i18n.timezone), with its offset."})
     discharge_at = LocalDateTime(allow_none=True)
     department = fields.Nested(RefSchema, allow_none=True)
     doctor_id = fields.Integer(allow_none=True)

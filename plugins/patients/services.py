@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from core import audit, events
+from core.clock import local_now, local_today
 from core.extensions import db
 from core.models import Department, User
 from core.permissions import can
@@ -156,7 +157,7 @@ def clean_patient(data: dict, current: Patient | None = None) -> dict:
         if db.session.execute(taken.limit(1)).first():
             errors["external_id"] = _("Another patient already has this HIS patient ID.")
     birth = clean.get("birth_date") or merged.get("birth_date")
-    if birth and "birth_date" not in errors and (birth > date.today() or birth.year < 1890):
+    if birth and "birth_date" not in errors and (birth > local_today() or birth.year < 1890):
         errors["birth_date"] = _("The birth date cannot be in the future or before 1890.")
     if errors:
         raise PatientInvalid(errors)
@@ -300,7 +301,7 @@ def clean_visit(data: dict) -> tuple[dict, list[Disease]]:
     discharge_at = _datetime(data.get("discharge_at"), "discharge_at", errors)
     if visit_at and discharge_at and discharge_at < visit_at:
         errors["discharge_at"] = _("Discharge cannot come before admission.")
-    if visit_at and visit_at > datetime.now() + timedelta(days=1):
+    if visit_at and visit_at > local_now() + timedelta(days=1):
         errors["visit_at"] = _("The visit time is in the future.")
     department = _reference(Department, data.get("department_id"), "department_id", errors)
     doctor = _reference(User, data.get("doctor_id"), "doctor_id", errors)

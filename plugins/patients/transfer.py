@@ -3,8 +3,6 @@ progress bar) → all-or-nothing commit; export of the filtered list. The work i
 transfer_services (import) and transfer_export (export)."""
 from __future__ import annotations
 
-from datetime import date
-
 from flask import (
     Blueprint,
     Response,
@@ -24,6 +22,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from core.clock import local_today
 from core.permissions import require
 from core.report_export import content_disposition
 from core.tenancy import current_scope, use_scope
@@ -151,7 +150,7 @@ def report(token, fmt):
         data = ts.error_report(meta, fmt)
     except ts.UploadRefused as exc:
         return _status_page(meta, str(exc), 410)
-    disposition = content_disposition("import-errors", _("Import errors"), date.today(), fmt)
+    disposition = content_disposition("import-errors", _("Import errors"), local_today(), fmt)
     mimetype = XLSX if fmt == "xlsx" else "text/csv; charset=utf-8"
     return Response(data, mimetype=mimetype, headers={"Content-Disposition": disposition})
 
@@ -197,10 +196,10 @@ def export():
                                  "narrow the filters.", n=rows))
     if reveal:
         export_service.log_unmasked_export(rows, filters_of(request.args), fmt)
-    disposition = content_disposition("patients", "患者档案", date.today(), fmt)
+    disposition = content_disposition("patients", "患者档案", local_today(), fmt)
     if fmt == "xlsx":
         response = send_file(export_service.xlsx_file(query, reveal), mimetype=XLSX, as_attachment=True,
-                             download_name=f"patients-{date.today().isoformat()}.xlsx")
+                             download_name=f"patients-{local_today().isoformat()}.xlsx")
         response.headers["Content-Disposition"] = disposition
         return response
     scope = current_scope()

@@ -22,6 +22,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from core import audit
+from core.clock import local_today
 from core.extensions import db
 from core.models import Department
 from core.report_export import FORMULA_START
@@ -77,7 +78,7 @@ def rows(query: services.PatientQuery, reveal: bool):
     """Each patient of the filtered list as a list of cell values (texts already formula-safe),
     read in batches so a large list never sits in memory at once."""
     names = _names()
-    today = date.today()
+    today = local_today()
     stmt = services.search(query).execution_options(yield_per=BATCH)
     for patient in db.session.execute(stmt).scalars():
         values = {

@@ -17,6 +17,7 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from core import tenancy
+from core.clock import local_now
 from core.extensions import db
 from core.models import AuditLog, Department, User
 from core.paging import paginate_capped
@@ -241,7 +242,7 @@ def _hub(patient: Patient, *, tab: str = "overview", health_form=None, visit_for
 
 
 def _now() -> datetime:
-    return datetime.now().replace(second=0, microsecond=0)
+    return local_now().replace(second=0)
 
 
 @bp.route("/<int:patient_id>")

@@ -1,12 +1,13 @@
 """Demo data: realistic, valid, findable, reproducible, idempotent and quick to load."""
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 from pypinyin import lazy_pinyin
 
+from core import clock
 from core.demo import load_demo
 from core.extensions import db
 from core.models import Department, Hospital
@@ -74,7 +75,7 @@ def test_patients_are_valid_and_findable_by_pinyin_initials(app, loaded):
 
 
 def test_visits_are_plausible(app, loaded):
-    now = datetime.now() + timedelta(minutes=1)
+    now = clock.local_now() + timedelta(minutes=1)
     with app.app_context(), hospital_scope(loaded["one"]):
         visits = db.session.execute(sa.select(Visit)).scalars().all()
         departments = {d.id: d.code for d in db.session.execute(sa.select(Department)).scalars()}

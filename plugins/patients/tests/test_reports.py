@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 from flask_babel import force_locale
 
+from core import clock
 from core.extensions import db
 from core.models import Department, Hospital
 from core.tenancy import hospital_scope, system_scope
@@ -20,12 +21,14 @@ def source_ids(hospital_id):
 
 
 def patient(hospital_id, name, created, source=None, **data):
-    """A patient registered on ``created`` (a datetime) from ``source`` (a source code)."""
+    """A patient registered at ``created`` (the hospital's wall-clock time; stored as UTC like
+    every registration, so 00:30 on 1 February is 16:30 UTC on 31 January and must still count
+    as February) from ``source`` (a source code)."""
     with hospital_scope(hospital_id):
         if source:
             data["source_id"] = source_ids(hospital_id)[source]
         row = services.create_patient({"name": name, **data}, allow_duplicate=True)
-        row.created_at = created
+        row.created_at = clock.local_to_utc(created)
         db.session.commit()
         return row
 
@@ -80,9 +83,9 @@ def run(app, hospital_id, query, **params):
         return {k: str(label) for k, label in result.columns}, result.rows
 
 
-def test_month_of_groups_by_month_on_this_database(app, data):
+def test_month_of_groups_by_local_month_on_this_database(app, data):
     with app.app_context(), hospital_scope(data["a"]):
-        month = reports.month_of(Patient.created_at)
+        month = reports.month_of(clock.local_sql(Patient.created_at, db.engine.dialect.name))
         rows = db.session.execute(sa.select(month, sa.func.count()).group_by(month).order_by(month)).all()
     assert [tuple(r) for r in rows] == [("2024-03", 1), ("2025-02", 2), ("2025-03", 4)]
 

@@ -4,7 +4,6 @@ Revision ID: 7feff65e920b
 Revises: 6fd3c35d2a7f
 Create Date: 2026-11-23 00:00:41.445007
 """
-import sqlalchemy as sa
 from alembic import op
 
 

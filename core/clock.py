@@ -1,0 +1,58 @@
+"""The hospitals' wall clock.
+
+Times people type and read (visit, discharge and due times, "today", report months) are naive
+local times in the deployment's ``i18n.timezone`` (config.yaml, default Asia/Shanghai), whatever
+the server's own zone: hospital servers often run in UTC. Bookkeeping stamps (``created_at``,
+audit times) are naive UTC (``core.models.utcnow``); ``local_sql`` converts such a column in SQL
+when a report groups by local day or month.
+"""
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app, has_app_context
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+def zone() -> ZoneInfo:
+    name = current_app.extensions["hcrm"].config.timezone if has_app_context() else DEFAULT_TIMEZONE
+    return ZoneInfo(name)
+
+
+def local_now() -> datetime:
+    """Now on the hospitals' wall clock, naive, to the second."""
+    return datetime.now(zone()).replace(tzinfo=None, microsecond=0)
+
+
+def local_today() -> date:
+    return datetime.now(zone()).date()
+
+
+def utc_to_local(value: datetime | None) -> datetime | None:
+    """A naive UTC stamp as naive local wall-clock time."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC).astimezone(zone()).replace(tzinfo=None)
+
+
+def local_sql(column, dialect_name: str):
+    """SQL for a naive-UTC datetime column as naive local time.
+
+    PostgreSQL converts with the zone's full rules. SQLite has no zone database, so it shifts by
+    the zone's current UTC offset: exact for zones without daylight saving (all of China), off by
+    the DST hour for rows on the other side of a change elsewhere.
+    """
+    name = zone().key
+    if dialect_name == "postgresql":
+        return sa.func.timezone(name, sa.func.timezone("UTC", column))
+    offset = datetime.now(zone()).utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset else 0
+    return sa.func.datetime(column, f"{minutes:+d} minutes")
+
+
+def local_to_utc(value: datetime) -> datetime:
+    """A naive local wall-clock time as the naive UTC stamp to compare ``created_at`` with."""
+    return value.replace(tzinfo=zone()).astimezone(UTC).replace(tzinfo=None)
