@@ -4,8 +4,9 @@ button and the delivery job both use it, and it records each attempt (status, er
 reference) as soon as the gateway answers.
 
 Statuses: ``queued`` (waiting for its time), ``sent``, ``failed`` (tried again by the next
-delivery run while attempts remain), ``cancelled``. Phones are stored normalised (mobiles only:
-a landline cannot receive a text) and shown masked unless the user holds patients.view_sensitive.
+delivery run while attempts remain), ``cancelled`` (by a person, or expired: not sent within
+three days). Phones are stored normalised (mobiles only: a landline cannot receive a text) and
+shown masked unless the user holds patients.view_sensitive.
 """
 from __future__ import annotations
 
@@ -155,12 +156,12 @@ def due_messages(now: datetime | None = None, limit: int = DELIVERY_BATCH):
 
 def expire_stale(now: datetime | None = None) -> int:
     """Messages that should have gone out long ago (the plugin was off, the gateway missing)
-    are failed rather than sent days late. Returns how many."""
+    are cancelled rather than sent days late, with the reason as their error. Returns how many."""
     now = now or datetime.now()
     stale = sa.or_(SmsMessage.scheduled_at < now - EXPIRE_AFTER,
                    sa.and_(SmsMessage.scheduled_at.is_(None), SmsMessage.created_at < utcnow() - EXPIRE_AFTER))
     result = db.session.execute(sa.update(SmsMessage).where(_pending(), stale)
-                                .values(status="failed", error=_("Not sent in time: expired."))
+                                .values(status="cancelled", error=_("Not sent in time: expired."))
                                 .execution_options(synchronize_session=False))
     return result.rowcount or 0
 
