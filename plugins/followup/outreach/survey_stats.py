@@ -152,7 +152,7 @@ def scores_report(params) -> ReportResult:
     label = dict(GROUPS).get(group, _l("Department"))
     rows = scores_by(group, params.get("since"), params.get("until"))
     return ReportResult(columns=[("group", label), ("responses", _l("Responses")),
-                                 ("satisfaction", _l("Satisfaction %"))], rows=rows)
+                                 ("satisfaction", _l("Satisfaction (0–100)"))], rows=rows)
 
 
 def questions_report(params) -> ReportResult:
@@ -162,8 +162,8 @@ def questions_report(params) -> ReportResult:
         row["kind"] = kinds.get(row["kind"], row["kind"])
         row.pop("question_id")
     return ReportResult(columns=[("question", _l("Question")), ("kind", _l("Kind")), ("answers", _l("Answers")),
-                                 ("mean", _l("Mean score")), ("satisfaction", _l("Satisfaction %")),
-                                 ("top_option", _l("Most chosen option")), ("top_share", _l("Its share %"))],
+                                 ("mean", _l("Mean score")), ("satisfaction", _l("Satisfaction (0–100)")),
+                                 ("top_option", _l("Most chosen option")), ("top_share", _l("Its share of the answers (0–100)"))],
                         rows=rows)
 
 
@@ -172,10 +172,10 @@ def reports() -> list[Report]:
         Report("followup.survey_scores", _l("Satisfaction scores"), PERMISSION, query=scores_report,
                params=[ReportParam("group", _l("Per"), "choice", default="department", choices=GROUPS), *PERIOD_PARAMS],
                chart=Chart("bar", x="group", y=("satisfaction",)),
-               description=_l("Survey responses and the mean satisfaction (100 % = the best mark of every scale) "
+               description=_l("Survey responses and the mean satisfaction (0–100, 100 being the best mark of every scale) "
                               "per department, doctor, month or questionnaire.")),
         Report("followup.survey_questions", _l("Survey answers per question"), PERMISSION, query=questions_report,
                params=list(PERIOD_PARAMS), chart=Chart("bar", x="question", y=("satisfaction",)),
-               description=_l("Answers per survey question: mean score and satisfaction % of scales, the most "
+               description=_l("Answers per survey question: mean score and satisfaction (0–100) of scales, the most "
                               "chosen option of choice questions.")),
     ]
