@@ -32,7 +32,7 @@ from plugins.followup.planning.schemas import (
 from plugins.patients.models import Patient
 
 bp = Blueprint("followup_api", __name__, url_prefix="/api/v1/followup")
-PLAN_LOADS = (selectinload(Plan.patient), selectinload(Plan.category), selectinload(Plan.method),
+PLAN_LOADS = (selectinload(Plan.category), selectinload(Plan.method),
               selectinload(Plan.owner), selectinload(Plan.department))
 
 

@@ -8,13 +8,12 @@ import sqlalchemy as sa
 from flask import url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
 
 from core.declarations import Widget, WidgetData
 from core.extensions import db
 from core.permissions import can
 from plugins.followup.models import OPEN_STATUSES, Plan, Round
-from plugins.followup.planning.plan_services import local_now, overdue_condition
+from plugins.followup.planning.plan_services import local_now, overdue_condition, patient_briefs
 
 CARD_ITEMS = 5
 
@@ -28,11 +27,12 @@ def today_card() -> WidgetData:
     start, end = datetime.combine(now.date(), time.min), datetime.combine(now.date() + timedelta(days=1), time.min)
     mine_today = (Plan.owner_id == current_user.id, Plan.status.in_(OPEN_STATUSES), Plan.due_at >= start,
                   Plan.due_at < end)
-    plans = db.session.execute(sa.select(Plan).where(*mine_today).options(selectinload(Plan.patient))
-                               .order_by(Plan.due_at).limit(CARD_ITEMS)).scalars().all()
+    plans = db.session.execute(sa.select(Plan).where(*mine_today).order_by(Plan.due_at).limit(CARD_ITEMS)
+                               ).scalars().all()
+    patients = patient_briefs(p.patient_id for p in plans)
     return WidgetData(title=_("Today's follow-ups for me"), value=_count(*mine_today), icon="telephone-outbound",
                       url=url_for("followup.queue", bucket="today"),
-                      items=[(f"{p.due_at:%H:%M} {p.patient.name}", "", url_for("followup.plan", plan_id=p.id))
+                      items=[(f"{p.due_at:%H:%M} {patients[p.patient_id].name}", "", url_for("followup.plan", plan_id=p.id))
                              for p in plans])
 
 

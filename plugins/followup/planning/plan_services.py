@@ -14,9 +14,11 @@ from flask_babel import lazy_gettext as _l
 
 from core.extensions import db
 from core.models import User, utcnow
+from core.tenancy import current_scope
 from plugins.followup.models import OPEN_STATUSES, PLAN_STATUSES, Plan, Questionnaire, Round
 from plugins.followup.planning.errors import FollowupInvalid, PlanStateError
 from plugins.followup.planning.settings_services import active_category, usable_method
+from plugins.patients.models import Patient
 
 STATUS_LABELS = {"pending": _l("Pending"), "in_progress": _l("In progress"), "completed": _l("Completed"),
                  "cancelled": _l("Cancelled"), "no_followup": _l("No follow-up")}
@@ -49,6 +51,24 @@ def overdue_condition(now: datetime | None = None):
 
 def is_overdue(plan: Plan, now: datetime | None = None) -> bool:
     return plan.status in OPEN_STATUSES and plan.due_at < (now or local_now())
+
+
+# -- the patients of plans ----------------------------------------------------------------------
+def patient_briefs(patient_ids) -> dict:
+    """Name, key-patient flag and phone of the patients of the plans a user works, by id.
+
+    A plan assigned to someone is their reason to see whom to call, even when their data scope
+    does not show the patient's record (staff see the patients they own): so this reads the
+    patients table directly, limited to the current hospital and to the ids given.
+    """
+    ids = sorted({int(i) for i in patient_ids if i is not None})
+    scope = current_scope()
+    if not ids or scope is None or scope.hospital_id is None:
+        return {}
+    table = Patient.__table__
+    rows = db.session.execute(sa.select(table.c.id, table.c.name, table.c.key_patient, table.c.phone)
+                              .where(table.c.hospital_id == scope.hospital_id, table.c.id.in_(ids))).all()
+    return {row.id: row for row in rows}
 
 
 # -- input checks -------------------------------------------------------------------------------

@@ -88,6 +88,6 @@ def plans_stmt(filters: QueueFilter, user_id: int, now: datetime | None = None):
         if end is not None:
             conditions.append(Plan.due_at < end)
     return (sa.select(Plan).where(*conditions)
-            .options(selectinload(Plan.patient), selectinload(Plan.category), selectinload(Plan.method),
+            .options(selectinload(Plan.category), selectinload(Plan.method),
                      selectinload(Plan.owner), selectinload(Plan.department))
             .order_by(Plan.due_at, Plan.id))

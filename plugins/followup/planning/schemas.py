@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from datetime import date
 
+from flask import g
 from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from core.api import UtcDateTime
 from plugins.followup.models import ASSIGN_TO, PLAN_STATUSES, RULE_TRIGGERS
-from plugins.followup.planning.plan_services import ROUND_OUTCOMES, is_overdue
+from plugins.followup.planning.plan_services import ROUND_OUTCOMES, is_overdue, patient_briefs
 from plugins.followup.planning.rules import format_offset
 from plugins.patients.models import VISIT_KINDS
 from plugins.patients.schemas import LocalDateTime, RefSchema, UserRefSchema
@@ -35,7 +36,7 @@ class RoundSchema(Schema):
 
 class PlanSchema(Schema):
     id = fields.Integer()
-    patient = fields.Nested(RefSchema)
+    patient = fields.Method("_patient", metadata={"type": "object", "description": "id and name."})
     status = fields.String(metadata={"enum": list(PLAN_STATUSES)})
     overdue = fields.Function(lambda plan: is_overdue(plan), metadata={
         "type": "boolean", "description": "Still open and its due time has passed."})
@@ -52,6 +53,16 @@ class PlanSchema(Schema):
     escalated_at = UtcDateTime(allow_none=True)
     closed_at = UtcDateTime(allow_none=True)
     created_at = UtcDateTime()
+
+
+    def _patient(self, plan):
+        # The assignee sees whom to call even outside their data scope (see patient_briefs);
+        # briefs are cached per request so a page costs one lookup per patient at most.
+        cache = g.setdefault("followup_patient_briefs", {})
+        if plan.patient_id not in cache:
+            cache.update(patient_briefs([plan.patient_id]))
+        brief = cache.get(plan.patient_id)
+        return {"id": plan.patient_id, "name": brief.name if brief else None}
 
 
 class PlanDetailSchema(PlanSchema):

@@ -67,6 +67,7 @@ def queue_page():
     return render_template(
         "followup/planning/queue.html", filters=filters, page=page, now=now,
         counts=queue.counts(filters, current_user.id, now),
+        patients=plan_services.patient_briefs(plan.patient_id for plan in page.items),
         categories=category_choices(), methods=method_choices(current_user.id),
         assignees=db.session.execute(sa.select(User).where(User.active.is_(True))
                                      .order_by(User.display_name)).scalars().all() if view == "team" else [])
@@ -147,6 +148,7 @@ def plan(plan_id):
 def _plan_page(record: Plan, form: RoundForm, status: int = 200):
     return render_template(
         "followup/planning/plan.html", plan=record, form=form, now=local_now(),
+        patient=plan_services.patient_briefs([record.patient_id])[record.patient_id],
         transitions=sorted(plan_services.TRANSITIONS[record.status] - {"in_progress", "completed"}),
         sms_url=_sms_url(record)), status
 
@@ -183,7 +185,8 @@ def edit_plan(plan_id):
             db.session.commit()
             flash(_("Plan saved."), "success")
             return redirect(url_for("followup.plan", plan_id=plan_id))
-    return render_template("followup/planning/plan_form.html", form=form, patient=record.patient, plan=record), \
+    patient = plan_services.patient_briefs([record.patient_id])[record.patient_id]
+    return render_template("followup/planning/plan_form.html", form=form, patient=patient, plan=record), \
         400 if form.errors or form.form_errors else 200
 
 
