@@ -8,12 +8,13 @@ The delivery job hands the messages to the gateway afterwards.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import aliased
 
+from core.clock import local_today
 from core.extensions import db
 from core.models import Department, Hospital, User
 from core.tenancy import current_scope
@@ -83,7 +84,7 @@ def _facts_rows(query, limit: int | None = None):
 
 
 def _texts(pieces, rows, hospital_name: str, sign: str):
-    today = date.today()
+    today = local_today()
     for row in rows:
         facts = Facts(name=row.name, gender=row.gender, hospital=hospital_name, department=row.department,
                       doctor=row.doctor, visit_at=row.visit_at, discharge_at=row.discharge_at)

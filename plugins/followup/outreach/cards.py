@@ -7,15 +7,16 @@ import sqlalchemy as sa
 from flask import url_for
 from flask_babel import gettext as _
 
+from core.clock import local_now, local_to_utc
 from core.declarations import WidgetData
 from core.extensions import db
-from core.models import utcnow
 from plugins.followup.models import SmsMessage
 
 
 def month_counts(now: datetime | None = None) -> dict[str, int]:
-    now = now or utcnow()
-    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    """Messages created since the 1st of the hospitals' local month, per status."""
+    now = now or local_now()
+    start = local_to_utc(now.replace(day=1, hour=0, minute=0, second=0, microsecond=0))
     rows = db.session.execute(sa.select(SmsMessage.status, sa.func.count()).where(SmsMessage.created_at >= start)
                               .group_by(SmsMessage.status)).all()
     return dict(rows)

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from core.clock import local_now
 from core.extensions import db
 from core.models import utcnow
 from plugins.followup.models import Questionnaire, Round, SmsMessage, SmsTemplate, SurveyResponse
@@ -44,7 +45,7 @@ def _sms(rng: random.Random, patients: list[Patient], now: datetime) -> None:
             message.error = "号码为空号 (demo)"
         else:
             message.status = "queued"
-            message.scheduled_at = datetime.now().replace(second=0, microsecond=0) + timedelta(days=rng.randint(1, 5))
+            message.scheduled_at = local_now().replace(second=0) + timedelta(days=rng.randint(1, 5))
         db.session.add(message)
 
 
@@ -98,7 +99,7 @@ def load(hospital) -> None:
                 if sms.mobile_of(p)]
     if not patients:
         return
-    now = datetime.now().replace(microsecond=0)
+    now = local_now()
     _sms(rng, patients, utcnow())
     questionnaire = db.session.execute(sa.select(Questionnaire).where(Questionnaire.name == QUESTIONNAIRE_NAME)
                                        ).scalar_one_or_none()

@@ -7,6 +7,7 @@ from datetime import datetime, time, timedelta
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+from core.clock import local_today
 from core.extensions import db
 from plugins.followup.models import SmsTemplate
 from plugins.followup.outreach import sms
@@ -58,4 +59,4 @@ class _SamplePlan:
 
     @property
     def due_at(self):
-        return datetime.combine(datetime.now().date() + timedelta(days=1), time(9))
+        return datetime.combine(local_today() + timedelta(days=1), time(9))

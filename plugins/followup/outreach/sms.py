@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from core.clock import local_now
 from core.extensions import db
 from core.models import utcnow
 from plugins.followup.models import Settings, SmsMessage
@@ -64,11 +65,11 @@ def check_schedule(scheduled_at: datetime | None, errors: dict) -> datetime | No
     if scheduled_at is None:
         return None
     scheduled_at = scheduled_at.replace(tzinfo=None, second=0, microsecond=0)
-    if scheduled_at < datetime.now() - timedelta(minutes=5):
+    if scheduled_at < local_now() - timedelta(minutes=5):
         errors["scheduled_at"] = _("The send time is in the past: leave it empty to send now.")
-    elif scheduled_at > datetime.now() + timedelta(days=366):
+    elif scheduled_at > local_now() + timedelta(days=366):
         errors["scheduled_at"] = _("The send time is more than a year away.")
-    return scheduled_at if scheduled_at > datetime.now() else None
+    return scheduled_at if scheduled_at > local_now() else None
 
 
 def _author_id():
@@ -147,7 +148,7 @@ def _pending():
 
 def due_messages(now: datetime | None = None, limit: int = DELIVERY_BATCH):
     """The select of messages to deliver now: pending ones whose time has come, oldest first."""
-    now = now or datetime.now()
+    now = now or local_now()
     return (sa.select(SmsMessage)
             .where(_pending(),
                    sa.or_(SmsMessage.scheduled_at.is_(None), SmsMessage.scheduled_at <= now))
@@ -157,7 +158,7 @@ def due_messages(now: datetime | None = None, limit: int = DELIVERY_BATCH):
 def expire_stale(now: datetime | None = None) -> int:
     """Messages that should have gone out long ago (the plugin was off, the gateway missing)
     are cancelled rather than sent days late, with the reason as their error. Returns how many."""
-    now = now or datetime.now()
+    now = now or local_now()
     stale = sa.or_(SmsMessage.scheduled_at < now - EXPIRE_AFTER,
                    sa.and_(SmsMessage.scheduled_at.is_(None), SmsMessage.created_at < utcnow() - EXPIRE_AFTER))
     result = db.session.execute(sa.update(SmsMessage).where(_pending(), stale)
@@ -195,5 +196,5 @@ def retry(message: SmsMessage) -> None:
     if message.status != "failed":
         raise SmsInvalid({"status": _("Only a failed message can be sent again.")})
     # A fresh send time: the message is due now, and not "expired" by its old creation time.
-    message.status, message.scheduled_at = "queued", datetime.now().replace(second=0, microsecond=0)
+    message.status, message.scheduled_at = "queued", local_now().replace(second=0)
     db.session.commit()

@@ -7,9 +7,9 @@ from flask_babel import gettext as _
 from core.extensions import db
 from plugins.followup.models import SmsTemplate
 from plugins.followup.outreach import validation
-from plugins.followup.outreach.validation import OutreachInvalid
 from plugins.followup.outreach.sms import MAX_BODY
 from plugins.followup.outreach.templating import TemplateInvalid, check
+from plugins.followup.outreach.validation import OutreachInvalid
 
 MAX_NAME = 64
 

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from core.clock import local_today
 from core.declarations import Chart, Report, ReportParam, ReportResult
 from core.extensions import db
 from core.models import Department, User
@@ -140,7 +141,7 @@ def latest_texts(question: Question, since=None, until=None, questionnaire_id=No
 
 # -- core reports -------------------------------------------------------------------------------
 def _default_since():
-    return date.today() - timedelta(days=90)
+    return local_today() - timedelta(days=90)
 
 
 PERIOD_PARAMS = (ReportParam("since", _l("From"), "date", default=_default_since),

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from core.clock import local_today
 from core.extensions import db
 from core.models import Hospital
 from plugins.patients.models import Visit
@@ -112,7 +113,7 @@ class Facts:
             "hospital": self.hospital, "department": self.department, "doctor": self.doctor,
             "visit_date": cn_date(self.visit_at), "discharge_date": cn_date(self.discharge_at),
             "due_date": cn_date(self.due_at), "due_time": self.due_at.strftime("%H:%M") if self.due_at else "",
-            "date": cn_date(today or date.today()),
+            "date": cn_date(today or local_today()),
         }
 
 

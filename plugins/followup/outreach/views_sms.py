@@ -11,13 +11,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from core import audit
+from core.clock import local_to_utc, utc_to_local
 from core.extensions import db
 from core.models import Department
 from core.permissions import require
 from core.tenancy import current_hospital_only, get_or_404
 from plugins.followup.models import Plan, SmsMessage, SmsTemplate
 from plugins.followup.outreach import bulk, gateways, sms, sms_settings, sms_templates
-from plugins.followup.outreach.preview import preview_context
 from plugins.followup.outreach.forms import (
     STATUS_LABELS,
     ComposeForm,
@@ -29,13 +29,14 @@ from plugins.followup.outreach.forms import (
     parse_local,
     placeholder_help,
 )
+from plugins.followup.outreach.preview import preview_context
 from plugins.followup.outreach.templating import PLACEHOLDERS, TemplateInvalid, render_template_for
 from plugins.followup.outreach.validation import OutreachInvalid
 from plugins.patients import services as patient_services
 from plugins.patients.identity import mask_phone
 from plugins.patients.models import Patient, Tag
-from plugins.patients.settings_services import ordered_sources
 from plugins.patients.query_args import filters_of, query_from_args
+from plugins.patients.settings_services import ordered_sources
 
 TEMPLATES = str(Path(__file__).resolve().parent.parent / "templates")
 bp = Blueprint("followup_sms", __name__, url_prefix="/followup/sms", template_folder=TEMPLATES)
@@ -46,7 +47,7 @@ PER_PAGE = 50
 def sms_helpers():
     reveal = patient_services.may_see_sensitive()
     return dict(SMS_STATUS=STATUS_LABELS, shown_number=lambda phone: phone if reveal else mask_phone(phone),
-                placeholder_help=placeholder_help)
+                placeholder_help=placeholder_help, local_time=utc_to_local)
 
 
 def _status(code: int, form) -> int:
@@ -79,9 +80,9 @@ def outbox():
     if status in STATUS_LABELS:
         stmt = stmt.where(SmsMessage.status == status)
     if since:
-        stmt = stmt.where(SmsMessage.created_at >= datetime.combine(since, time()))
+        stmt = stmt.where(SmsMessage.created_at >= local_to_utc(datetime.combine(since, time())))
     if until:
-        stmt = stmt.where(SmsMessage.created_at < datetime.combine(until, time()) + timedelta(days=1))
+        stmt = stmt.where(SmsMessage.created_at < local_to_utc(datetime.combine(until, time()) + timedelta(days=1)))
     patient = get_or_404(Patient, patient_id) if patient_id else None
     if patient is not None:
         stmt = stmt.where(SmsMessage.patient_id == patient.id)

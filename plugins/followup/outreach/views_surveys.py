@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from core.clock import local_today
 from core.extensions import db
 from core.permissions import require
 from core.tenancy import current_hospital_only, get_or_404
@@ -172,8 +173,8 @@ def _day(name: str, default: date | None, errors: list) -> date | None:
 @current_hospital_only
 def stats():
     errors: list[str] = []
-    since = _day("since", date.today() - timedelta(days=90), errors)
-    until = _day("until", date.today(), errors)
+    since = _day("since", local_today() - timedelta(days=90), errors)
+    until = _day("until", local_today(), errors)
     if since and until and since > until:
         errors.append(_("The period ends before it starts."))
     all_questionnaires = survey_bank.questionnaires()

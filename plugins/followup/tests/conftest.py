@@ -90,3 +90,7 @@ def centre(app):
             ids[name] = make_user(a, name, roles, department=dept).id
         ids["b_admin"] = make_user(b, "b_admin", ("super_admin",)).id
     return ids
+
+
+# -- the outreach part's fixtures (defined in outreach_fixtures.py) ---------------------------
+from plugins.followup.tests.outreach_fixtures import outreach  # noqa: E402,F401

@@ -7,10 +7,11 @@ from datetime import datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from core.clock import local_now
 from core.extensions import db
 from core.models import Hospital, User
-from core.testing import make_department, make_hospital, make_user
 from core.tenancy import hospital_scope, system_scope
+from core.testing import make_department, make_hospital, make_user
 from plugins.followup.models import Plan, Round
 from plugins.patients import services as patient_services
 
@@ -35,12 +36,12 @@ def plan_and_round(code: str, patient_id: int, *, reached=True, questionnaire_id
     """A plan (with a questionnaire) and one round on it, as the planning part records them."""
     with hospital_scope(hospital(code)):
         agent = user(f"{code.lower()}_staff")
-        plan = Plan(patient_id=patient_id, due_at=datetime.now() - timedelta(hours=1), status=status,
+        plan = Plan(patient_id=patient_id, due_at=local_now() - timedelta(hours=1), status=status,
                     questionnaire_id=questionnaire_id, visit_id=visit_id, owner_id=agent.id,
                     department_id=agent.department_id)
         db.session.add(plan)
         db.session.flush()
-        round_ = Round(plan_id=plan.id, patient_id=patient_id, user_id=agent.id, at=datetime.now().replace(microsecond=0),
+        round_ = Round(plan_id=plan.id, patient_id=patient_id, user_id=agent.id, at=local_now().replace(microsecond=0),
                        reached=reached)
         db.session.add(round_)
         db.session.commit()

@@ -4,12 +4,12 @@ import sqlalchemy as sa
 from flask_babel import force_locale
 
 from core.extensions import db
-from core.testing import login
 from core.tenancy import hospital_scope
+from core.testing import login
 from plugins.followup.models import Category, Phrase, SmsMessage, SurveyResponse
 from plugins.followup.outreach import phrases
 from plugins.followup.outreach.validation import OutreachInvalid
-from plugins.followup.tests.outreach_fixtures import hospital, outreach, user  # noqa: F401
+from plugins.followup.tests.outreach_fixtures import hospital, user
 
 
 def test_shared_and_private_phrases(app, outreach):

@@ -7,11 +7,11 @@ import sqlalchemy as sa
 from flask_babel import force_locale
 
 from core.extensions import db
-from core.testing import login
 from core.tenancy import hospital_scope
+from core.testing import login
 from plugins.followup.models import SmsMessage
 from plugins.followup.outreach import bulk, sms
-from plugins.followup.tests.outreach_fixtures import hospital, outreach  # noqa: F401
+from plugins.followup.tests.outreach_fixtures import hospital
 from plugins.patients.models import Patient
 from plugins.patients.services import PatientQuery
 

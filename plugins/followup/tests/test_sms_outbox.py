@@ -7,12 +7,13 @@ import sqlalchemy as sa
 from flask_babel import force_locale
 
 from core import activation, jobs
+from core.clock import local_now
 from core.extensions import db
-from core.testing import finder_with, login, make_app, write_plugin
 from core.tenancy import hospital_scope, system_scope
+from core.testing import finder_with, login, make_app, write_plugin
 from plugins.followup.models import Settings, SmsMessage, SmsSettings
 from plugins.followup.outreach import gateways, sms, sms_settings
-from plugins.followup.tests.outreach_fixtures import hospital, outreach  # noqa: F401
+from plugins.followup.tests.outreach_fixtures import hospital
 from plugins.patients.models import Patient
 
 FLAKY_GATEWAY = '''
@@ -69,7 +70,7 @@ def test_mobile_choice_signature_and_refusals(app, outreach):
         for patient_id, body, when, field in [
                 (outreach["wang"], "hi", None, "phone"), (outreach["zhao"], "hi", None, "phone"),
                 (outreach["zhang"], "   ", None, "body"), (outreach["zhang"], "x" * 600, None, "body"),
-                (outreach["zhang"], "hi", datetime.now() - timedelta(days=1), "scheduled_at")]:
+                (outreach["zhang"], "hi", local_now() - timedelta(days=1), "scheduled_at")]:
             with pytest.raises(sms.SmsInvalid) as caught:
                 sms.queue_message(db.session.get(Patient, patient_id), body, scheduled_at=when)
             assert field in caught.value.errors
@@ -141,7 +142,7 @@ def test_job_sends_due_messages_only_and_expires_stale_ones(app, outreach):
     with app.app_context():
         with hospital_scope(hospital("A")):
             zhang = db.session.get(Patient, outreach["zhang"])
-            later = sms.queue_message(zhang, "later", scheduled_at=datetime.now() + timedelta(hours=2))
+            later = sms.queue_message(zhang, "later", scheduled_at=local_now() + timedelta(hours=2))
             now = sms.queue_message(zhang, "now")
             stale = sms.queue_message(zhang, "stale")
             stale.created_at = datetime.utcnow() - timedelta(days=4)
@@ -152,7 +153,7 @@ def test_job_sends_due_messages_only_and_expires_stale_ones(app, outreach):
         statuses = {m[0]: m[1] for m in messages(app)}
         assert [statuses[i] for i in ids] == ["queued", "sent", "cancelled"]
         with hospital_scope(hospital("A")):
-            assert sms.deliver_due(now=datetime.now() + timedelta(hours=3))["sent"] == 1
+            assert sms.deliver_due(now=local_now() + timedelta(hours=3))["sent"] == 1
 
 
 def test_compose_page_sends_and_refuses_bad_input(client, app, outreach):
@@ -184,7 +185,7 @@ def test_compose_page_sends_and_refuses_bad_input(client, app, outreach):
 def test_cancel_and_tenancy(client, app, outreach):
     with app.app_context(), hospital_scope(hospital("A")):
         message = sms.queue_message(db.session.get(Patient, outreach["zhang"]), "甲医院的提醒",
-                                    scheduled_at=datetime.now() + timedelta(days=1))
+                                    scheduled_at=local_now() + timedelta(days=1))
         db.session.commit()
         message_id = message.id
     login(client, "b_admin")

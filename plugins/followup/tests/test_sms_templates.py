@@ -6,13 +6,13 @@ import sqlalchemy as sa
 from flask_babel import force_locale
 
 from core.extensions import db
-from core.testing import login
 from core.tenancy import hospital_scope
+from core.testing import login
 from plugins.followup.models import Plan, SmsTemplate
 from plugins.followup.outreach import sms_templates
 from plugins.followup.outreach.templating import TemplateInvalid, check, render_template_for
 from plugins.followup.outreach.validation import OutreachInvalid
-from plugins.followup.tests.outreach_fixtures import hospital, outreach, user  # noqa: F401
+from plugins.followup.tests.outreach_fixtures import hospital
 from plugins.patients.models import Patient
 
 

@@ -4,13 +4,13 @@ import sqlalchemy as sa
 from flask_babel import force_locale
 
 from core.extensions import db
-from core.testing import login
 from core.tenancy import hospital_scope
+from core.testing import login
 from plugins.followup.models import Question, Questionnaire, Round, SurveyAnswer, SurveyResponse
 from plugins.followup.outreach import survey_bank, survey_stats, surveys
 from plugins.followup.outreach.setup import QUESTIONNAIRE_NAME, move_patient_rows
 from plugins.followup.outreach.validation import OutreachInvalid
-from plugins.followup.tests.outreach_fixtures import hospital, outreach, plan_and_round  # noqa: F401
+from plugins.followup.tests.outreach_fixtures import hospital, plan_and_round
 from plugins.patients.models import Patient
 
 
