@@ -6,6 +6,7 @@ from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask import Blueprint
+from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy.orm import selectinload
@@ -78,7 +79,7 @@ def create_plan(body):
     """Plan a follow-up for a patient."""
     patient = db.session.execute(sa.select(Patient).where(Patient.id == body.pop("patient_id"))).scalar_one_or_none()
     if patient is None:
-        raise ValidationError({"patient_id": ["Unknown patient: it does not exist in this hospital."]})
+        raise ValidationError({"patient_id": [_("Unknown patient: it does not exist in this hospital.")]})
     data = dict(body)
     if "assignee_id" in data:
         data["owner_id"] = data.pop("assignee_id")
@@ -116,7 +117,7 @@ def create_round(plan_id, body):
 
 def _record_answers(plan: Plan, round_: Round, answers: dict) -> int:
     if plan.questionnaire_id is None:
-        raise ValidationError({"answers": ["This plan has no questionnaire."]})
+        raise ValidationError({"answers": [_("This plan has no questionnaire.")]})
     from plugins.followup.outreach.surveys import SurveyInvalid, record_response  # outreach's contract
     try:
         return record_response(round_, answers).id
