@@ -317,6 +317,7 @@ class SurveyResponse(HospitalOwned, db.Model):
     user_id = sa.Column(sa.Integer, sa.ForeignKey("core_user.id"), nullable=True)
     department_id = sa.Column(sa.Integer, sa.ForeignKey("core_department.id"), nullable=True)
     doctor_id = sa.Column(sa.Integer, sa.ForeignKey("core_user.id"), nullable=True)
+    doctor_name = sa.Column(sa.String(64), nullable=True)  # as the visit names the doctor (HIS visits may have no user)
     answered_at = sa.Column(sa.DateTime, nullable=False)
     questionnaire = relationship("Questionnaire")
     answers = relationship("SurveyAnswer", cascade="all, delete-orphan", lazy="selectin")

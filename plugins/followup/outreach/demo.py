@@ -18,7 +18,7 @@ from core.models import utcnow
 from plugins.followup.models import Questionnaire, Round, SmsMessage, SmsTemplate, SurveyResponse
 from plugins.followup.outreach import sms
 from plugins.followup.outreach.setup import QUESTIONNAIRE_NAME, seed_defaults
-from plugins.followup.outreach.surveys import check_answers
+from plugins.followup.outreach.surveys import check_answers, doctor_name
 from plugins.followup.outreach.templating import render_template_for
 from plugins.patients.models import Patient, Visit
 
@@ -30,12 +30,14 @@ COMMENTS = ("医生很耐心,谢谢!", "等候时间有点长,希望改进。", 
 
 def _sms(rng: random.Random, patients: list[Patient], now: datetime) -> None:
     templates = [t for t in db.session.execute(sa.select(SmsTemplate)).scalars() if "{due_" not in t.body]
-    for i in range(MESSAGES):
+    # Oldest first, so the log (newest first by id) reads in time order.
+    ages = sorted((rng.randint(0, 120 * 24 * 60) for _ in range(MESSAGES)), reverse=True)
+    for i, age in enumerate(ages):
         patient = rng.choice(patients)
         template = rng.choice(templates)
         message = SmsMessage(patient_id=patient.id, template_id=template.id, phone=sms.mobile_of(patient),
                              body=sms.signed(render_template_for(template, patient), sms.signature()),
-                             created_at=now - timedelta(days=rng.randint(0, 120), minutes=rng.randint(0, 600)))
+                             created_at=now - timedelta(minutes=age))
         roll = rng.random()
         if roll < 0.85:
             message.status, message.attempts, message.gateway = "sent", 1, "outbox"
@@ -86,7 +88,7 @@ def _responses(rng: random.Random, questionnaire: Questionnaire, now: datetime) 
             questionnaire_id=questionnaire.id, patient_id=round_.patient_id if round_ else visit.patient_id,
             plan_id=round_.plan_id if round_ else None, round_id=round_.id if round_ else None,
             user_id=round_.user_id if round_ else None, department_id=department_id,
-            doctor_id=visit.doctor_id if visit else None, answered_at=answered,
+            doctor_id=visit.doctor_id if visit else None, doctor_name=doctor_name(visit), answered_at=answered,
             answers=check_answers(questionnaire, _answers(rng, questionnaire, drift))))
 
 

@@ -50,7 +50,8 @@ def scores_by(group: str, since=None, until=None, questionnaire_id: int | None =
     if group == "department":
         label, joins = sa.func.coalesce(Department.name, "—"), [(Department, Department.id == SurveyResponse.department_id)]
     elif group == "doctor":
-        label, joins = sa.func.coalesce(User.display_name, "—"), [(User, User.id == SurveyResponse.doctor_id)]
+        label = sa.func.coalesce(User.display_name, SurveyResponse.doctor_name, "—")
+        joins = [(User, User.id == SurveyResponse.doctor_id)]
     elif group == "questionnaire":
         label, joins = Questionnaire.name, [(Questionnaire, Questionnaire.id == SurveyResponse.questionnaire_id)]
     else:

@@ -112,6 +112,13 @@ def _visit_of(plan, at):
                               .order_by(Visit.visit_at.desc()).limit(1)).scalar_one_or_none()
 
 
+def doctor_name(visit) -> str | None:
+    """The visit's doctor as it names them: HIS visits often carry a name and no user."""
+    if visit is None:
+        return None
+    return visit.doctor_name or (visit.doctor.display_name if visit.doctor_id else None)
+
+
 def record_response(round_, answers: dict, *, questionnaire: Questionnaire | None = None) -> SurveyResponse:
     """Record ``answers`` (question id → int for a scale, str for single choice, list[str] for
     multiple choice, str for text) given in ``round_`` to its plan's questionnaire (or
@@ -131,7 +138,8 @@ def record_response(round_, answers: dict, *, questionnaire: Questionnaire | Non
     response = SurveyResponse(questionnaire_id=questionnaire.id, patient_id=round_.patient_id, plan_id=plan.id,
                               round_id=round_.id, user_id=user_id,
                               department_id=(visit.department_id if visit else None) or plan.department_id,
-                              doctor_id=visit.doctor_id if visit else None, answered_at=round_.at, answers=rows)
+                              doctor_id=visit.doctor_id if visit else None, doctor_name=doctor_name(visit),
+                              answered_at=round_.at, answers=rows)
     db.session.add(response)
     db.session.flush()
     return response
