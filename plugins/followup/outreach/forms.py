@@ -2,7 +2,7 @@
 own: the services decide, and the views put the services' per-field messages on the fields."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -78,6 +78,18 @@ class QuestionnaireForm(FlaskForm):
     name = StringField(_l("Name"), render_kw={"maxlength": 100, "required": True})
     description = TextAreaField(_l("Description"), render_kw={"rows": 2})
     active = BooleanField(_l("Active"), default=True)
+
+
+def day_arg(args, name: str, errors: list, default: date | None = None) -> date | None:
+    """A YYYY-MM-DD query argument (empty: ``default``); a bad one adds a message to ``errors``."""
+    text = (args.get(name) or "").strip()
+    if not text:
+        return default
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        errors.append(_("“%(value)s” is not a date (YYYY-MM-DD).", value=text[:20]))
+        return default
 
 
 def parse_local(value: str | None, field: str, errors: dict) -> datetime | None:

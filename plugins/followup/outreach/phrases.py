@@ -61,11 +61,7 @@ def create_phrase(data: dict, user) -> Phrase:
 def update_phrase(phrase: Phrase, data: dict, user) -> Phrase:
     if not may_edit(user, phrase):
         raise OutreachInvalid({"phrase": _("You may only change your own phrases (or, as a manager, shared ones).")})
-    values = _clean(data)
-    for key, value in values.items():
-        setattr(phrase, key, value)
-    db.session.commit()
-    return phrase
+    return validation.store(phrase, _clean(data))
 
 
 def delete_phrase(phrase: Phrase, user) -> None:

@@ -48,9 +48,4 @@ def clean_template(data: dict, current: SmsTemplate | None = None) -> dict:
 
 def save_template(data: dict, template: SmsTemplate | None = None) -> SmsTemplate:
     values = clean_template(data, template)
-    template = template or SmsTemplate()
-    for key, value in values.items():
-        setattr(template, key, value)
-    db.session.add(template)
-    db.session.commit()
-    return template
+    return validation.store(template or SmsTemplate(), values)

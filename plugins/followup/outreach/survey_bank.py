@@ -83,12 +83,7 @@ def clean_question(data: dict, current: Question | None = None) -> dict:
 
 def save_question(data: dict, question: Question | None = None) -> Question:
     values = clean_question(data, question)
-    question = question or Question()
-    for key, value in values.items():
-        setattr(question, key, value)
-    db.session.add(question)
-    db.session.commit()
-    return question
+    return validation.store(question or Question(), values)
 
 
 def questions(active_only: bool = False) -> list[Question]:

@@ -44,3 +44,12 @@ def text(value, field: str, errors: dict, *, limit: int, required: str | None = 
     elif len(result) > limit:
         errors[field] = _("At most %(n)d characters.", n=limit)
     return result
+
+
+def store(row, values: dict):
+    """Set ``values`` on ``row`` (new or existing), save it and commit; return the row."""
+    for key, value in values.items():
+        setattr(row, key, value)
+    db.session.add(row)
+    db.session.commit()
+    return row

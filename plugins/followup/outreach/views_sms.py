@@ -2,7 +2,7 @@
 Thin: the rules live in sms.py, bulk.py, sms_templates.py and templating.py."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -24,6 +24,7 @@ from plugins.followup.outreach.forms import (
     SmsSettingsForm,
     TemplateForm,
     category_choices,
+    day_arg,
     map_errors,
     options,
     parse_local,
@@ -55,17 +56,6 @@ def _status(code: int, form) -> int:
 
 
 # -- the outbox / log -----------------------------------------------------------------------------
-def _day(name: str, errors: list) -> date | None:
-    text = (request.args.get(name) or "").strip()
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        errors.append(_("“%(value)s” is not a date (YYYY-MM-DD).", value=text[:20]))
-        return None
-
-
 @bp.route("/")
 @require("followup.read")
 @current_hospital_only
@@ -74,7 +64,7 @@ def outbox():
     status = request.args.get("status") or ""
     if status and status not in STATUS_LABELS:
         errors.append(_("Unknown status “%(value)s”.", value=status[:20]))
-    since, until = _day("since", errors), _day("until", errors)
+    since, until = day_arg(request.args, "since", errors), day_arg(request.args, "until", errors)
     patient_id = request.args.get("patient_id", type=int)
     stmt = sa.select(SmsMessage).order_by(SmsMessage.id.desc())
     if status in STATUS_LABELS:

@@ -1,7 +1,7 @@
 """Survey pages: the question bank, questionnaires, answering during a round, statistics."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -15,7 +15,7 @@ from core.permissions import require
 from core.tenancy import current_hospital_only, get_or_404
 from plugins.followup.models import Question, Questionnaire, Round, SurveyResponse
 from plugins.followup.outreach import survey_bank, survey_stats, surveys
-from plugins.followup.outreach.forms import KIND_LABELS, QuestionForm, QuestionnaireForm, map_errors
+from plugins.followup.outreach.forms import KIND_LABELS, QuestionForm, QuestionnaireForm, day_arg, map_errors
 from plugins.followup.outreach.validation import OutreachInvalid
 
 TEMPLATES = str(Path(__file__).resolve().parent.parent / "templates")
@@ -157,24 +157,13 @@ def answer(round_id):
 
 
 # -- statistics ---------------------------------------------------------------------------------
-def _day(name: str, default: date | None, errors: list) -> date | None:
-    text = (request.args.get(name) or "").strip()
-    if not text:
-        return default
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        errors.append(_("“%(value)s” is not a date (YYYY-MM-DD).", value=text[:20]))
-        return default
-
-
 @bp.route("/stats")
 @require("followup.surveys")
 @current_hospital_only
 def stats():
     errors: list[str] = []
-    since = _day("since", local_today() - timedelta(days=90), errors)
-    until = _day("until", local_today(), errors)
+    since = day_arg(request.args, "since", errors, local_today() - timedelta(days=90))
+    until = day_arg(request.args, "until", errors, local_today())
     if since and until and since > until:
         errors.append(_("The period ends before it starts."))
     all_questionnaires = survey_bank.questionnaires()
