@@ -65,7 +65,10 @@ def _visit_filter(dialect: str, visit_ids: list[int]):
         ids = sa.func.json_each(json.dumps(visit_ids)).table_valued("value")
         return VISIT.c.id.in_(sa.select(ids.c.value))
     if dialect == "postgresql":
-        return VISIT.c.id == sa.any_(sa.bindparam("visit_ids", visit_ids, type_=postgresql.ARRAY(sa.Integer)))
+        # IN (SELECT unnest(array)), not = ANY(array): the planner then probes the primary key per
+        # id instead of filtering a sequential scan of every visit of the hospital.
+        ids = sa.bindparam("visit_ids", visit_ids, type_=postgresql.ARRAY(sa.Integer))
+        return VISIT.c.id.in_(sa.select(sa.func.unnest(ids)))
     return VISIT.c.id.in_(visit_ids)
 
 
