@@ -13,6 +13,7 @@ from core.extensions import db
 from core.models import Department
 from plugins.followup.models import Category, Method, Plan, Rule
 from plugins.followup.planning import rules
+from plugins.followup.planning.escalation import escalate
 from plugins.followup.planning.generation import plan_visits
 from plugins.followup.planning.plan_services import local_now, record_round
 from plugins.followup.planning.setup import seed_defaults
@@ -76,4 +77,5 @@ def load(hospital) -> None:
         sa.or_(Visit.visit_at >= now - HISTORY, Visit.discharge_at >= now - HISTORY))).scalars().all()
     plan_visits(hospital.id, visit_ids)
     _rounds(random.Random(f"hcrm-followup-demo-{hospital.code}"), now)
+    escalate(now)  # as the job would have: supervisors see the long-overdue ones flagged
     db.session.flush()

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 
 from core.extensions import db
 from core.models import Hospital, User
-from core.testing import make_department, make_hospital, make_user
 from core.tenancy import hospital_scope
+from core.testing import make_department, make_hospital, make_user
 
 
 def hospital(code: str) -> Hospital:

@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from core.extensions import db
-from core.testing import api_token
 from core.tenancy import hospital_scope
+from core.testing import api_token
 from plugins.followup.models import Plan, Round, Rule
 from plugins.followup.tests.conftest import catalogue_ids, hospital, new_patient, new_rule, new_visit
 

@@ -6,8 +6,8 @@ import pytest
 import sqlalchemy as sa
 
 from core.extensions import db
-from core.testing import login
 from core.tenancy import hospital_scope
+from core.testing import login
 from plugins.followup.models import Category, Method, Plan, Round, Settings
 from plugins.followup.tests.conftest import catalogue_ids, hospital, new_patient, user
 

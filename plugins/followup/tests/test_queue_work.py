@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from core.extensions import db
-from core.testing import login
 from core.tenancy import hospital_scope
+from core.testing import login
 from plugins.followup.models import Plan
 from plugins.followup.tests.conftest import catalogue_ids, hospital, new_patient, user
 
@@ -134,8 +134,9 @@ def test_statistics_report_rates_and_excel_export(app, client, centre):
         plan_services.record_round(plan, {"reached": False, "outcome": "in_progress"}, centre["a_doc"])
         plan_services.record_round(plan, {"reached": True}, centre["a_doc"])
         db.session.commit()
-    from plugins.followup.planning.statistics import plan_statistics
     from flask_babel import force_locale
+
+    from plugins.followup.planning.statistics import plan_statistics
     with app.app_context(), app.test_request_context(), hospital_scope(hospital("A")), force_locale("en"):
         start = (NOW - timedelta(days=1)).date()
         result = plan_statistics({"date_from": start, "date_to": start + timedelta(days=3), "group": "assignee"})

@@ -7,8 +7,8 @@ import sqlalchemy as sa
 
 from core import activation
 from core.extensions import db
-from core.testing import api_token, login
 from core.tenancy import hospital_scope, system_scope
+from core.testing import api_token, login
 from plugins.followup.models import Plan
 from plugins.followup.tests.conftest import hospital, new_patient, new_rule, new_visit, plans_of, user
 
