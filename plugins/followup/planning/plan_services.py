@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from core import clock
 from core.extensions import db
 from core.models import User, utcnow
 from core.tenancy import current_scope
@@ -41,7 +42,8 @@ TEXT_MAX = 4000
 
 
 def local_now() -> datetime:
-    return datetime.now().replace(microsecond=0)
+    """Now on the hospitals' wall clock (core.clock), which due and round times use."""
+    return clock.local_now()
 
 
 def overdue_condition(now: datetime | None = None):
@@ -76,7 +78,7 @@ def _parse_datetime(value, field: str, errors: dict) -> datetime | None:
     if value in (None, ""):
         return None
     if isinstance(value, datetime):
-        return value.replace(tzinfo=None) if value.tzinfo is None else value.astimezone().replace(tzinfo=None)
+        return value if value.tzinfo is None else value.astimezone(clock.zone()).replace(tzinfo=None)
     text = str(value).strip().replace("T", " ")
     for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
         try:

@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+from core import clock
 from core.extensions import db
 from core.models import Department, Role, User
 from plugins.followup.models import ASSIGN_TO, RULE_TRIGGERS, Plan, Questionnaire, Rule, RuleDisease, RuleStep
@@ -200,7 +201,7 @@ def create_rule(data: dict, user_id: int | None = None) -> Rule:
     """A new rule; it plans the visits of the last week and later ones (see :func:`apply_since`
     for earlier ones)."""
     values = clean_rule(data, user_id)
-    rule = Rule(applies_from=datetime.combine(date.today() - RECENT_VISITS, time.min))
+    rule = Rule(applies_from=datetime.combine(clock.local_today() - RECENT_VISITS, time.min))
     db.session.add(rule)
     _apply(rule, values)
     db.session.flush()
@@ -241,7 +242,7 @@ def apply_since(rule: Rule, since) -> int:
     if not isinstance(since, date):
         raise FollowupInvalid({"since": _("Enter a date as YYYY-MM-DD.")})
     start = datetime.combine(since, time.min)
-    if start > datetime.now():
+    if start > clock.local_now():
         raise FollowupInvalid({"since": _("The date is in the future.")})
     if not rule.active:
         raise PlanStateError(_("Activate the rule before applying it."))

@@ -9,12 +9,12 @@ from flask import g
 from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from core.api import UtcDateTime
+from core.api import LocalDateTime, UtcDateTime
 from plugins.followup.models import ASSIGN_TO, PLAN_STATUSES, RULE_TRIGGERS
 from plugins.followup.planning.plan_services import ROUND_OUTCOMES, is_overdue, patient_briefs
 from plugins.followup.planning.rules import format_offset
 from plugins.patients.models import VISIT_KINDS
-from plugins.patients.schemas import LocalDateTime, RefSchema, UserRefSchema
+from plugins.patients.schemas import RefSchema, UserRefSchema
 
 ID = {"validate": validate.Range(min=1)}
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from core import clock
 from core.declarations import Chart, Report, ReportParam, ReportResult
 from core.extensions import db
 from core.models import Department, User
@@ -78,7 +79,7 @@ def plan_statistics(params) -> ReportResult:
 
 
 def _month_start() -> date:
-    return date.today().replace(day=1)
+    return clock.local_today().replace(day=1)
 
 
 def reports() -> list[Report]:
@@ -86,7 +87,7 @@ def reports() -> list[Report]:
         Report(id="followup.plan_statistics", title=_l("Follow-up plans and completion"), permission=PERMISSION,
                query=plan_statistics, chart=Chart("bar", "group", ("plans", "completed", "overdue")),
                params=[ReportParam("date_from", _l("From"), "date", default=_month_start, required=True),
-                       ReportParam("date_to", _l("To"), "date", default=date.today, required=True),
+                       ReportParam("date_to", _l("To"), "date", default=clock.local_today, required=True),
                        ReportParam("group", _l("Per"), "choice", default="assignee", choices=GROUP_CHOICES,
                                    required=True)],
                description=_l("Plans due in the period and rounds recorded in it, per assignee, department, "

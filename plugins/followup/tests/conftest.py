@@ -1,11 +1,12 @@
 """Fixtures for the followup plugin's tests: two hospitals with the plugin (and patients), their
 departments and users, and helpers that record patients, visits and rules through the real
 services (so the visit hook fires as it does for the pages, the API and the HIS sync)."""
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
+from core.clock import local_now
 from core.extensions import db
 from core.models import Hospital, User
 from core.tenancy import hospital_scope
@@ -36,7 +37,7 @@ def new_visit(code: str, patient_id: int, **fields) -> int:
     from plugins.patients.models import Patient
     with hospital_scope(hospital(code), user=user(fields.pop("as_user", f"{code.lower()}_admin"))):
         patient = db.session.execute(sa.select(Patient).where(Patient.id == patient_id)).scalar_one()
-        data = {"kind": "inpatient", "visit_at": datetime.now() - timedelta(days=3), **fields}
+        data = {"kind": "inpatient", "visit_at": local_now() - timedelta(days=3), **fields}
         return services.record_visit(patient, data).id
 
 

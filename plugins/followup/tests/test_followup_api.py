@@ -1,16 +1,17 @@
 """The follow-up API: plans (list with filters, create), rounds (409 on a closed plan, survey
 answers), rules (CRUD, 422 on bad input, 409 on deleting a used rule), tenancy, OpenAPI."""
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import sqlalchemy as sa
 
+from core.clock import local_now
 from core.extensions import db
 from core.tenancy import hospital_scope
 from core.testing import api_token
 from plugins.followup.models import Plan, Round, Rule
 from plugins.followup.tests.conftest import catalogue_ids, hospital, new_patient, new_rule, new_visit
 
-NOW = datetime.now().replace(microsecond=0)
+NOW = local_now().replace(microsecond=0)
 EN = {"Accept-Language": "en"}
 
 

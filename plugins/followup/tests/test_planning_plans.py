@@ -5,13 +5,14 @@ from datetime import datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from core.clock import local_now
 from core.extensions import db
 from core.tenancy import hospital_scope
 from core.testing import login
 from plugins.followup.models import Category, Method, Plan, Round, Settings
 from plugins.followup.tests.conftest import catalogue_ids, hospital, new_patient, user
 
-NOW = datetime.now().replace(second=0, microsecond=0)
+NOW = local_now().replace(second=0, microsecond=0)
 
 
 def _form_time(value: datetime) -> str:

@@ -4,13 +4,14 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from core.clock import local_now
 from core.extensions import db
 from core.tenancy import hospital_scope
 from core.testing import login
 from plugins.followup.models import Plan
 from plugins.followup.tests.conftest import catalogue_ids, hospital, new_patient, user
 
-NOW = datetime.now().replace(microsecond=0)
+NOW = local_now().replace(microsecond=0)
 
 
 def _plans(app, centre, specs):

@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from core import activation
+from core.clock import local_now
 from core.extensions import db
 from core.tenancy import hospital_scope, system_scope
 from core.testing import api_token, login
@@ -16,7 +17,7 @@ DAY = timedelta(days=1)
 
 
 def _discharged(days_ago=2):
-    discharge = (datetime.now() - timedelta(days=days_ago)).replace(microsecond=0)
+    discharge = (local_now() - timedelta(days=days_ago)).replace(microsecond=0)
     return {"kind": "inpatient", "visit_at": discharge - 5 * DAY, "discharge_at": discharge}
 
 
@@ -36,10 +37,10 @@ def test_kind_department_and_disease_codes_must_match(app, centre):
         new_rule("A", name="高血压", trigger="recorded", visit_kind="outpatient", disease_codes="I10", offsets="14d")
         new_rule("A", name="骨科", department_id=centre["ortho"], offsets="1d")
         pid = new_patient("A")
-        hypertension = new_visit("A", pid, kind="outpatient", visit_at=datetime.now() - DAY, diagnoses=["I10"])
-        diabetes = new_visit("A", pid, kind="outpatient", visit_at=datetime.now() - DAY, diagnoses=["E11.9"])
+        hypertension = new_visit("A", pid, kind="outpatient", visit_at=local_now() - DAY, diagnoses=["I10"])
+        diabetes = new_visit("A", pid, kind="outpatient", visit_at=local_now() - DAY, diagnoses=["E11.9"])
         im_discharge = new_visit("A", pid, department_id=centre["im"], **_discharged())
-        ortho_admitted = new_visit("A", pid, department_id=centre["ortho"], visit_at=datetime.now() - DAY)
+        ortho_admitted = new_visit("A", pid, department_id=centre["ortho"], visit_at=local_now() - DAY)
         planned = {p[1] for p in plans_of("A")}
     assert hypertension in planned
     assert not {diabetes, im_discharge, ortho_admitted} & planned
@@ -51,12 +52,12 @@ def test_api_discharge_later_and_replays_plan_each_step_once(app, client, centre
         pid = new_patient("A")
     headers = api_token(client, "a_admin")
     admitted = client.post(f"/api/v1/patients/{pid}/visits", headers=headers,
-                           json={"kind": "inpatient", "visit_at": (datetime.now() - 5 * DAY).isoformat()})
+                           json={"kind": "inpatient", "visit_at": (local_now() - 5 * DAY).isoformat()})
     assert admitted.status_code == 201, admitted.get_json()
     vid = admitted.get_json()["id"]
     with app.app_context():
         assert plans_of("A") == []  # not discharged yet
-    discharge = (datetime.now() - DAY).replace(microsecond=0, second=0)
+    discharge = (local_now() - DAY).replace(microsecond=0, second=0)
     for _ in range(2):  # the discharge, then the HIS sending it again
         response = client.patch(f"/api/v1/patients/{pid}/visits/{vid}", headers=headers,
                                 json={"discharge_at": discharge.isoformat()})
@@ -74,7 +75,7 @@ def test_a_discharged_visit_posted_through_the_api_is_planned(app, client, centr
     with app.app_context():
         new_rule("A")
         pid = new_patient("A")
-    at = (datetime.now() - 3 * DAY).replace(microsecond=0, second=0)
+    at = (local_now() - 3 * DAY).replace(microsecond=0, second=0)
     response = client.post(f"/api/v1/patients/{pid}/visits", headers=api_token(client, "a_admin"),
                            json={"kind": "inpatient", "visit_at": (at - 4 * DAY).isoformat(),
                                  "discharge_at": at.isoformat()})
@@ -88,7 +89,7 @@ def test_a_discharge_recorded_on_the_patient_page_is_planned(app, client, centre
         new_rule("A", offsets="24h")
         pid = new_patient("A")
     login(client, "a_admin")
-    discharge = datetime.now().replace(second=0, microsecond=0) - DAY
+    discharge = local_now().replace(second=0, microsecond=0) - DAY
     response = client.post(f"/patients/{pid}/visits", data={
         "kind": "inpatient", "status": "", "visit_at": (discharge - 3 * DAY).strftime("%Y-%m-%dT%H:%M"),
         "discharge_at": discharge.strftime("%Y-%m-%dT%H:%M"), "spending": "0"})
@@ -111,8 +112,8 @@ def test_a_rule_added_later_does_not_plan_old_visits_unless_applied_since(app, c
         assert plans_of("A") == []
         with hospital_scope(hospital("A")):
             rule = db.session.execute(sa.select(Rule).where(Rule.id == rule_id)).scalar_one()
-            made = rules.apply_since(rule, (datetime.now() - 30 * DAY).date().isoformat())
-            again = rules.apply_since(rule, (datetime.now() - 30 * DAY).date())
+            made = rules.apply_since(rule, (local_now() - 30 * DAY).date().isoformat())
+            again = rules.apply_since(rule, (local_now() - 30 * DAY).date())
             db.session.commit()
         assert (made, again) == (3, 0)
         assert len(plans_of("A")) == 3
@@ -162,7 +163,7 @@ def test_a_his_batch_is_planned_in_one_call_and_a_replay_writes_nothing(app, cen
     with app.app_context():
         new_rule("A", applies_from=datetime(2000, 1, 1))
         pid = new_patient("A")
-        discharge = datetime.now().replace(microsecond=0) - DAY
+        discharge = local_now().replace(microsecond=0) - DAY
         with hospital_scope(hospital("A")):
             rows = [{"hospital_id": centre["a"], "patient_id": pid, "kind": "inpatient", "status": "discharged",
                      "visit_at": discharge - 2 * DAY, "discharge_at": discharge - timedelta(minutes=i), "spending": 0}
@@ -195,7 +196,7 @@ def test_disabled_plugin_plans_nothing_and_keeps_its_data(app, client, centre):
         with system_scope():
             activation.disable(hospital("A"), "followup")
             db.session.commit()
-    discharge = datetime.now().replace(microsecond=0) - DAY
+    discharge = local_now().replace(microsecond=0) - DAY
     response = client.post(f"/api/v1/patients/{pid}/visits", headers=api_token(client, "a_admin"),
                            json={"kind": "inpatient", "visit_at": (discharge - DAY).isoformat(),
                                  "discharge_at": discharge.isoformat()})
