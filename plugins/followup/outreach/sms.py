@@ -1,0 +1,200 @@
+"""The SMS outbox: every message is written to followup_sms_message first, then delivered by the
+hospital's gateway. ``deliver`` is the one way a message is handed to a gateway: the "send now"
+button and the delivery job both use it, and it records each attempt (status, error, provider
+reference) as soon as the gateway answers.
+
+Statuses: ``queued`` (waiting for its time), ``sent``, ``failed`` (tried again by the next
+delivery run while attempts remain), ``cancelled`` (by a person, or expired: not sent within
+three days). Phones are stored normalised (mobiles only: a landline cannot receive a text) and
+shown masked unless the user holds patients.view_sensitive.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from core.clock import local_now
+from core.extensions import db
+from core.models import utcnow
+from plugins.followup.models import Settings, SmsMessage
+from plugins.followup.outreach import gateways
+from plugins.followup.outreach.templating import TemplateInvalid, render_template_for
+from plugins.followup.outreach.validation import OutreachInvalid
+from plugins.patients.identity import MOBILE_RE
+
+MAX_BODY = 500          # characters: a long text is split by the network into up to 8 parts
+DELIVERY_BATCH = 2000   # messages handed to the gateway per delivery run and hospital
+EXPIRE_AFTER = timedelta(days=3)  # a message this late (e.g. the plugin was off) is not sent any more
+
+
+class SmsInvalid(OutreachInvalid):
+    """A message refused; ``errors`` maps each field to its message. Nothing was written."""
+
+
+def mobile_of(patient) -> str | None:
+    """The number a text goes to: the patient's phone, or their second phone, if it is a mobile."""
+    for number in (patient.phone, patient.phone2):
+        if number and MOBILE_RE.match(number):
+            return number
+    return None
+
+
+def signature() -> str:
+    """The hospital's SMS signature (e.g. 【第一人民医院】), set in the follow-up settings."""
+    return db.session.execute(sa.select(Settings.sms_signature)).scalar() or ""
+
+
+def signed(body: str, sign: str) -> str:
+    return body if not sign or sign in body else body + sign
+
+
+def check_body(body: str, errors: dict, field: str = "body") -> str:
+    text = (body or "").strip()
+    if not text:
+        errors[field] = _("Write the message (or choose a template).")
+    elif len(text) > MAX_BODY:
+        errors[field] = _("The message has %(n)d characters; at most %(max)d are sent.", n=len(text), max=MAX_BODY)
+    return text
+
+
+def check_schedule(scheduled_at: datetime | None, errors: dict) -> datetime | None:
+    """A send time in the hospital's local time; None (or a time already past) means now."""
+    if scheduled_at is None:
+        return None
+    scheduled_at = scheduled_at.replace(tzinfo=None, second=0, microsecond=0)
+    if scheduled_at < local_now() - timedelta(minutes=5):
+        errors["scheduled_at"] = _("The send time is in the past: leave it empty to send now.")
+    elif scheduled_at > local_now() + timedelta(days=366):
+        errors["scheduled_at"] = _("The send time is more than a year away.")
+    return scheduled_at if scheduled_at > local_now() else None
+
+
+def _author_id():
+    return current_user.id if getattr(current_user, "is_authenticated", False) else None
+
+
+def queue_message(patient, body, *, plan=None, template=None, scheduled_at=None) -> SmsMessage:
+    """Write one message to the outbox for ``patient``. ``body`` is the text (placeholders are
+    NOT filled: see render_template_for); when it is empty and ``template`` is given, the
+    template is rendered for the patient (and ``plan``). The hospital's signature is appended.
+    Raises SmsInvalid (no mobile number, empty or too long text, time in the past); does not
+    commit, so the caller's transaction decides."""
+    errors: dict[str, str] = {}
+    if not (body or "").strip() and template is not None:
+        try:
+            body = render_template_for(template, patient, plan=plan)
+        except TemplateInvalid as exc:
+            errors["body"] = str(exc)
+    phone = mobile_of(patient)
+    if phone is None:
+        errors["phone"] = _("%(name)s has no mobile number: a text cannot be sent.", name=patient.name)
+    text = check_body(body, errors) if "body" not in errors else ""
+    when = check_schedule(scheduled_at, errors)
+    sign = signature()
+    if not errors and len(signed(text, sign)) > MAX_BODY:
+        errors["body"] = _("With the signature the message has more than %(max)d characters.", max=MAX_BODY)
+    if errors:
+        raise SmsInvalid(errors)
+    message = SmsMessage(patient_id=patient.id, plan_id=plan.id if plan is not None else None,
+                         template_id=getattr(template, "id", None), phone=phone, body=signed(text, sign),
+                         status="queued", scheduled_at=when, created_by_id=_author_id())
+    db.session.add(message)
+    db.session.flush()
+    return message
+
+
+# -- delivery -----------------------------------------------------------------------------------
+def _attempt(gateway, message) -> None:
+    message.attempts += 1
+    message.gateway = gateway.name
+    try:
+        ok, detail = gateway.send(message)
+    except Exception as exc:  # a provider's outage must not lose the message: it is retried
+        ok, detail = False, f"{type(exc).__name__}: {exc}"
+    if ok:
+        message.status, message.sent_at, message.error = "sent", utcnow(), None
+        message.gateway_ref = str(detail or "")[:128] or None
+    else:
+        message.status, message.error = "failed", (str(detail or "") or _("The gateway refused the message."))[:500]
+
+
+def deliver(messages) -> dict[str, int]:
+    """Hand ``messages`` to the hospital's gateway, one by one, committing after each answer so
+    that a crash can never send a message twice. Returns counts of sent and failed."""
+    counts = {"sent": 0, "failed": 0, "waiting": 0}
+    gateway = gateways.chosen_gateway()
+    for message in messages:
+        if message.status not in ("queued", "failed"):
+            continue
+        if gateway is None:
+            message.error = _("The chosen SMS gateway “%(name)s” is not available: the message waits.",
+                              name=gateways.sms_settings().gateway)[:500]
+            counts["waiting"] += 1
+        else:
+            _attempt(gateway, message)
+            counts[message.status] += 1
+        db.session.commit()
+    return counts
+
+
+def _pending():
+    """Queued messages, and failed ones with attempts left."""
+    retry = sa.and_(SmsMessage.status == "failed", SmsMessage.attempts < gateways.sms_settings().max_attempts)
+    return sa.or_(SmsMessage.status == "queued", retry)
+
+
+def due_messages(now: datetime | None = None, limit: int = DELIVERY_BATCH):
+    """The select of messages to deliver now: pending ones whose time has come, oldest first."""
+    now = now or local_now()
+    return (sa.select(SmsMessage)
+            .where(_pending(),
+                   sa.or_(SmsMessage.scheduled_at.is_(None), SmsMessage.scheduled_at <= now))
+            .order_by(SmsMessage.id).limit(limit))
+
+
+def expire_stale(now: datetime | None = None) -> int:
+    """Messages that should have gone out long ago (the plugin was off, the gateway missing)
+    are cancelled rather than sent days late, with the reason as their error. Returns how many."""
+    now = now or local_now()
+    stale = sa.or_(SmsMessage.scheduled_at < now - EXPIRE_AFTER,
+                   sa.and_(SmsMessage.scheduled_at.is_(None), SmsMessage.created_at < utcnow() - EXPIRE_AFTER))
+    result = db.session.execute(sa.update(SmsMessage).where(_pending(), stale)
+                                .values(status="cancelled", error=_("Not sent in time: expired."))
+                                .execution_options(synchronize_session=False))
+    return result.rowcount or 0
+
+
+def deliver_due(hospital=None, now: datetime | None = None) -> dict[str, int]:
+    """The delivery job: expire stale messages, then deliver what is due (one batch)."""
+    expired = expire_stale(now)
+    db.session.commit()
+    messages = db.session.execute(due_messages(now)).scalars().all()
+    counts = deliver(messages)
+    counts["expired"] = expired
+    return counts
+
+
+def send_now(message: SmsMessage) -> SmsMessage:
+    """Deliver a message queued for now straight away (the compose page's "send now")."""
+    if message.scheduled_at is None:
+        deliver([message])
+    return message
+
+
+def cancel(message: SmsMessage) -> None:
+    if message.status not in ("queued", "failed"):
+        raise SmsInvalid({"status": _("Only a queued or failed message can be cancelled.")})
+    message.status = "cancelled"
+    db.session.commit()
+
+
+def retry(message: SmsMessage) -> None:
+    """Queue a failed message again (after its attempts ran out, or it expired)."""
+    if message.status != "failed":
+        raise SmsInvalid({"status": _("Only a failed message can be sent again.")})
+    # A fresh send time: the message is due now, and not "expired" by its old creation time.
+    message.status, message.scheduled_at = "queued", local_now().replace(second=0)
+    db.session.commit()

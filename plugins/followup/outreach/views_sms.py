@@ -1,0 +1,271 @@
+"""SMS pages: the outbox / log, sending one message, bulk SMS, templates and the gateway settings.
+Thin: the rules live in sms.py, bulk.py, sms_templates.py and templating.py."""
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from core import audit
+from core.clock import local_to_utc, utc_to_local
+from core.extensions import db
+from core.models import Department
+from core.permissions import require
+from core.tenancy import current_hospital_only, get_or_404
+from plugins.followup.models import Plan, SmsMessage, SmsTemplate
+from plugins.followup.outreach import bulk, gateways, sms, sms_settings, sms_templates
+from plugins.followup.outreach.forms import (
+    STATUS_LABELS,
+    ComposeForm,
+    SmsSettingsForm,
+    TemplateForm,
+    category_choices,
+    day_arg,
+    map_errors,
+    options,
+    parse_local,
+    placeholder_help,
+)
+from plugins.followup.outreach.preview import preview_context
+from plugins.followup.outreach.templating import PLACEHOLDERS, TemplateInvalid, render_template_for
+from plugins.followup.outreach.validation import OutreachInvalid
+from plugins.patients import services as patient_services
+from plugins.patients.identity import mask_phone
+from plugins.patients.models import Patient, Tag
+from plugins.patients.query_args import filters_of, query_from_args
+from plugins.patients.settings_services import ordered_sources
+
+TEMPLATES = str(Path(__file__).resolve().parent.parent / "templates")
+bp = Blueprint("followup_sms", __name__, url_prefix="/followup/sms", template_folder=TEMPLATES)
+PER_PAGE = 50
+
+
+@bp.context_processor
+def sms_helpers():
+    reveal = patient_services.may_see_sensitive()
+    return dict(SMS_STATUS=STATUS_LABELS, shown_number=lambda phone: phone if reveal else mask_phone(phone),
+                placeholder_help=placeholder_help, local_time=utc_to_local)
+
+
+def _status(code: int, form) -> int:
+    return 400 if form.errors or form.form_errors else code
+
+
+# -- the outbox / log -----------------------------------------------------------------------------
+@bp.route("/")
+@require("followup.read")
+@current_hospital_only
+def outbox():
+    errors: list[str] = []
+    status = request.args.get("status") or ""
+    if status and status not in STATUS_LABELS:
+        errors.append(_("Unknown status “%(value)s”.", value=status[:20]))
+    since, until = day_arg(request.args, "since", errors), day_arg(request.args, "until", errors)
+    patient_id = request.args.get("patient_id", type=int)
+    stmt = sa.select(SmsMessage).order_by(SmsMessage.id.desc())
+    if status in STATUS_LABELS:
+        stmt = stmt.where(SmsMessage.status == status)
+    if since:
+        stmt = stmt.where(SmsMessage.created_at >= local_to_utc(datetime.combine(since, time())))
+    if until:
+        stmt = stmt.where(SmsMessage.created_at < local_to_utc(datetime.combine(until, time()) + timedelta(days=1)))
+    patient = get_or_404(Patient, patient_id) if patient_id else None
+    if patient is not None:
+        stmt = stmt.where(SmsMessage.patient_id == patient.id)
+    page = db.paginate(stmt, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
+    if page.items and patient_services.may_see_sensitive():
+        audit.log_event("view", "SmsMessage", None, note="SMS log: unmasked phones")
+        db.session.commit()
+    return render_template("followup/outreach/outbox.html", page=page, status=status, since=since, until=until,
+                           patient=patient, errors=errors, args={k: v for k, v in request.args.items() if k != "page"},
+                           settings=sms_settings.current()), 400 if errors else 200
+
+
+@bp.route("/messages/<int:message_id>/<any(cancel, retry):action>", methods=["POST"])
+@require("followup.sms")
+@current_hospital_only
+def message_action(message_id, action):
+    message = get_or_404(SmsMessage, message_id)
+    try:
+        (sms.cancel if action == "cancel" else sms.retry)(message)
+    except OutreachInvalid as exc:
+        flash(" ".join(exc.errors.values()), "danger")
+    else:
+        flash(_("Message cancelled.") if action == "cancel" else _("Message queued again."), "success")
+    return redirect(request.referrer or url_for("followup_sms.outbox"))
+
+
+# -- one message --------------------------------------------------------------------------------
+def _template_choice(form) -> SmsTemplate | None:
+    ident = form.template_id.data
+    if not ident:
+        return None
+    template = db.session.execute(sa.select(SmsTemplate).where(SmsTemplate.id == int(ident)) if ident.isdigit()
+                                  else sa.select(SmsTemplate).where(sa.false())).scalar_one_or_none()
+    if template is None:
+        form.template_id.errors = [_("Unknown template.")]
+    return template
+
+
+@bp.route("/compose/<int:patient_id>", methods=["GET", "POST"])
+@require("followup.sms")
+@current_hospital_only
+def compose(patient_id):
+    patient = get_or_404(Patient, patient_id)
+    plan_id = request.values.get("plan_id", type=int)
+    plan = get_or_404(Plan, plan_id) if plan_id else None
+    if plan is not None and plan.patient_id != patient.id:
+        abort(404)
+    form = ComposeForm()
+    form.template_id.choices = options([("", _("— free text —"))] + [(str(t.id), t.name)
+                                                                     for t in sms_templates.active_templates()])
+    preview = None
+    if request.method == "POST":
+        template = _template_choice(form)
+        errors: dict[str, str] = {}
+        when = parse_local(form.scheduled_at.data, "scheduled_at", errors)
+        body = (form.body.data or "").strip()
+        if not errors and not form.errors:
+            try:
+                if body:  # free text may use placeholders too
+                    body = render_template_for(body, patient, plan=plan)
+                if request.form.get("action") == "preview":
+                    preview = body or (render_template_for(template, patient, plan=plan) if template else "")
+                else:
+                    message = sms.queue_message(patient, body, plan=plan, template=template, scheduled_at=when)
+                    db.session.commit()
+                    sms.send_now(message)
+                    flash(_flash_for(message), "success" if message.status in ("sent", "queued") else "warning")
+                    return redirect(url_for("patients.patient", patient_id=patient.id, tab="followup.sms"))
+            except TemplateInvalid as exc:
+                errors["body"] = str(exc)
+            except OutreachInvalid as exc:
+                errors.update(exc.errors)
+        db.session.rollback()
+        map_errors(form, errors)
+    return render_template("followup/outreach/compose.html", form=form, patient=patient, plan=plan, preview=preview,
+                           mobile=sms.mobile_of(patient)), _status(200, form)
+
+
+def _flash_for(message: SmsMessage) -> str:
+    if message.status == "sent":
+        return _("Message sent to %(phone)s.", phone=mask_phone(message.phone))
+    if message.status == "failed":
+        return _("The gateway refused the message (%(error)s); it will be tried again.", error=message.error)
+    if message.scheduled_at:
+        return _("Message scheduled for %(when)s.", when=message.scheduled_at.strftime("%Y-%m-%d %H:%M"))
+    return _("Message queued: it goes out with the next delivery run.")
+
+
+# -- bulk ---------------------------------------------------------------------------------------
+def _filter_choices() -> dict:
+    """The patient list's filter options, as the patients plugin's list page offers them."""
+    return dict(departments=db.session.execute(sa.select(Department).where(Department.active.is_(True))
+                                               .order_by(Department.name)).scalars().all(),
+                sources=ordered_sources(),
+                tags=db.session.execute(sa.select(Tag).order_by(Tag.name).limit(300)).scalars().all())
+
+
+@bp.route("/bulk", methods=["GET", "POST"], endpoint="bulk")
+@require("followup.sms_bulk")
+@current_hospital_only
+def bulk_sms():
+    args = request.values
+    filters, errors = filters_of(args), {}
+    try:
+        query = query_from_args(args)
+    except ValueError as exc:
+        query, errors["filters"] = None, str(exc)
+    form = ComposeForm(formdata=request.form if request.method == "POST" else None)
+    form.template_id.choices = options([("", _("— free text —"))] + [(str(t.id), t.name)
+                                                                     for t in sms_templates.active_templates()])
+    template = _template_choice(form) if request.method == "POST" else None
+    text = (form.body.data or "").strip() or (template.body if template else "")
+    audience, result = None, None
+    if query is not None and request.method == "POST" and not form.errors:
+        when = parse_local(form.scheduled_at.data, "scheduled_at", errors)
+        try:
+            if request.form.get("action") == "send" and not errors:
+                result = bulk.queue_bulk(query, text, template=template, scheduled_at=when, author_id=current_user.id)
+                flash(_("%(queued)d messages queued; %(skipped)d patients without a mobile number were skipped.",
+                        queued=result.queued, skipped=result.skipped), "success")
+                return redirect(url_for("followup_sms.outbox", status="queued"))
+            audience = bulk.preview(query, text)
+        except OutreachInvalid as exc:
+            db.session.rollback()
+            errors.update(exc.errors)
+    elif query is not None:
+        matched, with_mobile = bulk.count_audience(query)
+        audience = bulk.Audience(matched=matched, with_mobile=with_mobile)
+    map_errors(form, {k: v for k, v in errors.items() if k != "filters"})
+    return render_template("followup/outreach/bulk.html", form=form, filters=filters, audience=audience,
+                           filter_error=errors.get("filters"), max_bulk=bulk.MAX_BULK, **_filter_choices()), \
+        400 if errors or form.errors else 200
+
+
+# -- templates ----------------------------------------------------------------------------------
+@bp.route("/templates")
+@require("followup.templates")
+@current_hospital_only
+def templates():
+    return render_template("followup/outreach/templates.html", templates=sms_templates.all_templates(),
+                           placeholders=PLACEHOLDERS)
+
+
+@bp.route("/templates/new", methods=["GET", "POST"], defaults={"template_id": None})
+@bp.route("/templates/<int:template_id>", methods=["GET", "POST"])
+@require("followup.templates")
+@current_hospital_only
+def template_form(template_id):
+    template = get_or_404(SmsTemplate, template_id) if template_id else None
+    form = TemplateForm(obj=template) if request.method == "GET" else TemplateForm()
+    form.category_id.choices = category_choices()
+    if template is not None and request.method == "GET":
+        form.category_id.data = str(template.category_id or "")
+    if request.method == "POST":
+        try:
+            sms_templates.save_template(request.form | {"active": form.active.data}, template)
+        except OutreachInvalid as exc:
+            db.session.rollback()
+            map_errors(form, exc.errors)
+        else:
+            flash(_("Template saved."), "success")
+            return redirect(url_for("followup_sms.templates"))
+    return render_template("followup/outreach/template_form.html", form=form, template=template,
+                           placeholders=PLACEHOLDERS), _status(200, form)
+
+
+@bp.route("/templates/preview")
+@require("followup.templates")
+@current_hospital_only
+def template_preview():
+    """A template's text filled for a real patient of the hospital (chosen by id or search)."""
+    context = preview_context(request.args)
+    return render_template("followup/outreach/template_preview.html", **context), 400 if context["error"] else 200
+
+
+# -- settings -----------------------------------------------------------------------------------
+@bp.route("/settings", methods=["GET", "POST"])
+@require("followup.settings")
+@current_hospital_only
+def settings():
+    current = sms_settings.current()
+    form = SmsSettingsForm() if request.method == "POST" else SmsSettingsForm(
+        gateway=current.gateway, max_attempts=current.max_attempts, signature=sms.signature())
+    available = gateways.available_gateways()
+    form.gateway.choices = options([(name, gateways.gateway_title(g)) for name, g in available.items()])
+    if request.method == "POST":
+        try:
+            sms_settings.save_settings(request.form)
+        except OutreachInvalid as exc:
+            db.session.rollback()
+            map_errors(form, exc.errors)
+        else:
+            flash(_("SMS settings saved."), "success")
+            return redirect(url_for("followup_sms.settings"))
+    return render_template("followup/outreach/sms_settings.html", form=form, missing=current.gateway not in available,
+                           current=current), _status(200, form)

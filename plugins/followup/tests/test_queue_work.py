@@ -1,0 +1,157 @@
+"""The work queue (buckets, mine/team, filters, key patients, bulk reassign), escalation through
+`hcrm jobs run`, the dashboard cards and the statistics report."""
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from core.clock import local_now
+from core.extensions import db
+from core.tenancy import hospital_scope
+from core.testing import login
+from plugins.followup.models import Plan
+from plugins.followup.tests.conftest import catalogue_ids, hospital, new_patient, user
+
+NOW = local_now().replace(microsecond=0)
+
+
+def _plans(app, centre, specs):
+    """Plans of hospital A: (patient name, due offset, owner, department, extra fields) → ids."""
+    from plugins.followup.planning import plan_services
+    from plugins.patients.models import Patient
+    made = []
+    with app.app_context(), app.test_request_context():
+        ids = catalogue_ids("A")
+        for name, offset, owner, key, extra in specs:
+            pid = new_patient("A", name=name, key_patient=key, department_id=centre["ortho"])
+            with hospital_scope(hospital("A"), user=user("a_admin")):
+                plan = plan_services.create_plan(db.session.get(Patient, pid), {
+                    "category_id": ids["category_chronic"], "method_id": ids["method_phone"],
+                    "due_at": NOW + offset, "owner_id": centre[owner]}, centre["a_admin"])
+                for field, value in extra.items():
+                    setattr(plan, field, value)
+                db.session.commit()
+                made.append(plan.id)
+    return made
+
+
+def test_buckets_mine_and_team(app, client, centre):
+    tomorrow_noon = datetime.combine(NOW.date() + timedelta(days=1), datetime.min.time()) + timedelta(hours=12)
+    _plans(app, centre, [
+        ("过期", -timedelta(hours=30), "a_doc", False, {}),
+        ("今天", timedelta(minutes=1), "a_doc", True, {}) if NOW.hour < 23 else ("今天", timedelta(0), "a_doc", True, {}),
+        ("下周", tomorrow_noon - NOW + timedelta(days=2), "a_doc", False, {}),
+        ("下月", timedelta(days=20), "a_doc", False, {}),
+        ("以后", timedelta(days=60), "a_doc", False, {}),
+        ("别人的", timedelta(days=2), "a_doc2", False, {}),
+        ("完成的", -timedelta(days=3), "a_doc", False, {"status": "completed"}),
+    ])
+    from plugins.followup.planning import queue
+    with app.app_context(), hospital_scope(hospital("A")):
+        counts = queue.counts(queue.QueueFilter(view="mine"), centre["a_doc"])
+        team = queue.counts(queue.QueueFilter(view="team"), centre["a_doc"])
+        key = queue.counts(queue.QueueFilter(view="mine", key_only=True), centre["a_doc"])
+    if NOW.hour < 23:
+        assert counts == {"overdue": 1, "today": 1, "week": 1, "month": 1, "later": 1, "escalated": 0}
+    assert sum(team[b] for b in queue.BUCKETS) == 6 and sum(key[b] for b in queue.BUCKETS) == 1
+    login(client, "a_doc")
+    page = client.get("/followup/?bucket=overdue").get_data(as_text=True)
+    assert "过期" in page and "下周" not in page and "别人的" not in page
+    later = client.get("/followup/?bucket=later").get_data(as_text=True)
+    assert "以后" in later and "过期" not in later
+
+
+def test_staff_see_only_their_plans_and_no_team_view(app, client, centre):
+    _plans(app, centre, [("我的", timedelta(hours=1), "a_doc", False, {}),
+                         ("同事的", timedelta(hours=1), "a_doc2", False, {})])
+    login(client, "a_doc")
+    page = client.get("/followup/?view=team&bucket=today").get_data(as_text=True)
+    assert "我的" in page and "同事的" not in page  # staff: own scope, the team view falls back to mine
+
+
+def test_bulk_reassign_by_a_supervisor(app, client, centre):
+    first, second = _plans(app, centre, [("甲", timedelta(hours=1), "a_doc", False, {}),
+                                         ("乙", timedelta(hours=2), "a_doc", False, {})])
+    login(client, "a_super")
+    client.post("/language", data={"locale": "en"})
+    page = client.get("/followup/?view=team&bucket=today").get_data(as_text=True)
+    assert "甲" in page and "Reassign" in page
+    refused = client.post("/followup/reassign", data={"plan_id": [first], "owner_id": "99999"},
+                          follow_redirects=True)
+    assert "Unknown choice" in refused.get_data(as_text=True)
+    empty = client.post("/followup/reassign", data={"owner_id": centre["a_doc2"]}, follow_redirects=True)
+    assert "Select at least one plan" in empty.get_data(as_text=True)
+    done = client.post("/followup/reassign", data={"plan_id": [first, second], "owner_id": centre["a_doc2"]},
+                       follow_redirects=True)
+    assert "2 plan(s) reassigned." in done.get_data(as_text=True)
+    with app.app_context(), hospital_scope(hospital("A")):
+        assert set(db.session.execute(sa.select(Plan.owner_id)).scalars()) == {centre["a_doc2"]}
+    staff = app.test_client()
+    login(staff, "a_doc")
+    assert staff.post("/followup/reassign", data={"plan_id": [first], "owner_id": centre["a_doc"]}).status_code == 403
+
+
+def test_escalation_job_flags_late_plans_once_for_supervisors(app, client, centre):
+    from core.cli import main
+    late, recent = _plans(app, centre, [("很久", -timedelta(hours=30), "a_doc", False, {}),
+                                        ("刚过", -timedelta(hours=2), "a_doc", False, {})])
+    runner = app.test_cli_runner()
+    result = runner.invoke(main, ["jobs", "run", "--hospital", "A", "--job", "followup.escalate"])
+    assert result.exit_code == 0, result.output
+    with app.app_context(), hospital_scope(hospital("A")):
+        flagged = dict(db.session.execute(sa.select(Plan.id, Plan.escalated_at)).all())
+    assert flagged[late] is not None and flagged[recent] is None
+    again = runner.invoke(main, ["followup", "escalate", "--hospital", "A"])
+    assert again.exit_code == 0 and "0 newly escalated" in again.output and "2 overdue" in again.output
+    login(client, "a_super")
+    client.post("/language", data={"locale": "en"})
+    section = client.get("/followup/?view=team&bucket=escalated").get_data(as_text=True)
+    assert "很久" in section and "刚过" not in section
+    dashboard = client.get("/").get_data(as_text=True)
+    assert "Overdue follow-ups" in dashboard and "Escalated" in dashboard
+
+
+def test_dashboard_cards_today_and_this_months_calls(app, client, centre):
+    from plugins.followup.planning import plan_services
+    (plan_id,) = _plans(app, centre, [("今日患者", timedelta(minutes=30), "a_doc", False, {})])
+    with app.app_context(), app.test_request_context(), hospital_scope(hospital("A"), user=user("a_doc")):
+        plan = db.session.get(Plan, plan_id)
+        plan_services.record_round(plan, {"reached": True, "outcome": "in_progress"}, centre["a_doc"])
+        db.session.commit()
+    login(client, "a_doc")
+    client.post("/language", data={"locale": "en"})
+    page = client.get("/").get_data(as_text=True)
+    assert "Today&#39;s follow-ups for me" in page or "Today's follow-ups for me" in page
+    assert "今日患者" in page or NOW.hour == 23
+    assert "Follow-up calls this month" in page and "1 by me · 1 reached" in page
+
+
+def test_statistics_report_rates_and_excel_export(app, client, centre):
+    from plugins.followup.planning import plan_services
+    done, _late, _open = _plans(app, centre, [("完成", -timedelta(hours=3), "a_doc", False, {}),
+                                              ("逾期", -timedelta(hours=5), "a_doc", False, {}),
+                                              ("待办", timedelta(days=1), "a_doc2", False, {})])
+    with app.app_context(), app.test_request_context(), hospital_scope(hospital("A"), user=user("a_doc")):
+        plan = db.session.get(Plan, done)
+        plan_services.record_round(plan, {"reached": False, "outcome": "in_progress"}, centre["a_doc"])
+        plan_services.record_round(plan, {"reached": True}, centre["a_doc"])
+        db.session.commit()
+    from flask_babel import force_locale
+
+    from plugins.followup.planning.statistics import plan_statistics
+    with app.app_context(), app.test_request_context(), hospital_scope(hospital("A")), force_locale("en"):
+        start = (NOW - timedelta(days=1)).date()
+        result = plan_statistics({"date_from": start, "date_to": start + timedelta(days=3), "group": "assignee"})
+    rows = {str(r["group"]): r for r in result.rows}
+    assert rows, result
+    doc = rows["A_Doc"]
+    assert (doc["plans"], doc["completed"], doc["overdue"], doc["completion_rate"], doc["overdue_rate"]) == \
+        (2, 1, 1, 50.0, 50.0)
+    assert (doc["rounds"], doc["reached"], doc["reach_rate"]) == (2, 1, 50.0)
+    assert rows["Total"]["plans"] == 3
+    login(client, "a_admin")
+    url = f"/reports/followup.plan_statistics.xlsx?date_from={start}&date_to={start + timedelta(days=3)}&group=method"
+    exported = client.get(url)
+    assert exported.status_code == 200 and exported.data[:2] == b"PK"
+    staff = app.test_client()
+    login(staff, "a_doc")
+    assert staff.get("/reports/followup.plan_statistics").status_code in (403, 404)
