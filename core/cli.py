@@ -37,17 +37,24 @@ def _database_problem(exc: sa.exc.DBAPIError) -> str:
     return f"database error: {detail} (check database.url in the config file or HCRM_DATABASE_URL)"
 
 
-def _hospital(code: str):
+def hospital_for_cli(code: str, plugin: str | None = None):
+    """The hospital with this code, for a CLI command; with ``plugin``, also check that the
+    plugin is live there. Raises ``click.ClickException`` (message naming the fix) otherwise.
+    Plugin commands use it for their ``--hospital`` option."""
+    from core.activation import live_plugins
     from core.extensions import db
     from core.models import Hospital
     from core.tenancy import system_scope
     with system_scope():
         hospital = db.session.execute(sa.select(Hospital).where(Hospital.code == code)).scalar_one_or_none()
-    if hospital is None:
-        with system_scope():
+        if hospital is None:
             known = ", ".join(db.session.execute(sa.select(Hospital.code).order_by(Hospital.code)).scalars())
-        raise click.ClickException(f"no hospital with code '{code}' (known: {known or 'none — run hcrm init'})")
+            raise click.ClickException(f"no hospital with code '{code}' (known: {known or 'none — run hcrm init'})")
+        if plugin and plugin not in live_plugins(hospital.id):
+            raise click.ClickException(f"the {plugin} plugin is not enabled for hospital '{code}' "
+                                       f"(hcrm plugins enable {plugin} --hospital {code})")
     return hospital
+
 
 
 class HcrmGroup(FlaskGroup):
@@ -250,7 +257,7 @@ def user_create(username, hospital_code, roles, display_name, group_admin, passw
     from core.extensions import db
     from core.models import Role
     from core.tenancy import hospital_scope
-    hospital = _hospital(hospital_code)
+    hospital = hospital_for_cli(hospital_code)
     with hospital_scope(hospital):
         found = {r.code: r.id for r in db.session.execute(sa.select(Role).where(Role.code.in_(roles))).scalars()}
         unknown = [code for code in roles if code not in found]
@@ -306,7 +313,7 @@ def plugins_list(hospital_code):
     if hospital_code:
         from core.tenancy import system_scope
         with system_scope():
-            rows = plugin_rows(_hospital(hospital_code).id)
+            rows = plugin_rows(hospital_for_cli(hospital_code).id)
     for info in registry.infos.values():
         state = ""
         if hospital_code:
@@ -320,7 +327,7 @@ def plugins_list(hospital_code):
 
 def _switch(name: str, hospital_code: str, enabled: bool) -> None:
     from core import activation
-    hospital = _hospital(hospital_code)
+    hospital = hospital_for_cli(hospital_code)
     try:
         report = activation.switch(hospital, name, enabled)
     except activation.ActivationError as exc:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask.cli import AppGroup
 
 from core.extensions import db
-from core.tenancy import hospital_scope, system_scope
+from core.tenancy import hospital_scope
 
 his_cli = AppGroup("his", help="HIS connector: sync patients, visits and charges from the hospital's HIS.")
 
@@ -19,15 +19,8 @@ def register(cli) -> None:
 
 
 def _hospital(code: str):
-    from core.activation import live_plugins
-    from core.cli import _hospital as find_hospital
-    hospital = find_hospital(code)
-    with system_scope():
-        live = live_plugins(hospital.id)
-    if "his_connector" not in live:
-        raise click.ClickException(f"the his_connector plugin is not enabled for hospital '{code}' "
-                                   f"(hcrm plugins enable his_connector --hospital {code})")
-    return hospital
+    from core.cli import hospital_for_cli
+    return hospital_for_cli(code, "his_connector")
 
 
 def _connections(name: str | None, *, enabled_only: bool):

@@ -54,10 +54,10 @@ def _mapping(meta: dict, text: str | None) -> list[str]:
 @with_appcontext
 def import_command(file, hospital_code, mapping_json, allow_duplicates, check_only, report_path):
     """Import patients from an .xlsx or .csv FILE: every row is checked, then all are imported or none."""
-    from core.cli import _hospital
+    from core.cli import hospital_for_cli
     from plugins.patients import transfer_services as ts
 
-    hospital = _hospital(hospital_code)
+    hospital = hospital_for_cli(hospital_code, "patients")
     app = current_app._get_current_object()
     with open(file, "rb") as stream:
         try:

@@ -5,9 +5,10 @@ import click
 import sqlalchemy as sa
 from flask.cli import AppGroup
 
+from core.cli import hospital_for_cli
 from core.extensions import db
 from core.models import Hospital
-from core.tenancy import hospital_scope, system_scope
+from core.tenancy import hospital_scope
 from plugins.followup.models import Rule
 from plugins.followup.planning import escalation, rules
 from plugins.followup.planning.errors import FollowupInvalid, PlanStateError
@@ -16,11 +17,7 @@ followup_cli = AppGroup("followup", help="Follow-up centre.")
 
 
 def _hospital(code: str) -> Hospital:
-    with system_scope():
-        hospital = db.session.execute(sa.select(Hospital).where(Hospital.code == code)).scalar_one_or_none()
-    if hospital is None:
-        raise click.ClickException(f"no hospital with code '{code}'")
-    return hospital
+    return hospital_for_cli(code, "followup")
 
 
 @followup_cli.command("apply-rule")
