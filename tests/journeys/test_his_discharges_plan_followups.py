@@ -16,9 +16,10 @@ from core.tenancy import hospital_scope
 from core.testing import make_department, make_hospital, make_user
 from plugins.followup.models import Category, Method, Plan
 from plugins.followup.planning import rules
-from plugins.his_connector.tests.conftest import connect, sync
 
-pytest_plugins = ["plugins.his_connector.tests.conftest"]
+# The HIS connector's test HIS (MariaDB and SQLite sources) and its helpers; the fixtures are
+# imported so pytest finds them here too.
+from plugins.his_connector.tests.conftest import connect, his, mariadb_his, sqlite_his, sync  # noqa: F401
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def plans(hospital_id):
                                   .order_by(Plan.due_at)).all()
 
 
-def test_a_synced_discharge_plans_its_followups_once(app, hospital, his):
+def test_a_synced_discharge_plans_its_followups_once(app, hospital, his):  # noqa: F811 (the fixture)
     admitted = clock.local_now().replace(second=0) - timedelta(days=5)
     discharged = admitted + timedelta(days=3)
     his.patient("P1", "张三")
