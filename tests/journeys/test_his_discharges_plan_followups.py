@@ -19,7 +19,7 @@ from plugins.followup.planning import rules
 
 # The HIS connector's test HIS (MariaDB and SQLite sources) and its helpers; the fixtures are
 # imported so pytest finds them here too.
-from plugins.his_connector.tests.conftest import connect, his, mariadb_his, sqlite_his, sync  # noqa: F401
+from plugins.his_connector.testing import connect, his, mariadb_his, sqlite_his, sync  # noqa: F401
 
 
 @pytest.fixture

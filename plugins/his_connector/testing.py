@@ -1,0 +1,236 @@
+"""Test support: a realistic HIS to sync from — MariaDB (the local server, a database per test session) or a
+SQLite file — and a hospital with the HIS connector live.
+
+The HIS schema looks like the real ones: uppercase pinyin-abbreviation column names, GBK tables,
+naive DATETIME columns (whole seconds for patients: many rows share a cursor value), code tables
+for gender, departments and visit status, and (update time, id) indexes for the keyset.
+
+The HIS connector's tests get these fixtures through their conftest; tests elsewhere (the
+cross-plugin journeys in tests/journeys) import them from here. MariaDB comes from HCRM_TEST_MARIADB (default mysql://root@127.0.0.1:3306/). When it does not
+answer, the MariaDB tests are skipped with a message — or fail when HCRM_REQUIRE_MARIADB is set.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from core.testing import make_department, make_hospital, make_user
+from plugins.patients.identity import ID_CHECK, ID_WEIGHTS
+
+DEFAULT_MARIADB = "mysql://root@127.0.0.1:3306/"
+BASE_TIME = datetime(2025, 6, 1, 8, 0, 0)
+
+TABLES = {
+    "DICT_XB": "DM CHAR(1) PRIMARY KEY, MC VARCHAR(8)",
+    "DICT_KS": "KSDM VARCHAR(10) PRIMARY KEY, KSMC VARCHAR(32)",
+    "DICT_JZZT": "DM CHAR(1) PRIMARY KEY, MC VARCHAR(8)",
+    "MZ_BRXX": "BRID VARCHAR(20) PRIMARY KEY, XM VARCHAR(32) NOT NULL, XB CHAR(1), CSRQ CHAR(8), SFZH VARCHAR(18), "
+               "LXDH VARCHAR(20), JTDZ VARCHAR(100), KSDM VARCHAR(10), GXSJ DATETIME NOT NULL",
+    "ZY_JZJL": "JZID BIGINT PRIMARY KEY, BRID VARCHAR(20) NOT NULL, JZLX CHAR(1), JZZT CHAR(1), RYSJ DATETIME NOT NULL, "
+               "CYSJ DATETIME NULL, KSDM VARCHAR(10), YSXM VARCHAR(32), ZFY DECIMAL(12,2), GXSJ {micro} NOT NULL",
+    "SF_FYMX": "FYID BIGINT PRIMARY KEY, JZID BIGINT NOT NULL, XMMC VARCHAR(64), JE DECIMAL(12,2) NOT NULL, "
+               "SFSJ DATETIME, GXSJ DATETIME NOT NULL",
+}
+INDEXES = {"MZ_BRXX": ("GXSJ", "BRID"), "ZY_JZJL": ("GXSJ", "JZID"), "SF_FYMX": ("GXSJ", "FYID")}
+CODES = {"DICT_XB": [("1", "男"), ("2", "女"), ("9", "未知")],
+         "DICT_KS": [("0101", "骨科门诊"), ("0201", "神经内科"), ("0301", "体检中心")],
+         "DICT_JZZT": [("0", "挂号"), ("1", "在院"), ("2", "出院"), ("3", "完成"), ("9", "退号")]}
+
+PATIENTS_QUERY = "SELECT BRID, XM, XB, CSRQ, SFZH, LXDH, JTDZ, KSDM, GXSJ FROM MZ_BRXX"
+VISITS_QUERY = ("SELECT j.JZID, j.BRID, j.JZLX, j.JZZT, j.RYSJ, j.CYSJ, j.KSDM, k.KSMC, j.YSXM, j.ZFY, j.GXSJ "
+                "FROM ZY_JZJL j LEFT JOIN DICT_KS k ON k.KSDM = j.KSDM")
+CHARGES_QUERY = "SELECT FYID, JZID, XMMC, JE, SFSJ, GXSJ FROM SF_FYMX"
+DEPARTMENT_CODES = {"0101": "ORTH", "0201": "NEURO"}
+PATIENT_FIELDS = {
+    "name": "XM", "gender": {"column": "XB", "codes": {"1": "M", "2": "F", "9": "U"}},
+    "birth_date": {"column": "CSRQ", "format": "%Y%m%d"}, "id_number": "SFZH", "phone": "LXDH",
+    "address": "JTDZ", "department": {"column": "KSDM", "codes": DEPARTMENT_CODES, "default": None},
+}
+VISIT_FIELDS = {
+    "patient_key": "BRID", "kind": {"column": "JZLX", "codes": {"1": "outpatient", "2": "inpatient", "3": "emergency"}},
+    "status": {"column": "JZZT", "codes": {"0": "open", "1": "admitted", "2": "discharged", "3": "completed",
+                                           "9": "cancelled"}},
+    "visit_at": "RYSJ", "discharge_at": "CYSJ", "department": {"column": "KSDM", "codes": DEPARTMENT_CODES},
+    "doctor_name": "YSXM", "spending": "ZFY",
+}
+CHARGE_FIELDS = {"visit_key": "JZID", "amount": "JE", "item": "XMMC", "charged_at": "SFSJ"}
+
+
+def id_number(birth: str = "19800307", seq: str = "123") -> str:
+    first17 = "430621" + birth + seq
+    return first17 + ID_CHECK[sum(int(d) * w for d, w in zip(first17, ID_WEIGHTS, strict=True)) % 11]
+
+
+class His:
+    """The test's HIS: write rows the way the hospital's systems would."""
+
+    def __init__(self, kind: str, url: str, admin_engine):
+        self.kind, self.url, self.engine = kind, url, admin_engine
+        self.time = BASE_TIME
+
+    def tick(self, seconds: int = 1) -> datetime:
+        self.time += timedelta(seconds=seconds)
+        return self.time
+
+    def _value(self, value):
+        # SQLite keeps times as ISO text; its driver's implicit datetime adapter is deprecated.
+        return value.isoformat(" ") if self.kind == "sqlite" and isinstance(value, datetime) else value
+
+    def run(self, sql: str, params=None):
+        with self.engine.begin() as conn:
+            return conn.execute(sa.text(sql), {k: self._value(v) for k, v in (params or {}).items()})
+
+    def insert(self, table: str, rows: list[dict]) -> None:
+        rows = [{k: self._value(v) for k, v in row.items()} for row in rows]
+        if rows:
+            columns = list(rows[0])
+            with self.engine.begin() as conn:
+                conn.execute(sa.text(f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+                                     f"({', '.join(':' + c for c in columns)})"), rows)
+
+    def patient(self, brid: str, name: str, *, gxsj=None, **values) -> dict:
+        row = {"BRID": brid, "XM": name, "XB": "1", "CSRQ": None, "SFZH": None, "LXDH": "13800138000",
+               "JTDZ": "长沙市岳麓区", "KSDM": "0101", "GXSJ": gxsj or self.time, **values}
+        self.insert("MZ_BRXX", [row])
+        return row
+
+    def visit(self, jzid: int, brid: str, *, gxsj=None, **values) -> dict:
+        row = {"JZID": jzid, "BRID": brid, "JZLX": "1", "JZZT": "3", "RYSJ": datetime(2025, 5, 20, 9, 30),
+               "CYSJ": None, "KSDM": "0101", "YSXM": "王医生", "ZFY": "128.50", "GXSJ": gxsj or self.time, **values}
+        self.insert("ZY_JZJL", [row])
+        return row
+
+    def update(self, table: str, key_column: str, key, **values) -> None:
+        sets = ", ".join(f"{c} = :{c}" for c in values)
+        self.run(f"UPDATE {table} SET {sets} WHERE {key_column} = :key", {**values, "key": key})
+
+    def clear(self) -> None:
+        for table in ("MZ_BRXX", "ZY_JZJL", "SF_FYMX"):
+            self.run(f"DELETE FROM {table}")
+        self.time = BASE_TIME
+
+    def kill_readers(self) -> int:
+        """Cut every other session on the HIS database (the HIS 'goes away')."""
+        with self.engine.begin() as conn:
+            ids = conn.execute(sa.text("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = DATABASE() "
+                                       "AND ID <> CONNECTION_ID()")).scalars().all()
+            for ident in ids:
+                conn.execute(sa.text(f"KILL CONNECTION {int(ident)}"))
+        return len(ids)
+
+
+def _create_schema(engine, kind: str) -> None:
+    with engine.begin() as conn:
+        for table, columns in TABLES.items():
+            columns = columns.format(micro="DATETIME(6)" if kind == "mariadb" else "DATETIME")
+            tail = " DEFAULT CHARSET=gbk" if kind == "mariadb" else ""
+            conn.execute(sa.text(f"CREATE TABLE {table} ({columns}){tail}"))
+        for table, columns in INDEXES.items():
+            conn.execute(sa.text(f"CREATE INDEX IX_{table}_GXSJ ON {table} ({', '.join(columns)})"))
+        for table, rows in CODES.items():
+            conn.execute(sa.text(f"INSERT INTO {table} VALUES (:a, :b)"), [{"a": a, "b": b} for a, b in rows])
+
+
+@pytest.fixture(scope="session")
+def mariadb_his():
+    base = os.environ.get("HCRM_TEST_MARIADB", DEFAULT_MARIADB).replace("mysql://", "mysql+pymysql://", 1)
+    server = sa.create_engine(base, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
+    name = f"hcrm_his_{uuid.uuid4().hex[:10]}"
+    try:
+        with server.connect() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE {name} CHARACTER SET gbk"))
+    except sa.exc.OperationalError as exc:
+        reason = f"MariaDB HIS tests skipped: no MariaDB at {server.url.render_as_string()} ({exc.orig})"
+        if os.environ.get("HCRM_REQUIRE_MARIADB"):
+            pytest.fail(reason.replace("skipped", "required (HCRM_REQUIRE_MARIADB)"), pytrace=False)
+        pytest.skip(reason)
+    url = server.url.set(database=name)
+    admin = sa.create_engine(url, connect_args={"charset": "utf8mb4"})
+    _create_schema(admin, "mariadb")
+    yield His("mariadb", url.render_as_string(hide_password=False), admin)
+    admin.dispose()
+    with server.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+    server.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_his(tmp_path_factory):
+    path = tmp_path_factory.mktemp("his") / "his.sqlite3"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:  # a HIS is written while we read it
+        conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+    _create_schema(engine, "sqlite")
+    yield His("sqlite", f"sqlite:///{path}", engine)
+    engine.dispose()
+
+
+@pytest.fixture(params=["mariadb", "sqlite"])
+def his(request):
+    """Each test that takes ``his`` runs against MariaDB and against a SQLite HIS."""
+    source = request.getfixturevalue(f"{request.param}_his")
+    source.clear()
+    yield source
+    source.clear()
+
+
+@pytest.fixture
+def mariadb(mariadb_his):
+    mariadb_his.clear()
+    yield mariadb_his
+    mariadb_his.clear()
+
+
+@pytest.fixture
+def hospital(app):
+    """Hospital A with the HIS connector (and so patients) live, departments ORTH and NEURO,
+    an administrator; hospital B with the connector too (for isolation checks)."""
+    with app.app_context():
+        a = make_hospital("A", "甲医院", plugins=["his_connector"])
+        b = make_hospital("B", "乙医院", plugins=["his_connector"])
+        ortho = make_department(a, "ORTH", "骨科")
+        neuro = make_department(a, "NEURO", "神经内科")
+        make_department(b, "ORTH", "骨科")
+        make_department(b, "NEURO", "神经内科")
+        make_user(a, "a_admin", ("super_admin",))
+        make_user(a, "a_staff", ("staff",))
+        return {"a": a.id, "b": b.id, "ortho": ortho.id, "neuro": neuro.id}
+
+
+def connect(his: His, hospital_id: int, *, entities=("patients", "visits"), batch_size: int = 100,
+            safety_lag: int = 60, visit_fields=None, **settings) -> int:
+    """A connection to ``his`` with the standard mappings; returns its id."""
+    from core.extensions import db
+    from core.tenancy import hospital_scope
+    from plugins.his_connector import services
+    queries = {"patients": (PATIENTS_QUERY, "BRID", PATIENT_FIELDS),
+               "visits": (VISITS_QUERY, "JZID", visit_fields or VISIT_FIELDS),
+               "charges": (CHARGES_QUERY, "FYID", CHARGE_FIELDS)}
+    with hospital_scope(hospital_id):
+        connection = services.create_connection({
+            "name": "HIS", "url": his.url, "encoding": "gbk" if his.kind == "mariadb" else "utf8",
+            "batch_size": batch_size, "safety_lag": safety_lag, **settings})
+        for entity in entities:
+            query, key, fields = queries[entity]
+            services.save_mapping(connection, entity, {"query": query, "key_column": key, "cursor_column": "GXSJ",
+                                                       "fields": fields})
+        db.session.commit()
+        return connection.id
+
+
+def sync(hospital_id: int, connection_id: int, **kwargs) -> list[dict]:
+    """Run services.sync and return each run's figures as a dict."""
+    from core.extensions import db
+    from core.tenancy import hospital_scope
+    from plugins.his_connector import services
+    from plugins.his_connector.models import Connection
+    with hospital_scope(hospital_id):
+        connection = db.session.execute(sa.select(Connection).where(Connection.id == connection_id)).scalar_one()
+        runs = services.sync(connection, **kwargs)
+        return [{c: getattr(r, c) for c in ("id", "entity", "status", "rows_read", "inserted", "updated", "unchanged",
+                                            "quarantined", "cursor_before", "cursor_after", "error", "batches")}
+                for r in runs]
