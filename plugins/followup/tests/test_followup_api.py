@@ -153,3 +153,34 @@ def test_openapi_documents_the_followup_endpoints(client, centre):
                  "/api/v1/followup/rules/{rule_id}"):
         assert path in spec["paths"], sorted(spec["paths"])
     assert {"followup.Plan", "followup.RoundCreate", "followup.RuleWrite"} <= set(spec["components"]["schemas"])
+
+
+def test_a_round_records_the_plans_survey_in_the_same_transaction(app, client, centre):
+    """An agent calls, the patient answers the satisfaction questionnaire: one POST records the
+    round and the answers; a bad answer refuses both (nothing written)."""
+    from plugins.followup.models import Questionnaire, SurveyAnswer, SurveyResponse
+    pid, ids = _setup(app)
+    with app.app_context(), hospital_scope(hospital("A")):
+        questionnaire = db.session.execute(sa.select(Questionnaire)).scalars().first()
+        questions = {item.question.text: str(item.question_id) for item in questionnaire.items}
+    headers = api_token(client, "a_admin")
+    plan = _create(client, headers, pid, ids, questionnaire_id=questionnaire.id).get_json()
+    answers = {questions[text]: 5 for text in ("医生的服务态度", "护理服务", "医院环境(整洁、安静、标识清楚)", "等候时间")}
+    answers[questions["您是否愿意向亲友推荐我院?"]] = "愿意"
+
+    out_of_scale = client.post(f"/api/v1/followup/plans/{plan['id']}/rounds", headers=headers | EN,
+                               json={"reached": True, "answers": {**answers, questions["护理服务"]: 9}})
+    assert out_of_scale.status_code == 422, out_of_scale.get_json()
+    assert questions["护理服务"] in str(out_of_scale.get_json())
+    with app.app_context(), hospital_scope(hospital("A")):
+        assert db.session.execute(sa.select(sa.func.count()).select_from(Round)).scalar_one() == 0
+        assert db.session.execute(sa.select(sa.func.count()).select_from(SurveyResponse)).scalar_one() == 0
+
+    recorded = client.post(f"/api/v1/followup/plans/{plan['id']}/rounds", headers=headers | EN,
+                           json={"reached": True, "result": "满意", "answers": answers})
+    assert recorded.status_code == 201, recorded.get_json()
+    with app.app_context(), hospital_scope(hospital("A")):
+        response = db.session.execute(sa.select(SurveyResponse)).scalar_one()
+        scores = db.session.execute(sa.select(SurveyAnswer.score).where(SurveyAnswer.response_id == response.id,
+                                                                        SurveyAnswer.score.is_not(None))).scalars()
+        assert sorted(scores) == [5, 5, 5, 5] and response.patient_id == pid

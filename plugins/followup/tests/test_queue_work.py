@@ -14,8 +14,10 @@ from plugins.followup.tests.conftest import catalogue_ids, hospital, new_patient
 NOW = local_now().replace(microsecond=0)
 
 
-def _plans(app, centre, specs):
-    """Plans of hospital A: (patient name, due offset, owner, department, extra fields) → ids."""
+def _plans(app, centre, specs, base=None):
+    """Plans of hospital A: (patient name, due offset from ``base`` (default now), owner, key
+    patient, extra fields) → ids."""
+    base = base or NOW
     from plugins.followup.planning import plan_services
     from plugins.patients.models import Patient
     made = []
@@ -26,7 +28,7 @@ def _plans(app, centre, specs):
             with hospital_scope(hospital("A"), user=user("a_admin")):
                 plan = plan_services.create_plan(db.session.get(Patient, pid), {
                     "category_id": ids["category_chronic"], "method_id": ids["method_phone"],
-                    "due_at": NOW + offset, "owner_id": centre[owner]}, centre["a_admin"])
+                    "due_at": base + offset, "owner_id": centre[owner]}, centre["a_admin"])
                 for field, value in extra.items():
                     setattr(plan, field, value)
                 db.session.commit()
@@ -35,23 +37,23 @@ def _plans(app, centre, specs):
 
 
 def test_buckets_mine_and_team(app, client, centre):
-    tomorrow_noon = datetime.combine(NOW.date() + timedelta(days=1), datetime.min.time()) + timedelta(hours=12)
+    # The buckets are counted at a fixed 10:00 today, so the test means the same at any hour.
+    ten = datetime.combine(local_now().date(), datetime.min.time()) + timedelta(hours=10)
     _plans(app, centre, [
         ("过期", -timedelta(hours=30), "a_doc", False, {}),
-        ("今天", timedelta(minutes=1), "a_doc", True, {}) if NOW.hour < 23 else ("今天", timedelta(0), "a_doc", True, {}),
-        ("下周", tomorrow_noon - NOW + timedelta(days=2), "a_doc", False, {}),
+        ("今天", timedelta(hours=1), "a_doc", True, {}),
+        ("下周", timedelta(days=3), "a_doc", False, {}),
         ("下月", timedelta(days=20), "a_doc", False, {}),
         ("以后", timedelta(days=60), "a_doc", False, {}),
         ("别人的", timedelta(days=2), "a_doc2", False, {}),
         ("完成的", -timedelta(days=3), "a_doc", False, {"status": "completed"}),
-    ])
+    ], base=ten)
     from plugins.followup.planning import queue
     with app.app_context(), hospital_scope(hospital("A")):
-        counts = queue.counts(queue.QueueFilter(view="mine"), centre["a_doc"])
-        team = queue.counts(queue.QueueFilter(view="team"), centre["a_doc"])
-        key = queue.counts(queue.QueueFilter(view="mine", key_only=True), centre["a_doc"])
-    if NOW.hour < 23:
-        assert counts == {"overdue": 1, "today": 1, "week": 1, "month": 1, "later": 1, "escalated": 0}
+        counts = queue.counts(queue.QueueFilter(view="mine"), centre["a_doc"], now=ten)
+        team = queue.counts(queue.QueueFilter(view="team"), centre["a_doc"], now=ten)
+        key = queue.counts(queue.QueueFilter(view="mine", key_only=True), centre["a_doc"], now=ten)
+    assert counts == {"overdue": 1, "today": 1, "week": 1, "month": 1, "later": 1, "escalated": 0}
     assert sum(team[b] for b in queue.BUCKETS) == 6 and sum(key[b] for b in queue.BUCKETS) == 1
     login(client, "a_doc")
     page = client.get("/followup/?bucket=overdue").get_data(as_text=True)
