@@ -35,8 +35,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from core import clock
 from core.extensions import db
 from core.models import utcnow
+from plugins.his_connector import locks, source
 from plugins.his_connector import mapping as field_maps
-from plugins.his_connector import source
 from plugins.his_connector.models import Charge, Mapping, Quarantine, Run
 from plugins.patients import bulk
 from plugins.patients.services import announce_visits
@@ -304,7 +304,7 @@ def _finish(run_id: int, error: BaseException | None) -> Run:
     run = db.session.execute(sa.select(Run).where(Run.id == run_id)).scalar_one()
     run.status = "failed" if error else "ok"
     run.error = source.describe_error(error) if error else None
-    run.finished_at = utcnow()
+    run.finished_at = run.updated_at = utcnow()
     db.session.commit()
     return run
 
@@ -316,6 +316,7 @@ def _add(run: Run, rows: int, counts: Counts, position: source.Position | None =
     run.unchanged += counts.unchanged
     run.quarantined += counts.quarantined
     run.batches += 1
+    run.updated_at = utcnow()  # the heartbeat (locks.py), in the batch's transaction
     if position is not None:
         run.cursor_after = position.describe()
 
@@ -325,9 +326,10 @@ def _retry_policy() -> tuple[int, float]:
             float(current_app.config.get("HCRM_HIS_BACKOFF", 2.0)))
 
 
-def _with_reconnect(work: Callable[[], None], label: str) -> None:
+def _with_reconnect(work: Callable[[], None], label: str, run_id: int) -> None:
     """Run ``work`` (which resumes from the last committed position by itself); on a lost HIS
-    connection roll back the batch in progress and try again after 1×, 2×, 4×… the backoff."""
+    connection roll back the batch in progress and try again after 1×, 2×, 4×… the backoff,
+    beating the run's heartbeat meanwhile (a waiting run is not a dead one)."""
     retries, backoff = _retry_policy()
     attempt = 0
     while True:
@@ -342,6 +344,7 @@ def _with_reconnect(work: Callable[[], None], label: str) -> None:
             delay = min(60.0, backoff * 2 ** (attempt - 1))
             log.warning("HIS connection lost during %s (%s); retry %d/%d in %.1fs", label,
                         source.describe_error(exc), attempt, retries, delay)
+            locks.beat(run_id)
             time.sleep(delay)
 
 
@@ -390,7 +393,7 @@ def run_mapping(mapping: Mapping, *, full: bool = False, trigger: str = "cli", u
 
     error = None
     try:
-        _with_reconnect(work, f"{connection.name}/{mapping.entity}")
+        _with_reconnect(work, f"{connection.name}/{mapping.entity}", run_id)
     except Exception as exc:  # recorded on the run; the caller decides what a failure means
         db.session.rollback()
         log.exception("HIS sync %s/%s failed", connection.name, mapping.entity)
@@ -420,7 +423,7 @@ def run_retry(mapping: Mapping, *, trigger: str = "cli", user=None, chunk: int =
 
     error = None
     try:
-        _with_reconnect(work, f"{connection.name}/{mapping.entity} retry")
+        _with_reconnect(work, f"{connection.name}/{mapping.entity} retry", run_id)
     except Exception as exc:
         db.session.rollback()
         log.exception("HIS quarantine retry %s/%s failed", connection.name, mapping.entity)
