@@ -83,13 +83,22 @@ def current_rss_mb() -> float:
     return _status_mb("VmRSS")
 
 
+def crm_app(crm_url: str):
+    """The application as `hcrm his sync` builds it (not core.testing's, which drags pytest in)."""
+    import dataclasses
+
+    from core import create_app
+    from core.config import default_config
+    return create_app(dataclasses.replace(default_config(), database_url=crm_url, hospitals=()),
+                      overrides={"SECRET_KEY": "bench"})
+
+
 def child_sync(crm_url: str, entity: str, full: bool) -> dict:
     from core.extensions import db
     from core.tenancy import hospital_scope
-    from core.testing import make_app
     from plugins.his_connector import services
     from plugins.his_connector.models import Connection
-    app = make_app(crm_url)
+    app = crm_app(crm_url)
     with app.app_context():
         hospital_id = db.session.execute(sa.text("SELECT id FROM core_hospital WHERE code = 'BENCH'")).scalar()
         with hospital_scope(hospital_id):
