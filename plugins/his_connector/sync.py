@@ -227,10 +227,15 @@ class BatchWriter:
 class Prefetch:
     """Iterate ``batches`` in a thread, one batch ahead: PyMySQL decodes the next batch in
     Python while psycopg2 waits for PostgreSQL to write this one (it releases the GIL), so
-    reading and writing overlap. At most one batch waits in the queue: memory stays flat."""
+    reading and writing overlap. The thread starts reading a batch only once the one before
+    last is written: two batches exist at a time (the one being written, the one read ahead),
+    so memory stays flat and small."""
+
+    IN_FLIGHT = 2
 
     def __init__(self, batches, prepare=lambda rows: rows):
-        self._queue: queue.Queue = queue.Queue(maxsize=1)
+        self._queue: queue.Queue = queue.Queue()  # bounded by the slots below
+        self._slots = threading.Semaphore(self.IN_FLIGHT)
         self._stop = threading.Event()
         self._prepare = prepare
         # Mapping may word an error (gettext): give the thread the app and the caller's language.
@@ -239,25 +244,24 @@ class Prefetch:
                                         name="his-prefetch")
         self._thread.start()
 
-    def _put(self, item) -> bool:
+    def _slot(self) -> bool:
+        """Wait until a batch may be read (False when the consumer gave up)."""
         while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
+            if self._slots.acquire(timeout=0.1):
                 return True
-            except queue.Full:
-                continue
         return False
 
     def _produce(self, batches) -> None:
         with self._app.app_context(), force_locale(self._locale):
             try:
-                for rows in batches:
-                    if not self._put(("rows", self._prepare(rows))):
+                while self._slot():
+                    rows = next(batches, None)
+                    if rows is None:
+                        self._queue.put(("end", None))
                         break
-                else:
-                    self._put(("end", None))
+                    self._queue.put(("rows", self._prepare(rows)))
             except BaseException as exc:  # handed to the consumer, which decides (retry or fail)
-                self._put(("error", exc))
+                self._queue.put(("error", exc))
             finally:
                 batches.close()
 
@@ -266,6 +270,8 @@ class Prefetch:
             kind, value = self._queue.get()
             if kind == "rows":
                 yield value
+                del value  # written: let it go before the next one is read
+                self._slots.release()
             elif kind == "end":
                 return
             else:

@@ -26,3 +26,28 @@ def test_building_the_app_leaves_pypinyin_unloaded_until_a_name_is_indexed(tmp_p
     assert result.returncode == 0, result.stderr
     assert "loaded at start: False" in result.stdout
     assert "keys: ['cengsan', 'cs', 'zengsan', 'zs']" in result.stdout
+
+
+def test_the_read_ahead_holds_two_batches_at_most(app):
+    """While a batch is written, only the next one is read ahead (each batch costs megabytes)."""
+    import time
+
+    from plugins.his_connector.sync import Prefetch
+    read = []
+
+    def batches():
+        for n in range(6):
+            read.append(n)
+            yield [n] * 10
+
+    with app.app_context():
+        prefetch = Prefetch(batches())
+        try:
+            seen = []
+            for batch in prefetch:
+                time.sleep(0.2)  # "writing": the reader has all the time it wants to run ahead
+                seen.append((batch[0], len(read)))
+        finally:
+            prefetch.close()
+    assert [b for b, _ in seen] == list(range(6))
+    assert all(count <= b + 2 for b, count in seen), seen  # never more than the next batch read
