@@ -93,6 +93,10 @@ def clean_connection(data: dict, current: Connection | None = None) -> dict:
             default = {"statement_timeout": 300, "batch_size": 5000, "safety_lag": 120}.get(field)
             given = default if value in (None, "") and default is not None else value
             clean[field] = _int(given, field, errors, optional=field == "schedule_minutes")
+    url = clean["url"] if "url" in clean else getattr(current, "url", None)
+    password_env = clean["password_env"] if "password_env" in clean else getattr(current, "password_env", None)
+    if password_env and "url" not in errors and source.is_file_database(url):
+        errors["password_env"] = _m("A SQLite file has no password: leave the password variable empty.")
     name = clean.get("name")
     if name and "name" not in errors:
         taken = sa.select(Connection.id).where(Connection.name == name)
