@@ -32,6 +32,18 @@ def _patients(his, n):
         his.tick()
 
 
+def _patients_his(app, his, hospital_id, n=3, **settings) -> int:
+    """``n`` patients in the HIS and a connection with the patients mapping; its id."""
+    _patients(his, n)
+    with app.app_context():
+        return connect(his, hospital_id, entities=("patients",), **{"safety_lag": 0, **settings})
+
+
+def _lock_state(app, hospital_id, connection_id):
+    with app.app_context(), hospital_scope(hospital_id):
+        return db.session.get(Connection, connection_id).sync_token
+
+
 def _runs(app, hospital_id):
     with app.app_context(), hospital_scope(hospital_id):
         return [(r.id, r.status, r.error) for r in db.session.execute(sa.select(Run).order_by(Run.id)).scalars()]
@@ -53,9 +65,7 @@ def _other_process_holds_the_lock(app, hospital_id, connection_id, *, silent_for
 
 
 def test_a_second_sync_of_the_same_connection_is_refused_while_the_first_runs(app, hospital, his_file):
-    _patients(his_file, 250)
-    with app.app_context():
-        connection_id = connect(his_file, hospital["a"], entities=("patients",), safety_lag=0)
+    connection_id = _patients_his(app, his_file, hospital["a"], 250)
     seen = {}
 
     def second_sync():  # another thread with its own session, as another worker would be
@@ -78,30 +88,24 @@ def test_a_second_sync_of_the_same_connection_is_refused_while_the_first_runs(ap
     assert runs[0]["status"] == "ok" and runs[0]["inserted"] == 250
     assert f"run #{seen['first_run']}" in seen["refused"] and "already running" in seen["refused"]
     assert [r[0] for r in _runs(app, hospital["a"])] == [seen["first_run"]]  # the refused sync left no run
-    with app.app_context():  # the lock went back with the end of the first sync
+    assert _lock_state(app, hospital["a"], connection_id) is None  # back with the end of the first sync
+    with app.app_context():
         again = sync(hospital["a"], connection_id)
         assert again[0]["status"] == "ok" and again[0]["rows_read"] == 0
-        with hospital_scope(hospital["a"]):
-            assert db.session.get(Connection, connection_id).sync_token is None
 
 
 def test_a_failed_sync_gives_the_lock_back(app, hospital, his_file):
-    _patients(his_file, 3)
-    with app.app_context():
-        connection_id = connect(his_file, hospital["a"], entities=("patients",), safety_lag=0)
+    connection_id = _patients_his(app, his_file, hospital["a"])
     with app.app_context(), hospital_scope(hospital["a"]):  # the HIS dropped the table since: the run fails
         db.session.execute(sa.update(Mapping).values(query="SELECT * FROM MZ_BRXX_GONE"))
         db.session.commit()
     with app.app_context():
         assert sync(hospital["a"], connection_id)[0]["status"] == "failed"
-        with hospital_scope(hospital["a"]):
-            assert db.session.get(Connection, connection_id).sync_token is None
+    assert _lock_state(app, hospital["a"], connection_id) is None
 
 
 def test_the_cli_names_the_running_run_and_exits_1(app, hospital, his_file):
-    _patients(his_file, 3)
-    with app.app_context():
-        connection_id = connect(his_file, hospital["a"], entities=("patients",), safety_lag=0)
+    connection_id = _patients_his(app, his_file, hospital["a"])
     run_id = _other_process_holds_the_lock(app, hospital["a"], connection_id, silent_for=timedelta(minutes=2))
     result = app.test_cli_runner().invoke(his_cli, ["sync", "--hospital", "A", "--no-progress"])
     assert result.exit_code == 1
@@ -112,9 +116,7 @@ def test_the_cli_names_the_running_run_and_exits_1(app, hospital, his_file):
 
 
 def test_a_run_whose_process_died_is_shown_stalled_and_failed_by_the_next_sync(app, client, hospital, his_file):
-    _patients(his_file, 3)
-    with app.app_context():
-        connection_id = connect(his_file, hospital["a"], entities=("patients",), safety_lag=0)
+    connection_id = _patients_his(app, his_file, hospital["a"])
     app.config["HCRM_HIS_STALE_MINUTES"] = 10
     dead = _other_process_holds_the_lock(app, hospital["a"], connection_id, silent_for=timedelta(minutes=11))
     login(client, "a_admin")
@@ -144,9 +146,7 @@ def test_the_statement_timeout_stretches_the_stale_limit(app, hospital, his_file
 
 
 def test_the_scheduler_skips_a_busy_connection_without_failing(app, hospital, his_file):
-    _patients(his_file, 3)
-    with app.app_context():
-        connection_id = connect(his_file, hospital["a"], entities=("patients",), safety_lag=0, schedule_minutes=5)
+    connection_id = _patients_his(app, his_file, hospital["a"], schedule_minutes=5)
     run_id = _other_process_holds_the_lock(app, hospital["a"], connection_id, silent_for=timedelta(minutes=6))
     with app.app_context(), hospital_scope(hospital["a"]):
         sync_due_connections(db.session.get(Hospital, hospital["a"]))  # does not raise
@@ -154,9 +154,7 @@ def test_the_scheduler_skips_a_busy_connection_without_failing(app, hospital, hi
 
 
 def test_the_page_flashes_who_holds_the_lock(app, client, hospital, his_file):
-    _patients(his_file, 3)
-    with app.app_context():
-        connection_id = connect(his_file, hospital["a"], entities=("patients",), safety_lag=0)
+    connection_id = _patients_his(app, his_file, hospital["a"])
     run_id = _other_process_holds_the_lock(app, hospital["a"], connection_id)
     login(client, "a_admin")
     with app.app_context(), hospital_scope(hospital["a"]):
