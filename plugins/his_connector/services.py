@@ -23,8 +23,8 @@ import sqlalchemy as sa
 from core.extensions import db
 from core.i18n import Message, _m
 from core.models import utcnow
-from plugins.his_connector import mapping as field_maps
 from plugins.his_connector import locks, source
+from plugins.his_connector import mapping as field_maps
 from plugins.his_connector.errors import HisError, from_stored, stored
 from plugins.his_connector.locks import SyncBusy, run_state, running_run
 from plugins.his_connector.models import ENCODINGS, ENTITIES, Connection, Mapping, Quarantine, Run

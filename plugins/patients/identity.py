@@ -6,6 +6,7 @@ import re
 from datetime import date
 
 from flask_babel import gettext as _
+
 from core.clock import local_today
 
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

@@ -3,7 +3,6 @@ reach the Chinese UI in Chinese, with times on the hospitals' clock."""
 from datetime import datetime
 
 import pytest
-import sqlalchemy as sa
 
 from core.extensions import db
 from core.tenancy import hospital_scope
