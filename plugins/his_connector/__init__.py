@@ -52,6 +52,12 @@ def hcrm_blueprints():
 
 
 @hookimpl
+def hcrm_demo_data(hospital):
+    from plugins.his_connector.demo import load
+    load(hospital)
+
+
+@hookimpl
 def hcrm_menus():
     from plugins.his_connector.menus import menu_items
     return menu_items()

@@ -4,7 +4,43 @@ Messages are built with ``core.i18n._m`` at the call site so that Babel extracts
 """
 from __future__ import annotations
 
+import json
+
 from core.i18n import Message
+
+
+class Messages(Message):
+    """Several messages shown as one ("; "-joined): English for the CLI and logs, each part in
+    the reader's language on pages — joining them with str() first would freeze them in English."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts):
+        self.parts = list(parts)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return "; ".join(map(str, self.parts))
+
+    def translated(self) -> str:
+        return "; ".join(part.translated() for part in self.parts)
+
+
+def stored(message: Message) -> str:
+    """A Message as text for a database column, to be shown later in the reader's language."""
+    return json.dumps({"msgid": message.msgid, "params": {k: v if isinstance(v, (int, float)) else str(v)
+                                                          for k, v in message.params.items()}}, ensure_ascii=False)
+
+
+def from_stored(text: str | None) -> Message | None:
+    """The Message kept by ``stored`` (plain text stored before: shown as it is)."""
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+        return Message(data["msgid"], **data["params"])
+    except (ValueError, KeyError, TypeError):
+        return Message(text)
 
 
 class HisError(Exception):

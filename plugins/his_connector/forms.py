@@ -17,7 +17,8 @@ from plugins.his_connector.services import entity_fields
 
 ENCODING_LABELS = {"utf8": "UTF-8", "gbk": "GBK", "gb18030": "GB18030"}
 ENTITY_LABELS = {"patients": _l("Patients"), "visits": _l("Visits"), "charges": _l("Charges (spending)")}
-STATUS_LABELS = {"running": _l("Running"), "ok": _l("OK"), "failed": _l("Failed")}
+STATUS_LABELS = {"running": _l("Running"), "ok": _l("OK"), "failed": _l("Failed"),
+                 "stalled": _l("Stopped responding")}
 TRIGGER_LABELS = {"cli": _l("Command line"), "schedule": _l("Schedule"), "web": _l("Web page"), "api": _l("API")}
 SPEC_PARTS = ("column", "value", "codes", "default", "format")
 

@@ -11,13 +11,16 @@ from core.declarations import Job
 
 
 def sync_due_connections(hospital) -> None:
-    """Sync every due connection; a failed connection is recorded in its run log (and logged)
+    """Sync every due connection (one already syncing is skipped until the next minute); a failed connection is recorded in its run log (and logged)
     and does not stop the others. Raises at the end if any failed, so the job shows as failed."""
     from plugins.his_connector import services
     failed = []
     for connection in services.due_connections():
         try:
             runs = services.sync(connection, trigger="schedule")
+        except services.SyncBusy as exc:  # e.g. a long first load from the command line: not a failure
+            current_app.logger.info("HIS sync of %s skipped: %s", connection.name, exc)
+            continue
         except services.HisError as exc:
             failed.append(f"{connection.name}: {exc}")
             continue

@@ -26,6 +26,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from core.i18n import _m
+from plugins.his_connector.errors import Messages
 from plugins.patients.identity import IdentityError, last4, mask_id_number, mask_phone, normalize_phone, parse_id_number
 from plugins.patients.models import GENDERS, VISIT_KINDS, VISIT_STATUSES
 
@@ -116,38 +117,36 @@ def check_fields(entity: str, fields, *, connection=None, department_codes=None,
         info = known.get(name)
         spec = _spec(raw)
         if info is None:
-            problems.append(str(_m("unknown field '%(name)s' (fields: %(known)s)", name=name,
-                                   known=", ".join(known))))
+            problems.append(_m("unknown field '%(name)s' (fields: %(known)s)", name=name, known=", ".join(known)))
             continue
         if not isinstance(spec, dict) or not set(spec) <= SPEC_KEYS or ("column" in spec) == ("value" in spec):
-            problems.append(str(_m("%(name)s: give a column or a value, with optional codes, default, format",
-                                   name=name)))
+            problems.append(_m("%(name)s: give a column or a value, with optional codes, default, format", name=name))
             continue
         if "codes" in spec and not (isinstance(spec["codes"], dict)
                                     and all(isinstance(v, (str, type(None))) for v in spec["codes"].values())):
-            problems.append(str(_m("%(name)s: the code table maps source codes to text", name=name)))
+            problems.append(_m("%(name)s: the code table maps source codes to text", name=name))
             continue
         targets = list((spec.get("codes") or {}).values()) + [spec.get("default"), spec.get("value")]
         allowed = _allowed_values(info, department_codes, source_codes)
         bad = sorted({str(v) for v in targets if v not in (None, "") and allowed is not None and v not in allowed})
         if bad:
-            problems.append(str(_m("%(name)s: %(bad)s not among %(allowed)s", name=name, bad=", ".join(bad),
-                                   allowed=", ".join(sorted(allowed)) or "—")))
+            problems.append(_m("%(name)s: %(bad)s not among %(allowed)s", name=name, bad=", ".join(bad),
+                               allowed=", ".join(sorted(allowed)) or "—"))
     for info in FIELDS[entity]:
         if info.required and info.name not in fields:
-            problems.append(str(_m("map the required field '%(name)s'", name=info.name)))
+            problems.append(_m("map the required field '%(name)s'", name=info.name))
     if connection is not None and entity in ("visits", "charges"):
         problems += _spending_conflict(entity, fields, connection)
-    return {"fields": _m("%(problems)s", problems="; ".join(problems))} if problems else {}
+    return {"fields": Messages(problems)} if problems else {}
 
 
-def _spending_conflict(entity, fields, connection) -> list[str]:
+def _spending_conflict(entity, fields, connection) -> list:
     """Spending comes either from the visit row or from the sum of charges, never both."""
     others = {m.entity: m for m in connection.mappings}
     if entity == "visits" and "spending" in fields and "charges" in others:
-        return [str(_m("spending: this connection has a charges mapping, which computes each visit's spending"))]
+        return [_m("spending: this connection has a charges mapping, which computes each visit's spending")]
     if entity == "charges" and "visits" in others and "spending" in (others["visits"].fields or {}):
-        return [str(_m("the visits mapping maps spending: remove it there so that charges compute it"))]
+        return [_m("the visits mapping maps spending: remove it there so that charges compute it")]
     return []
 
 

@@ -24,6 +24,8 @@ class Connection(HospitalOwned, db.Model):
 
     __tablename__ = "his_connector_connection"
     __table_args__ = (sa.UniqueConstraint("hospital_id", "name"),)
+    # The sync lock changes with every run; the run log records the runs themselves.
+    __hcrm_audit_exclude__ = ("sync_token", "sync_claimed_at")
 
     id = sa.Column(sa.Integer, primary_key=True)
     name = sa.Column(sa.String(64), nullable=False)
@@ -39,7 +41,11 @@ class Connection(HospitalOwned, db.Model):
     enabled = sa.Column(sa.Boolean, nullable=False, default=True, server_default=sa.true())
     last_test_at = sa.Column(sa.DateTime, nullable=True)
     last_test_ok = sa.Column(sa.Boolean, nullable=True)
+    # The outcome of the last test as {"msgid", "params"} JSON text: translated when shown.
     last_test_message = sa.Column(sa.Text, nullable=True)
+    # The sync lock (see locks.py): the claiming run's token and when it was claimed.
+    sync_token = sa.Column(sa.String(32), nullable=True)
+    sync_claimed_at = sa.Column(sa.DateTime, nullable=True)
     created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
     updated_at = sa.Column(sa.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
@@ -109,7 +115,8 @@ class Charge(HospitalOwned, db.Model):
 
 class Run(HospitalOwned, db.Model):
     """The run log: one row per mapping synced, updated after each committed batch, so a run
-    that dies still shows how far it got."""
+    that dies still shows how far it got. ``updated_at`` is the run's heartbeat: a run still
+    "running" whose heartbeat is older than locks.stale_after() belongs to a stopped process."""
 
     __tablename__ = "his_connector_run"
     __table_args__ = (sa.Index("ix_his_connector_run_hospital_started", "hospital_id", "started_at"),)
@@ -126,6 +133,7 @@ class Run(HospitalOwned, db.Model):
     status = sa.Column(sa.String(16), nullable=False, default="running")
     started_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
     finished_at = sa.Column(sa.DateTime, nullable=True)
+    updated_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
     rows_read = sa.Column(sa.Integer, nullable=False, default=0)
     inserted = sa.Column(sa.Integer, nullable=False, default=0)
     updated = sa.Column(sa.Integer, nullable=False, default=0)

@@ -5,6 +5,7 @@ from flask import url_for
 from flask_babel import gettext as _
 from werkzeug.routing import BuildError
 
+from core import clock
 from core.declarations import Widget, WidgetData
 
 
@@ -16,18 +17,21 @@ def _url(endpoint: str) -> str | None:
 
 
 def his_card() -> WidgetData | None:
-    from plugins.his_connector.services import last_run_summary
+    from plugins.his_connector.forms import ENTITY_LABELS
+    from plugins.his_connector.services import last_run_summary, run_state
     summary = last_run_summary()
     last = summary["last"]
     if last is None:
         return WidgetData(title=_("HIS sync"), value=_("never run"), icon="arrow-repeat",
                           url=_url("his_connector.index"))
-    status = {"ok": _("OK"), "failed": _("failed"), "running": _("running")}.get(last.status, last.status)
-    when = (last.finished_at or last.started_at).strftime("%Y-%m-%d %H:%M")
+    status = {"ok": _("OK"), "failed": _("failed"), "running": _("running"),
+              "stalled": _("stopped responding")}.get(run_state(last), last.status)
+    when = clock.utc_to_local(last.finished_at or last.started_at).strftime("%Y-%m-%d %H:%M")
     return WidgetData(
         title=_("HIS sync"), value=status, icon="arrow-repeat", url=_url("his_connector.runs"),
-        subtitle=_("Last run %(when)s (UTC): %(entity)s, %(read)d read, %(written)d written",
-                   when=when, entity=last.entity, read=last.rows_read, written=last.inserted + last.updated),
+        subtitle=_("Last run %(when)s: %(entity)s, %(read)d read, %(written)d written", when=when,
+                   entity=ENTITY_LABELS.get(last.entity, last.entity), read=last.rows_read,
+                   written=last.inserted + last.updated),
         items=[(_("Failed runs, last 7 days"), summary["failures_7d"], _url("his_connector.runs")),
                (_("Rows in quarantine"), summary["open_quarantine"], _url("his_connector.quarantine"))])
 

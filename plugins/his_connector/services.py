@@ -5,10 +5,11 @@ jobs). Errors meant for people are :class:`HisError` (``str()`` is English for t
 ``.translated()`` follows the request's language; ``.errors`` maps form fields to messages).
 
 Connections:   create_connection, update_connection, delete_connection, test_connection,
-               connection_password_state
+               last_test_message, connection_password_state
 Mappings:      entity_fields, save_mapping, preview, reset_cursor
 Syncing:       sync (every enabled mapping of a connection, patients → visits → charges),
-               sync_mapping (one), due_connections (the scheduler's choice)
+               sync_mapping (one), due_connections (the scheduler's choice); one sync per
+               connection at a time: running_run, run_state, claim_sync / release_sync, SyncBusy
 Run log:       list_runs, last_run_summary
 Quarantine:    list_quarantine, resolve_quarantine, retry_quarantine, quarantine_row
 """
@@ -20,18 +21,20 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from core.extensions import db
-from core.i18n import _m
+from core.i18n import Message, _m
 from core.models import utcnow
+from plugins.his_connector import locks, source
 from plugins.his_connector import mapping as field_maps
-from plugins.his_connector import source
-from plugins.his_connector.errors import HisError
+from plugins.his_connector.errors import HisError, from_stored, stored
+from plugins.his_connector.locks import SyncBusy, run_state, running_run
 from plugins.his_connector.models import ENCODINGS, ENTITIES, Connection, Mapping, Quarantine, Run
 
 __all__ = [
-    "HisError", "create_connection", "update_connection", "delete_connection", "test_connection",
+    "HisError", "create_connection", "update_connection", "delete_connection", "test_connection", "last_test_message",
     "connection_password_state", "entity_fields", "save_mapping", "preview", "reset_cursor", "sync",
     "sync_mapping", "due_connections", "list_runs", "last_run_summary", "list_quarantine",
-    "resolve_quarantine", "retry_quarantine", "quarantine_row",
+    "resolve_quarantine", "retry_quarantine", "quarantine_row", "SyncBusy", "running_run", "run_state", "claim_sync",
+    "release_sync",
 ]
 
 CONNECTION_FIELDS = ("name", "url", "password_env", "timezone", "encoding", "statement_timeout", "batch_size",
@@ -90,6 +93,10 @@ def clean_connection(data: dict, current: Connection | None = None) -> dict:
             default = {"statement_timeout": 300, "batch_size": 5000, "safety_lag": 120}.get(field)
             given = default if value in (None, "") and default is not None else value
             clean[field] = _int(given, field, errors, optional=field == "schedule_minutes")
+    url = clean["url"] if "url" in clean else getattr(current, "url", None)
+    password_env = clean["password_env"] if "password_env" in clean else getattr(current, "password_env", None)
+    if password_env and "url" not in errors and source.is_file_database(url):
+        errors["password_env"] = _m("A SQLite file has no password: leave the password variable empty.")
     name = clean.get("name")
     if name and "name" not in errors:
         taken = sa.select(Connection.id).where(Connection.name == name)
@@ -145,10 +152,15 @@ def test_connection(connection: Connection, *, commit: bool = True) -> source.Te
     result = source.test(connection)
     connection.last_test_at = utcnow()
     connection.last_test_ok = result.ok
-    connection.last_test_message = str(result.message)
+    connection.last_test_message = stored(result.message)  # translated when shown: see last_test_message
     if commit:
         db.session.commit()
     return result
+
+
+def last_test_message(connection: Connection) -> Message | None:
+    """What the last test said, as a Message (``str()`` English, ``.translated()`` for pages)."""
+    return from_stored(connection.last_test_message)
 
 
 # -- mappings -----------------------------------------------------------------------------------
@@ -252,13 +264,17 @@ def preview(connection: Connection, entity: str, data: dict | None = None, *, li
 
 # -- syncing ------------------------------------------------------------------------------------
 def sync(connection: Connection, *, entities=None, full: bool = False, trigger: str = "cli", user=None,
-         progress=None, count: bool = False) -> list[Run]:
+         progress=None, count: bool = False, lock_token: str | None = None) -> list[Run]:
     """Sync the connection's enabled mappings (or only ``entities``) in the order patients →
     visits → charges, each into its own Run. ``full`` reads from the start (still idempotent).
     ``progress(run, batch_rows, total)`` is called after each committed batch; ``total`` is the
     number of rows to read when ``count`` (one COUNT on the HIS first), else None. A mapping whose run
     fails stops the following ones (visits after failed patients would be quarantined for
-    nothing); the failed Run carries the error and the cursor of its last good batch."""
+    nothing); the failed Run carries the error and the cursor of its last good batch.
+
+    One sync per connection at a time: the connection's lock (locks.py) is held for the whole
+    sync — taken here, or handed over as ``lock_token`` by a caller that claimed it already —
+    and a sync already running raises ``SyncBusy`` (a HisError naming that run)."""
     from plugins.his_connector.sync import run_mapping
     wanted = [e for e in ENTITIES if entities is None or e in entities]
     unknown = sorted(set(entities or ()) - set(ENTITIES))
@@ -269,18 +285,31 @@ def sync(connection: Connection, *, entities=None, full: bool = False, trigger: 
         raise HisError(_m("Connection '%(name)s' has no enabled mapping for %(entities)s.", name=connection.name,
                           entities=", ".join(wanted)))
     runs = []
-    for mapping in mappings:
-        run = run_mapping(mapping, full=full, trigger=trigger, user=user, progress=progress, count=count)
-        runs.append(run)
-        if run.status != "ok":
-            break
+    with locks.holding(connection, lock_token):
+        for mapping in mappings:
+            run = run_mapping(mapping, full=full, trigger=trigger, user=user, progress=progress, count=count)
+            runs.append(run)
+            if run.status != "ok":
+                break
     return runs
 
 
 def sync_mapping(mapping: Mapping, *, full: bool = False, trigger: str = "cli", user=None, progress=None) -> Run:
-    """Sync one mapping (see sync)."""
+    """Sync one mapping (see sync), holding its connection's lock."""
     from plugins.his_connector.sync import run_mapping
-    return run_mapping(mapping, full=full, trigger=trigger, user=user, progress=progress)
+    with locks.holding(mapping.connection):
+        return run_mapping(mapping, full=full, trigger=trigger, user=user, progress=progress)
+
+
+def claim_sync(connection: Connection) -> str:
+    """Take the connection's sync lock now (committed) and return its token, to hand over to
+    sync/retry_quarantine (``lock_token``) in another thread. Raises SyncBusy."""
+    return locks.claim(connection)
+
+
+def release_sync(connection_id: int, token: str) -> None:
+    """Give back a claim that was never handed over (sync and retry_quarantine release theirs)."""
+    locks.release(connection_id, token)
 
 
 def due_connections(now: datetime | None = None) -> list[Connection]:
@@ -350,11 +379,13 @@ def resolve_quarantine(entry_ids, *, user=None, commit: bool = True) -> int:
     return len(entries)
 
 
-def retry_quarantine(mapping: Mapping, *, trigger: str = "cli", user=None) -> Run:
+def retry_quarantine(mapping: Mapping, *, trigger: str = "cli", user=None, lock_token: str | None = None) -> Run:
     """Read the mapping's open quarantined keys again from the HIS (e.g. visits whose patient
-    has arrived since) and write those that map now; the cursor does not move."""
+    has arrived since) and write those that map now; the cursor does not move. Holds the
+    connection's lock like sync (``lock_token``: a claim handed over)."""
     from plugins.his_connector.sync import run_retry
-    return run_retry(mapping, trigger=trigger, user=user)
+    with locks.holding(mapping.connection, lock_token):
+        return run_retry(mapping, trigger=trigger, user=user)
 
 
 def quarantine_row(entry: Quarantine, *, unmasked: bool = False) -> dict:

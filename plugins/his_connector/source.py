@@ -91,6 +91,14 @@ def clean_query(value) -> tuple[str | None, Message | None]:
     return text, None
 
 
+def is_file_database(url_text: str | None) -> bool:
+    """SQLite: a file, which has no password to give."""
+    try:
+        return make_url(url_text or "").get_backend_name() == "sqlite"
+    except (sa.exc.ArgumentError, ValueError):  # an unparsable URL is clean_url's to report
+        return False
+
+
 def password_state(connection) -> str:
     if not connection.password_env:
         return "none"
@@ -108,7 +116,8 @@ def _url(connection):
         if password is None:
             raise HisError(_m("The environment variable %(name)s, which should hold the HIS password, is not "
                               "set for this process.", name=connection.password_env))
-        url = url.set(password=password)
+        if url.get_backend_name() != "sqlite":  # a file has no password (settings refuse the pair now)
+            url = url.set(password=password)
     return url
 
 

@@ -35,8 +35,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from core import clock
 from core.extensions import db
 from core.models import utcnow
+from plugins.his_connector import locks, source
 from plugins.his_connector import mapping as field_maps
-from plugins.his_connector import source
 from plugins.his_connector.models import Charge, Mapping, Quarantine, Run
 from plugins.patients import bulk
 from plugins.patients.services import announce_visits
@@ -227,10 +227,15 @@ class BatchWriter:
 class Prefetch:
     """Iterate ``batches`` in a thread, one batch ahead: PyMySQL decodes the next batch in
     Python while psycopg2 waits for PostgreSQL to write this one (it releases the GIL), so
-    reading and writing overlap. At most one batch waits in the queue: memory stays flat."""
+    reading and writing overlap. The thread starts reading a batch only once the one before
+    last is written: two batches exist at a time (the one being written, the one read ahead),
+    so memory stays flat and small."""
+
+    IN_FLIGHT = 2
 
     def __init__(self, batches, prepare=lambda rows: rows):
-        self._queue: queue.Queue = queue.Queue(maxsize=1)
+        self._queue: queue.Queue = queue.Queue()  # bounded by the slots below
+        self._slots = threading.Semaphore(self.IN_FLIGHT)
         self._stop = threading.Event()
         self._prepare = prepare
         # Mapping may word an error (gettext): give the thread the app and the caller's language.
@@ -239,25 +244,24 @@ class Prefetch:
                                         name="his-prefetch")
         self._thread.start()
 
-    def _put(self, item) -> bool:
+    def _slot(self) -> bool:
+        """Wait until a batch may be read (False when the consumer gave up)."""
         while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
+            if self._slots.acquire(timeout=0.1):
                 return True
-            except queue.Full:
-                continue
         return False
 
     def _produce(self, batches) -> None:
         with self._app.app_context(), force_locale(self._locale):
             try:
-                for rows in batches:
-                    if not self._put(("rows", self._prepare(rows))):
+                while self._slot():
+                    rows = next(batches, None)
+                    if rows is None:
+                        self._queue.put(("end", None))
                         break
-                else:
-                    self._put(("end", None))
+                    self._queue.put(("rows", self._prepare(rows)))
             except BaseException as exc:  # handed to the consumer, which decides (retry or fail)
-                self._put(("error", exc))
+                self._queue.put(("error", exc))
             finally:
                 batches.close()
 
@@ -266,6 +270,8 @@ class Prefetch:
             kind, value = self._queue.get()
             if kind == "rows":
                 yield value
+                del value  # written: let it go before the next one is read
+                self._slots.release()
             elif kind == "end":
                 return
             else:
@@ -304,7 +310,7 @@ def _finish(run_id: int, error: BaseException | None) -> Run:
     run = db.session.execute(sa.select(Run).where(Run.id == run_id)).scalar_one()
     run.status = "failed" if error else "ok"
     run.error = source.describe_error(error) if error else None
-    run.finished_at = utcnow()
+    run.finished_at = run.updated_at = utcnow()
     db.session.commit()
     return run
 
@@ -316,6 +322,7 @@ def _add(run: Run, rows: int, counts: Counts, position: source.Position | None =
     run.unchanged += counts.unchanged
     run.quarantined += counts.quarantined
     run.batches += 1
+    run.updated_at = utcnow()  # the heartbeat (locks.py), in the batch's transaction
     if position is not None:
         run.cursor_after = position.describe()
 
@@ -325,9 +332,10 @@ def _retry_policy() -> tuple[int, float]:
             float(current_app.config.get("HCRM_HIS_BACKOFF", 2.0)))
 
 
-def _with_reconnect(work: Callable[[], None], label: str) -> None:
+def _with_reconnect(work: Callable[[], None], label: str, run_id: int) -> None:
     """Run ``work`` (which resumes from the last committed position by itself); on a lost HIS
-    connection roll back the batch in progress and try again after 1×, 2×, 4×… the backoff."""
+    connection roll back the batch in progress and try again after 1×, 2×, 4×… the backoff,
+    beating the run's heartbeat meanwhile (a waiting run is not a dead one)."""
     retries, backoff = _retry_policy()
     attempt = 0
     while True:
@@ -342,6 +350,7 @@ def _with_reconnect(work: Callable[[], None], label: str) -> None:
             delay = min(60.0, backoff * 2 ** (attempt - 1))
             log.warning("HIS connection lost during %s (%s); retry %d/%d in %.1fs", label,
                         source.describe_error(exc), attempt, retries, delay)
+            locks.beat(run_id)
             time.sleep(delay)
 
 
@@ -390,7 +399,7 @@ def run_mapping(mapping: Mapping, *, full: bool = False, trigger: str = "cli", u
 
     error = None
     try:
-        _with_reconnect(work, f"{connection.name}/{mapping.entity}")
+        _with_reconnect(work, f"{connection.name}/{mapping.entity}", run_id)
     except Exception as exc:  # recorded on the run; the caller decides what a failure means
         db.session.rollback()
         log.exception("HIS sync %s/%s failed", connection.name, mapping.entity)
@@ -420,7 +429,7 @@ def run_retry(mapping: Mapping, *, trigger: str = "cli", user=None, chunk: int =
 
     error = None
     try:
-        _with_reconnect(work, f"{connection.name}/{mapping.entity} retry")
+        _with_reconnect(work, f"{connection.name}/{mapping.entity} retry", run_id)
     except Exception as exc:
         db.session.rollback()
         log.exception("HIS quarantine retry %s/%s failed", connection.name, mapping.entity)

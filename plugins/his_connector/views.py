@@ -80,9 +80,18 @@ FAILURE_HINTS = (
 )
 
 
-def failure_hint(text: str, connection: Connection) -> str | None:
+def last_test_text(connection: Connection, *, english: bool = False) -> str:
+    """The last test's message, scrubbed, in the page's language (or English, which the driver
+    fragments of FAILURE_HINTS are matched against)."""
+    message = services.last_test_message(connection)
+    if message is None:
+        return ""
+    return scrub(str(message) if english else message.translated(), connection)
+
+
+def failure_hint(connection: Connection) -> str | None:
     """What to check, in plain words, for a failed connection test."""
-    lowered = (text or "").lower()
+    lowered = last_test_text(connection, english=True).lower()
     for fragments, hint in FAILURE_HINTS:
         if any(f in lowered for f in fragments):
             return str(hint) % {"env": connection.password_env or "—"}
@@ -95,11 +104,18 @@ def his_local_time(moment):
     return clock.utc_to_local(moment)
 
 
+@bp.app_template_global("his_run_state")
+def his_run_state(run) -> str:
+    """running / ok / failed, or stalled (see services.run_state); a global so macros see it."""
+    return services.run_state(run)
+
+
 @bp.context_processor
 def his_helpers():
     return dict(ENTITY_LABELS=ENTITY_LABELS, STATUS_LABELS=STATUS_LABELS, TRIGGER_LABELS=TRIGGER_LABELS,
                 ENTITIES=ENTITIES, display_url=source.display_url, password_state=services.connection_password_state,
-                scrub=scrub, can=can, MANAGE=MANAGE, RUN=RUN, failure_hint=failure_hint)
+                scrub=scrub, can=can, MANAGE=MANAGE, RUN=RUN, failure_hint=failure_hint,
+                last_test_text=last_test_text)
 
 
 def put_errors(form, error: services.HisError, connection=None, *, fallback: str = "") -> None:
@@ -224,7 +240,7 @@ def connection_test(connection_id):
     if result.ok:
         flash(_("Connection test passed: %(message)s", message=text), "success")
     else:
-        hint = failure_hint(text, connection)
+        hint = failure_hint(connection)
         flash(_("Connection test failed: %(message)s", message=text) + (f" — {hint}" if hint else ""), "danger")
     back = request.form.get("back") == "list"
     return redirect(url_for("his_connector.connections") if back

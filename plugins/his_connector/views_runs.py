@@ -47,7 +47,7 @@ def _runs_page(form, status=200):
     runs = services.list_runs(connection, status=chosen_status, limit=PAGE_SIZE + 1, before_id=before_id)
     more = len(runs) > PAGE_SIZE
     runs = runs[:PAGE_SIZE]
-    going = any(r.status == "running" for r in runs)
+    going = any(services.run_state(r) == "running" for r in runs)
     return render_template("his_connector/runs.html", runs=runs, more=more, form=form, connections=_connections(),
                            chosen_status=chosen_status, chosen_connection=connection, statuses=RUN_STATUSES,
                            refresh=REFRESH_SECONDS if going else None), status
@@ -99,7 +99,7 @@ def run(run_id):
                                      .order_by(Quarantine.id).limit(PAGE_SIZE)).scalars().all()
     rows = _shown_rows(quarantined, f"HIS run {record.id}")
     return render_template("his_connector/run.html", run=record, entries=quarantined, rows=rows,
-                           refresh=REFRESH_SECONDS if record.status == "running" else None)
+                           refresh=REFRESH_SECONDS if services.run_state(record) == "running" else None)
 
 
 # -- quarantine ---------------------------------------------------------------------------------

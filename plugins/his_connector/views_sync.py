@@ -8,15 +8,14 @@ committed batch, so the runs page (which refreshes itself while a run is going) 
 so far; a sync that dies leaves its run "failed" with the cursor of its last good batch, and the
 next run resumes there.
 
-Two syncs of one connection must not overlap: this process keeps the set of connections it is
-syncing, and a run row still "running" (from the command line, the scheduler or another server
-process) also blocks a new start — unless it began more than STALE_AFTER ago, which only a
-process killed mid-run leaves behind (the run row has no heartbeat to tell better).
+Two syncs of one connection must not overlap: the request claims the connection's lock
+(locks.py: a committed conditional UPDATE, seen by the command line, the scheduler and every
+server process alike) before the thread starts, so a refusal reaches the page as a message; the
+thread hands the claim to the engine, which releases it when the sync ends.
 """
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -25,15 +24,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from core.extensions import db
-from core.models import utcnow
 from core.tenancy import hospital_scope
 from plugins.his_connector import services
-from plugins.his_connector.models import Connection, Mapping, Run
+from plugins.his_connector.models import Connection, Mapping
 
-STALE_AFTER = timedelta(hours=6)
 THREAD_PREFIX = "hcrm-his-"
-_ACTIVE: set[int] = set()
-_ACTIVE_LOCK = threading.Lock()
+running_run = services.running_run  # the pages ask it too (refresh while running, refuse a delete)
 
 
 class SyncRefused(Exception):
@@ -47,86 +43,73 @@ class _Actor:
         self.id = user_id
 
 
-def running_run(connection: Connection) -> Run | None:
-    """A run of this connection still going (started less than STALE_AFTER ago)."""
-    return db.session.execute(
-        sa.select(Run).where(Run.connection_id == connection.id, Run.status == "running",
-                             Run.started_at >= utcnow() - STALE_AFTER)
-        .order_by(Run.id.desc()).limit(1)).scalar_one_or_none()
-
-
-def _check_startable(connection: Connection, mappings: list[Mapping]) -> None:
+def _claim(connection: Connection, mappings: list[Mapping]) -> str:
+    """Check the sync can start and take the connection's lock; the token to hand over."""
     if not mappings:
         raise SyncRefused(_("“%(name)s” has no enabled mapping for that: map the tables first.", name=connection.name))
     if services.connection_password_state(connection) == "missing":
         raise SyncRefused(_("The environment variable %(env)s, which should hold the HIS password, is not set for "
                             "this server.", env=connection.password_env))
-    running = running_run(connection)
-    if running is not None or connection.id in _ACTIVE:
-        raise SyncRefused(_("A sync of “%(name)s” is already running: wait for it to end.", name=connection.name))
+    try:
+        return services.claim_sync(connection)
+    except services.SyncBusy as exc:
+        raise SyncRefused(exc.translated()) from None
 
 
 def start_sync(connection: Connection, *, entity: str | None, full: bool) -> threading.Thread:
     """Start ``services.sync`` for the connection (one entity or every enabled mapping) in the
     background. Raises SyncRefused when it cannot start; returns the thread (tests join it)."""
     mappings = [m for m in connection.mappings if m.enabled and (entity is None or m.entity == entity)]
-    _check_startable(connection, mappings)
-
+    token = _claim(connection, mappings)
     connection_id, user_id = connection.id, current_user.id
 
     def work():
         return services.sync(connection_in_scope(connection_id), entities=[entity] if entity else None, full=full,
-                             trigger="web", user=_Actor(user_id))
-    return _start(connection, work, f"sync-{connection.id}")
+                             trigger="web", user=_Actor(user_id), lock_token=token)
+    return _start(connection, token, work, f"sync-{connection.id}")
 
 
 def start_retry(mapping: Mapping) -> threading.Thread:
     """Start ``services.retry_quarantine`` for the mapping in the background."""
     connection = mapping.connection
-    _check_startable(connection, [mapping])
+    token = _claim(connection, [mapping])
     mapping_id, user_id = mapping.id, current_user.id
 
     def work():
         target = db.session.execute(sa.select(Mapping).where(Mapping.id == mapping_id)).scalar_one()
-        return services.retry_quarantine(target, trigger="web", user=_Actor(user_id))
-    return _start(connection, work, f"retry-{mapping.id}")
+        return services.retry_quarantine(target, trigger="web", user=_Actor(user_id), lock_token=token)
+    return _start(connection, token, work, f"retry-{mapping.id}")
 
 
 def connection_in_scope(connection_id: int) -> Connection:
     return db.session.execute(sa.select(Connection).where(Connection.id == connection_id)).scalar_one()
 
 
-def _start(connection: Connection, work, label: str) -> threading.Thread:
-    with _ACTIVE_LOCK:
-        if connection.id in _ACTIVE:
-            raise SyncRefused(_("A sync of “%(name)s” is already running: wait for it to end.", name=connection.name))
-        _ACTIVE.add(connection.id)
+def _start(connection: Connection, token: str, work, label: str) -> threading.Thread:
     app = current_app._get_current_object()
-    args = (app, connection.hospital_id, connection.id, current_user.id, str(get_locale() or "zh_CN"), work)
+    args = (app, connection.hospital_id, connection.id, current_user.id, str(get_locale() or "zh_CN"), token, work)
     thread = threading.Thread(target=_run, args=args, name=THREAD_PREFIX + label, daemon=True)
     try:
         thread.start()
     except RuntimeError:
-        _ACTIVE.discard(connection.id)
+        services.release_sync(connection.id, token)
         raise
     return thread
 
 
-def _run(app, hospital_id: int, connection_id: int, user_id: int, locale: str, work) -> None:
+def _run(app, hospital_id: int, connection_id: int, user_id: int, locale: str, token: str, work) -> None:
     """The thread body: its own app context and session, the hospital's scope. The engine
-    records failures on the run row; anything escaping it is logged (the page cannot be told)."""
-    try:
-        with app.app_context(), force_locale(locale), hospital_scope(hospital_id, _Actor(user_id)):
-            try:
-                work()
-            except services.HisError as exc:
-                db.session.rollback()
-                app.logger.warning("HIS sync of connection %s refused: %s", connection_id, exc)
-            except Exception:
-                db.session.rollback()
-                app.logger.exception("HIS sync of connection %s failed outside its run log", connection_id)
-            finally:
-                db.session.remove()
-    finally:
-        with _ACTIVE_LOCK:
-            _ACTIVE.discard(connection_id)
+    records failures on the run row; anything escaping it is logged (the page cannot be told).
+    The engine releases the lock; releasing again here covers a thread that failed before."""
+    with app.app_context(), force_locale(locale), hospital_scope(hospital_id, _Actor(user_id)):
+        try:
+            work()
+        except services.HisError as exc:
+            db.session.rollback()
+            app.logger.warning("HIS sync of connection %s refused: %s", connection_id, exc)
+        except Exception:
+            db.session.rollback()
+            app.logger.exception("HIS sync of connection %s failed outside its run log", connection_id)
+        finally:
+            services.release_sync(connection_id, token)
+            db.session.remove()

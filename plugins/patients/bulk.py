@@ -213,9 +213,10 @@ def upsert_visits(hospital_id: int, columns: Sequence[str], rows: Sequence[tuple
                     "ON v.hospital_id = :h AND v.external_id = s.external_id")
     result.inserted, result.updated = _upsert(conn, "patients_visit", insert_cols, select_sql,
                                               ["patient_id", *data_cols], params, existing_sql)
-    result.missing = list(conn.execute(sa.text(
-        f"SELECT s.external_id FROM {stage} s LEFT JOIN patients_patient p ON p.hospital_id = :h "
-        "AND p.external_id = s.patient_key WHERE p.id IS NULL ORDER BY s.external_id"), params).scalars())
+    if len(result.inserted) + len(result.updated) < count:  # else every row was written: none missing
+        result.missing = list(conn.execute(sa.text(
+            f"SELECT s.external_id FROM {stage} s LEFT JOIN patients_patient p ON p.hospital_id = :h "
+            "AND p.external_id = s.patient_key WHERE p.id IS NULL ORDER BY s.external_id"), params).scalars())
     result.unchanged = count - len(result.missing) - len(result.inserted) - len(result.updated)
     return result
 

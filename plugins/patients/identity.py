@@ -6,7 +6,6 @@ import re
 from datetime import date
 
 from flask_babel import gettext as _
-from pypinyin import Style, pinyin
 
 from core.clock import local_today
 
@@ -79,7 +78,12 @@ def age_on(birth: date | None, today: date | None = None) -> int | None:
 
 def pinyin_keys(name: str) -> set[str]:
     """Search keys of a name: full pinyin and initials, for each reading of its polyphonic
-    characters (曾 ceng/zeng), lower-case, without spaces; Latin letters are kept as they are."""
+    characters (曾 ceng/zeng), lower-case, without spaces; Latin letters are kept as they are.
+
+    pypinyin is imported here, not with the module: its dictionaries take ~55 MB, which every
+    process loading the app would carry (web workers, the job worker, a HIS visits sync) though
+    only those indexing names need them."""
+    from pypinyin import Style, pinyin
     text = re.sub(r"[\s·•.\-]", "", name or "")
     if not text:
         return set()

@@ -189,6 +189,9 @@ class Visit(DataScoped, db.Model):
     )
 
     id = sa.Column(sa.Integer, primary_key=True)
+    # No index of its own (unlike HospitalOwned's): (hospital_id, visit_at) and the unique
+    # (hospital_id, external_id) lead with it, and a third copy only slows every insert (HIS syncs).
+    hospital_id = sa.Column(sa.Integer, sa.ForeignKey("core_hospital.id"), nullable=False)
     patient_id = sa.Column(sa.Integer, sa.ForeignKey("patients_patient.id"), nullable=False)
     kind = sa.Column(sa.String(16), nullable=False, default="outpatient")
     status = sa.Column(sa.String(16), nullable=False, default="completed")

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from pypinyin import lazy_pinyin
 
 from core.extensions import db
 from core.models import User
@@ -69,6 +68,7 @@ def _source_code(name: str, wanted: str | None) -> str:
         if code in taken:
             raise SettingsInvalid({"code": _("The code “%(code)s” is already used.", code=code)})
         return code
+    from pypinyin import lazy_pinyin  # here, not at import: see identity.pinyin_keys
     base = re.sub(r"[^a-z0-9_]", "", "".join(lazy_pinyin(name)).lower())[:28] or "source"
     code, n = base, 2
     while code in taken:

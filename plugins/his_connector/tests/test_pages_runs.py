@@ -8,6 +8,7 @@ from core.extensions import db
 from core.models import Hospital, Role, User, utcnow
 from core.tenancy import hospital_scope
 from core.testing import login, make_user
+from plugins.his_connector import services
 from plugins.his_connector.models import Connection, Mapping, Quarantine, Run
 from plugins.his_connector.tests.conftest import connect, id_number, sync
 from plugins.his_connector.views_sync import THREAD_PREFIX
@@ -79,7 +80,8 @@ def test_sync_now_runs_in_the_background_and_the_run_log_shows_it(app, client, h
 
 def test_a_running_run_refreshes_the_page_and_blocks_a_second_start(app, client, hospital, his_file):
     connection_id = _setup(app, his_file, hospital)
-    with app.app_context(), hospital_scope(hospital["a"]):
+    with app.app_context(), hospital_scope(hospital["a"]):  # another process is syncing: it holds the lock
+        services.claim_sync(db.session.get(Connection, connection_id))
         mapping = db.session.execute(sa.select(Mapping).where(Mapping.entity == "patients")).scalar_one()
         db.session.add(Run(hospital_id=hospital["a"], connection_id=connection_id, mapping_id=mapping.id,
                            entity="patients", trigger="cli", status="running", started_at=utcnow(), rows_read=15000))
