@@ -25,6 +25,7 @@ from decimal import Decimal, InvalidOperation
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from core.clock import local_now
 from core.i18n import _m
 from plugins.his_connector.errors import Messages
 from plugins.patients.identity import IdentityError, last4, mask_id_number, mask_phone, normalize_phone, parse_id_number
@@ -429,6 +430,8 @@ def _finish_visit(columns: list[str], known) -> Callable:
     for derived in ("kind", "status"):
         if derived not in columns:
             columns.append(derived)
+    # On the hospitals' wall clock (the server may run in UTC), fixed for the run's mapper.
+    horizon = local_now() + timedelta(days=1)
 
     def finish(values, errors):
         values["kind"] = values.get("kind") or "outpatient"
@@ -436,7 +439,7 @@ def _finish_visit(columns: list[str], known) -> Callable:
             admitted = values["kind"] == "inpatient" and not values.get("discharge_at")
             values["status"] = "admitted" if admitted else "completed"
         visit_at, discharge_at = values.get("visit_at"), values.get("discharge_at")
-        if visit_at is not None and visit_at > datetime.now() + timedelta(days=1):
+        if visit_at is not None and visit_at > horizon:
             errors.append(_("The visit time is in the future."))
         if visit_at and discharge_at and discharge_at < visit_at:
             errors.append(_("Discharge cannot come before admission."))
