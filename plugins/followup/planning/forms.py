@@ -34,6 +34,8 @@ class PlanForm(FlaskForm):
     questionnaire_id = _select(_l("Questionnaire"))
     content = TextAreaField(_l("Content"), render_kw={"rows": 3, "maxlength": 4000},
                             description=_l("What to ask or tell the patient."))
+    content_from = SelectField(_l("Or start from"), validate_choice=False, description=_l(
+        "A phrase of the library or an SMS template filled for this patient; used when the content is empty."))
 
 
 class RoundForm(FlaskForm):
@@ -111,6 +113,19 @@ def fill_plan_choices(form: PlanForm, user_id, plan=None) -> None:
     form.method_id.choices = method_choices(user_id, getattr(plan, "method_id", None))
     form.owner_id.choices = user_choices(getattr(plan, "owner_id", None))[1:]
     form.questionnaire_id.choices = questionnaire_choices(getattr(plan, "questionnaire_id", None))
+    form.content_from.choices = content_choices(user_id)
+
+
+def content_choices(user_id) -> list:
+    """The phrases the user may use and the active SMS templates, as ``phrase:<id>`` /
+    ``template:<id>`` choices labelled with their kind."""
+    from core.models import User
+    from plugins.followup.outreach.phrases import phrases_for
+    from plugins.followup.outreach.sms_templates import active_templates
+    user = db.session.get(User, user_id)
+    phrases = [(f"phrase:{p.id}", f"{_l('Phrase')} · {p.text[:60]}") for p in phrases_for(user)] if user else []
+    templates = [(f"template:{t.id}", f"{_l('SMS template')} · {t.name}") for t in active_templates()]
+    return [("", "—"), *phrases, *templates]
 
 
 def fill_round_choices(form: RoundForm, user_id, plan) -> None:

@@ -294,3 +294,30 @@ def move_patient_rows(source, target) -> None:
         db.session.execute(sa.update(table)
                            .where(table.c.hospital_id == source.hospital_id, table.c.patient_id == source.id)
                            .values(patient_id=target.id))
+
+
+def content_from(content: str | None, source: str | None, patient: Patient, user_id: int | None) -> str | None:
+    """A plan's content: what was typed, else the chosen phrase (``phrase:<id>``) or SMS template
+    (``template:<id>``, filled for ``patient``). Raises FollowupInvalid naming ``content_from``
+    for a choice that is not the user's to use or a template that cannot be filled."""
+    if (content or "").strip() or not source:
+        return content
+    from plugins.followup.outreach.phrases import phrases_for
+    from plugins.followup.outreach.sms_templates import active_templates
+    from plugins.followup.outreach.templating import TemplateInvalid, render_template_for
+    kind, _sep, ident = source.partition(":")
+    if kind == "phrase":
+        user = db.session.get(User, user_id) if user_id else None
+        found = [p.text for p in (phrases_for(user) if user else []) if str(p.id) == ident]
+    elif kind == "template":
+        found = [t for t in active_templates() if str(t.id) == ident]
+    else:
+        found = []
+    if not found:
+        raise FollowupInvalid({"content_from": _("Choose a phrase or template from the list.")})
+    if kind == "phrase":
+        return found[0]
+    try:
+        return render_template_for(found[0], patient)
+    except TemplateInvalid as exc:
+        raise FollowupInvalid({"content_from": str(exc)}) from None

@@ -115,7 +115,7 @@ def new_plan():
         form.due_at.data = local_input(local_now().replace(minute=0, second=0))
     if form.validate_on_submit():
         try:
-            plan = plan_services.create_plan(patient, _plan_data(form), current_user.id)
+            plan = plan_services.create_plan(patient, _plan_data(form, patient), current_user.id)
         except FollowupInvalid as exc:
             db.session.rollback()
             map_errors(form, exc.errors)
@@ -127,9 +127,10 @@ def new_plan():
         400 if form.errors or form.form_errors else 200
 
 
-def _plan_data(form: PlanForm) -> dict:
+def _plan_data(form: PlanForm, patient: Patient) -> dict:
     return {"category_id": form.category_id.data, "method_id": form.method_id.data, "due_at": form.due_at.data,
-            "owner_id": form.owner_id.data, "content": form.content.data,
+            "owner_id": form.owner_id.data, "content": plan_services.content_from(
+                form.content.data, form.content_from.data, patient, current_user.id),
             "questionnaire_id": form.questionnaire_id.data or None}
 
 
@@ -173,7 +174,7 @@ def edit_plan(plan_id):
         form.due_at.data = local_input(record.due_at)
     if form.validate_on_submit():
         try:
-            plan_services.update_plan(record, _plan_data(form), current_user.id)
+            plan_services.update_plan(record, _plan_data(form, record.patient), current_user.id)
         except FollowupInvalid as exc:
             db.session.rollback()
             map_errors(form, exc.errors)

@@ -222,3 +222,29 @@ def test_disabled_plugin_has_no_menu_pages_or_panel(app, client, centre):
     assert client.get("/followup/").status_code == 404
     page = client.get(f"/patients/{pid}").get_data(as_text=True)
     assert "/followup/" not in page
+
+
+def test_plan_content_from_a_phrase_or_a_template_filled_for_the_patient(app, client, centre):
+    """The plan form offers the phrase library and the SMS templates: chosen with an empty
+    content, the phrase's text or the template filled for this patient becomes the content."""
+    from plugins.followup.models import Phrase, SmsTemplate
+    with app.app_context():
+        pid = new_patient("A", name="孙八")
+        ids = catalogue_ids("A")
+        with hospital_scope(hospital("A")):
+            phrase = db.session.execute(sa.select(Phrase).order_by(Phrase.id)).scalars().first()
+            template = SmsTemplate(name="问候", body="{name}您好,我们是{hospital}随访中心。")
+            db.session.add(template)
+            db.session.commit()
+            phrase_id, phrase_text, template_id = phrase.id, phrase.text, template.id
+    login(client, "a_admin")
+    form = client.get(f"/followup/plans/new?patient_id={pid}").get_data(as_text=True)
+    assert f'value="phrase:{phrase_id}"' in form and f'value="template:{template_id}"' in form
+    for source, expected in ((f"phrase:{phrase_id}", phrase_text), (f"template:{template_id}", "孙八您好,我们是甲医院随访中心。")):
+        response = _new_plan(client, pid, ids, content="", content_from=source)
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        with app.app_context(), hospital_scope(hospital("A")):
+            latest = db.session.execute(sa.select(Plan).order_by(Plan.id.desc())).scalars().first()
+            assert latest.content == expected
+    bad = _new_plan(client, pid, ids, content="", content_from="phrase:999999")
+    assert bad.status_code == 400 and "请从列表中选择短语或模板" in bad.get_data(as_text=True)
