@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from core.extensions import db
+from plugins.followup.merging import repoint_patient
 from plugins.followup.models import (
     Category,
     Phrase,
@@ -82,6 +83,4 @@ def seed_defaults(hospital) -> None:
 
 def move_patient_rows(source, target) -> None:
     """A merged duplicate's SMS messages and survey responses now belong to the patient kept."""
-    for model in (SmsMessage, SurveyResponse):
-        db.session.execute(sa.update(model).where(model.patient_id == source.id).values(patient_id=target.id)
-                           .execution_options(synchronize_session=False))
+    repoint_patient((SmsMessage, SurveyResponse), source, target)

@@ -16,6 +16,7 @@ from core import clock
 from core.extensions import db
 from core.models import User, utcnow
 from core.tenancy import current_scope
+from plugins.followup.merging import repoint_patient
 from plugins.followup.models import OPEN_STATUSES, PLAN_STATUSES, Plan, Questionnaire, Round
 from plugins.followup.planning.errors import FollowupInvalid, PlanStateError
 from plugins.followup.planning.settings_services import active_category, usable_method
@@ -288,12 +289,8 @@ def record_round(plan: Plan, data: dict, user_id: int | None) -> Round:
 
 # -- merge --------------------------------------------------------------------------------------
 def move_patient_rows(source, target) -> None:
-    """A duplicate patient merged into another: their plans and rounds follow (set-based, with
-    the hospital named: the merging user's data scope must not leave someone else's plan behind)."""
-    for table in (Plan.__table__, Round.__table__):
-        db.session.execute(sa.update(table)
-                           .where(table.c.hospital_id == source.hospital_id, table.c.patient_id == source.id)
-                           .values(patient_id=target.id))
+    """A duplicate patient merged into another: their plans and rounds follow."""
+    repoint_patient((Plan, Round), source, target)
 
 
 def content_from(content: str | None, source: str | None, patient: Patient, user_id: int | None) -> str | None:
