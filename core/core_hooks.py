@@ -83,7 +83,7 @@ def hcrm_reports():
         query=_audit_activity,
         # Callable defaults: evaluated per request, so the form shows the range actually reported.
         params=[ReportParam("start", _l("From"), "date", default=lambda: local_today() - timedelta(days=30)),
-                ReportParam("end", _l("To"), "date", default=date.today)],
+                ReportParam("end", _l("To"), "date", default=local_today)],
         chart=Chart("bar", "day", ("created", "updated", "deleted")),
         description=_l("Records created, updated and deleted per day, from the audit log."))]
 

@@ -51,7 +51,7 @@ class MenuItem:
 class ReportParam:
     """A report parameter shown as a form field; ``type`` is one of date, int, choice, text.
 
-    ``default`` is a value or a callable returning one (called per request, e.g. ``date.today``);
+    ``default`` is a value or a callable returning one (called per request, e.g. ``core.clock.local_today``);
     ``choices`` are (value, label) pairs for ``choice``. Use ``core.reports.parse_params`` to read it.
     """
 

@@ -14,11 +14,12 @@ import sqlalchemy as sa
 from flask_babel import force_locale
 from openpyxl import load_workbook
 
+from core.clock import local_today
 from core.testing import login, make_app, make_department, make_hospital, make_user
 
 PLUGIN = "reporttest"
 MODULE = "hcrm_reporttest"
-TODAY = dt.date.today()
+TODAY = local_today()  # the hospitals' day, which names the export files
 
 MANIFEST = {"name": PLUGIN, "title": "报表测试 Report test", "version": "1.0",
             "summary": "A plugin that only declares reports, for the reports tests."}

@@ -146,7 +146,7 @@ def _default_since():
 
 
 PERIOD_PARAMS = (ReportParam("since", _l("From"), "date", default=_default_since),
-                 ReportParam("until", _l("To"), "date", default=date.today))
+                 ReportParam("until", _l("To"), "date", default=local_today))
 
 
 def scores_report(params) -> ReportResult:

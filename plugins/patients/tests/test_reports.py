@@ -1,5 +1,5 @@
 """The plugin's reports on a small hand-made data set (exact figures), and the dashboard card."""
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -148,10 +148,10 @@ def test_hospital_b_sees_only_its_own_figures(app, data):
 
 
 def test_future_or_absurd_years_give_an_empty_report(app, data):
-    for year in (date.today().year + 1, 1, 99999):
+    for year in (clock.local_today().year + 1, 1, 99999):
         assert run(app, data["a"], reports.spending_per_visit, year=year)[1] == []
-    this_year = run(app, data["a"], reports.new_by_source, year=date.today().year)[1]
-    assert len(this_year) == date.today().month
+    this_year = run(app, data["a"], reports.new_by_source, year=clock.local_today().year)[1]
+    assert len(this_year) == clock.local_today().month
 
 
 def test_report_pages_and_exports(app, data, client):
@@ -173,19 +173,19 @@ def test_report_pages_and_exports(app, data, client):
 
 
 def test_dashboard_card_counts_this_hospital_only(app, clinic, client):
-    today = datetime.combine(date.today(), time(0, 0, 1))
+    today = datetime.combine(clock.local_today(), time(0, 0, 1))
     with app.test_request_context():
         A, B = clinic["a"], clinic["b"]
-        fresh = patient(A, "新一", datetime.now(), key_patient=True)
-        patient(A, "新二", datetime.now())
+        fresh = patient(A, "新一", clock.local_now(), key_patient=True)
+        patient(A, "新二", clock.local_now())
         patient(A, "旧一", today - timedelta(days=40), key_patient=True)
-        dup = patient(A, "新一", datetime.now(), key_patient=True)
+        dup = patient(A, "新一", clock.local_now(), key_patient=True)
         with hospital_scope(A):
             merge_services.merge_patients(db.session.get(Patient, dup.id), db.session.get(Patient, fresh.id))
         visit(A, fresh, today)
         visit(A, fresh, today, status="cancelled")
         visit(A, fresh, today - timedelta(days=1))
-        other = patient(B, "乙新", datetime.now(), key_patient=True)
+        other = patient(B, "乙新", clock.local_now(), key_patient=True)
         visit(B, other, today)
     with app.test_request_context(), hospital_scope(A):
         card = reports.patients_card()

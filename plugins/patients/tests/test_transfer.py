@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from openpyxl import Workbook, load_workbook
 
+from core.clock import local_today
 from core.extensions import db
 from core.models import AuditLog, User
 from core.tenancy import hospital_scope, system_scope
@@ -532,8 +533,8 @@ def test_export_masks_numbers_for_staff_without_the_permission(app, client, expo
     assert sorted(r["姓名"].lstrip("'") for r in rows) == sorted(['=HYPERLINK("http://evil","x")', "张三"])
     zhang = next(r for r in rows if r["姓名"] == "张三")
     assert zhang["手机"] == "138****5678" and zhang["身份证号"] == "4306**********" + id_number()[-4:]
-    assert (zhang["性别"], zhang["年龄"], zhang["出生日期"]) == ("男", str(date.today().year - 1990 - (
-        (date.today().month, date.today().day) < (3, 7))), "1990-03-07")
+    assert (zhang["性别"], zhang["年龄"], zhang["出生日期"]) == ("男", str(local_today().year - 1990 - (
+        (local_today().month, local_today().day) < (3, 7))), "1990-03-07")
     assert (zhang["科室"], zhang["来源"], zhang["重点病人"]) == ("骨科", "网络", "是")
     assert sorted(zhang["标签"].split("、")) == ["复诊", "高血压"]
     assert export_audits(app) == []  # nothing unmasked, nothing to log
