@@ -40,11 +40,24 @@ def _state():
 
 
 def live_plugins(hospital_id: int) -> set[str]:
-    """Plugins live for a hospital: enabled there and loaded in this deployment."""
+    """Plugins live for a hospital: enabled there and loaded in this deployment. (Read from the
+    table, not the ORM entity: every request asks, and a Core select costs a quarter as much.)"""
+    table = HospitalPlugin.__table__
     rows = db.session.execute(
-        sa.select(HospitalPlugin.plugin).where(HospitalPlugin.hospital_id == hospital_id,
-                                               HospitalPlugin.enabled.is_(True))).scalars()
+        sa.select(table.c.plugin).where(table.c.hospital_id == hospital_id, table.c.enabled.is_(True))).scalars()
     return {name for name in rows if name in _state().registry.infos}
+
+
+def live_for(hospital: Hospital) -> set[str]:
+    """:func:`live_plugins` of a hospital row, kept per app until its ``plugins_version``
+    changes (every change bumps it in its own transaction), so a request reads no extra row."""
+    cache = _state().live_cache
+    known = cache.get(hospital.id)
+    if known is not None and known[0] == hospital.plugins_version:
+        return set(known[1])
+    live = live_plugins(hospital.id)
+    cache[hospital.id] = (hospital.plugins_version, frozenset(live))
+    return live
 
 
 def plugin_rows(hospital_id: int) -> dict[str, HospitalPlugin]:
@@ -59,6 +72,7 @@ def _set_state(hospital: Hospital, name: str, enabled: bool, explicit: bool, use
         db.session.add(row)
     if bool(row.enabled) != enabled:
         audit.log_event("enable" if enabled else "disable", "Plugin", name, hospital_id=hospital.id)
+        hospital.plugins_version = Hospital.plugins_version + 1  # in SQL: concurrent changes each count
     row.enabled, row.explicit, row.changed_at, row.changed_by_id = enabled, explicit, utcnow(), user_id
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -28,6 +28,7 @@ class HcrmState:
     config: HcrmConfig
     registry: PluginRegistry
     catalog: Catalog
+    live_cache: dict = field(default_factory=dict)  # hospital id -> (plugins_version, live plugins)
 
 
 def secret_key(instance: Path) -> str | None:

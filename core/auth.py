@@ -11,12 +11,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
+from sqlalchemy.orm import joinedload
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from core import audit, tenancy
 from core.extensions import db
-from core.models import ApiToken, LoginAttempt, User, utcnow
+from core.models import ApiToken, LoginAttempt, Role, User, utcnow
 
 bp = Blueprint("auth", __name__)
 MIN_PASSWORD_LENGTH = 8
@@ -115,7 +116,12 @@ def issue_token(user: User, name: str = "api", ttl: timedelta | None = timedelta
 
 def user_for_token(token: str) -> tuple[User, ApiToken] | None:
     with tenancy.system_scope():
-        record = db.session.execute(sa.select(ApiToken).where(ApiToken.token_hash == _digest(token))).scalar_one_or_none()
+        # One statement for the token, its user and hospital, their roles and grants: every API
+        # call starts here, and the permissions and data scope are read from them next.
+        record = db.session.execute(
+            sa.select(ApiToken).where(ApiToken.token_hash == _digest(token))
+            .options(joinedload(ApiToken.user).joinedload(User.roles).joinedload(Role.grants))
+        ).unique().scalar_one_or_none()
         if record is None or record.revoked_at is not None:
             return None
         if record.expires_at is not None and record.expires_at < utcnow():

@@ -26,6 +26,9 @@ class Hospital(db.Model):
     name = sa.Column(sa.String(200), nullable=False)
     active = sa.Column(sa.Boolean, nullable=False, default=True)
     created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+    # Bumped in the transaction of every change to the hospital's plugins: requests keep the
+    # live set per version (core.activation.live_for) instead of reading it each time.
+    plugins_version = sa.Column(sa.Integer, nullable=False, default=0, server_default="0")
 
     def __repr__(self) -> str:
         return f"<Hospital {self.code}>"

@@ -18,8 +18,21 @@ def count_rows(select_stmt, cap: int | None = None) -> tuple[int, bool]:
     return total, True
 
 
-def paginate_capped(select_stmt, *, page: int, per_page: int, cap: int):
-    """Flask-SQLAlchemy's page object with a capped count; ``page.total_exact`` says which."""
+def total_for_page(select_stmt, *, page: int, per_page: int, shown: int, cap: int | None = None,
+                   counted=None) -> tuple[int, bool]:
+    """(count, exact) of a list whose page ``page`` holds ``shown`` rows. A page that is not full
+    is the last one, so the total follows without counting: a lookup by phone or ID number is one
+    statement, not two. Otherwise as :func:`count_rows`, of ``counted`` when given: a statement
+    with one row per listed row that is cheaper to count than the list's own."""
+    if 0 < shown < per_page or (page == 1 and shown == 0):
+        return (page - 1) * per_page + shown, True
+    return count_rows(select_stmt if counted is None else counted, cap)
+
+
+def paginate_capped(select_stmt, *, page: int, per_page: int, cap: int, counted=None):
+    """Flask-SQLAlchemy's page object with a capped count; ``page.total_exact`` says which.
+    ``counted``: see :func:`total_for_page`."""
     result = db.paginate(select_stmt, page=page, per_page=per_page, error_out=False, count=False)
-    result.total, result.total_exact = count_rows(select_stmt, cap)
+    result.total, result.total_exact = total_for_page(select_stmt, page=page, per_page=per_page,
+                                                      shown=len(result.items), cap=cap, counted=counted)
     return result

@@ -15,7 +15,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, NotFound
 
 from core import tenancy
-from core.activation import live_plugins
+from core.activation import live_for
 from core.extensions import db, login_manager
 from core.menus import build_menu
 from core.models import Department, Hospital, User
@@ -118,7 +118,7 @@ def enter_request_scope() -> None:
     if user.is_authenticated:
         hospital = current_hospital_for(user)
         with tenancy.system_scope():
-            g.hcrm_live = live_plugins(hospital.id)
+            g.hcrm_live = live_for(hospital)
         g.hcrm_hospital = hospital
         g.hcrm_permissions = effective_permissions(user, g.hcrm_live)
         g.hcrm_scope_token = tenancy._current.set(scope_for(user, hospital))

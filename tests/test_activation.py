@@ -135,6 +135,30 @@ def test_disabled_plugin_disappears_for_that_hospital_only(listener_app):
     assert bob.get("/listener/").status_code == 404
 
 
+def test_a_change_of_plugins_reaches_the_next_request_of_every_worker(app):
+    """Requests keep a hospital's live set per plugins_version; a switch bumps it in the same
+    transaction, so the next request of any worker process sees the change."""
+    other_worker = make_app(app.config["SQLALCHEMY_DATABASE_URI"])
+    with app.app_context():
+        make_user(make_hospital("A"), "alice", ("super_admin",))
+    alice = app.test_client()
+    login(alice, "alice")
+    assert alice.get("/patients/").status_code == 404
+    with other_worker.app_context():
+        before = hospital("A").plugins_version
+        activation.switch(hospital("A"), "patients", True)
+        assert hospital("A").plugins_version == before + 1
+    assert alice.get("/patients/").status_code == 200
+    with other_worker.app_context():
+        activation.switch(hospital("A"), "patients", False)
+    assert alice.get("/patients/").status_code == 404
+    queries = []
+    with app.app_context():
+        sa.event.listen(db.engine, "before_cursor_execute", lambda *args: queries.append(args[2]))
+    assert alice.get("/").status_code == 200
+    assert queries and not [q for q in queries if "core_hospital_plugin" in q]  # unchanged: not read again
+
+
 def test_events_and_panels_reach_only_live_plugins(listener_app):
     app, module, a_id, b_id = listener_app
     with app.app_context(), system_scope():

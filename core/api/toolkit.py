@@ -21,7 +21,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from core import clock
 from core.extensions import csrf, db
-from core.paging import count_rows
+from core.paging import total_for_page
 from core.permissions import can
 from core.web import json_error
 
@@ -72,9 +72,15 @@ class PageArgsSchema(Schema):
                               metadata={"description": f"Items per page, 1 to {MAX_PER_PAGE}."})
 
 
+PAGE_ARGS = PageArgsSchema()  # stateless: one instance serves every request
+
+
 class Page(dict):
     """A serialised page: ``{"items", "page", "per_page", "total", "total_exact", "pages"}``,
-    returned as is. ``total_exact`` is false when the count stopped at the route's cap."""
+    returned as is. ``total_exact`` is false when the count stopped at the route's cap.
+    ``rows`` holds what the items were serialised from (not sent)."""
+
+    rows: list | tuple = ()
 
 
 @dataclass(frozen=True)
@@ -128,7 +134,7 @@ def page_args() -> tuple[int, int]:
     cached = g.get("hcrm_api_page")
     if cached is None:
         try:
-            loaded = PageArgsSchema().load(_query_data(PageArgsSchema()))
+            loaded = PAGE_ARGS.load(_query_data(PAGE_ARGS))
         except ValidationError as exc:
             raise _BadInput(400, _("Invalid query parameters."), exc.messages) from None
         cached = g.hcrm_api_page = (loaded["page"], loaded["per_page"])
@@ -145,23 +151,28 @@ class _BadInput(Exception):
         return json_error(self.status, self.message, **extra)
 
 
-def paginate(select_stmt, schema=None, *, count_cap: int | None = None) -> Page:
+def paginate(select_stmt, schema=None, *, count_cap: int | None = None, counted=None) -> Page:
     """Run ``select_stmt`` for the requested page and serialise the items with ``schema``
     (default: the route's ``response`` schema). Tenancy applies to the count as to the rows.
 
     A statement of one entity yields the entities; several columns yield rows (use labels).
-    ``count_cap`` bounds the count (see :func:`count_rows`) for lists that can be huge.
+    ``count_cap`` bounds the count (see :func:`core.paging.count_rows`) for lists that can be huge;
+    ``counted`` is a cheaper statement to count, with one row per listed row (see
+    :func:`core.paging.total_for_page`).
     """
     page, per_page = page_args()
     if schema is None:
         op = g.get("hcrm_api_operation")
         schema = op.response if op is not None else None
-    total, exact = count_rows(select_stmt, count_cap)
     result = db.session.execute(select_stmt.limit(per_page).offset((page - 1) * per_page))
     rows = result.unique().scalars().all() if len(select_stmt.column_descriptions) == 1 else result.all()
+    total, exact = total_for_page(select_stmt, page=page, per_page=per_page, shown=len(rows), cap=count_cap,
+                                  counted=counted)
     items = _instance(schema).dump(rows, many=True) if schema is not None else list(rows)
-    return Page(items=items, page=page, per_page=per_page, total=total, total_exact=exact,
-                pages=math.ceil(total / per_page) if total else 0)
+    result = Page(items=items, page=page, per_page=per_page, total=total, total_exact=exact,
+                  pages=math.ceil(total / per_page) if total else 0)
+    result.rows = rows
+    return result
 
 
 def _make_response(op: Operation, result):
