@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 
 from core import hookimpl
 from core.declarations import Permission
-from plugins.patients import models
+from plugins.patients import models, search_index  # noqa: F401  (search_index: its listeners keep the name index)
 
 
 @hookimpl

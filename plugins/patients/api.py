@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask import Blueprint, request, url_for
 from flask_babel import gettext as _
 from marshmallow import ValidationError
-from sqlalchemy.orm import lazyload, load_only, selectinload
+from sqlalchemy.orm import joinedload, lazyload, load_only, selectinload
 
 from core.api import api_route, paginate
 from core.extensions import db
@@ -45,12 +45,13 @@ DETAIL_VISITS = 5
 LOOKUP_VISITS = 3
 CTI_MOBILE = re.compile(r"(?:0086|86|0)?(1[3-9]\d{9})")
 AUDIT_CHUNK = 20  # patient ids per audit row: the note column holds 255 characters
-# Relationships every patient answer shows: loaded in one query per page, not one per row. The
-# owner is shown as id and name only: skip the roles, grants and hospital a User loads eagerly.
-PATIENT_LOADS = (selectinload(Patient.region), selectinload(Patient.source), selectinload(Patient.referrer),
-                 selectinload(Patient.department),
-                 selectinload(Patient.owner).options(load_only(User.id, User.display_name),
-                                                     lazyload(User.roles), lazyload(User.hospital)))
+# Relationships every patient answer shows, joined into the page's own statement (each is one
+# row per patient; the tags come in one more). The owner is shown as id and name only: skip the
+# roles, grants and hospital a User loads eagerly.
+PATIENT_LOADS = (joinedload(Patient.region), joinedload(Patient.source), joinedload(Patient.referrer),
+                 joinedload(Patient.department),
+                 joinedload(Patient.owner).options(load_only(User.id, User.display_name),
+                                                   lazyload(User.roles), lazyload(User.hospital)))
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -105,10 +106,9 @@ def list_patients(query):
         tag_id=query.get("tag_id"), disease_id=query.get("disease_id"), visit_from=query.get("visit_from"),
         visit_to=query.get("visit_to"), key_patient=query.get("key_patient"), sort=query["sort"],
         descending=query["order"] == "desc")
-    shown: list[Patient] = []
-    page = paginate(services.search(search).options(*PATIENT_LOADS), PatientSchema(collect=shown),
-                    count_cap=services.LIST_COUNT_CAP)
-    _audit_unmasked(shown, "API patient list")
+    page = paginate(services.search(search).options(*PATIENT_LOADS), count_cap=services.LIST_COUNT_CAP,
+                    counted=services.counted(search))
+    _audit_unmasked(page.rows, "API patient list")
     return page
 
 

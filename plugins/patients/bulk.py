@@ -13,7 +13,7 @@ services.clean_patient / clean_visit: ID numbers checked, phones normalized, len
 statuses); these functions trust their input. What they add:
 
 * patients: ``key_patient`` false and gender ``U`` when not given, ``phone_last4`` kept by the
-  caller, pinyin search keys for new and renamed patients;
+  caller, the name index (search_index) for new, renamed and moved patients;
 * visits: ``patient_id`` from the patient's external id (a patient merged into another gives the
   merge target: visits follow the surviving record), ``owner_id`` = the patient's owner on
   insert (the data-scope rule of services.record_visit; kept on update), spending 0 when not
@@ -33,8 +33,7 @@ import sqlalchemy as sa
 
 from core.extensions import db
 from core.models import utcnow
-from plugins.patients.identity import pinyin_keys
-from plugins.patients.models import SearchKey
+from plugins.patients.search_index import index_patients
 
 PATIENT_STAGE = {  # column → type of the staging table (every column a caller may send)
     "external_id": sa.String(64), "name": sa.String(64), "gender": sa.String(1), "birth_date": sa.Date(),
@@ -153,9 +152,11 @@ def upsert_patients(hospital_id: int, columns: Sequence[str], rows: Sequence[tup
         return result
     (stage, count), columns, conn = staged, list(columns), db.session.connection()
     params = {"h": hospital_id, "now": utcnow()}
-    renamed = set(conn.execute(sa.text(
+    # Patients whose name index changes with this batch: renamed, or moved to another department.
+    moved = f" OR p.department_id {_distinct(conn)} s.department_id" if "department_id" in columns else ""
+    reindexed = set(conn.execute(sa.text(
         f"SELECT p.id FROM {stage} s JOIN patients_patient p ON p.hospital_id = :h "
-        "AND p.external_id = s.external_id WHERE p.name <> s.name"), params).scalars())
+        f"AND p.external_id = s.external_id WHERE p.name <> s.name{moved}"), params).scalars())
     data_cols = [c for c in columns if c != "external_id"]
     extra = ([] if "gender" in columns else ["gender"])
     insert_cols = ["hospital_id", "external_id", *data_cols, *extra, "key_patient", "created_at", "updated_at"]
@@ -166,27 +167,8 @@ def upsert_patients(hospital_id: int, columns: Sequence[str], rows: Sequence[tup
     result.inserted, result.updated = _upsert(conn, "patients_patient", insert_cols, select_sql, data_cols,
                                               params, existing_sql)
     result.unchanged = count - len(result.inserted) - len(result.updated)
-    _index_names(conn, hospital_id, result.inserted, renamed & set(result.updated))
+    index_patients(conn, result.inserted + sorted(reindexed & set(result.updated)))
     return result
-
-
-def _index_names(conn, hospital_id: int, new_ids: list[int], renamed_ids: set[int]) -> None:
-    """Pinyin search keys for new patients and those whose name changed."""
-    ids = list(new_ids) + sorted(renamed_ids)
-    if not ids:
-        return
-    table = SearchKey.__table__
-    if renamed_ids:
-        conn.execute(table.delete().where(table.c.patient_id.in_(sorted(renamed_ids))))
-    names = []
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start:start + 5000]
-        names += conn.execute(sa.text("SELECT id, name FROM patients_patient WHERE id IN :ids")
-                              .bindparams(sa.bindparam("ids", expanding=True)), {"ids": chunk}).all()
-    keys = [{"hospital_id": hospital_id, "patient_id": ident, "key": key}
-            for ident, name in names for key in sorted(pinyin_keys(name))]
-    if keys:
-        conn.execute(sa.insert(table), keys)
 
 
 # -- visits -------------------------------------------------------------------------------------

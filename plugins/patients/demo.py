@@ -10,15 +10,14 @@ from __future__ import annotations
 import random
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from types import SimpleNamespace
 
 import sqlalchemy as sa
 
-from core.clock import local_now
+from core.clock import local_now, local_to_utc
 from core.extensions import db
 from core.models import Department, User
 from plugins.patients import services
-from plugins.patients.identity import ID_CHECK, ID_WEIGHTS, last4, pinyin_keys
+from plugins.patients.identity import ID_CHECK, ID_WEIGHTS, last4
 from plugins.patients.models import (
     Diagnosis,
     Disease,
@@ -26,11 +25,11 @@ from plugins.patients.models import (
     Patient,
     Referrer,
     Region,
-    SearchKey,
     Source,
     Visit,
     patient_tags,
 )
+from plugins.patients.search_index import index_patients
 from plugins.patients.setup import seed_defaults
 
 PATIENTS = 300
@@ -81,14 +80,6 @@ NOTES = ("行动不便，需家属陪同", "听力较差，请大声沟通", "�
 REFERRERS = (("刘建军", "staff"), ("陈丽", "staff"), ("周海涛", "staff"), ("岳阳县人民医院 何医生", "external"),
              ("华容县中医院 罗医生", "external"), ("新墙镇卫生院 汤医生", "external"))
 TAGS = ("高血压", "糖尿病", "孕产妇", "术后", "VIP候选")
-
-
-def index_names(patients) -> None:
-    """Pinyin search keys for many new patients (objects with id, hospital_id, name) in one insert."""
-    rows = [{"patient_id": p.id, "hospital_id": p.hospital_id, "key": k}
-            for p in patients for k in sorted(pinyin_keys(p.name))]
-    if rows:
-        db.session.execute(sa.insert(SearchKey), rows)
 
 
 def id_number(region_code: str, birth: date, male: bool, rng: random.Random) -> str:
@@ -281,22 +272,22 @@ def load(hospital) -> None:
             key_patient=bool(sum(v["spending"] for v in visits) > 50000 or (person["age"] >= 75 and len(visits) >= 3)
                              or rng.random() < 0.03),
             notes=rng.choice(NOTES) if rng.random() < 0.1 else None, external_id=None, merged_into_id=None,
-            created_at=first - timedelta(minutes=rng.randint(5, 90)), updated_at=first)
+            # registered shortly before the first visit; bookkeeping stamps are UTC (core.clock)
+            created_at=local_to_utc(first - timedelta(minutes=rng.randint(5, 90))), updated_at=local_to_utc(first))
         person["visits"] = visits
         people.append(person)
 
     rows = [p["row"] for p in people]
     patient_ids = db.session.execute(sa.insert(Patient).returning(Patient.id, sort_by_parameter_order=True),
                                      rows).scalars().all()
-    index_names(SimpleNamespace(id=pid, hospital_id=hospital.id, name=row["name"])
-                for pid, row in zip(patient_ids, rows, strict=True))
+    index_patients(db.session.connection(), patient_ids)
     visit_rows, visit_codes, tag_rows, records = [], [], [], []
     for pid, person in zip(patient_ids, people, strict=True):
         for visit in person["visits"]:
             visit_codes.append(visit["codes"])
             visit_rows.append({**{k: v for k, v in visit.items() if k != "codes"}, "hospital_id": hospital.id,
                                "patient_id": pid, "owner_id": person["row"]["owner_id"], "doctor_id": None,
-                               "external_id": None, "created_at": visit["visit_at"]})
+                               "external_id": None, "created_at": local_to_utc(visit["visit_at"])})
         tag_rows += [{"patient_id": pid, "tag_id": tags[name].id} for name in sorted(_tags_for(person, person["visits"]))]
         if rng.random() < 0.4:
             records.append(dict(hospital_id=hospital.id, patient_id=pid, allergies=rng.choice(ALLERGIES),
@@ -304,7 +295,8 @@ def load(hospital) -> None:
                                 smoking=rng.choice(("不吸烟", "已戒烟", "每日10支", "每日20支")),
                                 drinking=rng.choice(("不饮酒", "偶尔饮酒", "每日饮酒")),
                                 diet=rng.choice(("清淡", "偏咸", "喜辛辣", "低盐低脂")),
-                                exercise=rng.choice(("每日散步", "很少运动", "每周跑步三次", "广场舞")), updated_at=now))
+                                exercise=rng.choice(("每日散步", "很少运动", "每周跑步三次", "广场舞")),
+                                updated_at=local_to_utc(now)))
     visit_ids = db.session.execute(sa.insert(Visit).returning(Visit.id, sort_by_parameter_order=True),
                                    visit_rows).scalars().all() if visit_rows else []
     diagnoses = [dict(hospital_id=hospital.id, visit_id=vid, disease_id=diseases[c].id, code=c,

@@ -86,17 +86,26 @@ class Patient(DataScoped, db.Model):
                  postgresql_ops={"name": "varchar_pattern_ops"}),
         sa.Index("ix_patients_patient_hospital_phone", "hospital_id", "phone"),
         sa.Index("ix_patients_patient_hospital_phone2", "hospital_id", "phone2"),
-        # Key patients are few: a partial index lists (and counts) them without reading the rest.
-        sa.Index("ix_patients_patient_key", "hospital_id", "created_at",
-                 postgresql_where=sa.text("key_patient"), sqlite_where=sa.text("key_patient")),
         sa.Index("ix_patients_patient_hospital_phone_last4", "hospital_id", "phone_last4"),
         sa.Index("ix_patients_patient_hospital_id_number", "hospital_id", "id_number"),
         sa.Index("ix_patients_patient_hospital_insurance", "hospital_id", "insurance_no"),
-        sa.Index("ix_patients_patient_hospital_created", "hospital_id", "created_at"),
+        # Lists show live (unmerged) records newest first and count them up to a cap: these
+        # indexes give the page in order and the count without reading the table — all, key
+        # patients (few, hence partial), a department's.
+        sa.Index("ix_patients_patient_hospital_created", "hospital_id", "created_at", "id",
+                 postgresql_where=sa.text("merged_into_id IS NULL"), sqlite_where=sa.text("merged_into_id IS NULL")),
+        sa.Index("ix_patients_patient_key", "hospital_id", "created_at", "id",
+                 postgresql_where=sa.text("key_patient AND merged_into_id IS NULL"),
+                 sqlite_where=sa.text("key_patient AND merged_into_id IS NULL")),
+        sa.Index("ix_patients_patient_department_created", "hospital_id", "department_id", "created_at", "id",
+                 postgresql_where=sa.text("merged_into_id IS NULL"), sqlite_where=sa.text("merged_into_id IS NULL")),
     )
     __hcrm_audit_exclude__ = ("phone_last4",)
 
     id = sa.Column(sa.Integer, primary_key=True)
+    # Without the mixins' single-column indexes: the composite ones above lead with them.
+    hospital_id = sa.Column(sa.Integer, sa.ForeignKey("core_hospital.id"), nullable=False)
+    department_id = sa.Column(sa.Integer, sa.ForeignKey("core_department.id"), nullable=True)
     name = sa.Column(sa.String(64), nullable=False)
     gender = sa.Column(sa.String(1), nullable=False, default="U")
     birth_date = sa.Column(sa.Date, nullable=True)
@@ -128,21 +137,32 @@ class Patient(DataScoped, db.Model):
         return self.name
 
 
-class SearchKey(HospitalOwned, db.Model):
-    """Pinyin keys of a patient's name (full and initials, every reading of polyphonic
-    characters), matched by prefix: ``zs`` and ``zhangs`` find 张三."""
+class SearchKey(DataScoped, db.Model):
+    """The name index: a patient's name and its pinyin, full and initials (every reading of
+    polyphonic characters), one key per row, matched by prefix: ``zs``, ``zhangs`` and ``张``
+    find 张三. Kept by plugins.patients.search_index.
+
+    The patient's owner, department and registration time are copied here, so the data scope
+    applies to this table as to the patients, and a name search finds, orders (newest first)
+    and counts its matches from one index, reading only the page's patients."""
 
     __tablename__ = "patients_search_key"
     __table_args__ = (
-        sa.Index("ix_patients_search_key_lookup", "hospital_id", "key", "patient_id",
-                 postgresql_ops={"key": "varchar_pattern_ops"}),
+        sa.Index("ix_patients_search_key_lookup", "hospital_id", "key", "created_at", "patient_id", "owner_id",
+                 "department_id", postgresql_ops={"key": "varchar_pattern_ops"}),
     )
-    __hcrm_audit__ = False  # derived from the name, which is audited
+    __hcrm_audit__ = False  # derived from the patient, which is audited
 
     id = sa.Column(sa.Integer, primary_key=True)
+    # Copies without indexes or foreign keys of their own: the lookup index leads with the
+    # hospital and covers the rest; the patient's row holds the references.
+    hospital_id = sa.Column(sa.Integer, sa.ForeignKey("core_hospital.id"), nullable=False)
+    owner_id = sa.Column(sa.Integer, nullable=True)
+    department_id = sa.Column(sa.Integer, nullable=True)
     patient_id = sa.Column(sa.Integer, sa.ForeignKey("patients_patient.id", ondelete="CASCADE"),
                            nullable=False, index=True)
     key = sa.Column(sa.String(64), nullable=False)
+    created_at = sa.Column(sa.DateTime, nullable=False)  # the patient's
 
 
 class HealthRecord(HospitalOwned, db.Model):

@@ -10,7 +10,7 @@ from datetime import date
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from marshmallow import Schema, ValidationError, fields, post_dump, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from core.api import LocalDateTime, UtcDateTime
 from plugins.patients import services
@@ -49,8 +49,7 @@ def _masked(field: str):
 
 
 class PatientSchema(Schema):
-    """A patient. Pass ``collect=[]`` to get the patients this instance dumped (to audit-log an
-    unmasked page once it is built)."""
+    """A patient; phones and ID numbers masked unless the caller may see them."""
 
     id = fields.Integer()
     name = fields.String()
@@ -78,10 +77,6 @@ class PatientSchema(Schema):
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
 
-    def __init__(self, *args, collect: list | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.collected = collect
-
     def _show_id_number(self, patient):
         return services.shown_id_number(patient, services.may_see_sensitive())
 
@@ -90,12 +85,6 @@ class PatientSchema(Schema):
 
     def _show_phone2(self, patient):
         return services.shown_phone(patient, services.may_see_sensitive(), field="phone2")
-
-    @post_dump(pass_original=True)
-    def _remember(self, data, original, **kwargs):
-        if self.collected is not None:
-            self.collected.append(original)
-        return data
 
 
 class DiagnosisSchema(Schema):

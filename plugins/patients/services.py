@@ -14,7 +14,7 @@ from core.clock import local_now, local_today
 from core.extensions import db
 from core.models import Department, User
 from core.permissions import can
-from plugins.patients.identity import IdentityError, last4, normalize_phone, parse_id_number, pinyin_keys
+from plugins.patients.identity import IdentityError, last4, normalize_phone, parse_id_number
 from plugins.patients.models import (
     GENDERS,
     VISIT_KINDS,
@@ -31,6 +31,7 @@ from plugins.patients.models import (
     Visit,
     patient_tags,
 )
+from plugins.patients.search_index import name_key
 
 SENSITIVE_PERMISSION = "patients.view_sensitive"
 PATIENT_FIELDS = ("name", "gender", "birth_date", "id_number", "phone", "phone2", "insurance_no", "region_id",
@@ -180,12 +181,6 @@ def find_duplicates(*, id_number=None, name=None, phone=None, exclude_id=None) -
 
 
 # -- writing ------------------------------------------------------------------------------------
-def _index_name(patient: Patient) -> None:
-    db.session.execute(sa.delete(SearchKey).where(SearchKey.patient_id == patient.id))
-    db.session.add_all(SearchKey(patient_id=patient.id, hospital_id=patient.hospital_id, key=k)
-                       for k in sorted(pinyin_keys(patient.name)))
-
-
 def _apply(patient: Patient, values: dict, tag_names=None) -> None:
     for field, value in values.items():
         setattr(patient, field, value)
@@ -218,7 +213,6 @@ def create_patient(data: dict, *, allow_duplicate: bool = False, commit: bool = 
     _apply(patient, values, data.get("tags"))
     db.session.add(patient)
     db.session.flush()
-    _index_name(patient)
     events.emit("patients.patient_created", payload={"patient_id": patient.id}, patient=patient)
     if commit:
         db.session.commit()
@@ -227,11 +221,8 @@ def create_patient(data: dict, *, allow_duplicate: bool = False, commit: bool = 
 
 def update_patient(patient: Patient, data: dict, *, commit: bool = True) -> Patient:
     values = clean_patient(data, current=patient)
-    before = patient.name
     _apply(patient, values, data.get("tags") if "tags" in data else None)
     db.session.flush()
-    if patient.name != before:
-        _index_name(patient)
     events.emit("patients.patient_updated", payload={"patient_id": patient.id, "fields": sorted(values)},
                 patient=patient, fields=sorted(values))
     if commit:
@@ -407,7 +398,8 @@ class PatientQuery:
 
 def _text_condition(q: str):
     """One box for everything front-desk staff type: name, pinyin, phone or its last 4 digits,
-    ID number, insurance number."""
+    ID number, insurance number. A name or pinyin gives the prefix to look up in the name index
+    (a str); anything else a condition on the patients."""
     q = q.strip()
     compact = re.sub(r"[\s-]", "", q)
     if re.fullmatch(r"\d{4}", compact):
@@ -422,36 +414,46 @@ def _text_condition(q: str):
         except IdentityError:
             return Patient.insurance_no == compact
         return sa.or_(Patient.phone == number, Patient.phone2 == number, Patient.insurance_no == compact)
-    if re.fullmatch(r"[A-Za-z]+", compact):
-        return _JoinMatches(compact.lower())
-    if re.fullmatch(r"[A-Za-z0-9]+", compact):
+    if re.fullmatch(r"[A-Za-z0-9]+", compact) and not compact.isalpha():
         return Patient.insurance_no == compact
-    return Patient.name.like(_like_prefix(q))
-
-
-class _JoinMatches:
-    """A pinyin search: the patients whose name keys start with the typed letters, joined from
-    a materialized set. Left to itself, PostgreSQL misjudges how many patients match and walks
-    the whole newest-first index probing each one (a second per search at a million patients)."""
-
-    def __init__(self, prefix: str):
-        self.matches = (sa.select(SearchKey.patient_id).where(SearchKey.key.like(_like_prefix(prefix)))
-                        .distinct().cte("name_matches").prefix_with("MATERIALIZED"))
-
-    def apply(self, stmt):
-        return stmt.join(self.matches, self.matches.c.patient_id == Patient.id)
+    return name_key(q) or sa.false()
 
 
 def _like_prefix(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+def _name_matches(prefix: str, department_id: int | None):
+    """The name index's rows for a typed name or pinyin (scoped like the patients, see
+    search_index), with the department filter, which the index carries too."""
+    stmt = sa.select(SearchKey.patient_id).where(SearchKey.key.like(_like_prefix(prefix)))
+    return stmt.where(SearchKey.department_id == department_id) if department_id else stmt
+
+
 def search(query: PatientQuery):
-    """The select for a patient list: filters, sorting; scoped by the tenancy layer."""
+    """The select for a patient list: filters, sorting; scoped by the tenancy layer.
+
+    A name or pinyin search joins its matches from the name index as a subquery of (patient,
+    registration time), distinct and ordered as the list is: PostgreSQL then reads the patients
+    of the page only, instead of walking every patient newest first and probing each (left to
+    itself, it misjudges how many match: a second per search at a million patients)."""
     stmt = sa.select(Patient).where(Patient.merged_into_id.is_(None))
-    if query.q and query.q.strip():
-        condition = _text_condition(query.q)
-        stmt = condition.apply(stmt) if isinstance(condition, _JoinMatches) else stmt.where(condition)
+    condition = _text_condition(query.q) if query.q and query.q.strip() else None
+    column = SORTS.get(query.sort, Patient.created_at)
+    order = [column.desc() if query.descending else column.asc(),
+             Patient.id.desc() if query.descending else Patient.id.asc()]
+    if isinstance(condition, str):
+        matches = _name_matches(condition, query.department_id).add_columns(SearchKey.created_at).distinct()
+        if column is Patient.created_at:
+            keyed = (SearchKey.created_at, SearchKey.patient_id)
+            matches = matches.order_by(*(c.desc() if query.descending else c.asc() for c in keyed))
+        matches = matches.subquery("name_matches")
+        stmt = stmt.join(matches, matches.c.patient_id == Patient.id)
+        if column is Patient.created_at:
+            keyed = (matches.c.created_at, matches.c.patient_id)
+            order = [c.desc() if query.descending else c.asc() for c in keyed]
+    elif condition is not None:
+        stmt = stmt.where(condition)
     if query.department_id:
         stmt = stmt.where(Patient.department_id == query.department_id)
     if query.source_id:
@@ -471,9 +473,17 @@ def search(query: PatientQuery):
         if query.visit_to:
             visits = visits.where(source.visit_at < datetime.combine(query.visit_to, time()) + timedelta(days=1))
         stmt = stmt.where(Patient.id.in_(visits))
-    column = SORTS.get(query.sort, Patient.created_at)
-    order = column.desc() if query.descending else column.asc()
-    return stmt.order_by(order, Patient.id.desc() if query.descending else Patient.id.asc())
+    return stmt.order_by(*order)
+
+
+def counted(query: PatientQuery):
+    """A statement with one row per patient ``search(query)`` lists, cheaper to count: a name
+    search filtered at most by department is counted in the name index alone."""
+    condition = _text_condition(query.q) if query.q and query.q.strip() else None
+    others = (query.source_id, query.tag_id, query.disease_id, query.visit_from, query.visit_to)
+    if isinstance(condition, str) and query.key_patient is None and not any(others):
+        return _name_matches(condition, query.department_id).distinct()
+    return search(query)
 
 
 def by_phone(phone: str) -> list[Patient]:

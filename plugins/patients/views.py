@@ -89,7 +89,8 @@ def index():
     if not errors:
         stmt = services.search(query).options(selectinload(Patient.department), selectinload(Patient.source),
                                               selectinload(Patient.owner))
-        page = paginate_capped(stmt, page=page_no, per_page=per_page, cap=services.LIST_COUNT_CAP)
+        page = paginate_capped(stmt, page=page_no, per_page=per_page, cap=services.LIST_COUNT_CAP,
+                               counted=services.counted(query))
     reveal = services.may_see_sensitive()
     if page is not None and reveal:
         _log_unmasked(page.items, "patient list")
