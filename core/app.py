@@ -12,10 +12,10 @@ from flask import Flask, has_request_context, request, session
 from flask_babel import Babel
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from core import core_hooks, migrations_support  # noqa: F401  (registers the Alembic branches)
+from core import core_hooks
 from core.catalog import Catalog, build_catalog
 from core.config import HcrmConfig, check_plugin_names, load_config
-from core.extensions import csrf, db, login_manager, migrate
+from core.extensions import csrf, db, login_manager
 from core.plugins import PluginRegistry, default_finder
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,6 @@ def build_app(config: HcrmConfig | None, *, overrides=None, finder=None) -> Flas
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         with app.app_context():
             sa.event.listen(db.engine, "connect", _sqlite_pragmas)
-    migrate.init_app(app, db, directory=str(ROOT / "core" / "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)
     # One Babel per app: Flask-Babel caches catalogs on the Babel object by locale alone, so a

@@ -1,6 +1,6 @@
-"""Flask extensions, created unbound so that each app binds them in ``create_app``."""
+"""Flask extensions, created unbound so that each app binds them in ``create_app``. (Flask-Migrate
+is bound by core.migrations_support when a command needs the migrations.)"""
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
@@ -15,6 +15,5 @@ NAMING_CONVENTION = {
 }
 
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
-migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

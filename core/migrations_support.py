@@ -1,4 +1,7 @@
-"""Migrations per plugin: version locations, upgrade to every head, per-plugin revisions, drift check."""
+"""Migrations per plugin: version locations, upgrade to every head, per-plugin revisions, drift check.
+
+Flask-Migrate (and with it Alembic, ~10 MB) is bound to an app only when a command here needs
+it, not by ``create_app``: web workers, the job worker and a HIS sync never migrate."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,10 +11,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import current_app
+from flask_migrate import Migrate
 
-from core.extensions import db, migrate
+from core.extensions import db
 
-CORE_VERSIONS = Path(__file__).resolve().parent / "migrations" / "versions"
+CORE_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+CORE_VERSIONS = CORE_MIGRATIONS / "versions"
+migrate = Migrate()
 
 
 def version_locations(app=None) -> list[str]:
@@ -30,6 +36,8 @@ def _add_plugin_branches(config):
 
 
 def alembic_config():
+    if "migrate" not in current_app.extensions:
+        migrate.init_app(current_app, db, directory=str(CORE_MIGRATIONS))
     return current_app.extensions["migrate"].migrate.get_config()
 
 

@@ -14,17 +14,14 @@ import re
 import unicodedata
 from urllib.parse import quote
 
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
-
 from core.declarations import ReportResult
 
 #: A spreadsheet treats a cell starting with one of these as a formula (OWASP "CSV injection").
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 SHEET_TITLE_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 MAX_COLUMN_WIDTH = 60
+#: Control characters XML 1.0 (and so an .xlsx cell) cannot hold; tab, newline and CR can stay.
+XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def format_value(value) -> str | None:
@@ -93,12 +90,17 @@ def _xlsx_cell_value(value):
         return int(value)
     if isinstance(value, (int, float, decimal.Decimal, dt.date)):
         return value  # dt.datetime is a dt.date: both stay typed
-    text = ILLEGAL_CHARACTERS_RE.sub("", format_value(value) or "")
+    text = XML_ILLEGAL.sub("", format_value(value) or "")
     return text or None
 
 
 def to_xlsx(result: ReportResult, title: str) -> bytes:
     """An .xlsx workbook: bold frozen header, fitted column widths, typed numbers and dates."""
+    # openpyxl is imported when a workbook is made, not with the app: ~7 MB every process
+    # (web workers, the job worker, a HIS sync) would carry for the few that export.
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
     book = Workbook()
     sheet = book.active
     sheet.title = sheet_title(title)
@@ -106,7 +108,7 @@ def to_xlsx(result: ReportResult, title: str) -> bytes:
     widths = []
     bold = Font(bold=True)
     for col, (_key, label) in enumerate(result.columns, start=1):
-        cell = sheet.cell(row=1, column=col, value=ILLEGAL_CHARACTERS_RE.sub("", str(label)))
+        cell = sheet.cell(row=1, column=col, value=XML_ILLEGAL.sub("", str(label)))
         cell.data_type = "s"
         cell.font = bold
         widths.append(_display_width(str(label)))

@@ -15,17 +15,12 @@ import tempfile
 from datetime import date
 
 import sqlalchemy as sa
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 
 from core import audit
 from core.clock import local_today
 from core.extensions import db
 from core.models import Department
-from core.report_export import FORMULA_START
+from core.report_export import FORMULA_START, XML_ILLEGAL
 from plugins.patients import services
 from plugins.patients.identity import age_on
 from plugins.patients.models import Referrer, Region, Source
@@ -46,7 +41,7 @@ def safe_text(text: str | None) -> str | None:
     """A text a spreadsheet will show as text: one starting like a formula gets a leading '."""
     if text is None:
         return None
-    text = ILLEGAL_CHARACTERS_RE.sub("", text)
+    text = XML_ILLEGAL.sub("", text)
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
@@ -114,6 +109,10 @@ def csv_chunks(query: services.PatientQuery, reveal: bool):
 
 def xlsx_file(query: services.PatientQuery, reveal: bool):
     """The workbook written row by row (openpyxl write-only mode) to a temporary file, rewound."""
+    from openpyxl import Workbook  # imported when needed: see core.report_export.to_xlsx
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
     book = Workbook(write_only=True)
     sheet = book.create_sheet("患者档案")
     for index, (key, _label) in enumerate(COLUMNS, start=1):

@@ -18,8 +18,6 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
-from openpyxl.utils import get_column_letter
-from openpyxl.utils.datetime import from_excel
 
 from core.extensions import db
 from core.models import Department
@@ -198,6 +196,7 @@ def read_head(path: Path, kind: str, rows: int) -> tuple[list[str], list[list[st
         if len(cells) > MAX_COLUMNS:
             raise UploadRefused(_("The file has %(n)d columns; at most %(max)d can be imported.",
                                   n=len(cells), max=MAX_COLUMNS))
+        from openpyxl.utils import get_column_letter  # openpyxl is imported when a file is read
         headers = [cell_text(v) or _("Column %(letter)s", letter=get_column_letter(i + 1)) for i, v in enumerate(cells)]
         sample = []
         for values in source:
@@ -271,6 +270,7 @@ def date_text(value) -> str | None:
         if float(value).is_integer() and 10000101 <= value <= 29991231:  # 19900307 typed as a number
             value = str(int(value))
         elif 1 <= value < 2958466 and not 1000 <= value < 3000:  # Excel's day count (not a bare year)
+            from openpyxl.utils.datetime import from_excel
             return from_excel(value).date().isoformat()
     text = cell_text(value)
     if not text:

@@ -26,9 +26,6 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
 
 from core.extensions import db
 from core.tenancy import hospital_scope
@@ -408,6 +405,8 @@ def error_report(meta: dict, fmt: str) -> bytes:
         writer.writerow(header)
         writer.writerows(["" if v is None else v for v in line] for line in lines)
         return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    from openpyxl import Workbook  # imported when needed: see core.report_export.to_xlsx
+    from openpyxl.styles import Font
     book = Workbook(write_only=True)
     sheet = book.create_sheet(_("Errors")[:31])
     sheet.freeze_panes = "B2"
@@ -421,6 +420,7 @@ def error_report(meta: dict, fmt: str) -> bytes:
 
 
 def _styled(sheet, value, font):
+    from openpyxl.cell import WriteOnlyCell
     cell = WriteOnlyCell(sheet, value=value)
     cell.font = font
     return cell
