@@ -268,8 +268,17 @@ def _converter(info: FieldInfo, spec: dict, lookups: dict, to_local: Callable) -
         same_zone = getattr(to_local, "identity", False)
 
         def convert(value):
-            if same_zone and value.__class__ is datetime and value.tzinfo is None:
-                return value  # the usual case: a driver's naive datetime in our own zone
+            if same_zone:  # the usual cases: a naive datetime in our own zone, as a driver's object or text
+                if value.__class__ is datetime and value.tzinfo is None:
+                    return value
+                if value.__class__ is str and fmt is None:
+                    try:
+                        moment = datetime.fromisoformat(value)
+                    except ValueError:
+                        pass  # reported below, with the field's name
+                    else:
+                        if moment.tzinfo is None:
+                            return moment
             moment = _parse_datetime(value, fmt, label)
             return to_local(moment) if moment is not None else None
     elif kind in ("money", "amount"):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -118,11 +119,24 @@ class Counts:
     quarantined: int = 0
 
 
+@dataclass
+class Prepared:
+    """A mapped batch. The source rows of the mapped ones are not kept (two batches are in
+    memory at a time): a row whose reference turns out to be missing is read again."""
+
+    read: int                                # rows read
+    last: source.Position                    # the last row's (cursor, key): where the next batch starts
+    good: list[tuple]                        # values in the mapper's columns
+    bad: list[tuple[str, dict, str]] = field(default_factory=list)  # (natural key, source values, reason)
+
+
 class BatchWriter:
     """Maps and writes batches of one mapping's rows (compiled once per run)."""
 
     def __init__(self, mapping: Mapping, run: Run, columns: list[str]):
         connection = mapping.connection
+        self.connection, self.query = connection, mapping.query
+        self.key_column, self.cursor_column = mapping.key_column, mapping.cursor_column
         self.mapping_id, self.run_id, self.entity = mapping.id, run.id, mapping.entity
         self.hospital_id = mapping.hospital_id
         self.fields = mapping.fields
@@ -134,38 +148,45 @@ class BatchWriter:
             sa.select(Quarantine.id).where(Quarantine.mapping_id == mapping.id,
                                            Quarantine.resolved.is_(False)).limit(1)).first() is not None
 
-    def prepare(self, rows) -> tuple:
-        """Map a batch: (rows, good value tuples, [(row, reason)]). Pure Python, no database:
-        it runs in the prefetch thread, next to the reading."""
-        mapper = self.mapper
+    def prepare(self, rows) -> Prepared:
+        """Map a batch of source rows. Pure Python, no database: it runs in the prefetch
+        thread, next to the reading."""
+        mapper, key_index = self.mapper, self.mapper.key_index
         good, bad = [], []
         for row in rows:
             out, errors = mapper(row)
             if out is None:
-                bad.append((row, "; ".join(errors)))
+                bad.append((_key_text(row[key_index]), _raw(self.columns, row), "; ".join(errors)))
             else:
                 good.append(out)
-        return rows, good, bad
+        last = rows[-1]
+        return Prepared(len(rows), source.Position(last[mapper.cursor_index], last[key_index]), good, bad)
 
-    def write(self, prepared: tuple) -> Counts:
+    def write(self, prepared: Prepared) -> Counts:
         """Write a prepared batch in the current transaction (the caller commits)."""
-        rows, good, bad = prepared
-        key_index = self.mapper.key_index
-        counts = Counts()
-        result = self._upsert(good)
+        counts, bad = Counts(), list(prepared.bad)
+        result = self._upsert(prepared.good)
         if result.missing:
-            missing = set(result.missing)
             reason = _("the patient is not in the CRM (not synced yet, or quarantined)") if self.entity == "visits" \
                 else _("the referenced record is not in the CRM")
-            bad += [(row, reason) for row in rows if _key_text(row[key_index]) in missing]
+            bad += [(key, raw, reason) for key, raw in self._source_rows(result.missing)]
         counts.inserted, counts.updated, counts.unchanged = len(result.inserted), len(result.updated), result.unchanged
         if bad:
             self._quarantine(bad)
-            counts.quarantined = len({_key_text(row[key_index]) for row, _reason in bad})
-        if self.open_quarantine and good:
-            failed = {_key_text(row[key_index]) for row, _reason in bad}
-            self._resolve([k for k in (_key_text(v[0]) for v in good) if k not in failed])
+            counts.quarantined = len({key for key, _raw, _reason in bad})
+        if self.open_quarantine and prepared.good:
+            failed = {key for key, _raw, _reason in bad}
+            self._resolve([k for k in (_key_text(v[0]) for v in prepared.good) if k not in failed])
         return counts
+
+    def _source_rows(self, keys: list[str]) -> list[tuple[str, dict]]:
+        """(key, source values) of these keys as the HIS has them now; a key it no longer has
+        keeps just its key."""
+        with source.Reader(self.connection, self.query, self.key_column, self.cursor_column) as reader:
+            columns, rows = reader.rows_for_keys(keys)
+        key_index = [c.upper() for c in columns].index(self.key_column.upper())
+        found = {_key_text(row[key_index]): _raw(columns, row) for row in rows}
+        return [(key, found.get(key, {self.key_column: key})) for key in keys]
 
     def _upsert(self, good: list[tuple]) -> bulk.UpsertResult:
         columns = self.mapper.columns
@@ -196,15 +217,13 @@ class BatchWriter:
                 .group_by(Charge.visit_external_id)).all())
         bulk.set_visit_spending(self.hospital_id, totals)
 
-    def _quarantine(self, bad) -> None:
+    def _quarantine(self, bad: list[tuple[str, dict, str]]) -> None:
         now = utcnow()
         entries = {}
-        for row, reason in bad:  # one entry per key: the last row of the batch wins
-            key = _key_text(row[self.mapper.key_index])
+        for key, raw, reason in bad:  # one entry per key: the last row of the batch wins
             entries[key] = dict(hospital_id=self.hospital_id, mapping_id=self.mapping_id, run_id=self.run_id,
                                 entity=self.entity, natural_key=key, reason=reason[:4000], resolved=False,
-                                raw=json.dumps(_raw(self.columns, row), ensure_ascii=False),
-                                created_at=now, updated_at=now)
+                                raw=json.dumps(raw, ensure_ascii=False), created_at=now, updated_at=now)
         dialect = db.session.connection().dialect.name
         insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Quarantine.__table__)
         statement = insert.on_conflict_do_update(
@@ -232,6 +251,11 @@ class Prefetch:
     so memory stays flat and small."""
 
     IN_FLIGHT = 2
+    # While the reader decodes, the writer waits for the GIL after each of its many short round
+    # trips to PostgreSQL; at Python's default 5 ms switch interval that wait is a third of a
+    # batch's time. The interval is shortened while a prefetch runs (process-wide: other threads
+    # only switch more often).
+    SWITCH_INTERVAL = 0.0005
 
     def __init__(self, batches, prepare=lambda rows: rows):
         self._queue: queue.Queue = queue.Queue()  # bounded by the slots below
@@ -242,6 +266,8 @@ class Prefetch:
         self._app, self._locale = current_app._get_current_object(), str(get_locale() or "en")
         self._thread = threading.Thread(target=self._produce, args=(batches,), daemon=True,
                                         name="his-prefetch")
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._switch_interval, self.SWITCH_INTERVAL))
         self._thread.start()
 
     def _slot(self) -> bool:
@@ -280,6 +306,7 @@ class Prefetch:
     def close(self) -> None:
         self._stop.set()
         self._thread.join()
+        sys.setswitchinterval(self._switch_interval)
 
 
 def _stored_position(mapping: Mapping) -> source.Position | None:
@@ -382,20 +409,16 @@ def run_mapping(mapping: Mapping, *, full: bool = False, trigger: str = "cli", u
             finally:
                 prefetch.close()
 
-    def write_batch(prepared):
+    def write_batch(prepared: Prepared):
         """One transaction: the rows, their quarantine entries and events, the cursor, the log."""
-        rows = prepared[0]
         run_row = db.session.execute(sa.select(Run).where(Run.id == run_id)).scalar_one()
-        writer = state["writer"]
-        counts = writer.write(prepared)
-        last = rows[-1]
-        position = source.Position(last[writer.mapper.cursor_index], last[writer.mapper.key_index])
-        _store_position(mapping, position)
-        _add(run_row, len(rows), counts, position)
+        counts = state["writer"].write(prepared)
+        _store_position(mapping, prepared.last)
+        _add(run_row, prepared.read, counts, prepared.last)
         db.session.commit()
-        state["position"] = position
+        state["position"] = prepared.last
         if progress is not None:
-            progress(run_row, len(rows), state["total"])
+            progress(run_row, prepared.read, state["total"])
 
     error = None
     try:

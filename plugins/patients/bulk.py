@@ -25,6 +25,7 @@ services.announce_visits).
 """
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -62,15 +63,15 @@ class UpsertResult:
 
 
 # -- staging ------------------------------------------------------------------------------------
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_text(value) -> str:
-    """COPY's text format: str() of dates, datetimes (naive: 'YYYY-MM-DD HH:MM:SS[.ffffff]'),
-    numbers and booleans is what PostgreSQL reads; text needs its escapes; None is \\N."""
-    if value.__class__ is str:
-        return value.translate(_COPY_ESCAPES)
-    return "\\N" if value is None else str(value)
+def _copy_csv(rows: Sequence[tuple]) -> io.StringIO:
+    """``rows`` as COPY's CSV, written by the csv module's C writer: str() of dates, naive
+    datetimes, Decimals and booleans is what PostgreSQL reads, and text is quoted when it needs
+    to be. None and '' both become an empty field, which COPY reads as NULL: the CRM keeps a
+    blank as NULL anyway (the callers' cleaning turns '' into None)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    buffer.seek(0)
+    return buffer
 
 
 def _stage(name: str, types: dict, columns: Sequence[str], rows: Sequence[tuple]) -> str:
@@ -79,13 +80,13 @@ def _stage(name: str, types: dict, columns: Sequence[str], rows: Sequence[tuple]
     dialect = conn.dialect
     ddl = ", ".join(f"{c} {t.compile(dialect=dialect)}" for c, t in types.items())
     if dialect.name == "postgresql":
-        conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({ddl}) ON COMMIT DELETE ROWS")
-        conn.exec_driver_sql(f"TRUNCATE {name}")  # rows of an earlier call in this transaction
-        buffer = io.StringIO()
-        buffer.writelines("\t".join(map(_copy_text, row)) + "\n" for row in rows)
-        buffer.seek(0)
+        # Made once per connection (asking is cheaper than CREATE … IF NOT EXISTS, which writes
+        # to the catalog); emptied at each commit, and by the DELETE for a second call within one.
+        if conn.exec_driver_sql(f"SELECT to_regclass('pg_temp.{name}')").scalar() is None:
+            conn.exec_driver_sql(f"CREATE TEMP TABLE {name} ({ddl}) ON COMMIT DELETE ROWS")
+        conn.exec_driver_sql(f"DELETE FROM {name}")
         with conn.connection.dbapi_connection.cursor() as cursor:
-            cursor.copy_expert(f"COPY {name} ({', '.join(columns)}) FROM STDIN", buffer)
+            cursor.copy_expert(f"COPY {name} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", _copy_csv(rows))
         return name
     conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({ddl})")
     conn.exec_driver_sql(f"DELETE FROM {name}")
@@ -100,6 +101,21 @@ def _stage(name: str, types: dict, columns: Sequence[str], rows: Sequence[tuple]
 
 def _distinct(conn) -> str:
     return "IS DISTINCT FROM" if conn.dialect.name == "postgresql" else "IS NOT"
+
+
+def _patient_of(conn, key: str, *, outer: bool = False) -> str:
+    """The FROM-clause part that gives each staged row ``s`` its patient ``p``, whose external id
+    is ``s.<key>``. On PostgreSQL a LATERAL lookup, one probe of the (hospital_id, external_id)
+    index per staged row: the planner has no statistics for the temp table and would otherwise
+    hash the whole patient table for every batch. SQLite plans those lookups from a plain join.
+    ``outer``: staged rows without a patient are kept (``p.id`` is NULL)."""
+    lookup = f"p.hospital_id = :h AND p.external_id = s.{key}"
+    if conn.dialect.name == "postgresql":
+        # LIMIT 1 (the key is unique per hospital) keeps PostgreSQL from flattening the lookup
+        # back into the join it would hash.
+        lateral = f"LATERAL (SELECT * FROM patients_patient p WHERE {lookup} LIMIT 1) p"
+        return f"LEFT JOIN {lateral} ON true" if outer else f"CROSS JOIN {lateral}"
+    return f"{'LEFT ' if outer else ''}JOIN patients_patient p ON {lookup}"
 
 
 def _last_per_key(columns: Sequence[str], rows: Sequence[tuple]) -> list[tuple]:
@@ -155,8 +171,8 @@ def upsert_patients(hospital_id: int, columns: Sequence[str], rows: Sequence[tup
     # Patients whose name index changes with this batch: renamed, or moved to another department.
     moved = f" OR p.department_id {_distinct(conn)} s.department_id" if "department_id" in columns else ""
     reindexed = set(conn.execute(sa.text(
-        f"SELECT p.id FROM {stage} s JOIN patients_patient p ON p.hospital_id = :h "
-        f"AND p.external_id = s.external_id WHERE p.name <> s.name{moved}"), params).scalars())
+        f"SELECT p.id FROM {stage} s {_patient_of(conn, 'external_id')} WHERE p.name <> s.name{moved}"),
+        params).scalars())
     data_cols = [c for c in columns if c != "external_id"]
     extra = ([] if "gender" in columns else ["gender"])
     insert_cols = ["hospital_id", "external_id", *data_cols, *extra, "key_patient", "created_at", "updated_at"]
@@ -182,23 +198,24 @@ def upsert_visits(hospital_id: int, columns: Sequence[str], rows: Sequence[tuple
         return result
     (stage, count), columns, conn = staged, list(columns), db.session.connection()
     params = {"h": hospital_id, "now": utcnow()}
-    join = (f"FROM {stage} s JOIN patients_patient p ON p.hospital_id = :h AND p.external_id = s.patient_key "
-            "LEFT JOIN patients_patient t ON t.id = p.merged_into_id")
     data_cols = [c for c in columns if c not in ("external_id", "patient_key")]
     extra = [] if "spending" in columns else ["spending"]
     insert_cols = ["hospital_id", "external_id", "patient_id", "owner_id", *data_cols, *extra, "created_at"]
-    select_sql = (f"SELECT :h, s.external_id, COALESCE(t.id, p.id), "
-                  f"CASE WHEN t.id IS NULL THEN p.owner_id ELSE t.owner_id END, "
+    # A merged patient's visits go to the record it was merged into (merges re-point chains,
+    # so one hop is the end), with that record's owner, read only for those rare rows.
+    select_sql = (f"SELECT :h, s.external_id, COALESCE(p.merged_into_id, p.id), "
+                  "CASE WHEN p.merged_into_id IS NULL THEN p.owner_id ELSE "
+                  "(SELECT t.owner_id FROM patients_patient t WHERE t.id = p.merged_into_id) END, "
                   f"{', '.join('s.' + c for c in data_cols)}" + (", 0" if extra else "")
-                  + f", :now {join} WHERE true")
+                  + f", :now FROM {stage} s {_patient_of(conn, 'patient_key')} WHERE true")
     existing_sql = (f"SELECT v.external_id FROM {stage} s JOIN patients_visit v "
                     "ON v.hospital_id = :h AND v.external_id = s.external_id")
     result.inserted, result.updated = _upsert(conn, "patients_visit", insert_cols, select_sql,
                                               ["patient_id", *data_cols], params, existing_sql)
     if len(result.inserted) + len(result.updated) < count:  # else every row was written: none missing
         result.missing = list(conn.execute(sa.text(
-            f"SELECT s.external_id FROM {stage} s LEFT JOIN patients_patient p ON p.hospital_id = :h "
-            "AND p.external_id = s.patient_key WHERE p.id IS NULL ORDER BY s.external_id"), params).scalars())
+            f"SELECT s.external_id FROM {stage} s {_patient_of(conn, 'patient_key', outer=True)} "
+            "WHERE p.id IS NULL ORDER BY s.external_id"), params).scalars())
     result.unchanged = count - len(result.missing) - len(result.inserted) - len(result.updated)
     return result
 
