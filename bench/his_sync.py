@@ -8,7 +8,10 @@ plus one INSERT … ON CONFLICT … WHERE the row differs — in the same run.
 Scratch databases (one on each server) are created and dropped. Each measured phase runs in a
 child process that reports its own peak RSS (VmHWM), so the figures are those of the sync alone.
 Prints rows/s, peak RSS at 100k and at 1M rows, the no-change re-sync and the 1%-changed
-re-sync, and the ratio to the ceiling. Targets (issue 5): full sync >= 70% of the ceiling,
+re-sync, and the ratio to the ceiling. The full sync and the ceiling run twice each, interleaved,
+and the best of each counts (a shared machine's speed drifts over minutes). The ceiling reads
+with PyMySQL's default conversions (DATETIME parsed in Python), as the issue's reference does;
+the sync has PyMySQL hand dates over as text and parses them in C. Targets (issue 5): full sync >= 70% of the ceiling,
 peak RSS <= 100 MB and the same at 1M as at 100k, a no-change re-sync writes 0 rows and
 re-reads no rows tied at the cursor.
 """
@@ -155,10 +158,12 @@ def child_ceiling(his_url: str, crm_url: str, batch: int, target: str) -> dict:
     its indexes and foreign keys, codes mapped in SQL (``crm``: the same rows, the same result)."""
     import pymysql
     his = sa.engine.make_url(his_url)
+    crm = sa.create_engine(crm_url)
+    with crm.begin() as conn:  # every run loads an empty table, as the sync it is compared with
+        conn.execute(sa.text("TRUNCATE ceiling_visit" if target == "bare" else "TRUNCATE ceiling_crm_visit"))
     started = time.perf_counter()
     source = pymysql.connect(host=his.host, port=his.port or 3306, user=his.username, password=his.password or "",
                              database=his.database, charset="gbk", cursorclass=pymysql.cursors.SSCursor)
-    crm = sa.create_engine(crm_url)
     rows = 0
     with crm.begin() as conn:
         raw = conn.connection.dbapi_connection
@@ -281,9 +286,16 @@ def main() -> None:
         print(f"patients: {patients}", flush=True)
         small = run_child("sync", crm_url, "visits", "0")
         print(f"visits, first 100k: {small}", flush=True)
-        set_visits_query(crm_url, "")
-        full = run_child("sync", crm_url, "visits", "0")
-        print(f"visits, 1M: {full}", flush=True)
+        # The full sync and the bare ceiling twice each, interleaved, best of two: a shared
+        # machine's speed drifts over minutes, and one phase must not get the slow minutes.
+        fulls, ceilings = [], []
+        for _attempt in range(2):
+            ceilings.append(run_child("ceiling", his_url, crm_url, str(args.batch), "bare"))
+            print(f"ceiling, bare table: {ceilings[-1]}", flush=True)
+            set_visits_query(crm_url, "")  # from the start, into an empty visit table
+            fulls.append(run_child("sync", crm_url, "visits", "0"))
+            print(f"visits, 1M: {fulls[-1]}", flush=True)
+        full, ceiling = min(fulls, key=lambda f: f["seconds"]), min(ceilings, key=lambda f: f["seconds"])
         again = run_child("sync", crm_url, "visits", "0")
         print(f"re-sync, no change: {again}", flush=True)
         changed = args.visits // 100
@@ -292,8 +304,6 @@ def main() -> None:
                                  "WHERE JZID % 100 = 7"), {"t": datetime(2024, 12, 31, 23, 0)})
         one_pct = run_child("sync", crm_url, "visits", "0")
         print(f"re-sync, 1% changed: {one_pct}", flush=True)
-        ceiling = run_child("ceiling", his_url, crm_url, str(args.batch), "bare")
-        print(f"ceiling, bare table: {ceiling}", flush=True)
         same = run_child("ceiling", his_url, crm_url, str(args.batch), "crm")
         print(f"ceiling, CRM-shaped table: {same}", flush=True)
     finally:
@@ -308,24 +318,25 @@ def main() -> None:
     print()
     print(f"{'phase':38} {'rows read':>10} {'written':>9} {'seconds':>8} {'rows/s':>9} {'peak RSS MB':>12}")
     for label, figures in (("patients (setup)", patients), ("visits, first 100k rows", small),
-                           ("visits, full 1M rows", full), ("re-sync, no change", again),
+                           *((f"visits, full 1M rows (run {n})", f) for n, f in enumerate(fulls, 1)),
+                           ("re-sync, no change", again),
                            (f"re-sync, 1% changed ({changed:,} rows)", one_pct),
-                           ("ceiling: COPY + 1 upsert, bare table", ceiling),
-                           ("ceiling: COPY + 1 upsert, CRM table", same)):
+                           *((f"ceiling: COPY + 1 upsert, bare (run {n})", c) for n, c in enumerate(ceilings, 1)),
+                           ("reference: COPY + 1 upsert, CRM table", same)):
         written = figures.get("inserted", 0) + figures.get("updated", 0) if "inserted" in figures else "-"
         speed = figures["read"] / figures["seconds"] if figures["read"] else 0
         print(f"{label:38} {figures['read']:>10,} {written!s:>9} {figures['seconds']:>8.2f} {speed:>9,.0f} "
               f"{figures['rss_mb']:>12.1f}")
     print()
     same_rate = same["read"] / same["seconds"]
-    print(f"full sync / ceiling (bare table): {rate:,.0f} / {ceiling_rate:,.0f} rows/s = {rate / ceiling_rate:.0%} "
-          f"(target >= 70%)")
-    print(f"full sync / ceiling (CRM-shaped table: patients_visit's indexes and foreign keys): {rate:,.0f} / "
-          f"{same_rate:,.0f} "
-          f"rows/s = {rate / same_rate:.0%}")
+    print(f"full sync / ceiling (bare table), best of two each: {rate:,.0f} / {ceiling_rate:,.0f} rows/s = "
+          f"{rate / ceiling_rate:.0%} (target >= 70%)")
+    print(f"full sync / one COPY + upsert into a copy of the CRM's visit table (its indexes and foreign key, "
+          f"codes mapped in SQL): {rate:,.0f} / {same_rate:,.0f} rows/s = {rate / same_rate:.0%}")
     print(f"sync's own memory: {full['rss_mb'] - full['base_mb']:.1f} MB above the loaded app at 1M, "
           f"{small['rss_mb'] - small['base_mb']:.1f} MB at 100k")
-    print(f"peak RSS: {small['rss_mb']:.1f} MB at 100k, {full['rss_mb']:.1f} MB at 1M (target <= 100 MB, flat)")
+    print(f"peak RSS: {small['rss_mb']:.1f} MB at 100k, {max(f['rss_mb'] for f in fulls):.1f} MB at 1M "
+          "(target <= 100 MB, flat)")
     print(f"no-change re-sync: {again['read']} rows read, {again['inserted'] + again['updated']} written "
           f"in {again['seconds']:.2f}s (target: 0 written, no tied rows re-read)")
     print(f"1% re-sync: {one_pct['read']:,} read, {one_pct['updated']:,} updated in {one_pct['seconds']:.2f}s")
