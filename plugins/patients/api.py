@@ -45,11 +45,11 @@ DETAIL_VISITS = 5
 LOOKUP_VISITS = 3
 CTI_MOBILE = re.compile(r"(?:0086|86|0)?(1[3-9]\d{9})")
 AUDIT_CHUNK = 20  # patient ids per audit row: the note column holds 255 characters
-# Relationships every patient answer shows, joined into the page's own statement (each is one
-# row per patient; the tags come in one more). The owner is shown as id and name only: skip the
-# roles, grants and hospital a User loads eagerly.
+# Relationships every patient answer shows, joined into the page's own statement: one statement
+# per page (SQLAlchemy limits the patients in a subquery before joining their tags). The owner is
+# shown as id and name only: skip the roles, grants and hospital a User loads eagerly.
 PATIENT_LOADS = (joinedload(Patient.region), joinedload(Patient.source), joinedload(Patient.referrer),
-                 joinedload(Patient.department),
+                 joinedload(Patient.department), joinedload(Patient.tags),
                  joinedload(Patient.owner).options(load_only(User.id, User.display_name),
                                                    lazyload(User.roles), lazyload(User.hospital)))
 
