@@ -437,21 +437,22 @@ def search(query: PatientQuery):
     registration time), distinct and ordered as the list is: PostgreSQL then reads the patients
     of the page only, instead of walking every patient newest first and probing each (left to
     itself, it misjudges how many match: a second per search at a million patients)."""
+    def directed(*columns):
+        return [c.desc() if query.descending else c.asc() for c in columns]
+
     stmt = sa.select(Patient).where(Patient.merged_into_id.is_(None))
     condition = _text_condition(query.q) if query.q and query.q.strip() else None
     column = SORTS.get(query.sort, Patient.created_at)
-    order = [column.desc() if query.descending else column.asc(),
-             Patient.id.desc() if query.descending else Patient.id.asc()]
+    order = directed(column, Patient.id)
     if isinstance(condition, str):
         matches = _name_matches(condition, query.department_id).add_columns(SearchKey.created_at).distinct()
-        if column is Patient.created_at:
-            keyed = (SearchKey.created_at, SearchKey.patient_id)
-            matches = matches.order_by(*(c.desc() if query.descending else c.asc() for c in keyed))
+        newest = column is Patient.created_at  # the list's order is the index's: keep it
+        if newest:
+            matches = matches.order_by(*directed(SearchKey.created_at, SearchKey.patient_id))
         matches = matches.subquery("name_matches")
         stmt = stmt.join(matches, matches.c.patient_id == Patient.id)
-        if column is Patient.created_at:
-            keyed = (matches.c.created_at, matches.c.patient_id)
-            order = [c.desc() if query.descending else c.asc() for c in keyed]
+        if newest:
+            order = directed(matches.c.created_at, matches.c.patient_id)
     elif condition is not None:
         stmt = stmt.where(condition)
     if query.department_id:
