@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 CHARGE_STAGE = {"external_id": sa.String(64), "visit_external_id": sa.String(64), "amount": sa.Numeric(12, 2),
                 "item": sa.String(128), "charged_at": sa.DateTime()}
 CHARGE_COLUMNS = {"visit_key": "visit_external_id"}  # mapping field → charge column
+KEYS_PER_STATEMENT = 500  # an IN list of natural keys (Oracle allows 1,000)
 
 
 def _to_local(connection) -> Callable:
@@ -182,10 +183,12 @@ class BatchWriter:
     def _source_rows(self, keys: list[str]) -> list[tuple[str, dict]]:
         """(key, source values) of these keys as the HIS has them now; a key it no longer has
         keeps just its key."""
+        found = {}
         with source.Reader(self.connection, self.query, self.key_column, self.cursor_column) as reader:
-            columns, rows = reader.rows_for_keys(keys)
-        key_index = [c.upper() for c in columns].index(self.key_column.upper())
-        found = {_key_text(row[key_index]): _raw(columns, row) for row in rows}
+            for start in range(0, len(keys), KEYS_PER_STATEMENT):
+                columns, rows = reader.rows_for_keys(keys[start:start + KEYS_PER_STATEMENT])
+                key_index = [c.upper() for c in columns].index(self.key_column.upper())
+                found.update((_key_text(row[key_index]), _raw(columns, row)) for row in rows)
         return [(key, found.get(key, {self.key_column: key})) for key in keys]
 
     def _upsert(self, good: list[tuple]) -> bulk.UpsertResult:
@@ -430,7 +433,7 @@ def run_mapping(mapping: Mapping, *, full: bool = False, trigger: str = "cli", u
     return _finish(run_id, error)
 
 
-def run_retry(mapping: Mapping, *, trigger: str = "cli", user=None, chunk: int = 500) -> Run:
+def run_retry(mapping: Mapping, *, trigger: str = "cli", user=None, chunk: int = KEYS_PER_STATEMENT) -> Run:
     """Re-read the open quarantined keys of a mapping and write those that map now."""
     run = _start_run(mapping, full=False, trigger=trigger, user=user)
     run_id, connection = run.id, mapping.connection

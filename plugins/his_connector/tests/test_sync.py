@@ -148,6 +148,7 @@ def test_a_bad_row_is_quarantined_and_the_rest_of_the_batch_goes_on(app, hospita
             assert "check digit" in entries["P2"].reason
             assert "7" in entries["P3"].reason and "12345" in entries["P3"].reason
             assert "not in the CRM" in entries["11"].reason
+            assert services.quarantine_row(entries["11"])["BRID"] == "P2"  # read again from the HIS
             assert "before admission" in entries["12"].reason
             shown = services.quarantine_row(entries["P2"])
             assert shown["SFZH"] == "4306**********1239" and shown["XM"] == "李四"
