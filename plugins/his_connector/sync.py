@@ -246,6 +246,32 @@ class BatchWriter:
 
 
 # -- runs ---------------------------------------------------------------------------------------
+class _ShortSwitchInterval:
+    """While the reader thread decodes, the writer waits for the GIL after each of its many short
+    round trips to PostgreSQL; at Python's default 5 ms switch interval that wait was a third of
+    a batch's time. The interval is shortened while at least one prefetch runs, and put back when
+    the last one ends (it is process-wide: other threads only switch more often meanwhile)."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self._lock, self._running, self._saved = seconds, threading.Lock(), 0, None
+
+    def enter(self) -> None:
+        with self._lock:
+            if self._running == 0:
+                self._saved = sys.getswitchinterval()
+                sys.setswitchinterval(min(self._saved, self.seconds))
+            self._running += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self._running -= 1
+            if self._running == 0:
+                sys.setswitchinterval(self._saved)
+
+
+_SHORT_SWITCHES = _ShortSwitchInterval(0.0005)
+
+
 class Prefetch:
     """Iterate ``batches`` in a thread, one batch ahead: PyMySQL decodes the next batch in
     Python while psycopg2 waits for PostgreSQL to write this one (it releases the GIL), so
@@ -254,11 +280,6 @@ class Prefetch:
     so memory stays flat and small."""
 
     IN_FLIGHT = 2
-    # While the reader decodes, the writer waits for the GIL after each of its many short round
-    # trips to PostgreSQL; at Python's default 5 ms switch interval that wait is a third of a
-    # batch's time. The interval is shortened while a prefetch runs (process-wide: other threads
-    # only switch more often).
-    SWITCH_INTERVAL = 0.0005
 
     def __init__(self, batches, prepare=lambda rows: rows):
         self._queue: queue.Queue = queue.Queue()  # bounded by the slots below
@@ -269,8 +290,7 @@ class Prefetch:
         self._app, self._locale = current_app._get_current_object(), str(get_locale() or "en")
         self._thread = threading.Thread(target=self._produce, args=(batches,), daemon=True,
                                         name="his-prefetch")
-        self._switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(self._switch_interval, self.SWITCH_INTERVAL))
+        _SHORT_SWITCHES.enter()
         self._thread.start()
 
     def _slot(self) -> bool:
@@ -309,7 +329,7 @@ class Prefetch:
     def close(self) -> None:
         self._stop.set()
         self._thread.join()
-        sys.setswitchinterval(self._switch_interval)
+        _SHORT_SWITCHES.leave()
 
 
 def _stored_position(mapping: Mapping) -> source.Position | None:

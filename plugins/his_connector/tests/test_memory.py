@@ -51,3 +51,22 @@ def test_the_read_ahead_holds_two_batches_at_most(app):
             prefetch.close()
     assert [b for b, _ in seen] == list(range(6))
     assert all(count <= b + 2 for b, count in seen), seen  # never more than the next batch read
+
+
+def test_the_switch_interval_is_short_while_any_prefetch_runs_and_restored_after(app):
+    """Two syncs of one process may overlap: the interval comes back when the last one ends."""
+    import sys
+
+    from plugins.his_connector.sync import Prefetch
+    def batches(value):
+        yield [value]
+
+    before = sys.getswitchinterval()
+    with app.app_context():
+        first = Prefetch(batches(1))
+        second = Prefetch(batches(2))
+        assert sys.getswitchinterval() < before
+        first.close()
+        assert sys.getswitchinterval() < before  # the second still reads
+        second.close()
+    assert sys.getswitchinterval() == before
