@@ -63,10 +63,11 @@ def effective_permissions(user, live: set[str]) -> set[str]:
 
 
 def can(permission: str) -> bool:
-    """Whether the current request's user holds ``permission`` for the current hospital."""
-    if not getattr(current_user, "is_authenticated", False):
-        return False
-    return permission in g.get("hcrm_permissions", set())
+    """Whether the current request's user holds ``permission`` for the current hospital.
+
+    Reads only the set ``core.web`` computed when the request began (empty unless a user
+    signed in): list serialisers call this for every row, and the user proxy costs more."""
+    return permission in g.get("hcrm_permissions", ())
 
 
 def require(permission: str):
