@@ -5,6 +5,7 @@ Plugins write their API views with :func:`api_route` on a blueprint whose ``url_
 """
 from flask import Blueprint
 
+from core.api.fields import Reference
 from core.api.toolkit import LocalDateTime, Page, UtcDateTime, api_route, page_args, paginate
 from core.extensions import csrf
 
@@ -15,4 +16,4 @@ csrf.exempt(bp)
 # The endpoints attach themselves to ``bp`` on import (before any app registers it).
 from core.api import auth_views, core_views  # noqa: E402,F401
 
-__all__ = ["LocalDateTime", "Page", "UtcDateTime", "api_route", "bp", "page_args", "paginate"]
+__all__ = ["LocalDateTime", "Page", "Reference", "UtcDateTime", "api_route", "bp", "page_args", "paginate"]

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from core.api import LocalDateTime, UtcDateTime
+from core.api import LocalDateTime, Reference, UtcDateTime
 from plugins.patients import services
 from plugins.patients.identity import age_on
 from plugins.patients.models import GENDERS, VISIT_KINDS, VISIT_STATUSES
@@ -61,13 +61,13 @@ class PatientSchema(Schema):
     phone = _masked("phone")
     phone2 = _masked("phone2")
     insurance_no = fields.String(allow_none=True)
-    region = fields.Nested(RefSchema, allow_none=True)
+    region = Reference(RefSchema, allow_none=True)
     address = fields.String(allow_none=True)
     occupation = fields.String(allow_none=True)
-    source = fields.Nested(RefSchema, allow_none=True)
-    referrer = fields.Nested(RefSchema, allow_none=True)
-    owner = fields.Nested(UserRefSchema, allow_none=True, metadata={"description": "The staff member in charge."})
-    department = fields.Nested(RefSchema, allow_none=True)
+    source = Reference(RefSchema, allow_none=True)
+    referrer = Reference(RefSchema, allow_none=True)
+    owner = Reference(UserRefSchema, allow_none=True, metadata={"description": "The staff member in charge."})
+    department = Reference(RefSchema, allow_none=True)
     key_patient = fields.Boolean()
     tags = fields.Pluck(TagRefSchema, "name", many=True)
     notes = fields.String(allow_none=True)
@@ -99,7 +99,7 @@ class VisitSchema(Schema):
     status = fields.String(metadata={"enum": list(VISIT_STATUSES)})
     visit_at = LocalDateTime(metadata={"description": "The hospitals' local time (config i18n.timezone), with its offset."})
     discharge_at = LocalDateTime(allow_none=True)
-    department = fields.Nested(RefSchema, allow_none=True)
+    department = Reference(RefSchema, allow_none=True)
     doctor_id = fields.Integer(allow_none=True)
     doctor_name = fields.String(allow_none=True)
     diagnoses = fields.List(fields.Nested(DiagnosisSchema), metadata={"description": "The first is the primary."})

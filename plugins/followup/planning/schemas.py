@@ -9,7 +9,7 @@ from flask import g
 from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from core.api import LocalDateTime, UtcDateTime
+from core.api import LocalDateTime, Reference, UtcDateTime
 from plugins.followup.models import ASSIGN_TO, PLAN_STATUSES, RULE_TRIGGERS
 from plugins.followup.planning.plan_services import ROUND_OUTCOMES, is_overdue, patient_briefs
 from plugins.followup.planning.rules import format_offset
@@ -23,8 +23,8 @@ class RoundSchema(Schema):
     id = fields.Integer()
     plan_id = fields.Integer()
     at = LocalDateTime()
-    user = fields.Nested(UserRefSchema, allow_none=True)
-    method = fields.Nested(RefSchema, allow_none=True)
+    user = Reference(UserRefSchema, allow_none=True)
+    method = Reference(RefSchema, allow_none=True)
     reached = fields.Boolean()
     result = fields.String(allow_none=True)
     notes = fields.String(allow_none=True)
@@ -41,10 +41,10 @@ class PlanSchema(Schema):
     overdue = fields.Function(lambda plan: is_overdue(plan), metadata={
         "type": "boolean", "description": "Still open and its due time has passed."})
     due_at = LocalDateTime()
-    category = fields.Nested(RefSchema, allow_none=True)
-    method = fields.Nested(RefSchema, allow_none=True)
-    assignee = fields.Nested(UserRefSchema, attribute="owner", allow_none=True)
-    department = fields.Nested(RefSchema, allow_none=True)
+    category = Reference(RefSchema, allow_none=True)
+    method = Reference(RefSchema, allow_none=True)
+    assignee = Reference(UserRefSchema, attribute="owner", allow_none=True)
+    department = Reference(RefSchema, allow_none=True)
     content = fields.String(allow_none=True)
     questionnaire_id = fields.Integer(allow_none=True)
     visit_id = fields.Integer(allow_none=True)
