@@ -478,13 +478,14 @@ def search(query: PatientQuery):
 
 
 def counted(query: PatientQuery):
-    """A statement with one row per patient ``search(query)`` lists, cheaper to count: a name
-    search filtered at most by department is counted in the name index alone."""
-    condition = _text_condition(query.q) if query.q and query.q.strip() else None
+    """A statement with one row per patient ``search(query)`` lists, cheaper to count, or None
+    when the list's own statement is the one to count: a name search filtered at most by
+    department is counted in the name index alone."""
     others = (query.source_id, query.tag_id, query.disease_id, query.visit_from, query.visit_to)
-    if isinstance(condition, str) and query.key_patient is None and not any(others):
-        return _name_matches(condition, query.department_id).distinct()
-    return search(query)
+    if not query.q or not query.q.strip() or query.key_patient is not None or any(others):
+        return None
+    condition = _text_condition(query.q)
+    return _name_matches(condition, query.department_id).distinct() if isinstance(condition, str) else None
 
 
 def by_phone(phone: str) -> list[Patient]:

@@ -29,7 +29,9 @@ def listed(query: services.PatientQuery) -> list[str]:
 
 
 def counted(query: services.PatientQuery) -> int:
-    return count_rows(services.counted(query))[0]
+    """The count the list shows: of the cheaper statement when there is one, else of the list."""
+    cheaper = services.counted(query)
+    return count_rows(services.search(query) if cheaper is None else cheaper)[0]
 
 
 @pytest.fixture
