@@ -12,6 +12,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import relationship
 
+from core.choices import ChoiceList
 from core.extensions import db
 from core.models import utcnow
 from core.tenancy import DataScoped, HospitalOwned
@@ -34,38 +35,20 @@ class Settings(HospitalOwned, db.Model):
     sms_signature = sa.Column(sa.String(32), nullable=True)  # e.g. 【第一人民医院】
 
 
-class Method(HospitalOwned, db.Model):
+class Method(ChoiceList, db.Model):
     """随访方式: phone, SMS, WeChat, home visit, and the hospital's own. A custom method added by
     a doctor is either shared with the hospital or private to its creator (seed §3.2.1)."""
 
     __tablename__ = "followup_method"
-    __table_args__ = (sa.UniqueConstraint("hospital_id", "code"),)
-    id = sa.Column(sa.Integer, primary_key=True)
-    code = sa.Column(sa.String(32), nullable=False)
-    name = sa.Column(sa.String(64), nullable=False)
     sends_sms = sa.Column(sa.Boolean, nullable=False, default=False)  # rounds by this method may send an SMS
     shared = sa.Column(sa.Boolean, nullable=False, default=True)
     created_by_id = sa.Column(sa.Integer, sa.ForeignKey("core_user.id"), nullable=True)
-    active = sa.Column(sa.Boolean, nullable=False, default=True)
-    position = sa.Column(sa.Integer, nullable=False, default=0)
-
-    def __str__(self) -> str:
-        return self.name
 
 
-class Category(HospitalOwned, db.Model):
+class Category(ChoiceList, db.Model):
     """分类/主题: post-discharge, chronic disease, post-operative, birthday care, satisfaction…"""
 
     __tablename__ = "followup_category"
-    __table_args__ = (sa.UniqueConstraint("hospital_id", "code"),)
-    id = sa.Column(sa.Integer, primary_key=True)
-    code = sa.Column(sa.String(32), nullable=False)
-    name = sa.Column(sa.String(64), nullable=False)
-    active = sa.Column(sa.Boolean, nullable=False, default=True)
-    position = sa.Column(sa.Integer, nullable=False, default=0)
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class Rule(HospitalOwned, db.Model):

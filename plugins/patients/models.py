@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import relationship
 
+from core.choices import ChoiceList
 from core.extensions import db
 from core.models import utcnow
 from core.tenancy import DataScoped, HospitalOwned
@@ -20,19 +21,10 @@ patient_tags = sa.Table(
 )
 
 
-class Source(HospitalOwned, db.Model):
+class Source(ChoiceList, db.Model):
     """Where patients come from (来源渠道): hospital-configurable."""
 
     __tablename__ = "patients_source"
-    __table_args__ = (sa.UniqueConstraint("hospital_id", "code"),)
-    id = sa.Column(sa.Integer, primary_key=True)
-    code = sa.Column(sa.String(32), nullable=False)
-    name = sa.Column(sa.String(64), nullable=False)
-    active = sa.Column(sa.Boolean, nullable=False, default=True)
-    position = sa.Column(sa.Integer, nullable=False, default=0)
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class Region(HospitalOwned, db.Model):

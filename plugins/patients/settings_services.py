@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+from core import choices
 from core.extensions import db
 from core.models import User
 from plugins.patients.identity import IdentityError, normalize_phone
@@ -52,10 +53,7 @@ def set_active(row, active: bool) -> None:
 
 # -- sources ------------------------------------------------------------------------------------
 def ordered_sources(*, active_only: bool = False) -> list[Source]:
-    stmt = sa.select(Source).order_by(Source.position, Source.id)
-    if active_only:
-        stmt = stmt.where(Source.active.is_(True))
-    return db.session.execute(stmt).scalars().all()
+    return choices.ordered(Source, active_only=active_only)
 
 
 def _source_code(name: str, wanted: str | None) -> str:
@@ -80,8 +78,7 @@ def add_source(name: str, code: str | None = None) -> Source:
     name = _name(name, 64)
     if db.session.execute(sa.select(Source.id).where(Source.name == name)).first():
         raise SettingsInvalid({"name": _("A source named “%(name)s” exists already.", name=name)})
-    position = (db.session.execute(sa.select(sa.func.max(Source.position))).scalar() or 0) + 1
-    source = Source(name=name, code=_source_code(name, code), position=position)
+    source = Source(name=name, code=_source_code(name, code), position=choices.next_position(Source))
     db.session.add(source)
     db.session.commit()
     return source
@@ -97,13 +94,7 @@ def rename_source(source: Source, name: str) -> None:
 
 def move_source(source: Source, step: int) -> None:
     """Move a source one place up (-1) or down (+1) in the list staff choose from."""
-    rows = ordered_sources()
-    index = rows.index(source)
-    target = index + (1 if step > 0 else -1)
-    if 0 <= target < len(rows):
-        rows[index], rows[target] = rows[target], rows[index]
-    for position, row in enumerate(rows):
-        row.position = position
+    choices.move(source, step)
     db.session.commit()
 
 

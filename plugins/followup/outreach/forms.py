@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 
-from core.extensions import db
+from core import choices
 from plugins.followup.models import Category
 from plugins.followup.outreach.templating import PLACEHOLDERS
 from plugins.patients.forms import NONE, map_errors, options  # noqa: F401  (map_errors re-exported for views)
@@ -25,8 +24,7 @@ def _select(label, **kw):
 
 
 def category_choices():
-    rows = db.session.execute(sa.select(Category).order_by(Category.position, Category.id)).scalars()
-    return options([NONE] + [(str(c.id), c.name) for c in rows if c.active])
+    return options([NONE] + [(str(c.id), c.name) for c in choices.ordered(Category, active_only=True)])
 
 
 def placeholder_help() -> str:

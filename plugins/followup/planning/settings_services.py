@@ -11,6 +11,7 @@ import re
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+from core import choices
 from core.extensions import db
 from plugins.followup.models import Category, Method, Settings
 from plugins.followup.planning.errors import FollowupInvalid
@@ -45,17 +46,12 @@ def set_escalation_delay(value) -> Settings:
 # -- choices ------------------------------------------------------------------------------------
 def visible_methods(user_id: int | None, *, active_only: bool = True) -> list[Method]:
     """Shared methods and the user's own private ones, in their order."""
-    stmt = sa.select(Method).where(sa.or_(Method.shared.is_(True), Method.created_by_id == user_id))
-    if active_only:
-        stmt = stmt.where(Method.active.is_(True))
-    return db.session.execute(stmt.order_by(Method.position, Method.id)).scalars().all()
+    return choices.ordered(Method, active_only=active_only,
+                           where=[sa.or_(Method.shared.is_(True), Method.created_by_id == user_id)])
 
 
 def categories(*, active_only: bool = True) -> list[Category]:
-    stmt = sa.select(Category)
-    if active_only:
-        stmt = stmt.where(Category.active.is_(True))
-    return db.session.execute(stmt.order_by(Category.position, Category.id)).scalars().all()
+    return choices.ordered(Category, active_only=active_only)
 
 
 def usable_method(method_id, user_id: int | None, *, shared_only: bool = False) -> Method | None:
@@ -103,13 +99,9 @@ def _new_code(model, prefix: str) -> str:
     return f"{prefix}{max(numbers, default=0) + 1}"
 
 
-def _next_position(model) -> int:
-    return (db.session.execute(sa.select(sa.func.max(model.position))).scalar() or 0) + 1
-
-
 def add_method(name, *, shared: bool, sends_sms: bool, user_id: int | None) -> Method:
     method = Method(code=_new_code(Method, "custom_"), name=_clean_name(Method, name), shared=bool(shared),
-                    sends_sms=bool(sends_sms), created_by_id=user_id, position=_next_position(Method))
+                    sends_sms=bool(sends_sms), created_by_id=user_id, position=choices.next_position(Method))
     db.session.add(method)
     db.session.flush()
     return method
@@ -134,7 +126,7 @@ def change_method(method: Method, *, name=None, shared=None, sends_sms=None, act
 
 def add_category(name) -> Category:
     category = Category(code=_new_code(Category, "custom_"), name=_clean_name(Category, name),
-                        position=_next_position(Category))
+                        position=choices.next_position(Category))
     db.session.add(category)
     db.session.flush()
     return category
