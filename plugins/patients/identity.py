@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from datetime import date
 
@@ -76,14 +77,22 @@ def age_on(birth: date | None, today: date | None = None) -> int | None:
     return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
 
 
+def pypinyin():
+    """The pypinyin module, imported on first use and without its phrase dictionary.
+
+    Not imported with this module: only processes indexing names need it (a web worker may never,
+    a HIS visits sync never does). Without phrases it takes ~12 MB instead of ~56 MB; a name is not
+    a word, and every reading of each character is indexed anyway (a phrase would pick one)."""
+    os.environ.setdefault("PYPINYIN_NO_PHRASES", "true")  # read once, when pypinyin is imported
+    import pypinyin as module
+    return module
+
+
 def pinyin_keys(name: str) -> set[str]:
     """Search keys of a name: full pinyin and initials, for each reading of its polyphonic
-    characters (曾 ceng/zeng), lower-case, without spaces; Latin letters are kept as they are.
-
-    pypinyin is imported here, not with the module: its dictionaries take ~55 MB, which every
-    process loading the app would carry (web workers, the job worker, a HIS visits sync) though
-    only those indexing names need them."""
-    from pypinyin import Style, pinyin
+    characters (曾 ceng/zeng), lower-case, without spaces; Latin letters are kept as they are."""
+    module = pypinyin()
+    pinyin, Style = module.pinyin, module.Style
     text = re.sub(r"[\s·•.\-]", "", name or "")
     if not text:
         return set()

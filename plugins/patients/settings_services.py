@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from core import choices
 from core.extensions import db
 from core.models import User
-from plugins.patients.identity import IdentityError, normalize_phone
+from plugins.patients.identity import IdentityError, normalize_phone, pypinyin
 from plugins.patients.models import Disease, Referrer, Region, Source
 
 DISEASE_CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9.\-]{1,15}$")
@@ -66,8 +66,7 @@ def _source_code(name: str, wanted: str | None) -> str:
         if code in taken:
             raise SettingsInvalid({"code": _("The code “%(code)s” is already used.", code=code)})
         return code
-    from pypinyin import lazy_pinyin  # here, not at import: see identity.pinyin_keys
-    base = re.sub(r"[^a-z0-9_]", "", "".join(lazy_pinyin(name)).lower())[:28] or "source"
+    base = re.sub(r"[^a-z0-9_]", "", "".join(pypinyin().lazy_pinyin(name)).lower())[:28] or "source"
     code, n = base, 2
     while code in taken:
         code, n = f"{base}_{n}", n + 1

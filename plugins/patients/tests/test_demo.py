@@ -5,7 +5,6 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from pypinyin import lazy_pinyin
 
 from core import clock
 from core.demo import load_demo
@@ -14,7 +13,7 @@ from core.models import Department, Hospital
 from core.tenancy import hospital_scope
 from core.testing import make_hospital
 from plugins.patients import demo, services
-from plugins.patients.identity import MOBILE_RE, parse_id_number
+from plugins.patients.identity import MOBILE_RE, parse_id_number, pypinyin
 from plugins.patients.models import Diagnosis, Disease, HealthRecord, Patient, Region, SearchKey, Tag, Visit
 
 
@@ -64,7 +63,7 @@ def test_patients_are_valid_and_findable_by_pinyin_initials(app, loaded):
             assert number[:6] in {code for code, _towns in demo.COUNTIES.values()}
         for p in patients:
             assert services.clean_patient({f: getattr(p, f) for f in services.PATIENT_FIELDS})  # passes validation
-            initials = "".join(s[0] for s in lazy_pinyin(p.name))
+            initials = "".join(s[0] for s in pypinyin().lazy_pinyin(p.name))
             found = db.session.execute(services.search(services.PatientQuery(q=initials))
                                        .where(Patient.id == p.id)).scalar_one_or_none()
             assert found is not None, (p.name, initials)
