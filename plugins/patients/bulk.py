@@ -25,13 +25,12 @@ services.announce_visits).
 """
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from core.bulk_copy import copy_into
 from core.extensions import db
 from core.models import utcnow
 from plugins.patients.search_index import index_patients
@@ -63,17 +62,6 @@ class UpsertResult:
 
 
 # -- staging ------------------------------------------------------------------------------------
-def _copy_csv(rows: Sequence[tuple]) -> io.StringIO:
-    """``rows`` as COPY's CSV, written by the csv module's C writer: str() of dates, naive
-    datetimes, Decimals and booleans is what PostgreSQL reads, and text is quoted when it needs
-    to be. None and '' both become an empty field, which COPY reads as NULL: the CRM keeps a
-    blank as NULL anyway (the callers' cleaning turns '' into None)."""
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
-    buffer.seek(0)
-    return buffer
-
-
 def _stage(name: str, types: dict, columns: Sequence[str], rows: Sequence[tuple]) -> str:
     """Load ``rows`` (tuples in ``columns`` order) into the session's temp table ``name``."""
     conn = db.session.connection()
@@ -85,8 +73,7 @@ def _stage(name: str, types: dict, columns: Sequence[str], rows: Sequence[tuple]
         if conn.exec_driver_sql(f"SELECT to_regclass('pg_temp.{name}')").scalar() is None:
             conn.exec_driver_sql(f"CREATE TEMP TABLE {name} ({ddl}) ON COMMIT DELETE ROWS")
         conn.exec_driver_sql(f"DELETE FROM {name}")
-        with conn.connection.dbapi_connection.cursor() as cursor:
-            cursor.copy_expert(f"COPY {name} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", _copy_csv(rows))
+        copy_into(conn, name, columns, rows)  # the callers' cleaning turns '' into None
         return name
     conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({ddl})")
     conn.exec_driver_sql(f"DELETE FROM {name}")

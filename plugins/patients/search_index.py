@@ -18,6 +18,7 @@ import re
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from core.bulk_copy import insert_rows
 from plugins.patients.identity import pinyin_keys
 from plugins.patients.models import Patient, SearchKey
 
@@ -51,10 +52,8 @@ def index_patients(conn, patient_ids) -> None:
         patients = conn.execute(
             sa.select(_patients.c.id, _patients.c.name, *(_patients.c[c] for c in COPIED))
             .where(_patients.c.id.in_(chunk), _patients.c.merged_into_id.is_(None))).all()
-        rows = [{"patient_id": p.id, "key": key, **{c: getattr(p, c) for c in COPIED}}
-                for p in patients for key in sorted(keys_of(p.name))]
-        if rows:
-            conn.execute(_keys.insert(), rows)
+        rows = [(p.id, key, *(getattr(p, c) for c in COPIED)) for p in patients for key in sorted(keys_of(p.name))]
+        insert_rows(conn, _keys, ("patient_id", "key", *COPIED), rows)  # keys are never ''
 
 
 @event.listens_for(Patient, "after_insert")

@@ -203,6 +203,17 @@ def test_masks_and_keys():
     assert pinyin_keys("") == set()
 
 
+@pytest.mark.parametrize(("name", "keys"), [
+    ("曾乐", {"cengle", "cengyue", "zengle", "zengyue", "cl", "cy", "zl", "zy"}),  # every reading of each
+    ("重庆", {"zhongqing", "chongqing", "tongqing", "zq", "cq", "tq"}),  # a place-like name: no phrase picks one
+    ("阿依古丽·买买提", {"ayigulimaimaiti", "ayglmmt"}),
+    ("Tom张三", {"tomzhangsan", "tzs"}),  # a Latin run is one part: its initial is its first letter
+    ("张3丰", {"zhang3feng", "z3f"}),
+])
+def test_pinyin_keys_of_polyphonic_and_mixed_names(name, keys):
+    assert keys <= pinyin_keys(name)
+
+
 def test_delete_refused_when_visits_exist(a):
     patient = services.create_patient({"name": "孙八"})
     services.record_visit(patient, {"visit_at": datetime(2026, 1, 2, 9, 0)})
