@@ -114,14 +114,16 @@ def issue_token(user: User, name: str = "api", ttl: timedelta | None = timedelta
     return token, record
 
 
+# One statement for the token, its user and hospital, their roles and grants: every API call
+# starts here, and the permissions and data scope are read from them next. Built once: SQLAlchemy
+# keys its statement cache by walking the statement, and remembers the key of one it has seen.
+_TOKEN_WITH_PRINCIPAL = (sa.select(ApiToken).where(ApiToken.token_hash == sa.bindparam("digest"))
+                         .options(joinedload(ApiToken.user).joinedload(User.roles).joinedload(Role.grants)))
+
+
 def user_for_token(token: str) -> tuple[User, ApiToken] | None:
     with tenancy.system_scope():
-        # One statement for the token, its user and hospital, their roles and grants: every API
-        # call starts here, and the permissions and data scope are read from them next.
-        record = db.session.execute(
-            sa.select(ApiToken).where(ApiToken.token_hash == _digest(token))
-            .options(joinedload(ApiToken.user).joinedload(User.roles).joinedload(Role.grants))
-        ).unique().scalar_one_or_none()
+        record = db.session.execute(_TOKEN_WITH_PRINCIPAL, {"digest": _digest(token)}).unique().scalar_one_or_none()
         if record is None or record.revoked_at is not None:
             return None
         if record.expires_at is not None and record.expires_at < utcnow():

@@ -10,6 +10,10 @@ def count_rows(select_stmt, cap: int | None = None) -> tuple[int, bool]:
     """(count, exact) of ``select_stmt``'s rows. With ``cap``, counting stops after ``cap`` rows
     (``exact`` false then): counting a million-row list exactly costs more than showing it."""
     inner = select_stmt.order_by(None)
+    if not inner._distinct and inner._group_by_clauses == ():
+        # What the rows hold does not change how many there are: a constant lets PostgreSQL
+        # count from the index alone without forming each row (a wide row costs twice the time).
+        inner = inner.with_only_columns(sa.literal_column("1"), maintain_column_froms=True)
     if cap is not None:
         inner = inner.limit(cap + 1)
     total = db.session.execute(sa.select(sa.func.count()).select_from(inner.subquery())).scalar_one()

@@ -11,6 +11,7 @@ scope raises :class:`TenancyError` instead of returning everything.
 from __future__ import annotations
 
 import contextlib
+import functools
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
@@ -130,7 +131,10 @@ def get_or_404(model, ident):
     return row
 
 
-def _criteria_options(scope: Scope) -> list:
+@functools.lru_cache(maxsize=1024)
+def _criteria_options(scope: Scope) -> tuple:
+    """The loader criteria of a scope. Cached: the same few scopes ask again and again, and an
+    option SQLAlchemy has seen keeps the key it computed for its statement cache."""
     options = []
     if scope.hospital_ids is not None:
         ids = tuple(sorted(scope.hospital_ids))
@@ -145,7 +149,7 @@ def _criteria_options(scope: Scope) -> list:
         options.append(with_loader_criteria(
             DataScoped, lambda cls: or_(cls.owner_id == uid, cls.department_id.in_(depts)),
             include_aliases=True))
-    return options
+    return tuple(options)
 
 
 def _touches_hospital_data(state) -> bool:

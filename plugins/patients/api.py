@@ -106,7 +106,7 @@ def list_patients(query):
         tag_id=query.get("tag_id"), disease_id=query.get("disease_id"), visit_from=query.get("visit_from"),
         visit_to=query.get("visit_to"), key_patient=query.get("key_patient"), sort=query["sort"],
         descending=query["order"] == "desc")
-    page = paginate(services.search(search).options(*PATIENT_LOADS), count_cap=services.LIST_COUNT_CAP,
+    page = paginate(services.search(search), load=PATIENT_LOADS, count_cap=services.LIST_COUNT_CAP,
                     counted=services.counted(search))
     _audit_unmasked(page.rows, "API patient list")
     return page
