@@ -2,6 +2,7 @@
 `hcrm jobs run`, the dashboard cards and the statistics report."""
 from datetime import datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from core.clock import local_now
@@ -12,6 +13,8 @@ from plugins.followup.models import Plan
 from plugins.followup.tests.conftest import catalogue_ids, hospital, new_patient, user
 
 NOW = local_now().replace(microsecond=0)
+# 10:00 today: plans due an hour or two later are in the "today" bucket at any hour the suite runs.
+TEN = datetime.combine(NOW.date(), datetime.min.time()) + timedelta(hours=10)
 
 
 def _plans(app, centre, specs, base=None):
@@ -36,9 +39,18 @@ def _plans(app, centre, specs, base=None):
     return made
 
 
+@pytest.fixture
+def at_ten(monkeypatch):
+    """The queue page and its buckets see the clock at 10:00 today."""
+    from plugins.followup.planning import queue, views
+    for module in (queue, views):
+        monkeypatch.setattr(module, "local_now", lambda: TEN)
+    return TEN
+
+
 def test_buckets_mine_and_team(app, client, centre):
     # The buckets are counted at a fixed 10:00 today, so the test means the same at any hour.
-    ten = datetime.combine(local_now().date(), datetime.min.time()) + timedelta(hours=10)
+    ten = TEN
     _plans(app, centre, [
         ("过期", -timedelta(hours=30), "a_doc", False, {}),
         ("今天", timedelta(hours=1), "a_doc", True, {}),
@@ -62,17 +74,17 @@ def test_buckets_mine_and_team(app, client, centre):
     assert "以后" in later and "过期" not in later
 
 
-def test_staff_see_only_their_plans_and_no_team_view(app, client, centre):
+def test_staff_see_only_their_plans_and_no_team_view(app, client, centre, at_ten):
     _plans(app, centre, [("我的", timedelta(hours=1), "a_doc", False, {}),
-                         ("同事的", timedelta(hours=1), "a_doc2", False, {})])
+                         ("同事的", timedelta(hours=1), "a_doc2", False, {})], base=at_ten)
     login(client, "a_doc")
     page = client.get("/followup/?view=team&bucket=today").get_data(as_text=True)
     assert "我的" in page and "同事的" not in page  # staff: own scope, the team view falls back to mine
 
 
-def test_bulk_reassign_by_a_supervisor(app, client, centre):
+def test_bulk_reassign_by_a_supervisor(app, client, centre, at_ten):
     first, second = _plans(app, centre, [("甲", timedelta(hours=1), "a_doc", False, {}),
-                                         ("乙", timedelta(hours=2), "a_doc", False, {})])
+                                         ("乙", timedelta(hours=2), "a_doc", False, {})], base=at_ten)
     login(client, "a_super")
     client.post("/language", data={"locale": "en"})
     page = client.get("/followup/?view=team&bucket=today").get_data(as_text=True)
