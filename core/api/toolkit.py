@@ -20,6 +20,7 @@ from flask_login import current_user
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from core import clock
+from core.api.dumping import dump
 from core.extensions import csrf, db
 from core.paging import total_for_page
 from core.permissions import can
@@ -170,7 +171,7 @@ def paginate(select_stmt, schema=None, *, count_cap: int | None = None, counted=
     rows = result.unique().scalars().all() if len(select_stmt.column_descriptions) == 1 else result.all()
     total, exact = total_for_page(select_stmt, page=page, per_page=per_page, shown=len(rows), cap=count_cap,
                                   counted=counted)
-    items = _instance(schema).dump(rows, many=True) if schema is not None else list(rows)
+    items = dump(_instance(schema), rows, many=True) if schema is not None else list(rows)
     result = Page(items=items, page=page, per_page=per_page, total=total, total_exact=exact,
                   pages=math.ceil(total / per_page) if total else 0)
     result.rows = rows
@@ -188,7 +189,7 @@ def _make_response(op: Operation, result):
         response = Response(status=204 if status == 200 else status)
     else:
         if not isinstance(result, Page) and op.response is not None:
-            result = op.response.dump(result, many=op.many)
+            result = dump(op.response, result, many=op.many)
         response = jsonify(result)
         response.status_code = status
     if headers:
