@@ -96,8 +96,12 @@ def build_app(config: HcrmConfig | None, *, overrides=None, finder=None) -> Flas
         BABEL_DEFAULT_LOCALE=config.default_locale,
         BABEL_TRANSLATION_DIRECTORIES=translation_directories(registry),
         MAX_CONTENT_LENGTH=32 * 1024 * 1024,
-        JSON_SORT_KEYS=False,
     )
+    # JSON as the schemas declare it (id and name first, not sorted) and Chinese as UTF-8 rather
+    # than \uXXXX escapes: readable for integrators and half the bytes (Flask 3 reads these from
+    # the provider; the old JSON_* config keys are ignored).
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
     app.config.update(overrides or {})
     if not app.config["SECRET_KEY"]:
         raise RuntimeError("no secret key: set HCRM_SECRET_KEY or run `hcrm init` to create instance/secret_key")

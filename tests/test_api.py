@@ -40,6 +40,10 @@ def test_me_shows_user_hospital_live_plugins_and_permissions(app, client):
     assert me["data_scope"] == "hospital"
     assert {"core.plugins.manage", "core.users.read"} <= set(me["permissions"])
 
+    raw = client.get("/api/v1/me", headers=api_token(client, "admin")).get_data()
+    assert "示范医院".encode() in raw  # UTF-8, not \\u escapes
+    assert list(me["hospital"]) == ["id", "code", "name"]  # the schema's order, not sorted
+
     nurse = client.get("/api/v1/me", headers=api_token(client, "nurse")).get_json()
     assert nurse["data_scope"] == "own"
     assert "core.plugins.manage" not in nurse["permissions"]
