@@ -17,6 +17,7 @@ from core.catalog import Catalog, build_catalog
 from core.config import HcrmConfig, check_plugin_names, load_config
 from core.extensions import csrf, db, login_manager
 from core.plugins import PluginRegistry, default_finder
+from core.pool_ping import PING_AFTER_IDLE_SECONDS, ping_idle_connections
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,7 +86,7 @@ def build_app(config: HcrmConfig | None, *, overrides=None, finder=None) -> Flas
 
     app.config.update(
         SQLALCHEMY_DATABASE_URI=engine_url(config.database_url),
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        HCRM_PING_AFTER_IDLE_SECONDS=PING_AFTER_IDLE_SECONDS,  # see core.pool_ping
         SECRET_KEY=secret_key(INSTANCE),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -114,8 +115,9 @@ def build_app(config: HcrmConfig | None, *, overrides=None, finder=None) -> Flas
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops)
     ensure_sqlite_directory(app.config["SQLALCHEMY_DATABASE_URI"])
     db.init_app(app)
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        with app.app_context():
+    with app.app_context():
+        ping_idle_connections(db.engine, app.config["HCRM_PING_AFTER_IDLE_SECONDS"])
+        if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
             sa.event.listen(db.engine, "connect", _sqlite_pragmas)
     login_manager.init_app(app)
     csrf.init_app(app)
