@@ -70,8 +70,10 @@ def load(conn, hospital_id: int, other_id: int, patients: int, rng: random.Rando
                 insurance_no, source_id, department_id, key_patient, created_at, updated_at)
             SELECT :h, bn.name, CASE WHEN g % 2 = 0 THEN 'F' ELSE 'M' END,
                    DATE '1940-01-01' + (g * 7919 % 29000)::int,
+                   -- unique, as in a real archive: the birth date takes g mod 29000, the sequence
+                   -- number the rest (the check digit is not computed: nothing here validates it)
                    '430621' || to_char(DATE '1940-01-01' + (g * 7919 % 29000)::int, 'YYYYMMDD')
-                        || lpad((g % 1000)::text, 3, '0') || (g % 10)::text,
+                        || lpad((g / 29000 % 1000)::text, 3, '0') || (g % 10)::text,
                    p.phone, right(p.phone, 4), 'YB' || lpad(g::text, 10, '0'),
                    (:sources)[1 + g % cardinality(:sources)], (:depts)[1 + g % cardinality(:depts)],
                    g % 97 = 0,
