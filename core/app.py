@@ -13,6 +13,7 @@ from flask_babel import Babel
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core import core_hooks
+from core.autocommit_reads import autocommit_twin
 from core.catalog import Catalog, build_catalog
 from core.config import HcrmConfig, check_plugin_names, load_config
 from core.extensions import csrf, db, login_manager
@@ -30,6 +31,7 @@ class HcrmState:
     registry: PluginRegistry
     catalog: Catalog
     live_cache: dict = field(default_factory=dict)  # hospital id -> (plugins_version, live plugins)
+    autocommit_engine: sa.Engine | None = None  # API reads on PostgreSQL (core.autocommit_reads)
 
 
 def secret_key(instance: Path) -> str | None:
@@ -117,6 +119,7 @@ def build_app(config: HcrmConfig | None, *, overrides=None, finder=None) -> Flas
     db.init_app(app)
     with app.app_context():
         ping_idle_connections(db.engine, app.config["HCRM_PING_AFTER_IDLE_SECONDS"])
+        state.autocommit_engine = autocommit_twin(db.engine, app.config["HCRM_PING_AFTER_IDLE_SECONDS"])
         if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
             sa.event.listen(db.engine, "connect", _sqlite_pragmas)
     login_manager.init_app(app)

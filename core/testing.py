@@ -92,9 +92,18 @@ def _schema(database_url):
     with app.app_context():
         from core import migrations_support
         migrations_support.upgrade()
-        from core.extensions import db
-        db.engine.dispose()
+        dispose_engines()
     return database_url
+
+
+def dispose_engines() -> None:
+    """Close the current app's pooled connections (the engine's and its autocommit twin's): a
+    test run builds hundreds of apps on one database."""
+    from core.extensions import db
+    from core.permissions import hcrm
+    db.engine.dispose()
+    if hcrm().autocommit_engine is not None:
+        hcrm().autocommit_engine.dispose()
 
 
 def _empty_tables(app) -> None:
@@ -111,7 +120,7 @@ def _empty_tables(app) -> None:
                 for table in tables:
                     conn.execute(table.delete())
         db.session.remove()
-        db.engine.dispose()
+        dispose_engines()
 
 
 @pytest.fixture
@@ -141,10 +150,9 @@ def app_factory(_schema):
     yield factory
     if built:
         _empty_tables(built[-1])
-    from core.extensions import db
     for application in built:
         with application.app_context():
-            db.engine.dispose()
+            dispose_engines()
 
 
 # -- factories --------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, NotFound
 
-from core import tenancy
+from core import autocommit_reads, tenancy
 from core.activation import live_for
 from core.extensions import db, login_manager
 from core.menus import build_menu
@@ -109,6 +109,7 @@ def enter_request_scope() -> None:
     g.hcrm_live = set()
     g.hcrm_permissions = set()
     g.hcrm_hospital = None
+    autocommit_reads.for_request(hcrm().autocommit_engine, is_api_request())
     if is_api_request():
         # The API is token-only: the bearer token decides, never a session or remember-me cookie
         # a browser also sends (so CSRF cannot apply, and a token is not shadowed by a cookie).
