@@ -133,6 +133,7 @@ def enter_request_scope() -> None:
 
 
 def leave_request_scope(exc=None) -> None:
+    autocommit_reads.for_request(None, False)  # an app context outliving the request (tests) is not one
     token = g.pop("hcrm_scope_token", None)
     if token is not None:
         try:
