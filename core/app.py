@@ -19,6 +19,7 @@ from core.config import HcrmConfig, check_plugin_names, load_config
 from core.extensions import csrf, db, login_manager
 from core.plugins import PluginRegistry, default_finder
 from core.pool_ping import PING_AFTER_IDLE_SECONDS, ping_idle_connections
+from core.principal_cache import PrincipalCache
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +33,7 @@ class HcrmState:
     catalog: Catalog
     live_cache: dict = field(default_factory=dict)  # hospital id -> (plugins_version, live plugins)
     autocommit_engine: sa.Engine | None = None  # API reads on PostgreSQL (core.autocommit_reads)
+    principals: PrincipalCache | None = None  # API tokens' principals (core.principal_cache)
 
 
 def secret_key(instance: Path) -> str | None:
@@ -84,7 +86,8 @@ def build_app(config: HcrmConfig | None, *, overrides=None, finder=None) -> Flas
                 static_folder=None)
     registry = PluginRegistry(finder or default_finder, core_module=core_hooks).load()
     check_plugin_names(config, registry.names + [b.name for b in registry.broken])
-    state = app.extensions["hcrm"] = HcrmState(config=config, registry=registry, catalog=Catalog())
+    state = app.extensions["hcrm"] = HcrmState(config=config, registry=registry, catalog=Catalog(),
+                                               principals=PrincipalCache(config.api_token_cache_seconds))
 
     app.config.update(
         SQLALCHEMY_DATABASE_URI=engine_url(config.database_url),

@@ -6,7 +6,7 @@ import secrets
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, has_app_context, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
@@ -16,8 +16,11 @@ from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from core import audit, tenancy
+from core.autocommit_reads import READ_METHODS
 from core.extensions import db
-from core.models import ApiToken, LoginAttempt, Role, User, utcnow
+from core.models import ApiToken, Hospital, LoginAttempt, Role, RolePermission, User, utcnow
+from core.permissions import hcrm
+from core.principal_cache import forget_on_commit
 
 bp = Blueprint("auth", __name__)
 MIN_PASSWORD_LENGTH = 8
@@ -121,9 +124,20 @@ _TOKEN_WITH_PRINCIPAL = (sa.select(ApiToken).where(ApiToken.token_hash == sa.bin
                          .options(joinedload(ApiToken.user).joinedload(User.roles).joinedload(Role.grants)))
 
 
-def user_for_token(token: str) -> tuple[User, ApiToken] | None:
+def user_for_token(token: str, *, reuse: bool = False) -> tuple[User, ApiToken] | None:
+    """The user and token record of a bearer token, or None when it is unknown, revoked, expired
+    or its user or hospital is inactive. ``reuse``: a read may take the principal this process
+    loaded for the token a few seconds ago (see core.principal_cache)."""
+    digest = _digest(token)
+    principals = hcrm().principals
+    remembered = principals.get(digest) if reuse else None
+    if remembered is not None:
+        if remembered.expires_at is not None and remembered.expires_at < utcnow():
+            return None
+        record = db.session.merge(remembered, load=False)
+        return record.user, record
     with tenancy.system_scope():
-        record = db.session.execute(_TOKEN_WITH_PRINCIPAL, {"digest": _digest(token)}).unique().scalar_one_or_none()
+        record = db.session.execute(_TOKEN_WITH_PRINCIPAL, {"digest": digest}).unique().scalar_one_or_none()
         if record is None or record.revoked_at is not None:
             return None
         if record.expires_at is not None and record.expires_at < utcnow():
@@ -131,6 +145,8 @@ def user_for_token(token: str) -> tuple[User, ApiToken] | None:
         user = record.user
         if not user.active or not user.hospital.active:
             return None
+        if reuse:
+            principals.put(digest, record)
         # Record use at most once a minute: a write (and a commit) on every API call would cost
         # more than the call itself.
         now = utcnow()
@@ -138,6 +154,11 @@ def user_for_token(token: str) -> tuple[User, ApiToken] | None:
             record.last_used_at = now
             db.session.commit()
         return user, record
+
+
+# A change to who may do what, committed through the ORM, empties this process's cache at once.
+forget_on_commit((ApiToken, User, Role, RolePermission, Hospital),
+                 lambda: hcrm().principals if has_app_context() else None)
 
 
 def revoke_token(record: ApiToken) -> None:
@@ -157,7 +178,7 @@ def load_user_from_bearer(req):
     scheme, _sep, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    found = user_for_token(token.strip())
+    found = user_for_token(token.strip(), reuse=req.method in READ_METHODS)
     if found is None:
         return None
     g.hcrm_token_record = found[1]

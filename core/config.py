@@ -34,6 +34,7 @@ _SECTIONS = {
         "login_max_failures": ("login_max_failures", "integer", 5),
         "login_lockout_minutes": ("login_lockout_minutes", "integer", 15),
         "trusted_proxies": ("trusted_proxies", "count", 0),
+        "api_token_cache_seconds": ("api_token_cache_seconds", "count", 5),
     },
     "i18n": {"default_locale": ("default_locale", "string", "zh_CN"),
              "locales": ("locales", "string_list", ("zh_CN", "en")),
@@ -76,6 +77,7 @@ class HcrmConfig:
     login_max_failures: int
     login_lockout_minutes: int
     trusted_proxies: int  # reverse proxies in front of the app whose X-Forwarded-* headers are believed
+    api_token_cache_seconds: int  # how long an API read may reuse its token's principal (core.principal_cache)
     default_locale: str
     locales: tuple[str, ...]
     timezone: str  # IANA name: the hospitals' wall clock (visit and due times are stored in it)

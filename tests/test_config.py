@@ -458,3 +458,13 @@ def test_trusted_proxies_is_a_count(tmp_path):
           trusted_proxies: -1  # <-
         hospitals: []
         """, "security.trusted_proxies must be a whole number, 0 or more")
+
+
+def test_api_token_cache_seconds_is_a_count(tmp_path):
+    assert default_config().api_token_cache_seconds == 5
+    assert load_text(tmp_path, "security:\n  api_token_cache_seconds: 0\nhospitals: []\n").api_token_cache_seconds == 0
+    expect_error(tmp_path, """\
+        security:
+          api_token_cache_seconds: 2.5  # <-
+        hospitals: []
+        """, "security.api_token_cache_seconds must be a whole number, 0 or more")
