@@ -6,9 +6,8 @@ import sqlalchemy as sa
 from core.extensions import db
 
 
-def count_rows(select_stmt, cap: int | None = None) -> tuple[int, bool]:
-    """(count, exact) of ``select_stmt``'s rows. With ``cap``, counting stops after ``cap`` rows
-    (``exact`` false then): counting a million-row list exactly costs more than showing it."""
+def count_statement(select_stmt, cap: int | None = None):
+    """``SELECT count(*)`` of ``select_stmt``'s rows, of ``cap + 1`` at most with ``cap``."""
     inner = select_stmt.order_by(None)
     if not inner._distinct and inner._group_by_clauses == ():
         # What the rows hold does not change how many there are: a constant lets PostgreSQL
@@ -16,10 +15,17 @@ def count_rows(select_stmt, cap: int | None = None) -> tuple[int, bool]:
         inner = inner.with_only_columns(sa.literal_column("1"), maintain_column_froms=True)
     if cap is not None:
         inner = inner.limit(cap + 1)
-    total = db.session.execute(sa.select(sa.func.count()).select_from(inner.subquery())).scalar_one()
-    if cap is not None and total > cap:
-        return cap, False
-    return total, True
+    return sa.select(sa.func.count()).select_from(inner.subquery())
+
+
+def _capped(total: int, cap: int | None) -> tuple[int, bool]:
+    return (cap, False) if cap is not None and total > cap else (total, True)
+
+
+def count_rows(select_stmt, cap: int | None = None) -> tuple[int, bool]:
+    """(count, exact) of ``select_stmt``'s rows. With ``cap``, counting stops after ``cap`` rows
+    (``exact`` false then): counting a million-row list exactly costs more than showing it."""
+    return _capped(db.session.execute(count_statement(select_stmt, cap)).scalar_one(), cap)
 
 
 def total_for_page(select_stmt, *, page: int, per_page: int, shown: int, cap: int | None = None,
@@ -31,6 +37,30 @@ def total_for_page(select_stmt, *, page: int, per_page: int, shown: int, cap: in
     if 0 < shown < per_page or (page == 1 and shown == 0):
         return (page - 1) * per_page + shown, True
     return count_rows(select_stmt if counted is None else counted, cap)
+
+
+def page_of(select_stmt, *, page: int, per_page: int, cap: int | None = None, counted=None,
+            load=()) -> tuple[list, int, bool]:
+    """(rows, count, exact) of page ``page`` of ``select_stmt``, counted as :func:`total_for_page`
+    does. A statement of one entity yields the entities (``load``: its loader options, for the
+    page only), several columns yield rows.
+
+    With ``counted`` and one entity, the count rides in the page's own statement (a scalar
+    subquery PostgreSQL runs once): one statement instead of two for the lists ``counted`` is given
+    for (a name search), whose first page is full more often than not."""
+    stmt = select_stmt.options(*load).limit(per_page).offset((page - 1) * per_page)
+    single = len(select_stmt.column_descriptions) == 1
+    if counted is not None and single:
+        stmt = stmt.add_columns(count_statement(counted, cap).scalar_subquery())
+        found = db.session.execute(stmt).unique().all()
+        rows = [entity for entity, _total in found]
+        if len(rows) == per_page:
+            return rows, *_capped(found[0][1], cap)
+    else:
+        result = db.session.execute(stmt)
+        rows = result.unique().scalars().all() if single else result.all()
+    return rows, *total_for_page(select_stmt, page=page, per_page=per_page, shown=len(rows), cap=cap,
+                                 counted=counted)
 
 
 def paginate_capped(select_stmt, *, page: int, per_page: int, cap: int, counted=None):

@@ -22,7 +22,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from core import clock
 from core.api.dumping import dump
 from core.extensions import csrf, db
-from core.paging import total_for_page
+from core.paging import page_of
 from core.permissions import can
 from core.web import json_error
 
@@ -158,8 +158,8 @@ def paginate(select_stmt, schema=None, *, count_cap: int | None = None, counted=
 
     A statement of one entity yields the entities; several columns yield rows (use labels).
     ``count_cap`` bounds the count (see :func:`core.paging.count_rows`) for lists that can be huge;
-    ``counted`` is a cheaper statement to count, with one row per listed row (see
-    :func:`core.paging.total_for_page`). ``load``: loader options (``joinedload(…)``) for the
+    ``counted`` is a cheaper statement to count, with one row per listed row, counted in the
+    page's own statement (see :func:`core.paging.page_of`). ``load``: loader options (``joinedload(…)``) for the
     page's rows only — the count would carry them for nothing (SQLAlchemy still walks them to
     key its statement cache: about a millisecond for half a dozen joined relationships).
     """
@@ -167,10 +167,8 @@ def paginate(select_stmt, schema=None, *, count_cap: int | None = None, counted=
     if schema is None:
         op = g.get("hcrm_api_operation")
         schema = op.response if op is not None else None
-    result = db.session.execute(select_stmt.options(*load).limit(per_page).offset((page - 1) * per_page))
-    rows = result.unique().scalars().all() if len(select_stmt.column_descriptions) == 1 else result.all()
-    total, exact = total_for_page(select_stmt, page=page, per_page=per_page, shown=len(rows), cap=count_cap,
-                                  counted=counted)
+    rows, total, exact = page_of(select_stmt, page=page, per_page=per_page, cap=count_cap, counted=counted,
+                                 load=load)
     items = dump(_instance(schema), rows, many=True) if schema is not None else list(rows)
     result = Page(items=items, page=page, per_page=per_page, total=total, total_exact=exact,
                   pages=math.ceil(total / per_page) if total else 0)
