@@ -21,6 +21,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from core import clock
 from core.api.dumping import dump
+from core.api.messages import translate_errors
 from core.extensions import csrf, db
 from core.paging import page_of
 from core.permissions import can
@@ -148,7 +149,7 @@ class _BadInput(Exception):
         self.status, self.message, self.fields = status, message, fields_
 
     def response(self):
-        extra = {"fields": self.fields} if self.fields is not None else {}
+        extra = {"fields": translate_errors(self.fields)} if self.fields is not None else {}
         return json_error(self.status, self.message, **extra)
 
 
