@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask_sqlalchemy.pagination import Pagination
 
 from core.extensions import db
 
@@ -63,10 +64,21 @@ def page_of(select_stmt, *, page: int, per_page: int, cap: int | None = None, co
                                  counted=counted)
 
 
-def paginate_capped(select_stmt, *, page: int, per_page: int, cap: int, counted=None):
-    """Flask-SQLAlchemy's page object with a capped count; ``page.total_exact`` says which.
-    ``counted``: see :func:`total_for_page`."""
-    result = db.paginate(select_stmt, page=page, per_page=per_page, error_out=False, count=False)
-    result.total, result.total_exact = total_for_page(select_stmt, page=page, per_page=per_page,
-                                                      shown=len(result.items), cap=cap, counted=counted)
-    return result
+class CappedPage(Pagination):
+    """Flask-SQLAlchemy's page object (what the templates' pagers read) filled by :func:`page_of`;
+    ``total_exact`` says whether ``total`` is exact."""
+
+    def _query_items(self) -> list:
+        args = self._query_args
+        rows, self._counted_total, self.total_exact = page_of(
+            args["select"], page=self.page, per_page=self.per_page, cap=args["cap"], counted=args["counted"])
+        return rows
+
+    def _query_count(self) -> int:
+        return self._counted_total
+
+
+def paginate_capped(select_stmt, *, page: int, per_page: int, cap: int, counted=None) -> CappedPage:
+    """Page ``page`` of ``select_stmt`` with a capped count (see :func:`page_of`)."""
+    return CappedPage(page=page, per_page=per_page, max_per_page=None, error_out=False,
+                      select=select_stmt, cap=cap, counted=counted)

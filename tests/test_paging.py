@@ -66,3 +66,14 @@ def test_rows_of_several_columns_are_counted_apart(departments, statements):
                                      page=1, per_page=5, counted=COUNTED)
         assert rows[0].code == "D00" and (total, exact) == (12, True)
         assert len(statements) == 2
+
+
+def test_pages_get_flask_sqlalchemys_pager_filled_the_same_way(departments, statements):
+    from core.paging import paginate_capped
+    with hospital_scope(departments):
+        page = paginate_capped(LIST, page=2, per_page=5, cap=10, counted=COUNTED)
+        assert [d.code for d in page.items][0] == "D05" and len(statements) == 1
+        assert (page.total, page.total_exact, page.pages, page.has_next, page.has_prev) == (10, False, 2, False, True)
+        last = paginate_capped(LIST, page=3, per_page=5, cap=100)
+        assert (last.total, last.total_exact, [d.code for d in last.items]) == (12, True, ["D10", "D11"])
+        assert len(statements) == 2
