@@ -15,7 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from core import core_hooks
 from core.autocommit_reads import autocommit_twin
 from core.catalog import Catalog, build_catalog
-from core.config import HcrmConfig, check_plugin_names, load_config
+from core.config import HcrmConfig, PluginSettings, check_plugin_names, load_config
 from core.extensions import csrf, db, login_manager
 from core.plugins import PluginRegistry, default_finder
 from core.pool_ping import PING_AFTER_IDLE_SECONDS, ping_idle_connections
@@ -34,6 +34,7 @@ class HcrmState:
     live_cache: dict = field(default_factory=dict)  # hospital id -> (plugins_version, live plugins)
     autocommit_engine: sa.Engine | None = None  # API reads on PostgreSQL (core.autocommit_reads)
     principals: PrincipalCache | None = None  # API tokens' principals (core.principal_cache)
+    plugin_settings: dict = field(default_factory=dict)  # plugin -> what its hcrm_settings hook returned
 
 
 def secret_key(instance: Path) -> str | None:
@@ -88,6 +89,7 @@ def build_app(config: HcrmConfig | None, *, overrides=None, finder=None) -> Flas
     check_plugin_names(config, registry.names + [b.name for b in registry.broken])
     state = app.extensions["hcrm"] = HcrmState(config=config, registry=registry, catalog=Catalog(),
                                                principals=PrincipalCache(config.api_token_cache_seconds))
+    state.plugin_settings = plugin_settings(registry, config)
 
     app.config.update(
         SQLALCHEMY_DATABASE_URI=engine_url(config.database_url),
@@ -135,6 +137,18 @@ def build_app(config: HcrmConfig | None, *, overrides=None, finder=None) -> Flas
     web.init_app(app)  # the core's routes first: plugin menus are checked against them
     state.catalog = build_catalog(registry, app)
     return app
+
+
+def plugin_settings(registry: PluginRegistry, config: HcrmConfig) -> dict:
+    """Each plugin validates its own ``plugins_settings`` section (hook ``hcrm_settings``); a
+    mistake stops the start with the ConfigError the plugin raised."""
+    validated = {}
+    for impl in registry.pm.hook.hcrm_settings.get_hookimpls():
+        name = impl.plugin_name
+        if name in registry.infos:
+            section = config.plugins_settings.get(name) or PluginSettings(name, path=config.path)
+            validated[name] = impl.function(settings=section, config=config)
+    return validated
 
 
 def select_locale(config: HcrmConfig) -> str:

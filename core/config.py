@@ -11,7 +11,7 @@ import difflib
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -42,8 +42,8 @@ _SECTIONS = {
     "jobs": {"worker_interval_seconds": ("worker_interval_seconds", "integer", 60)},
 }
 _DEFAULTS = {field: default for keys in _SECTIONS.values() for field, _, default in keys.values()}
-_TOP_KEYS = (*_SECTIONS, "hospitals")
-_HOSPITAL_KEYS = ("code", "name", "plugins")
+_TOP_KEYS = (*_SECTIONS, "plugins_settings", "hospitals")
+_HOSPITAL_KEYS = ("code", "name", "plugins", "plugins_settings")
 _EMPTY_LIST = yaml.SequenceNode("tag:yaml.org,2002:seq", [])
 
 
@@ -68,6 +68,35 @@ class HospitalConfig:
 
 
 @dataclass(frozen=True)
+class PluginSettings:
+    """A plugin's own settings as written in the file, for the plugin to validate (hook
+    ``hcrm_settings``): ``group`` is ``plugins_settings.<plugin>`` at the top level, ``hospitals``
+    maps a hospital code to that hospital's ``plugins_settings.<plugin>``. Values are plain YAML
+    values (dicts, lists, strings, numbers); ``error(where, message)`` words a mistake like the
+    rest of this module, at the line of ``where`` (a key path such as ``("sources", 0, "host")``,
+    or ``("DEMO1", "sources")`` with ``hospital="DEMO1"``)."""
+
+    plugin: str
+    group: Mapping = field(default_factory=dict)
+    hospitals: Mapping[str, Mapping] = field(default_factory=dict)
+    path: str | None = None
+    lines: Mapping[tuple, int] = field(default_factory=dict)  # (hospital code or "", *key path) -> line
+
+    def where(self, keys: tuple = (), hospital: str | None = None) -> str:
+        text = f"hospital {hospital!r} " if hospital else ""
+        text += f"plugins_settings.{self.plugin}"
+        for key in keys:
+            text += f"[{key}]" if isinstance(key, int) else f".{key}"
+        return text
+
+    def error(self, keys: tuple, message: str, hospital: str | None = None) -> ConfigError:
+        full = (hospital or "", *keys)
+        while full and full not in self.lines:  # the nearest key written in the file
+            full = full[:-1]
+        return ConfigError(f"{self.where(keys, hospital)}: {message}", self.path, self.lines.get(full))
+
+
+@dataclass(frozen=True)
 class HcrmConfig:
     """The validated deployment settings; frozen so no request can change them at run time."""
 
@@ -83,6 +112,8 @@ class HcrmConfig:
     timezone: str  # IANA name: the hospitals' wall clock (visit and due times are stored in it)
     worker_interval_seconds: int
     hospitals: tuple[HospitalConfig, ...]
+    # plugin name -> its own section(s), validated by the plugin (hook ``hcrm_settings``)
+    plugins_settings: Mapping[str, PluginSettings] = field(default_factory=dict)
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -102,6 +133,13 @@ def _describe(value: object) -> str:
         return "an empty value"
     kind = {bool: "boolean", str: "string", int: "number", float: "number"}.get(type(value), "value")
     return f"the {kind} {str(value).lower() if isinstance(value, bool) else repr(value)}"
+
+
+class _AnyKey(tuple):
+    """The allowed keys of a mapping whose keys the plugin decides: any name."""
+
+    def __contains__(self, _key: object) -> bool:
+        return True
 
 
 class _Parser:
@@ -129,7 +167,8 @@ class _Parser:
         if self.plain(node) is None:
             return {}  # "security:" with every line commented out means "use the defaults"
         if not isinstance(node, yaml.MappingNode):
-            raise self.error(node, f"{where} must be a mapping with keys ({', '.join(allowed)}), "
+            keys = "" if isinstance(allowed, _AnyKey) else f" with keys ({', '.join(allowed)})"
+            raise self.error(node, f"{where or 'the top level'} must be a mapping{keys}, "
                                    f"got {_describe(self.plain(node))}")
         fields: dict[str, tuple[yaml.Node, yaml.Node]] = {}
         for key_node, value_node in node.value:
@@ -199,7 +238,32 @@ class _Parser:
             first_line[value] = _line(item)
         return tuple(first_line)
 
-    def hospitals(self, node: yaml.Node) -> tuple[HospitalConfig, ...]:
+    def data(self, node: yaml.Node, lines: dict, key: tuple) -> object:
+        """Plain Python data of any YAML node, recording each key's line in ``lines``."""
+        lines[key] = _line(node)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.data(item, lines, (*key, index)) for index, item in enumerate(node.value)]
+        if isinstance(node, yaml.MappingNode):
+            where = ".".join(str(k) for k in key[1:])
+            return {name: self.data(value, lines, (*key, name))
+                    for name, (_k, value) in self.mapping(node, where, _AnyKey()).items()}
+        return self.plain(node)
+
+    def plugins_settings(self, node: yaml.Node, settings: dict, hospital: str = "") -> None:
+        """Fill ``settings`` (plugin -> PluginSettings) from a ``plugins_settings:`` mapping."""
+        where = f"{f'hospital {hospital!r} ' if hospital else ''}plugins_settings"
+        for plugin, (_key, value) in self.mapping(node, where, _AnyKey()).items():
+            lines = dict(settings[plugin].lines) if plugin in settings else {}
+            data = self.data(value, lines, (hospital,)) if self.plain(value) is not None else {}
+            lines[(hospital,)] = _line(_key)
+            if not isinstance(data, dict):
+                raise self.error(value, f"{where}.{plugin} must be a mapping, got {_describe(self.plain(value))}")
+            current = settings.get(plugin) or PluginSettings(plugin, path=self.path)
+            group = data if not hospital else current.group
+            hospitals = {**current.hospitals, hospital: data} if hospital else current.hospitals
+            settings[plugin] = PluginSettings(plugin, group, hospitals, self.path, lines)
+
+    def hospitals(self, node: yaml.Node, settings: dict | None = None) -> tuple[HospitalConfig, ...]:
         if self.plain(node) is None:
             return ()
         if not isinstance(node, yaml.SequenceNode):
@@ -227,6 +291,8 @@ class _Parser:
                 plugins_node = _EMPTY_LIST
             plugins = self.string_list(plugins_node, f"{where}.plugins")
             plugin_lines = tuple(_line(n) for n in plugins_node.value)
+            if "plugins_settings" in fields and settings is not None:
+                self.plugins_settings(fields["plugins_settings"][1], settings, code)
             result.append(HospitalConfig(code, name, plugins, _line(item), plugin_lines))
         return tuple(result)
 
@@ -269,7 +335,10 @@ def _parse(root: yaml.Node | None, path: str, environ: Mapping[str, str]) -> Hcr
             lines[field] = _line(value_node)
     if "hospitals" not in top:
         raise ConfigError("missing the required key 'hospitals' (write 'hospitals: []' for none)", path)
-    hospitals = parser.hospitals(top["hospitals"][1])
+    plugins_settings: dict[str, PluginSettings] = {}
+    if "plugins_settings" in top:
+        parser.plugins_settings(top["plugins_settings"][1], plugins_settings)
+    hospitals = parser.hospitals(top["hospitals"][1], plugins_settings)
 
     if values["default_locale"] not in values["locales"]:
         raise ConfigError(f"i18n.default_locale {values['default_locale']!r} is not in i18n.locales "
@@ -279,7 +348,7 @@ def _parse(root: yaml.Node | None, path: str, environ: Mapping[str, str]) -> Hcr
     if DATABASE_URL_ENV in environ:
         url = _checked_url(environ[DATABASE_URL_ENV], f"environment variable {DATABASE_URL_ENV}")
     values["database_url"] = _resolve_sqlite(url, Path(path).parent)
-    return HcrmConfig(path=path, hospitals=hospitals, **values)
+    return HcrmConfig(path=path, hospitals=hospitals, plugins_settings=plugins_settings, **values)
 
 
 def load_config(path: str | os.PathLike[str] | None = None,
@@ -330,6 +399,11 @@ def check_plugin_names(config: HcrmConfig, available: Iterable[str]) -> None:
     """Refuse to start on a misspelt plugin: a silently missing feature would look like a bug at the hospital."""
     known = sorted(set(available))
     listing = ", ".join(known) or "none are installed"
+    for name, settings in config.plugins_settings.items():
+        if name not in known:
+            line = settings.lines.get(("",)) or min(settings.lines.values(), default=None)
+            raise ConfigError(f"plugins_settings names unknown plugin {name!r} (available plugins: {listing})"
+                              f"{_did_you_mean(name, known)}", config.path, line)
     for hospital in config.hospitals:
         for index, name in enumerate(hospital.plugins):
             if name in known:

@@ -27,6 +27,21 @@ def hcrm_hookspecs():
 
 
 @hookspec
+def hcrm_settings(settings, config):
+    """Validate your plugin's own section of ``config.yaml``.
+
+    Called once at start-up (every app build), on every loaded plugin that implements it, even
+    when the file has no section for it. ``settings`` is a :class:`core.config.PluginSettings`:
+    ``group`` (the top-level ``plugins_settings.<plugin>`` mapping, ``{}`` when absent) and
+    ``hospitals`` (hospital code -> that hospital's ``plugins_settings.<plugin>``), as plain
+    YAML values; ``config`` is the whole :class:`core.config.HcrmConfig`. Raise
+    ``settings.error(keys, message, hospital=None)`` (a ``ConfigError`` naming the file and line)
+    for a mistake. Return the validated settings in any shape you like: the core keeps it as
+    ``app.extensions["hcrm"].plugin_settings[<plugin>]`` for your code to read. None keeps None.
+    """
+
+
+@hookspec
 def hcrm_permissions():
     """Declare the permission strings your plugin checks.
 

@@ -15,6 +15,12 @@ RUN = "his_connector.run"
 
 
 @hookimpl
+def hcrm_settings(settings, config):
+    from plugins.his_connector.settings import validate
+    return validate(settings, config)
+
+
+@hookimpl
 def hcrm_permissions():
     return [
         Permission(MANAGE, _l("Configure HIS connections and mappings"), ("super_admin",)),

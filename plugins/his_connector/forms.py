@@ -31,19 +31,21 @@ def _number(label, description=None):
 class ConnectionForm(FlaskForm):
     name = StringField(_l("Name"), render_kw={"maxlength": 64, "required": True, "autocomplete": "off"},
                        description=_l("A short name, e.g. “HIS main” (used by the command line: --connection)."))
-    url = StringField(_l("Database URL (without password)"),
-                      render_kw={"maxlength": 500, "required": True, "autocomplete": "off", "spellcheck": "false",
-                                 "class": "font-monospace",
-                                 "placeholder": "mysql+pymysql://his_ro@10.0.0.5:3306/his"},
-                      description=_l("SQLAlchemy URL of the HIS database with the read-only account's user name "
-                                     "but no password: mysql+pymysql://… (MySQL/MariaDB), oracle+oracledb://…, "
-                                     "mssql+pymssql://…, postgresql+psycopg2://…"))
+    source = SelectField(_l("HIS source"), choices=[], validate_choice=False,
+                         description=_l("Where the HIS database is: one of the sources the server's operator "
+                                        "allowed for this hospital in config.yaml."))
+    username = StringField(_l("HIS user name"),
+                           render_kw={"maxlength": 128, "autocomplete": "off", "spellcheck": "false",
+                                      "class": "font-monospace", "placeholder": "his_ro"},
+                           description=_l("The HIS's read-only account (not for SQLite files; fixed by the "
+                                          "operator for some sources)."))
     password_env = StringField(_l("Password environment variable"),
                                render_kw={"maxlength": 100, "autocomplete": "off", "spellcheck": "false",
                                           "class": "font-monospace", "placeholder": "HCRM_HIS_PASSWORD_H1"},
                                description=_l("The NAME of the environment variable holding the HIS password on "
-                                              "the server (the password itself is never stored here). Leave empty "
-                                              "when the account needs no password."))
+                                              "the server, starting with HCRM_HIS_PASSWORD_ (the password itself "
+                                              "is never stored here). Leave empty when the account needs no "
+                                              "password."))
     timezone = StringField(_l("HIS time zone"), default="Asia/Shanghai",
                            render_kw={"maxlength": 64, "list": "his-timezones", "spellcheck": "false"},
                            description=_l("The time zone of the HIS's naive timestamps (IANA name)."))
@@ -60,12 +62,14 @@ class ConnectionForm(FlaskForm):
                                _l("Leave empty to sync only by hand (this page or the command line)."))
     enabled = BooleanField(_l("Enabled"), default=True)
 
-    FIELDS = ("name", "url", "password_env", "timezone", "encoding", "statement_timeout", "batch_size",
+    FIELDS = ("name", "source", "username", "password_env", "timezone", "encoding", "statement_timeout", "batch_size",
               "safety_lag", "schedule_minutes", "enabled")
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, sources=(), *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.name.flags.required = self.url.flags.required = True
+        self.name.flags.required = self.source.flags.required = True
+        self.source.choices = [SelectChoice("", _("— pick a source —"))] + [
+            SelectChoice(s.name, f"{s.title} ({s.name})" if s.title else s.name) for s in sources]
 
     def data_for_service(self) -> dict:
         return {f: self[f].data for f in self.FIELDS}

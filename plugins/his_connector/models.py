@@ -29,9 +29,13 @@ class Connection(HospitalOwned, db.Model):
 
     id = sa.Column(sa.Integer, primary_key=True)
     name = sa.Column(sa.String(64), nullable=False)
-    # SQLAlchemy URL *without* password (refused on save if it carries one).
-    url = sa.Column(sa.String(500), nullable=False)
-    password_env = sa.Column(sa.String(100), nullable=True)  # e.g. HCRM_HIS_PASSWORD_DEMO
+    # The HIS source configured by the operator (config.yaml, see settings.py), picked by name;
+    # None only for connections made before sources existed, until an administrator picks one.
+    source = sa.Column(sa.String(64), nullable=True)
+    username = sa.Column(sa.String(128), nullable=True)  # the HIS account (unless the source fixes it)
+    # The URL such an old connection stored (no password), kept to match it to a source.
+    legacy_url = sa.Column(sa.String(500), nullable=True)
+    password_env = sa.Column(sa.String(100), nullable=True)  # HCRM_HIS_PASSWORD_… only
     timezone = sa.Column(sa.String(64), nullable=False, default="Asia/Shanghai", server_default="Asia/Shanghai")
     encoding = sa.Column(sa.String(16), nullable=False, default="utf8", server_default="utf8")
     statement_timeout = sa.Column(sa.Integer, nullable=False, default=300, server_default="300")  # seconds

@@ -5,7 +5,8 @@ jobs). Errors meant for people are :class:`HisError` (``str()`` is English for t
 ``.translated()`` follows the request's language; ``.errors`` maps form fields to messages).
 
 Connections:   create_connection, update_connection, delete_connection, test_connection,
-               last_test_message, connection_password_state
+               last_test_message, connection_password_state, allowed_sources, allowed_source,
+               source_problem
 Mappings:      entity_fields, save_mapping, preview, reset_cursor
 Syncing:       sync (every enabled mapping of a connection, patients → visits → charges),
                sync_mapping (one), due_connections (the scheduler's choice); one sync per
@@ -25,19 +26,20 @@ from core.i18n import Message, _m
 from core.models import utcnow
 from plugins.his_connector import locks, source
 from plugins.his_connector import mapping as field_maps
+from plugins.his_connector import settings as his_settings
 from plugins.his_connector.errors import HisError, from_stored, stored
 from plugins.his_connector.locks import SyncBusy, run_state, running_run
 from plugins.his_connector.models import ENCODINGS, ENTITIES, Connection, Mapping, Quarantine, Run
 
 __all__ = [
     "HisError", "create_connection", "update_connection", "delete_connection", "test_connection", "last_test_message",
-    "connection_password_state", "entity_fields", "save_mapping", "preview", "reset_cursor", "sync",
+    "connection_password_state", "allowed_sources", "allowed_source", "source_problem", "entity_fields", "save_mapping", "preview", "reset_cursor", "sync",
     "sync_mapping", "due_connections", "list_runs", "last_run_summary", "list_quarantine",
     "resolve_quarantine", "retry_quarantine", "quarantine_row", "SyncBusy", "running_run", "run_state", "claim_sync",
     "release_sync",
 ]
 
-CONNECTION_FIELDS = ("name", "url", "password_env", "timezone", "encoding", "statement_timeout", "batch_size",
+CONNECTION_FIELDS = ("name", "source", "username", "password_env", "timezone", "encoding", "statement_timeout", "batch_size",
                      "safety_lag", "schedule_minutes", "enabled")
 LIMITS = {"statement_timeout": (1, 86_400), "batch_size": (100, 100_000), "safety_lag": (0, 86_400),
           "schedule_minutes": (1, 10_080)}
@@ -63,6 +65,9 @@ def clean_connection(data: dict, current: Connection | None = None) -> dict:
     Raises HisError with per-field errors; nothing is written."""
     errors: dict = {}
     clean: dict = {}
+    if "url" in data:  # where the HIS is belongs to config.yaml, never to a form or a script
+        errors["source"] = _m("A connection takes no URL: pick one of the HIS sources the operator configured "
+                              "in config.yaml.")
     present = [f for f in CONNECTION_FIELDS if f in data] if current is not None else CONNECTION_FIELDS
     for field in present:
         value = data.get(field)
@@ -70,15 +75,19 @@ def clean_connection(data: dict, current: Connection | None = None) -> dict:
             clean[field] = (value or "").strip()
             if not clean[field] or len(clean[field]) > 64:
                 errors[field] = _m("Enter a name of at most 64 characters.")
-        elif field == "url":
-            clean[field], problem = source.clean_url(value)
-            if problem:
-                errors[field] = problem
+        elif field == "source":
+            clean[field] = (value or "").strip() or None
+            if allowed_source(clean[field], current) is None:
+                errors[field] = _m("Pick one of the HIS sources configured for this hospital.")
+        elif field == "username":
+            clean[field] = (value or "").strip() or None
+            if clean[field] and (len(clean[field]) > 128 or any(c in clean[field] for c in "@/:?#")):
+                errors[field] = _m("Enter the HIS account's user name (at most 128 characters, no @ / : ? #).")
         elif field == "password_env":
             clean[field] = (value or "").strip() or None
-            if clean[field] and not source.ENV_NAME_RE.fullmatch(clean[field]):
-                errors[field] = _m("An environment variable name is letters, digits and "
-                                                 "underscores, not starting with a digit.")
+            problem = his_settings.password_env_problem(clean[field])
+            if problem:
+                errors[field] = problem
         elif field == "timezone":
             clean[field] = (value or "Asia/Shanghai").strip()
             if not source.valid_timezone(clean[field]):
@@ -93,10 +102,15 @@ def clean_connection(data: dict, current: Connection | None = None) -> dict:
             default = {"statement_timeout": 300, "batch_size": 5000, "safety_lag": 120}.get(field)
             given = default if value in (None, "") and default is not None else value
             clean[field] = _int(given, field, errors, optional=field == "schedule_minutes")
-    url = clean["url"] if "url" in clean else getattr(current, "url", None)
+    chosen = allowed_source(clean["source"] if "source" in clean else getattr(current, "source", None), current)
     password_env = clean["password_env"] if "password_env" in clean else getattr(current, "password_env", None)
-    if password_env and "url" not in errors and source.is_file_database(url):
-        errors["password_env"] = _m("A SQLite file has no password: leave the password variable empty.")
+    if chosen is not None and chosen.kind == "sqlite" and "password_env" not in errors:
+        if password_env:
+            errors["password_env"] = _m("A SQLite file has no password: leave the password variable empty.")
+        if clean.get("username"):
+            errors["username"] = _m("A SQLite file has no user name: leave it empty.")
+    if chosen is not None and chosen.username and clean.get("username") not in (None, chosen.username):
+        errors["username"] = _m("The operator fixed this source's user name to %(user)s.", user=chosen.username)
     name = clean.get("name")
     if name and "name" not in errors:
         taken = sa.select(Connection.id).where(Connection.name == name)
@@ -109,10 +123,35 @@ def clean_connection(data: dict, current: Connection | None = None) -> dict:
     return clean
 
 
+def _hospital_code(current: Connection | None) -> str | None:
+    from core.models import Hospital
+    from core.tenancy import current_scope
+    hospital_id = current.hospital_id if current is not None else getattr(current_scope(), "hospital_id", None)
+    hospital = db.session.get(Hospital, hospital_id) if hospital_id else None
+    return hospital.code if hospital is not None else None
+
+
+def allowed_sources(current: Connection | None = None) -> list[his_settings.Source]:
+    """The HIS sources config.yaml allows to the current hospital (or ``current``'s)."""
+    code = _hospital_code(current)
+    return his_settings.current().sources_for(code) if code else []
+
+
+def allowed_source(name: str | None, current: Connection | None = None) -> his_settings.Source | None:
+    return next((s for s in allowed_sources(current) if s.name == name), None) if name else None
+
+
+def source_problem(connection: Connection) -> Message | None:
+    """Why the connection cannot reach its HIS now: its source was removed from config.yaml,
+    or an old connection still waits for an administrator to pick one. None when it can."""
+    return source.source_problem(connection)
+
+
 def create_connection(data: dict, *, commit: bool = True) -> Connection:
-    """A new connection of the current hospital from form/API/CLI data: name, url (no password
-    in it), password_env, timezone, encoding, statement_timeout, batch_size, safety_lag,
-    schedule_minutes (empty: manual only), enabled."""
+    """A new connection of the current hospital from form/API/CLI data: name, source (the name
+    of a HIS source config.yaml allows to the hospital; a ``url`` is refused), username,
+    password_env (``HCRM_HIS_PASSWORD_…``), timezone, encoding, statement_timeout, batch_size,
+    safety_lag, schedule_minutes (empty: manual only), enabled."""
     connection = Connection(**clean_connection(data))
     db.session.add(connection)
     db.session.flush()
@@ -122,10 +161,13 @@ def create_connection(data: dict, *, commit: bool = True) -> Connection:
 
 
 def update_connection(connection: Connection, data: dict, *, commit: bool = True) -> Connection:
-    """Change the settings present in ``data``. Changing the URL keeps the mappings and their
-    cursors (a moved server is the same HIS); reset cursors explicitly when it is not."""
+    """Change the settings present in ``data``. Changing the source keeps the mappings and their
+    cursors (a moved server is the same HIS); reset cursors explicitly when it is not. Picking a
+    source for an old connection forgets its stored URL."""
     for field, value in clean_connection(data, current=connection).items():
         setattr(connection, field, value)
+    if connection.source:
+        connection.legacy_url = None
     db.session.flush()
     if commit:
         db.session.commit()
@@ -313,13 +355,16 @@ def release_sync(connection_id: int, token: str) -> None:
 
 
 def due_connections(now: datetime | None = None) -> list[Connection]:
-    """Enabled connections with a schedule whose last run started at least that long ago."""
+    """Enabled connections with a schedule whose last run started at least that long ago, and
+    whose HIS source is configured (see source_problem)."""
     now = now or utcnow()
     due = []
     connections = db.session.execute(sa.select(Connection).where(Connection.enabled.is_(True),
                                                                  Connection.schedule_minutes.isnot(None))
                                      .order_by(Connection.name)).scalars()
     for connection in connections:
+        if source.source_problem(connection) is not None:
+            continue  # its page says why; a failed run every few minutes would only bury that
         last = db.session.execute(sa.select(sa.func.max(Run.started_at))
                                   .where(Run.connection_id == connection.id)).scalar()
         if last is None or last + timedelta(minutes=connection.schedule_minutes) <= now:

@@ -66,10 +66,13 @@ def id_number(birth: str = "19800307", seq: str = "123") -> str:
 
 
 class His:
-    """The test's HIS: write rows the way the hospital's systems would."""
+    """The test's HIS: write rows the way the hospital's systems would. ``source`` is how an
+    operator would list it in config.yaml (plugins_settings.his_connector.sources), with
+    ``sqlite_dir`` the directory SQLite sources must be in."""
 
-    def __init__(self, kind: str, url: str, admin_engine):
+    def __init__(self, kind: str, url: str, admin_engine, source: dict, sqlite_dir: str | None = None):
         self.kind, self.url, self.engine = kind, url, admin_engine
+        self.source, self.sqlite_dir = source, sqlite_dir
         self.time = BASE_TIME
 
     def tick(self, seconds: int = 1) -> datetime:
@@ -151,7 +154,8 @@ def mariadb_his():
     url = server.url.set(database=name)
     admin = sa.create_engine(url, connect_args={"charset": "utf8mb4"})
     _create_schema(admin, "mariadb")
-    yield His("mariadb", url.render_as_string(hide_password=False), admin)
+    source = {"name": "his-mariadb", "dialect": "mysql", "host": url.host, "port": url.port or 3306, "database": name}
+    yield His("mariadb", url.render_as_string(hide_password=False), admin, source)
     admin.dispose()
     with server.connect() as conn:
         conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
@@ -165,7 +169,8 @@ def sqlite_his(tmp_path_factory):
     with engine.begin() as conn:  # a HIS is written while we read it
         conn.exec_driver_sql("PRAGMA journal_mode=WAL")
     _create_schema(engine, "sqlite")
-    yield His("sqlite", f"sqlite:///{path}", engine)
+    yield His("sqlite", f"sqlite:///{path}", engine, {"name": "his-sqlite", "dialect": "sqlite", "database": path.name},
+              str(path.parent))
     engine.dispose()
 
 
@@ -201,18 +206,53 @@ def hospital(app):
         return {"a": a.id, "b": b.id, "ortho": ortho.id, "neuro": neuro.id}
 
 
+def allow_sources(*sources: dict, sqlite_dir: str | None = None, hospitals: dict | None = None, app=None):
+    """Configure HIS sources on the running app as an operator would in config.yaml: ``sources``
+    group-wide (``plugins_settings.his_connector.sources``), ``hospitals`` {code: [source, …]}
+    per hospital. Validated by the plugin's own hook (so a source reaching the CRM's database
+    raises ConfigError here too); sources already configured stay unless a new one takes
+    their name. Returns the settings."""
+    from flask import current_app
+
+    from core.config import PluginSettings
+    from plugins.his_connector import settings as his_settings
+    app = app or current_app
+    state = app.extensions["hcrm"]
+    group = {"sources": list(sources)}
+    if sqlite_dir:
+        group["sqlite_dir"] = sqlite_dir
+    section = PluginSettings("his_connector", group, {code: {"sources": list(listed)}
+                                                     for code, listed in (hospitals or {}).items()})
+    new = his_settings.validate(section, state.config)
+    old = state.plugin_settings.get("his_connector")
+    names = {s.name for s in new.sources}
+    kept = tuple(s for s in (old.sources if old else ()) if s.name not in names)
+    merged = his_settings.HisSettings(new.sqlite_dir or (old.sqlite_dir if old else None), kept + new.sources,
+                                      new.crm_url)
+    state.plugin_settings["his_connector"] = merged
+    return merged
+
+
+def allow(his: His, app=None):
+    """Make ``his`` a configured source of every hospital; returns its source name."""
+    allow_sources(his.source, sqlite_dir=his.sqlite_dir, app=app)
+    return his.source["name"]
+
+
 def connect(his: His, hospital_id: int, *, entities=("patients", "visits"), batch_size: int = 100,
             safety_lag: int = 60, visit_fields=None, **settings) -> int:
-    """A connection to ``his`` with the standard mappings; returns its id."""
+    """A connection to ``his`` (configured as a source first, see allow) with the standard
+    mappings; returns its id."""
     from core.extensions import db
     from core.tenancy import hospital_scope
     from plugins.his_connector import services
     queries = {"patients": (PATIENTS_QUERY, "BRID", PATIENT_FIELDS),
                "visits": (VISITS_QUERY, "JZID", visit_fields or VISIT_FIELDS),
                "charges": (CHARGES_QUERY, "FYID", CHARGE_FIELDS)}
+    settings.setdefault("username", "root" if his.kind == "mariadb" else None)
     with hospital_scope(hospital_id):
         connection = services.create_connection({
-            "name": "HIS", "url": his.url, "encoding": "gbk" if his.kind == "mariadb" else "utf8",
+            "name": "HIS", "source": allow(his), "encoding": "gbk" if his.kind == "mariadb" else "utf8",
             "batch_size": batch_size, "safety_lag": safety_lag, **settings})
         for entity in entities:
             query, key, fields = queries[entity]

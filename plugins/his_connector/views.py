@@ -14,7 +14,6 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.engine import make_url
 
 from core import audit, clock
 from core.extensions import db
@@ -22,6 +21,7 @@ from core.models import Department
 from core.permissions import can, require
 from core.tenancy import current_hospital_only, get_or_404
 from plugins.his_connector import MANAGE, RUN, services, source
+from plugins.his_connector import settings as his_settings
 from plugins.his_connector.forms import (
     ENTITY_LABELS,
     STATUS_LABELS,
@@ -104,6 +104,12 @@ def his_local_time(moment):
     return clock.utc_to_local(moment)
 
 
+@bp.app_template_global("his_scrub")
+def his_scrub(text, connection=None) -> str:
+    """scrub() for macros: _his.html is imported without the page's context."""
+    return scrub(text, connection)
+
+
 @bp.app_template_global("his_run_state")
 def his_run_state(run) -> str:
     """running / ok / failed, or stalled (see services.run_state); a global so macros see it."""
@@ -115,7 +121,13 @@ def his_helpers():
     return dict(ENTITY_LABELS=ENTITY_LABELS, STATUS_LABELS=STATUS_LABELS, TRIGGER_LABELS=TRIGGER_LABELS,
                 ENTITIES=ENTITIES, display_url=source.display_url, password_state=services.connection_password_state,
                 scrub=scrub, can=can, MANAGE=MANAGE, RUN=RUN, failure_hint=failure_hint,
-                last_test_text=last_test_text)
+                last_test_text=last_test_text, source_problem=source_problem_text)
+
+
+def source_problem_text(connection) -> str | None:
+    """Why the connection cannot be used (its source left config.yaml...), for its pages."""
+    problem = services.source_problem(connection)
+    return problem.translated() if problem is not None else None
 
 
 def put_errors(form, error: services.HisError, connection=None, *, fallback: str = "") -> None:
@@ -155,29 +167,23 @@ def connections():
     return render_template("his_connector/connections.html", connections=rows, last_runs=_last_runs(rows))
 
 
-def without_password(url_text: str | None) -> str | None:
-    """The URL as typed, minus any password in it: a refused URL is shown again for correction,
-    and must not carry the password it was refused for back into the page."""
-    try:
-        url = make_url(url_text or "")
-    except Exception:  # not a URL at all: nothing that parses as a password to strip
-        return url_text
-    # URL.set(password=None) keeps the password ("None: unchanged"); the named tuple can drop it.
-    return url._replace(password=None).render_as_string(hide_password=False) if url.password else url_text
+def _connection_form(connection=None) -> ConnectionForm:
+    """The form, offering only the HIS sources config.yaml allows to this hospital."""
+    return ConnectionForm(services.allowed_sources(connection))
 
 
 def _connection_form_page(form, connection=None, status=200):
-    form.url.data = without_password(form.url.data)
-    form.url.raw_data = [form.url.data or ""]  # what the input shows
+    sources = services.allowed_sources(connection)
     return render_template("his_connector/connection_form.html", form=form, connection=connection,
-                           timezones=TIMEZONES), status
+                           timezones=TIMEZONES, sources=sources, sqlite_dir=his_settings.current().sqlite_dir,
+                           problem=services.source_problem(connection) if connection is not None else None), status
 
 
 @bp.route("/connections/new", methods=["GET", "POST"])
 @require(MANAGE)
 @current_hospital_only
 def connection_new():
-    form = ConnectionForm()
+    form = _connection_form()
     if request.method == "GET":
         form.statement_timeout.data, form.batch_size.data, form.safety_lag.data = "300", "5000", "120"
         return _connection_form_page(form)
@@ -198,9 +204,13 @@ def connection_new():
 @current_hospital_only
 def connection_edit(connection_id):
     connection = get_or_404(Connection, connection_id)
-    form = ConnectionForm()
+    form = _connection_form(connection)
     if request.method == "GET":
         form.fill_from(connection)
+        if not connection.source:  # an old connection: offer the source its stored URL matches, if one does
+            matched = source.legacy_source(connection, his_settings.current(),
+                                           source.hospital_code(connection.hospital_id))
+            form.source.data = matched.name if matched else ""
         return _connection_form_page(form, connection)
     if not form.validate_on_submit():
         return _connection_form_page(form, connection, status=400)
