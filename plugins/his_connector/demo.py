@@ -1,10 +1,12 @@
-"""A demo HIS for ``hcrm init --demo`` (``bash scripts/demo.sh``): a SQLite file under the instance
-folder shaped like a real HIS (uppercase pinyin-abbreviation columns, naive local timestamps, code
+"""A demo HIS for ``hcrm init --demo`` (``bash scripts/demo.sh``): a SQLite file shaped like a real HIS (uppercase pinyin-abbreviation columns, naive local timestamps, code
 tables for gender, department and visit status, an (update time, id) index), with a few hundred
 patients and their visits — and a handful of bad rows, so the quarantine has something to show.
 
-The hospital gets a connection to it with patients and visits mappings, ready to preview and
-"Sync now" from Administration → HIS connector. Nothing is synced here: the newcomer does it.
+Like any HIS, it must be a source the operator allowed: config.yaml gives the demo hospital a
+SQLite source named ``demo-his`` inside ``plugins_settings.his_connector.sqlite_dir``; the file is
+written where that source points. Without such a source the demo HIS is skipped (with a log
+line). The hospital gets a connection to it with patients and visits mappings, ready to preview
+and "Sync now" from Administration → HIS connector. Nothing is synced here: the newcomer does it.
 SQLite needs no password, so no environment variable is involved.
 
 Idempotent: a hospital that already has the demo connection is left alone. Reproducible: the
@@ -23,12 +25,14 @@ from flask import current_app
 from core.clock import local_now
 from core.extensions import db
 from core.models import Department
-from plugins.his_connector import services
+from plugins.his_connector import guard, services
+from plugins.his_connector import settings as his_settings
 from plugins.his_connector.models import Connection
 from plugins.patients.demo import COUNTIES, FEMALE_NAMES, MALE_NAMES, MOBILE_PREFIXES, SURNAMES
 from plugins.patients.identity import ID_CHECK, ID_WEIGHTS
 
 CONNECTION_NAME = "演示HIS"
+SOURCE_NAME = "demo-his"  # the SQLite source config.yaml gives the demo hospital
 PATIENTS = 240
 VISITS_PER_PATIENT = (1, 3)
 HIS_DEPARTMENTS = {"0101": ("IM", "内科门诊"), "0201": ("SURG", "外科"), "0301": ("ORTH", "骨科"),
@@ -50,18 +54,27 @@ VISITS_QUERY = "SELECT JZID, BRID, JZLX, JZZT, RYSJ, CYSJ, KSDM, YSXM, ZFY, GXSJ
 DOCTORS = ("王建国", "李卫东", "张丽华", "刘海涛", "陈美玲", "周立新")
 
 
-def his_path(hospital) -> Path:
-    return Path(current_app.instance_path) / f"demo_his_{hospital.code.lower()}.sqlite3"
+def his_path(hospital) -> Path | None:
+    """Where the hospital's ``demo-his`` source points (None when config.yaml has none)."""
+    current = his_settings.current()
+    source = current.source(hospital.code, SOURCE_NAME)
+    if source is None or source.kind != "sqlite":
+        return None
+    return Path(guard.sqlite_file(source.base_url(current.sqlite_dir)))
 
 
 def load(hospital) -> None:
     if db.session.execute(sa.select(Connection.id).where(Connection.name == CONNECTION_NAME)).first():
         return
     path = his_path(hospital)
+    if path is None:
+        current_app.logger.warning("no demo HIS for %s: config.yaml gives it no SQLite HIS source named %r",
+                                   hospital.code, SOURCE_NAME)
+        return
     build_his(path, random.Random(f"his-{hospital.code}"), local_now().replace(microsecond=0))
     ours = set(db.session.execute(sa.select(Department.code)).scalars())
     departments = {his: code for his, (code, _name) in HIS_DEPARTMENTS.items() if code in ours}
-    connection = services.create_connection({"name": CONNECTION_NAME, "url": f"sqlite:///{path}",
+    connection = services.create_connection({"name": CONNECTION_NAME, "source": SOURCE_NAME,
                                              "encoding": "utf8", "safety_lag": 60}, commit=False)
     services.save_mapping(connection, "patients", {
         "query": PATIENTS_QUERY, "key_column": "BRID", "cursor_column": "GXSJ", "fields": {

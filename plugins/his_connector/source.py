@@ -169,6 +169,10 @@ def _url(connection) -> URL:
     problem = his_settings.password_env_problem(connection.password_env)
     if problem:
         raise HisError(problem)
+    password = os.environ.get(connection.password_env) if connection.password_env else None
+    if connection.password_env and password is None:
+        raise HisError(_m("The environment variable %(name)s, which should hold the HIS password, is not "
+                          "set for this process.", name=connection.password_env))
     if url.get_backend_name() == "sqlite":
         path = os.path.realpath(guard.sqlite_file(url))
         if not os.path.isfile(path):
@@ -177,13 +181,7 @@ def _url(connection) -> URL:
     username = found.username or connection.username
     if username:
         url = url.set(username=username)
-    if connection.password_env:
-        password = os.environ.get(connection.password_env)
-        if password is None:
-            raise HisError(_m("The environment variable %(name)s, which should hold the HIS password, is not "
-                              "set for this process.", name=connection.password_env))
-        url = url.set(password=password)
-    return url
+    return url.set(password=password) if password is not None else url
 
 
 def _family(dialect_name: str) -> str:

@@ -83,12 +83,12 @@ def test_cli_names_the_problem(app, hospital, his):
         connection_id = connect(his, hospital["a"], entities=("patients",))
         with hospital_scope(hospital["a"]):
             if his.kind == "sqlite":  # settings refuse a variable for a file now; one saved before still fails clearly
-                _connection(connection_id).password_env = "HCRM_NO_SUCH_VARIABLE"
+                _connection(connection_id).password_env = "HCRM_HIS_PASSWORD_NO_SUCH_VARIABLE"
                 db.session.commit()
             else:
-                services.update_connection(_connection(connection_id), {"password_env": "HCRM_NO_SUCH_VARIABLE"})
+                services.update_connection(_connection(connection_id), {"password_env": "HCRM_HIS_PASSWORD_NO_SUCH_VARIABLE"})
     result = runner.invoke(his_cli, ["sync", "--hospital", "A", "--no-progress"])
-    assert result.exit_code != 0 and "HCRM_NO_SUCH_VARIABLE" in result.output and "failed" in result.output
+    assert result.exit_code != 0 and "HCRM_HIS_PASSWORD_NO_SUCH_VARIABLE" in result.output and "failed" in result.output
     result = runner.invoke(his_cli, ["sync", "--hospital", "A", "--entity", "visits"])
     assert result.exit_code != 0 and "no enabled mapping for visits" in result.output
 
@@ -98,7 +98,7 @@ def test_the_job_syncs_connections_whose_schedule_is_due(app, hospital, his):
     with app.app_context():
         scheduled = connect(his, hospital["a"], entities=("patients",), schedule_minutes=30)
         with hospital_scope(hospital["a"]):
-            manual = services.create_connection({"name": "manual", "url": his.url})
+            manual = services.create_connection({"name": "manual", "source": his.source["name"], "username": "root" if his.kind == "mariadb" else None})
             manual_id = manual.id
         outcomes = [o for o in jobs.run_due(job_id="his_connector.sync") if o.hospital == "A"]
         assert [o.status for o in outcomes] == ["ok"]

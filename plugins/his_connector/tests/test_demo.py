@@ -9,14 +9,18 @@ from core.tenancy import hospital_scope
 from core.testing import login, make_hospital
 from plugins.his_connector import demo, services
 from plugins.his_connector.models import Connection, Mapping, Quarantine
+from plugins.his_connector.testing import allow_sources
+
+# As config.yaml gives it to the demo hospital.
+DEMO_SOURCE = {"name": "demo-his", "title": "演示HIS", "dialect": "sqlite", "database": "demo_his_demo1.sqlite3"}
 from plugins.patients.models import Patient, Visit
 
 
 @pytest.fixture
 def demo_hospital(app, tmp_path, monkeypatch):
-    monkeypatch.setattr(app, "instance_path", str(tmp_path))
     with app.app_context():
         hospital = make_hospital("DEMO1", "示范第一医院", plugins=["his_connector"])
+        allow_sources(hospitals={"DEMO1": [DEMO_SOURCE]}, sqlite_dir=str(tmp_path))
         load_demo(hospital)
         yield hospital.id
 

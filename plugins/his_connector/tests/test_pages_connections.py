@@ -7,6 +7,7 @@ from core.models import AuditLog, Hospital, Role
 from core.tenancy import hospital_scope, system_scope
 from core.testing import login, make_hospital, make_user
 from plugins.his_connector.models import Connection, Mapping, Quarantine, Run
+from plugins.his_connector.testing import allow, allow_sources
 from plugins.his_connector.tests.conftest import PATIENTS_QUERY, connect, id_number, sync
 from plugins.patients.models import Patient
 
@@ -54,9 +55,13 @@ def test_connection_pages_render_in_chinese_with_the_menu(app, client, hospital,
 
 
 def test_create_edit_and_delete_a_connection(app, client, hospital, his_file):
+    with app.app_context():
+        source = allow(his_file)
     login(client, "a_admin")
+    form = client.get("/his_connector/connections/new").get_data(as_text=True)
+    assert f'<option value="{source}">' in form and "his.sqlite3" in form  # the operator's sources, to pick from
     response = client.post("/his_connector/connections/new", data={
-        "name": "HIS主库", "url": his_file.url, "password_env": "", "timezone": "Asia/Shanghai",
+        "name": "HIS主库", "source": source, "password_env": "", "timezone": "Asia/Shanghai",
         "encoding": "gbk", "statement_timeout": "60", "batch_size": "1000", "safety_lag": "30",
         "schedule_minutes": "15", "enabled": "y"})
     assert response.status_code == 302
@@ -66,7 +71,7 @@ def test_create_edit_and_delete_a_connection(app, client, hospital, his_file):
             "HIS主库", "gbk", 1000, 15)
         connection_id = connection.id
     response = client.post(f"/his_connector/connections/{connection_id}/edit", data={
-        "name": "HIS主库", "url": his_file.url, "timezone": "Asia/Shanghai", "encoding": "utf8",
+        "name": "HIS主库", "source": source, "timezone": "Asia/Shanghai", "encoding": "utf8",
         "statement_timeout": "60", "batch_size": "1000", "safety_lag": "30", "schedule_minutes": ""})
     assert response.status_code == 302
     with app.app_context(), hospital_scope(hospital["a"]):
@@ -85,8 +90,8 @@ def test_a_bad_connection_form_shows_each_message_and_writes_nothing(app, client
         "safety_lag": "0"})
     page = response.get_data(as_text=True)
     assert response.status_code == 400
-    assert "请从URL中删除密码" in page            # the password must not be in the URL
-    assert "环境变量名" in page                  # 1BAD is not a variable name
+    assert "请选择本医院已配置的HIS数据源" in page  # a typed URL is no source
+    assert "HCRM_HIS_PASSWORD_" in page and "密码变量" in page  # 1BAD is not a HIS password variable
     assert "未知时区" in page and "请输入整数" in page and "请输入100到100000之间的数字" in page
     assert "secret" not in page.replace("password_env", "")
     assert _count(app, hospital["a"], Connection) == 0
@@ -264,7 +269,8 @@ def test_plugin_disabled_means_404_and_no_menu(app, client, hospital):
 def test_a_failed_test_says_what_to_check(app, client, hospital):
     with app.app_context(), hospital_scope(hospital["a"]):
         from plugins.his_connector import services
-        connection_id = services.create_connection({"name": "down", "url": "mysql+pymysql://his_ro@127.0.0.1:1/his"}).id
+        allow_sources({"name": "down", "dialect": "mysql", "host": "127.0.0.1", "port": 1, "database": "his"})
+        connection_id = services.create_connection({"name": "down", "source": "down", "username": "his_ro"}).id
     login(client, "a_admin")
     page = client.post(f"/his_connector/connections/{connection_id}/test", follow_redirects=True).get_data(as_text=True)
     assert "连接测试失败" in page and "服务器没有响应" in page and "防火墙" in page

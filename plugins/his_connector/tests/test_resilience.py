@@ -5,6 +5,7 @@ from core.extensions import db
 from core.tenancy import hospital_scope
 from plugins.his_connector import services, source
 from plugins.his_connector.models import Connection, Mapping
+from plugins.his_connector.testing import allow_sources
 from plugins.his_connector.tests.conftest import VISITS_QUERY, connect, sync
 from plugins.patients.models import Visit
 
@@ -79,7 +80,8 @@ def test_an_unreachable_his_fails_the_run_with_a_clear_error_and_writes_nothing(
         connection_id = connect(mariadb, hospital["a"], entities=("patients",))
         with hospital_scope(hospital["a"]):
             connection = _connection(hospital["a"], connection_id)
-            services.update_connection(connection, {"url": "mysql+pymysql://root@127.0.0.1:1/nowhere"})
+            allow_sources({"name": "nowhere", "dialect": "mysql", "host": "127.0.0.1", "port": 1, "database": "nowhere"})
+            services.update_connection(connection, {"source": "nowhere"})
             result = services.test_connection(connection)
             assert not result.ok and "Can't connect" in str(result.message)
             assert connection.last_test_ok is False
@@ -94,27 +96,30 @@ def test_the_password_comes_from_the_named_environment_variable(app, hospital, m
         connection_id = connect(mariadb, hospital["a"], entities=())
         with hospital_scope(hospital["a"]):
             connection = _connection(hospital["a"], connection_id)
-            services.update_connection(connection, {"password_env": "HCRM_TEST_HIS_PASSWORD"})
-            monkeypatch.delenv("HCRM_TEST_HIS_PASSWORD", raising=False)
+            services.update_connection(connection, {"password_env": "HCRM_HIS_PASSWORD_TEST"})
+            monkeypatch.delenv("HCRM_HIS_PASSWORD_TEST", raising=False)
             assert services.connection_password_state(connection) == "missing"
             result = services.test_connection(connection)
-            assert not result.ok and "HCRM_TEST_HIS_PASSWORD" in str(result.message)
-            monkeypatch.setenv("HCRM_TEST_HIS_PASSWORD", "s3cret-not-stored")
+            assert not result.ok and "HCRM_HIS_PASSWORD_TEST" in str(result.message)
+            monkeypatch.setenv("HCRM_HIS_PASSWORD_TEST", "s3cret-not-stored")
             assert services.connection_password_state(connection) == "set"
             services.test_connection(connection)  # root has no password: a password is refused or ignored
-            stored = db.session.execute(sa.text("SELECT url, password_env FROM his_connector_connection")).one()
+            stored = db.session.execute(sa.text("SELECT legacy_url, source, username, password_env FROM his_connector_connection")).one()
             assert "s3cret" not in "".join(map(str, stored)) and "s3cret" not in (connection.last_test_message or "")
 
 
-def test_a_url_with_a_password_and_other_bad_settings_are_refused(app, hospital):
+def test_a_url_and_other_bad_settings_are_refused(app, hospital, tmp_path):
     with app.app_context(), hospital_scope(hospital["a"]):
-        for data, field in [({"name": "X", "url": "mysql+pymysql://his:secret@10.0.0.5/his"}, "url"),
-                            ({"name": "X", "url": "not a url"}, "url"),
-                            ({"name": "X", "url": "sqlite:///x.db", "encoding": "latin1"}, "encoding"),
-                            ({"name": "X", "url": "sqlite:///x.db", "timezone": "Mars/Olympus"}, "timezone"),
-                            ({"name": "X", "url": "sqlite:///x.db", "batch_size": "10"}, "batch_size"),
-                            ({"name": "X", "url": "sqlite:///x.db", "password_env": "1BAD-NAME"}, "password_env"),
-                            ({"name": "", "url": "sqlite:///x.db"}, "name")]:
+        allow_sources({"name": "file", "dialect": "sqlite", "database": "x.db"}, sqlite_dir=str(tmp_path))
+        for data, field in [({"name": "X", "url": "mysql+pymysql://his@10.0.0.5/his"}, "source"),
+                            ({"name": "X", "source": "file", "url": "sqlite:///x.db"}, "source"),
+                            ({"name": "X", "source": "not configured"}, "source"),
+                            ({"name": "X", "source": "file", "encoding": "latin1"}, "encoding"),
+                            ({"name": "X", "source": "file", "timezone": "Mars/Olympus"}, "timezone"),
+                            ({"name": "X", "source": "file", "batch_size": "10"}, "batch_size"),
+                            ({"name": "X", "source": "file", "password_env": "1BAD-NAME"}, "password_env"),
+                            ({"name": "X", "source": "file", "username": "a@b"}, "username"),
+                            ({"name": "", "source": "file"}, "name")]:
             try:
                 services.create_connection(data)
             except services.HisError as exc:
@@ -122,7 +127,7 @@ def test_a_url_with_a_password_and_other_bad_settings_are_refused(app, hospital)
             else:
                 raise AssertionError(f"accepted {data}")
         assert db.session.execute(sa.select(sa.func.count(Connection.id))).scalar_one() == 0
-        services.create_connection({"name": "X", "url": "sqlite:///x.db"})
+        services.create_connection({"name": "X", "source": "file"})
         try:
             services.create_connection({"name": "X", "url": "sqlite:///y.db"})
         except services.HisError as exc:
