@@ -1,4 +1,5 @@
-"""``hcrm his sync|test|runs|preview --hospital CODE``: the HIS connector from the command line.
+"""``hcrm his sync|test|runs|preview|sources|connect --hospital CODE``: the HIS connector from the
+command line.
 
 Thin: every command resolves the hospital and its connections, then calls services.
 """
@@ -23,10 +24,13 @@ def _hospital(code: str):
     return hospital_for_cli(code, "his_connector")
 
 
-def _connections(name: str | None, *, enabled_only: bool):
+def _all_connections():
     from plugins.his_connector.models import Connection
-    query = sa.select(Connection).order_by(Connection.name)
-    every = db.session.execute(query).scalars().all()
+    return db.session.execute(sa.select(Connection).order_by(Connection.name)).scalars().all()
+
+
+def _connections(name: str | None, *, enabled_only: bool):
+    every = _all_connections()
     if name:
         chosen = [c for c in every if c.name == name]
         if not chosen:
@@ -146,3 +150,51 @@ def preview_command(code, name, entity, limit):
             shown = ", ".join(f"{k}={v}" for k, v in row.values.items()) if row.values else ""
             click.echo(f"{row.key}: {shown}" + (f"\n    errors: {'; '.join(row.errors)}" if row.errors else ""))
         click.echo(f"{len(result.rows)} rows, {sum(1 for r in result.rows if r.errors)} with errors")
+
+
+@his_cli.command("sources")
+@click.option("--hospital", "code", required=True, help="Hospital code.")
+def sources_command(code):
+    """The HIS sources config.yaml allows to this hospital (what a connection may pick)."""
+    from plugins.his_connector import services
+    from plugins.his_connector import settings as his_settings
+    hospital = _hospital(code)
+    with hospital_scope(hospital):
+        listed = services.allowed_sources()
+    if not listed:
+        click.echo("no HIS source is configured for this hospital (config.yaml: plugins_settings.his_connector)")
+    sqlite_dir = his_settings.current().sqlite_dir
+    for found in listed:
+        fixed = f" (user {found.username})" if found.username else ""
+        click.echo(f"{found.name}: {found.describe(sqlite_dir)}{fixed}" + (f" — {found.title}" if found.title else ""))
+
+
+@his_cli.command("connect")
+@click.option("--hospital", "code", required=True, help="Hospital code.")
+@click.option("--name", required=True, help="Connection name (created, or updated when it exists).")
+@click.option("--source", help="A HIS source of config.yaml (see `hcrm his sources`).")
+@click.option("--username", help="The HIS account's user name.")
+@click.option("--password-env", help="The environment variable holding its password: HCRM_HIS_PASSWORD_….")
+@click.option("--encoding", type=click.Choice(["utf8", "gbk", "gb18030"]))
+@click.option("--timezone", help="The HIS's time zone (IANA name).")
+@click.option("--schedule-minutes", help="Sync every N minutes ('' for by hand only).")
+@click.option("--enabled/--disabled", default=None)
+def connect_command(code, name, **options):
+    """Create or change a connection: pick a configured source and set the account. Where the
+    HIS is comes only from config.yaml; no URL is taken here."""
+    from plugins.his_connector import services
+    hospital = _hospital(code)
+    data = {key: value for key, value in options.items() if value is not None}
+    with hospital_scope(hospital):
+        existing = [c for c in _all_connections() if c.name == name]
+        try:
+            if existing:
+                connection = services.update_connection(existing[0], data)
+            else:
+                connection = services.create_connection({"name": name, **data})
+        except services.HisError as exc:
+            db.session.rollback()
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"connection '{connection.name}' {'updated' if existing else 'created'}: source "
+                   f"{connection.source}, user {connection.username or '-'}, password variable "
+                   f"{connection.password_env or '-'}")
