@@ -188,6 +188,24 @@ def _family(dialect_name: str) -> str:
     return "mysql" if dialect_name in ("mysql", "mariadb") else dialect_name
 
 
+# Powers a read-only session does not take away: reading the server's files (PostgreSQL's
+# pg_read_file, MySQL's LOAD_FILE), every other database, running programs. An account with
+# any of them is refused, whatever the operator configured: the HIS account may only SELECT.
+POSTGRESQL_POWERS = ("SELECT current_setting('is_superuser') = 'on' "
+                     "OR pg_has_role(current_user, 'pg_read_server_files', 'MEMBER') "
+                     "OR pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER')")
+MYSQL_POWERS = ("SELECT COUNT(*) > 0 FROM information_schema.USER_PRIVILEGES "
+                "WHERE PRIVILEGE_TYPE IN ('FILE', 'SUPER', 'PROCESS', 'SHUTDOWN', 'CREATE USER')")
+
+
+def _refuse_powerful_account(cursor, sql: str) -> None:
+    cursor.execute(sql)
+    if cursor.fetchone()[0]:
+        raise HisError(_m("The HIS account is an administrator of its database server (it may read the server's "
+                          "files or other databases): give the CRM an account that may only SELECT the HIS tables "
+                          "(see the HIS connector's guide)."))
+
+
 def _session_setup(family: str, timeout: int):
     """SQL run on every new HIS connection: read-only, statement timeout, patience for a reader
     that pauses between batches while our side commits."""
@@ -200,11 +218,14 @@ def _session_setup(family: str, timeout: int):
         try:
             if family == "mysql":
                 cursor.execute("SET SESSION TRANSACTION READ ONLY")
+                _refuse_powerful_account(cursor, MYSQL_POWERS)
                 cursor.execute("SELECT VERSION()")
                 mariadb = "mariadb" in str(cursor.fetchone()[0]).lower()
                 cursor.execute(f"SET SESSION max_statement_time = {int(timeout)}" if mariadb
                                else f"SET SESSION max_execution_time = {int(timeout) * 1000}")
                 cursor.execute("SET SESSION net_write_timeout = 600")
+            elif family == "postgresql":
+                _refuse_powerful_account(cursor, POSTGRESQL_POWERS)
             elif family == "sqlite":
                 cursor.execute("PRAGMA query_only = ON")
             elif family == "mssql":

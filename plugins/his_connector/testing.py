@@ -1,6 +1,7 @@
 """Test support: a realistic HIS to sync from — MariaDB (the local server, a database per test session) or a
 SQLite file — and a hospital with the HIS connector live.
 
+The CRM reads the MariaDB HIS with a SELECT-only account, as a HIS's DBA would give it.
 The HIS schema looks like the real ones: uppercase pinyin-abbreviation column names, GBK tables,
 naive DATETIME columns (whole seconds for patients: many rows share a cursor value), code tables
 for gender, departments and visit status, and (update time, id) indexes for the keyset.
@@ -70,9 +71,10 @@ class His:
     operator would list it in config.yaml (plugins_settings.his_connector.sources), with
     ``sqlite_dir`` the directory SQLite sources must be in."""
 
-    def __init__(self, kind: str, url: str, admin_engine, source: dict, sqlite_dir: str | None = None):
+    def __init__(self, kind: str, url: str, admin_engine, source: dict, sqlite_dir: str | None = None,
+                 username: str | None = None):
         self.kind, self.url, self.engine = kind, url, admin_engine
-        self.source, self.sqlite_dir = source, sqlite_dir
+        self.source, self.sqlite_dir, self.username = source, sqlite_dir, username
         self.time = BASE_TIME
 
     def tick(self, seconds: int = 1) -> datetime:
@@ -154,11 +156,17 @@ def mariadb_his():
     url = server.url.set(database=name)
     admin = sa.create_engine(url, connect_args={"charset": "utf8mb4"})
     _create_schema(admin, "mariadb")
+    with server.connect() as conn:  # the read-only account a HIS's DBA gives the CRM (docs/his_connector.md)
+        for host in ("%", "localhost"):
+            conn.execute(sa.text(f"CREATE USER '{name}'@'{host}'"))
+            conn.execute(sa.text(f"GRANT SELECT ON {name}.* TO '{name}'@'{host}'"))
     source = {"name": "his-mariadb", "dialect": "mysql", "host": url.host, "port": url.port or 3306, "database": name}
-    yield His("mariadb", url.render_as_string(hide_password=False), admin, source)
+    yield His("mariadb", url.render_as_string(hide_password=False), admin, source, username=name)
     admin.dispose()
     with server.connect() as conn:
         conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+        for host in ("%", "localhost"):
+            conn.execute(sa.text(f"DROP USER IF EXISTS '{name}'@'{host}'"))
     server.dispose()
 
 
@@ -249,7 +257,7 @@ def connect(his: His, hospital_id: int, *, entities=("patients", "visits"), batc
     queries = {"patients": (PATIENTS_QUERY, "BRID", PATIENT_FIELDS),
                "visits": (VISITS_QUERY, "JZID", visit_fields or VISIT_FIELDS),
                "charges": (CHARGES_QUERY, "FYID", CHARGE_FIELDS)}
-    settings.setdefault("username", "root" if his.kind == "mariadb" else None)
+    settings.setdefault("username", his.username)
     with hospital_scope(hospital_id):
         connection = services.create_connection({
             "name": "HIS", "source": allow(his), "encoding": "gbk" if his.kind == "mariadb" else "utf8",

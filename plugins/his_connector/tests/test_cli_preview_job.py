@@ -98,7 +98,7 @@ def test_the_job_syncs_connections_whose_schedule_is_due(app, hospital, his):
     with app.app_context():
         scheduled = connect(his, hospital["a"], entities=("patients",), schedule_minutes=30)
         with hospital_scope(hospital["a"]):
-            manual = services.create_connection({"name": "manual", "source": his.source["name"], "username": "root" if his.kind == "mariadb" else None})
+            manual = services.create_connection({"name": "manual", "source": his.source["name"], "username": his.username})
             manual_id = manual.id
         outcomes = [o for o in jobs.run_due(job_id="his_connector.sync") if o.hospital == "A"]
         assert [o.status for o in outcomes] == ["ok"]

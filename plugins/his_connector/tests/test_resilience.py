@@ -103,7 +103,7 @@ def test_the_password_comes_from_the_named_environment_variable(app, hospital, m
             assert not result.ok and "HCRM_HIS_PASSWORD_TEST" in str(result.message)
             monkeypatch.setenv("HCRM_HIS_PASSWORD_TEST", "s3cret-not-stored")
             assert services.connection_password_state(connection) == "set"
-            services.test_connection(connection)  # root has no password: a password is refused or ignored
+            services.test_connection(connection)  # the account has no password: a password is refused or ignored
             stored = db.session.execute(sa.text("SELECT legacy_url, source, username, password_env FROM his_connector_connection")).one()
             assert "s3cret" not in "".join(map(str, stored)) and "s3cret" not in (connection.last_test_message or "")
 

@@ -332,11 +332,23 @@ def _write_through_the_his_session(connection) -> str:
     return str(refused.value.orig).lower()
 
 
+def _careless_grant(his, verb: str) -> None:
+    """A DBA who gave the CRM's account write rights too: the session still refuses to write."""
+    if his.kind == "mariadb":
+        database = his.source["database"]
+        for host in ("%", "localhost"):
+            his.run(f"{verb} INSERT ON {database}.* {'TO' if verb == 'GRANT' else 'FROM'} '{his.username}'@'{host}'")
+
+
 def test_the_his_session_is_read_only(app, hospital, his):
-    with app.app_context():
-        connection_id = connect(his, hospital["a"], entities=())
-        with hospital_scope(hospital["a"]):
-            error = _write_through_the_his_session(_connection(connection_id))
+    _careless_grant(his, "GRANT")
+    try:
+        with app.app_context():
+            connection_id = connect(his, hospital["a"], entities=())
+            with hospital_scope(hospital["a"]):
+                error = _write_through_the_his_session(_connection(connection_id))
+    finally:
+        _careless_grant(his, "REVOKE")
     assert "read" in error and ("only" in error or "readonly" in error), error
     with his.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT COUNT(*) FROM DICT_XB WHERE DM = '8'")).scalar() == 0
@@ -357,26 +369,51 @@ def postgresql_his():
         pytest.skip(f"no PostgreSQL for the read-only test: {exc.orig}")
     his_url = server.url.set(database=name)
     engine = sa.create_engine(his_url)
-    with engine.begin() as conn:
+    with engine.begin() as conn:  # the grants docs/his_connector.md gives the DBA
         conn.execute(sa.text('CREATE TABLE "DICT_XB" ("DM" CHAR(1) PRIMARY KEY, "MC" VARCHAR(8))'))
+        conn.execute(sa.text(f'CREATE ROLE "{name}_ro" LOGIN'))
+        conn.execute(sa.text(f'GRANT CONNECT ON DATABASE "{name}" TO "{name}_ro"'))
+        conn.execute(sa.text(f'GRANT USAGE ON SCHEMA public TO "{name}_ro"'))
+        conn.execute(sa.text(f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{name}_ro"'))
     engine.dispose()
-    yield his_url
+    yield his_url.set(username=f"{name}_ro"), his_url.username
     with server.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'DROP ROLE IF EXISTS "{name}_ro"'))
     server.dispose()
 
 
-def test_the_postgresql_his_session_is_read_only(app, hospital, postgresql_his):
+def test_the_postgresql_his_session_is_read_only_and_refuses_a_superuser(app, hospital, postgresql_his):
+    his_url, superuser = postgresql_his
     with app.app_context():
-        allow_sources({"name": "pg-his", "dialect": "postgresql", "host": postgresql_his.host,
-                       "port": postgresql_his.port or 5432, "database": postgresql_his.database})
+        allow_sources({"name": "pg-his", "dialect": "postgresql", "host": his_url.host,
+                       "port": his_url.port or 5432, "database": his_url.database})
         with hospital_scope(hospital["a"]):
-            connection = services.create_connection({"name": "pg", "source": "pg-his",
-                                                     "username": postgresql_his.username})
+            connection = services.create_connection({"name": "pg", "source": "pg-his", "username": his_url.username})
             with source.engine(connection).connect() as conn:
+                assert conn.execute(sa.text('SELECT COUNT(*) FROM "DICT_XB"')).scalar() == 0
                 with pytest.raises(sa.exc.DBAPIError) as refused:
                     conn.execute(sa.text("""INSERT INTO "DICT_XB" VALUES ('8', 'x')"""))
-    assert "read-only transaction" in str(refused.value.orig)
+            assert "read-only transaction" in str(refused.value.orig)
+            # A superuser could pg_read_file() the server's files, read-only or not: refused.
+            services.update_connection(connection, {"username": superuser})
+            result = services.test_connection(connection)
+            assert not result.ok and "administrator of its database server" in str(result.message)
+            with pytest.raises(services.HisError):
+                services.preview(connection, "patients", {"query": "SELECT pg_read_file('/etc/hostname') AS XM, 1 AS K",
+                                                          "key_column": "K", "cursor_column": "K",
+                                                          "fields": {"name": "XM"}})
+
+
+def test_a_mariadb_account_with_server_powers_is_refused(app, hospital, mariadb):
+    with app.app_context():
+        connection_id = connect(mariadb, hospital["a"], entities=())
+        with hospital_scope(hospital["a"]):
+            connection = _connection(connection_id)
+            assert services.test_connection(connection).ok  # the SELECT-only account
+            services.update_connection(connection, {"username": "root"})  # FILE, SUPER…: LOAD_FILE('/etc/…')
+            result = services.test_connection(connection)
+            assert not result.ok and "administrator of its database server" in str(result.message)
 
 
 # -- configuration changes: clear messages, not 500s ---------------------------------------------
