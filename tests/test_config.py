@@ -22,6 +22,7 @@ from core.config import (  # noqa: E402
     ConfigError,
     HcrmConfig,
     HospitalConfig,
+    PluginSettings,
     check_plugin_names,
     default_config,
     load_config,
@@ -239,7 +240,7 @@ def test_unknown_top_level_key(tmp_path):
         hospitals: []
         databse:  # <-
           url: sqlite://
-        """, "unknown key 'databse'", "allowed keys at the top level: database, security, i18n, jobs, hospitals",
+        """, "unknown key 'databse'", "allowed keys at the top level: database, security, i18n, jobs, plugins_settings, hospitals",
         "did you mean 'database'?")
 
 
@@ -355,7 +356,7 @@ def test_bad_database_url_from_environment_names_the_variable(tmp_path):
 @pytest.mark.parametrize("hospitals, fragment", [
     ("hospitals:\n  code: H1  # <-\n", "hospitals must be a list of entries ('- code: ...'), got a mapping"),
     ("hospitals: DEMO1  # <-\n", "hospitals must be a list of entries"),
-    ("hospitals:\n  - DEMO1  # <-\n", "hospitals[0] must be a mapping with keys (code, name, plugins), got the string 'DEMO1'"),
+    ("hospitals:\n  - DEMO1  # <-\n", "hospitals[0] must be a mapping with keys (code, name, plugins, plugins_settings), got the string 'DEMO1'"),
     ("hospitals:\n  -  # <-\n", "hospitals[0] is missing the required key 'code'"),
     ("hospitals:\n  - name: One  # <-\n", "hospitals[0] is missing the required key 'code'"),
     ("hospitals:\n  - code: H1  # <-\n    plugins: []\n", "hospitals[0] is missing the required key 'name'"),
@@ -468,3 +469,57 @@ def test_api_token_cache_seconds_is_a_count(tmp_path):
           api_token_cache_seconds: 2.5  # <-
         hospitals: []
         """, "security.api_token_cache_seconds must be a whole number, 0 or more")
+
+
+# --- plugins_settings: each plugin's own section, passed through for the plugin to check --------
+
+PLUGIN_SETTINGS = """\
+    plugins_settings:
+      his_connector:
+        sqlite_dir: his
+        sources:
+          - name: main
+            port: 3306
+    hospitals:
+      - code: H1
+        name: One
+        plugins_settings:
+          his_connector:
+            sources: [{name: own}]
+    """
+
+
+def test_plugins_settings_are_passed_through_with_their_lines(tmp_path):
+    config = load_text(tmp_path, PLUGIN_SETTINGS)
+    section = config.plugins_settings["his_connector"]
+    assert section.group == {"sqlite_dir": "his", "sources": [{"name": "main", "port": 3306}]}
+    assert section.hospitals == {"H1": {"sources": [{"name": "own"}]}}
+    assert str(section.error(("sources", 0, "port"), "must be closed")) == (
+        f"{tmp_path / 'config.yaml'}:6: plugins_settings.his_connector.sources[0].port: must be closed")
+    assert str(section.error(("sources", 0), "bad", hospital="H1")).startswith(
+        f"{tmp_path / 'config.yaml'}:12: hospital 'H1' plugins_settings.his_connector.sources[0]: bad")
+    # a key the file lacks points at the nearest one it has
+    assert section.error(("sources", 0, "host"), "is required").line == 5
+    assert load_text(tmp_path, "hospitals: []\n").plugins_settings == {}
+    assert default_config().plugins_settings == {}
+
+
+def test_plugins_settings_of_an_unknown_plugin_are_refused(tmp_path):
+    config = load_text(tmp_path, PLUGIN_SETTINGS.replace("his_connector", "his_conector", 1))
+    with pytest.raises(ConfigError) as info:
+        check_plugin_names(config, ["his_connector", "patients"])
+    assert str(info.value).startswith(f"{tmp_path / 'config.yaml'}:2: plugins_settings names unknown plugin "
+                                      "'his_conector'") and "did you mean 'his_connector'?" in str(info.value)
+
+
+def test_plugins_settings_must_be_mappings(tmp_path):
+    expect_error(tmp_path, """\
+        hospitals: []
+        plugins_settings: [his_connector]  # <-
+        """, "plugins_settings must be a mapping, got a list")
+    expect_error(tmp_path, """\
+        hospitals: []
+        plugins_settings:
+          his_connector: 5  # <-
+        """, "plugins_settings.his_connector must be a mapping, got the number 5")
+    assert isinstance(PluginSettings("x").error((), "m"), ConfigError)

@@ -161,3 +161,33 @@ def test_find_cycle():
 def test_every_hookspec_has_a_docstring():
     specs = [getattr(hookspecs, n) for n in dir(hookspecs) if n.startswith("hcrm_")]
     assert specs and all((f.__doc__ or "").strip() for f in specs)
+
+
+SETTINGS_PLUGIN = HOOK + '''
+@hookimpl
+def hcrm_settings(settings, config):
+    numbers = settings.group.get("numbers", [])
+    if not isinstance(numbers, list):
+        raise settings.error(("numbers",), "must be a list of phone numbers")
+    return {"numbers": numbers, "H1": settings.hospitals.get("H1", {}).get("numbers"), "db": config.database_url}
+'''
+
+
+def test_a_plugin_validates_its_own_settings_section(tmp_path, monkeypatch, database_url):
+    """hcrm_settings gets the plugin's plugins_settings (group and per hospital) and what it
+    returns is kept for it; its ConfigError stops the start."""
+    import dataclasses
+
+    from core.config import ConfigError, PluginSettings
+    monkeypatch.syspath_prepend(str(tmp_path))
+    finder = finder_with(write_plugin(tmp_path, "hotline", SETTINGS_PLUGIN))
+    section = PluginSettings("hotline", {"numbers": ["0731-1"]}, {"H1": {"numbers": ["0731-2"]}})
+    app = make_app(database_url, finder=finder, config_overrides={"plugins_settings": {"hotline": section}})
+    assert app.extensions["hcrm"].plugin_settings["hotline"] == {"numbers": ["0731-1"], "H1": ["0731-2"],
+                                                                 "db": database_url}
+    empty = make_app(database_url, finder=finder)  # no section in the file: the hook still runs
+    assert empty.extensions["hcrm"].plugin_settings["hotline"]["numbers"] == []
+    bad = dataclasses.replace(section, group={"numbers": 5}, path="/etc/hcrm/config.yaml",
+                              lines={("", "numbers"): 7})
+    with pytest.raises(ConfigError, match=r"^/etc/hcrm/config.yaml:7: plugins_settings.hotline.numbers: must be a list"):
+        make_app(database_url, finder=finder, config_overrides={"plugins_settings": {"hotline": bad}})

@@ -222,35 +222,27 @@ def validate(section, config) -> HisSettings:
             raise section.error(("sqlite_dir",), "must be a directory path")
         base = os.path.dirname(config.path) if config.path else os.getcwd()
         sqlite_dir = guard.real_path(sqlite_dir, base)
-    sources = checker.sources(section.group, (), None)
-    lines = {s.name: ((), index, None) for index, s in enumerate(sources)}
+    # (source, its key path, its hospital or None): where a later complaint points
+    listed = [(found, ("sources", index), None) for index, found in enumerate(checker.sources(section.group, (), None))]
     for code, data in section.hospitals.items():
         checker.keys(data, HOSPITAL_KEYS, (), code)
-        for index, found in enumerate(checker.sources(data, (), code)):
-            for other in sources:
-                if other.name == found.name and (other.hospitals is None or code in other.hospitals):
-                    raise section.error(("sources", index, "name"), f"the source name {found.name!r} is taken "
-                                        "by a group-wide source this hospital sees", code)
-            lines.setdefault(found.name, ((), index, code))
-            sources.append(found)
-    seen: set[tuple] = set()
-    for index, found in enumerate(sources):
+        listed += [(found, ("sources", index), code) for index, found in enumerate(checker.sources(data, (), code))]
+    seen: dict[tuple, str] = {}
+    for found, keys, hospital in listed:
         for code in found.hospitals or ("*",):
-            if (code, found.name) in seen:
-                raise section.error(("sources", index, "name"), f"two sources are named {found.name!r}",
-                                    None if code == "*" else code)
-            seen.add((code, found.name))
-    settings = HisSettings(sqlite_dir, tuple(sources), config.database_url)
-    for index, found in enumerate(sources):
-        _check_at_load(found, settings, section, index)
+            clash = seen.get((code, found.name)) or seen.get(("*", found.name))
+            if clash or (code == "*" and any(n == found.name for (_c, n) in seen)):
+                raise section.error((*keys, "name"), f"two sources that a hospital sees are named {found.name!r}",
+                                    hospital)
+            seen[(code, found.name)] = found.name
+    settings = HisSettings(sqlite_dir, tuple(found for found, _keys, _hospital in listed), config.database_url)
+    for found, keys, hospital in listed:
+        _check_at_load(found, settings, section, keys, hospital)
     return settings
 
 
-def _check_at_load(found: Source, settings: HisSettings, section, index: int) -> None:
+def _check_at_load(found: Source, settings: HisSettings, section, keys: tuple, hospital: str | None) -> None:
     """A source that reaches the CRM (or a SQLite file outside sqlite_dir) stops the start."""
-    hospital = found.hospitals[0] if found.hospitals and found.name not in _group_names(section) else None
-    position = [i for i, s in enumerate(_listed(section, hospital)) if s.get("name") == found.name]
-    keys = ("sources", position[0]) if position else ("sources",)
     try:
         url = found.base_url(settings.sqlite_dir)
     except HisError as exc:
@@ -260,12 +252,3 @@ def _check_at_load(found: Source, settings: HisSettings, section, index: int) ->
     problem = guard.problem(url, settings.crm_url, settings.sqlite_dir)
     if problem:
         raise section.error(keys, str(problem), hospital)
-
-
-def _group_names(section) -> set:
-    return {s.get("name") for s in section.group.get("sources") or [] if isinstance(s, dict)}
-
-
-def _listed(section, hospital) -> list:
-    data = section.hospitals.get(hospital, {}) if hospital else section.group
-    return [s for s in data.get("sources") or [] if isinstance(s, dict)]

@@ -175,22 +175,6 @@ def test_mappings_are_checked_against_the_his_before_saving(app, hospital, his):
             assert db.session.execute(sa.select(sa.func.count(Mapping.id))).scalar_one() == 0
 
 
-def test_the_his_session_is_read_only(app, hospital, his):
-    with app.app_context():
-        connection_id = connect(his, hospital["a"], entities=())
-        with hospital_scope(hospital["a"]):
-            engine = source.engine(_connection(hospital["a"], connection_id))
-        with engine.connect() as conn:
-            try:
-                conn.execute(sa.text("UPDATE MZ_BRXX SET XM = 'x'"))
-                conn.commit()
-            except sa.exc.DBAPIError as exc:
-                assert "READ ONLY" in str(exc).upper() or "readonly" in str(exc).lower()
-            else:
-                raise AssertionError("the HIS session accepted a write")
-        engine.dispose()
-
-
 def test_the_keyset_query_walks_the_cursor_index_without_sorting(app, hospital, mariadb):
     _load(mariadb, visits=50)
     with app.app_context():
