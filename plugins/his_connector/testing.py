@@ -192,6 +192,14 @@ def his(request):
 
 
 @pytest.fixture
+def his_file(sqlite_his):
+    """The session's SQLite HIS file alone, emptied for each test."""
+    sqlite_his.clear()
+    yield sqlite_his
+    sqlite_his.clear()
+
+
+@pytest.fixture
 def mariadb(mariadb_his):
     mariadb_his.clear()
     yield mariadb_his

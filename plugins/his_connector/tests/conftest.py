@@ -11,6 +11,7 @@ from plugins.his_connector.testing import (  # noqa: F401
     His,
     connect,
     his,
+    his_file,
     hospital,
     id_number,
     mariadb,

@@ -12,13 +12,6 @@ from plugins.his_connector.models import Connection, Run
 from plugins.his_connector.tests.conftest import PATIENTS_QUERY, connect
 
 
-@pytest.fixture
-def his_file(sqlite_his):
-    sqlite_his.clear()
-    yield sqlite_his
-    sqlite_his.clear()
-
-
 def test_field_map_problems_are_shown_in_chinese_and_english(app, client, hospital, his_file):
     with app.app_context():
         connection_id = connect(his_file, hospital["a"], entities=())

@@ -1,5 +1,4 @@
 """The HIS connector's connection and mapping pages, with a SQLite file as the HIS."""
-import pytest
 import sqlalchemy as sa
 
 from core.extensions import db
@@ -13,14 +12,6 @@ from plugins.patients.models import Patient
 
 SECRET = "Zx9-his-password-never-shown"
 ENV = "HCRM_HIS_PASSWORD_PAGETEST"
-
-
-@pytest.fixture
-def his_file(sqlite_his):
-    """The session's SQLite HIS file, emptied for each test."""
-    sqlite_his.clear()
-    yield sqlite_his
-    sqlite_his.clear()
 
 
 def _count(app, hospital_id, model):

@@ -8,7 +8,6 @@ session is read-only.
 import os
 import socket
 import threading
-import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -17,7 +16,7 @@ from sqlalchemy.engine import make_url
 from core.config import ConfigError, load_config
 from core.extensions import db
 from core.tenancy import hospital_scope
-from core.testing import login
+from core.testing import fresh_database, login
 from plugins.his_connector import services, source
 from plugins.his_connector.cli import his_cli
 from plugins.his_connector.models import Connection
@@ -26,13 +25,6 @@ from plugins.his_connector.testing import allow, allow_sources
 from plugins.his_connector.tests.conftest import PATIENTS_QUERY, connect, sync
 
 SECRET = "very-secret-key-of-the-crm"
-
-
-@pytest.fixture
-def his_file(sqlite_his):
-    sqlite_his.clear()
-    yield sqlite_his
-    sqlite_his.clear()
 
 
 def _load(tmp_path, crm_url: str, his_section: str):
@@ -355,31 +347,27 @@ def test_the_his_session_is_read_only(app, hospital, his):
 
 
 @pytest.fixture
-def postgresql_his():
-    """A "HIS" database of its own on the local PostgreSQL server, with a table to write to."""
-    admin_url = os.environ.get("HCRM_TEST_POSTGRESQL_HIS", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
-    server = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"hcrm_his_pg_{uuid.uuid4().hex[:8]}"
-    try:
-        with server.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"no PostgreSQL for the read-only test: {exc.orig}")
-        pytest.skip(f"no PostgreSQL for the read-only test: {exc.orig}")
-    his_url = server.url.set(database=name)
-    engine = sa.create_engine(his_url)
-    with engine.begin() as conn:  # the grants docs/his_connector.md gives the DBA
-        conn.execute(sa.text('CREATE TABLE "DICT_XB" ("DM" CHAR(1) PRIMARY KEY, "MC" VARCHAR(8))'))
-        conn.execute(sa.text(f'CREATE ROLE "{name}_ro" LOGIN'))
-        conn.execute(sa.text(f'GRANT CONNECT ON DATABASE "{name}" TO "{name}_ro"'))
-        conn.execute(sa.text(f'GRANT USAGE ON SCHEMA public TO "{name}_ro"'))
-        conn.execute(sa.text(f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{name}_ro"'))
-    engine.dispose()
-    yield his_url.set(username=f"{name}_ro"), his_url.username
+def postgresql_his(tmp_path, monkeypatch):
+    """A "HIS" database of its own on the local PostgreSQL server (whatever the CRM's test
+    database is), with a table and the read-only role docs/his_connector.md tells the DBA to make."""
+    monkeypatch.setenv("HCRM_TEST_DATABASE", os.environ.get("HCRM_TEST_POSTGRES", "postgresql"))
+    with fresh_database(tmp_path) as url:
+        his_url = make_url(url)
+        role = f"{his_url.database}_ro"
+        engine = sa.create_engine(his_url)
+        with engine.begin() as conn:
+            conn.execute(sa.text('CREATE TABLE "DICT_XB" ("DM" CHAR(1) PRIMARY KEY, "MC" VARCHAR(8))'))
+            conn.execute(sa.text(f'CREATE ROLE "{role}" LOGIN'))
+            conn.execute(sa.text(f'GRANT CONNECT ON DATABASE "{his_url.database}" TO "{role}"'))
+            conn.execute(sa.text(f'GRANT USAGE ON SCHEMA public TO "{role}"'))
+            conn.execute(sa.text(f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{role}"'))
+        yield his_url.set(username=role), his_url.username
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP OWNED BY "{role}"'))
+        engine.dispose()
+    server = sa.create_engine(his_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with server.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'DROP ROLE IF EXISTS "{name}_ro"'))
+        conn.execute(sa.text(f'DROP ROLE IF EXISTS "{role}"'))
     server.dispose()
 
 
