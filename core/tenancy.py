@@ -158,7 +158,9 @@ def current_hospital_only(view):
         scope = current_scope()
         if scope is None or scope.hospital_ids is not None or g.get("hcrm_hospital") is None:
             return view(*args, **kwargs)
-        with use_scope(dataclasses.replace(scope, hospital_ids=frozenset({g.hcrm_hospital.id}))):
+        narrowed = dataclasses.replace(scope, hospital_ids=frozenset({g.hcrm_hospital.id}),
+                                       group_writer=scope.writes_group_rows)
+        with use_scope(narrowed):
             return view(*args, **kwargs)
 
     return wrapped

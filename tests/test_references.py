@@ -333,3 +333,25 @@ def test_department_parent_in_another_hospital_is_refused(app, two):
         with refused("Department.parent_id"):
             db.session.commit()
         db.session.rollback()
+
+
+def test_a_group_scope_narrowed_to_one_hospital_still_writes_group_rows(app, two):
+    """current_hospital_only narrows a group administrator to the hospital worked in: reads
+    follow it, the right to maintain the group's shared rows stays."""
+    from flask import g
+
+    from core.models import Hospital
+    from core.tenancy import current_hospital_only, current_scope
+
+    @current_hospital_only
+    def view():
+        scope = current_scope()
+        db.session.get(RefShared, two["shared_group"]).title = "group, edited in A"
+        db.session.commit()
+        return scope
+
+    with app.test_request_context(), use_scope(Scope(hospital_id=two["a"], hospital_ids=None, level="group")):
+        with system_scope():
+            g.hcrm_hospital = db.session.get(Hospital, two["a"])
+        scope = view()
+        assert scope.hospital_ids == {two["a"]} and scope.writes_group_rows
