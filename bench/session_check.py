@@ -14,10 +14,10 @@ A scratch SQLite file (default) or PostgreSQL database is created and dropped.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
-import uuid
 
 import sqlalchemy as sa
 
@@ -43,69 +43,61 @@ def main() -> None:
     parser.add_argument("--database", help="a PostgreSQL server URL (a scratch database is created); default SQLite")
     args = parser.parse_args()
 
+    from core.testing import fresh_database
+
+    # core.testing's scratch database: a SQLite file, or a database created on the server and dropped.
+    os.environ["HCRM_TEST_DATABASE"] = args.database or "sqlite"
+    with fresh_database(tempfile.mkdtemp()) as url:
+        measure(url, args)
+
+
+def measure(url: str, args) -> None:
     from core import migrations_support
     from core.extensions import login_manager
     from core.testing import PASSWORD, login, make_app, make_hospital, make_user
     from core.web import load_user
 
-    admin, name = None, None
-    if args.database:
-        admin = sa.create_engine(args.database.replace("postgresql://", "postgresql+psycopg2://", 1),
-                                 isolation_level="AUTOCOMMIT")
-        name = f"hcrm_bench_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        url = admin.url.set(database=name).render_as_string(hide_password=False)
-    else:
-        url = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
-    try:
-        app = make_app(url)
-        with app.app_context():
-            migrations_support.upgrade()
-            make_user(make_hospital("A"), "nurse", ("staff",))
-        client = app.test_client()
-        login(client, "nurse", PASSWORD)
-        variants = {"with the check": load_user, "without (cookie trusted)": trusting_loader}
-        samples = {label: [] for label in variants}
-        for round_ in range(args.repeat + 20):  # the first 20 rounds warm the caches
-            order = list(variants.items()) if round_ % 2 else list(reversed(variants.items()))
-            for label, loader in order:
-                login_manager._user_callback = loader
+    app = make_app(url)
+    with app.app_context():
+        migrations_support.upgrade()
+        make_user(make_hospital("A"), "nurse", ("staff",))
+    client = app.test_client()
+    login(client, "nurse", PASSWORD)
+    variants = {"with the check": load_user, "without (cookie trusted)": trusting_loader}
+    samples = {label: [] for label in variants}
+    for round_ in range(args.repeat + 20):  # the first 20 rounds warm the caches
+        order = list(variants.items()) if round_ % 2 else list(reversed(variants.items()))
+        for label, loader in order:
+            login_manager._user_callback = loader
+            start = time.perf_counter()
+            response = client.get("/account/password")
+            elapsed = (time.perf_counter() - start) * 1000
+            assert response.status_code == 200, response.status_code
+            if round_ >= 20:
+                samples[label].append(elapsed)
+    login_manager._user_callback = load_user
+    print(f"database: {sa.engine.make_url(url).get_backend_name()}, {args.repeat} requests per variant")
+    for label, values in samples.items():
+        print(f"  {label:26} median {statistics.median(values):6.2f} ms   p95 {percentile(values, 0.95):6.2f} ms")
+    ratio = statistics.median(samples["with the check"]) / statistics.median(samples["without (cookie trusted)"])
+    print(f"  cost of the check: {ratio:.3f}x per request")
+    print("the loader alone (each call loads the account, its hospital and roles):")
+    with app.app_context():
+        from core.extensions import db
+        from core.models import User
+        from core.tenancy import system_scope
+        with system_scope():
+            session_id = db.session.get(User, 1).get_id()
+        for label, loader in variants.items():
+            times = []
+            for _ in range(args.repeat):
                 start = time.perf_counter()
-                response = client.get("/account/password")
-                elapsed = (time.perf_counter() - start) * 1000
-                assert response.status_code == 200, response.status_code
-                if round_ >= 20:
-                    samples[label].append(elapsed)
-        login_manager._user_callback = load_user
-        print(f"database: {sa.engine.make_url(url).get_backend_name()}, {args.repeat} requests per variant")
-        for label, values in samples.items():
-            print(f"  {label:26} median {statistics.median(values):6.2f} ms   p95 {percentile(values, 0.95):6.2f} ms")
-        ratio = statistics.median(samples["with the check"]) / statistics.median(samples["without (cookie trusted)"])
-        print(f"  cost of the check: {ratio:.3f}x per request")
-        print("the loader alone (each call loads the account, its hospital and roles):")
-        with app.app_context():
-            from core.extensions import db
-            from core.models import User
-            from core.tenancy import system_scope
-            with system_scope():
-                session_id = db.session.get(User, 1).get_id()
-            for label, loader in variants.items():
-                times = []
-                for _ in range(args.repeat):
-                    start = time.perf_counter()
-                    assert loader(session_id) is not None
-                    times.append((time.perf_counter() - start) * 1e6)
-                print(f"  {label:26} median {statistics.median(times):8.1f} µs")
-        with app.app_context():
-            from core.testing import dispose_engines
-            dispose_engines()
-    finally:
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
-
+                assert loader(session_id) is not None
+                times.append((time.perf_counter() - start) * 1e6)
+            print(f"  {label:26} median {statistics.median(times):8.1f} µs")
+    with app.app_context():
+        from core.testing import dispose_engines
+        dispose_engines()
 
 if __name__ == "__main__":
     main()
