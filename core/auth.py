@@ -11,7 +11,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
-from sqlalchemy.orm import joinedload
+from sqlalchemy import event
+from sqlalchemy.orm import Session, joinedload
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
@@ -87,6 +88,31 @@ def authenticate(username: str, password: str, remote_addr: str) -> User | None:
         user.last_login_at = utcnow()
         db.session.commit()
         return user
+
+
+# -- ending sessions --------------------------------------------------------------------------
+# Changes after which the account's open sessions must not go on: a new password, a deactivation
+# (re-activating must not revive old cookies), other roles or hospital, group administration.
+SESSION_ENDING_CHANGES = ("password_hash", "active", "roles", "hospital_id", "is_group_admin")
+
+
+def end_sessions(user: User) -> None:
+    """Make every session and remember-me cookie of ``user`` worthless from the next request on
+    (the caller commits). The cookies name the account's epoch (``User.get_id``)."""
+    user.session_epoch = (user.session_epoch or 0) + 1
+
+
+@event.listens_for(Session, "before_flush")
+def _end_sessions_on_account_change(session, _flush_context, _instances) -> None:
+    """Whoever makes the change (the user, an administrator, the CLI), the sessions end."""
+    for obj in session.dirty:
+        if not isinstance(obj, User):
+            continue
+        attrs = sa.inspect(obj).attrs
+        if attrs.session_epoch.history.has_changes():
+            continue
+        if any(attrs[key].history.has_changes() for key in SESSION_ENDING_CHANGES):
+            end_sessions(obj)
 
 
 def change_password(user: User, current: str, new: str) -> str | None:
@@ -241,6 +267,12 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    """Ends the session on the server too: a copy of the cookie (or a remember-me cookie) is
+    refused afterwards. Every other session of the account ends with it."""
+    if current_user.is_authenticated:
+        with tenancy.system_scope():
+            end_sessions(current_user._get_current_object())
+            db.session.commit()
     logout_user()
     flash(_("You have signed out."), "info")
     return redirect(url_for("auth.login"))

@@ -141,12 +141,15 @@ class User(UserMixin, HospitalOwned, db.Model):
     created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
     last_login_at = sa.Column(sa.DateTime, nullable=True)
     password_changed_at = sa.Column(sa.DateTime, nullable=True)
+    # Part of every session and remember-me cookie (get_id): raising it signs the account out of
+    # all of them at the next request (core.auth: logout, password, deactivation, roles).
+    session_epoch = sa.Column(sa.Integer, nullable=False, default=0, server_default="0")
 
     hospital = relationship("Hospital", lazy="joined")
     department = relationship("Department")
     roles = relationship("Role", secondary=user_roles, lazy="selectin")
 
-    __hcrm_audit_exclude__ = ("password_hash",)
+    __hcrm_audit_exclude__ = ("password_hash", "session_epoch")
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
@@ -160,9 +163,11 @@ class User(UserMixin, HospitalOwned, db.Model):
         self.password_changed_at = utcnow()
 
     def get_id(self) -> str:
-        """Session id: the user id plus a fingerprint of the password hash, so changing or
-        resetting a password signs the account out of every other session and remember-me cookie."""
-        return f"{self.id}.{self.session_fingerprint}"
+        """Session id: the user id, the session epoch and a fingerprint of the password hash. A
+        cookie whose epoch or fingerprint is no longer the account's is refused (core.web.load_user),
+        so a logout, a password change, a deactivation or a change of roles ends every session and
+        remember-me cookie of the account, copies included."""
+        return f"{self.id}.{self.session_epoch or 0}.{self.session_fingerprint}"
 
     @property
     def session_fingerprint(self) -> str:

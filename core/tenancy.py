@@ -29,8 +29,27 @@ class TenancyError(RuntimeError):
     """Hospital data touched without a scope, or a write outside the caller's scope."""
 
 
+class WriteRefused(TenancyError):
+    """A write the caller may not make, for a reason the user can act on: ``message`` is a
+    :class:`core.i18n.Message` the web layer shows (translated) with ``status``."""
+
+    status = 403
+
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.message = message
+
+
+class CrossHospitalReference(WriteRefused):
+    """A row would refer to a row of another hospital (see core.references)."""
+
+    status = 422
+
+
 class HospitalOwned:
     """Mixin for every row that belongs to one hospital."""
+
+    hcrm_group_shared = False  # see GroupShared
 
     @declared_attr
     def hospital_id(cls):
@@ -49,6 +68,22 @@ class DataScoped(HospitalOwned):
         return sa.Column(sa.Integer, sa.ForeignKey("core_department.id"), nullable=True, index=True)
 
 
+class GroupShared(HospitalOwned):
+    """Mixin for rows that are either one hospital's or shared by the whole group.
+
+    ``hospital_id`` NULL means "shared by the group": every hospital reads such rows next to its
+    own, and any hospital-owned row may refer to them; only a scope that may write group rows
+    (:attr:`Scope.writes_group_rows`) creates, changes or deletes them. A new row gets the
+    scope's hospital unless it is created with ``hospital_id=None`` given explicitly.
+    """
+
+    hcrm_group_shared = True
+
+    @declared_attr
+    def hospital_id(cls):
+        return sa.Column(sa.Integer, sa.ForeignKey("core_hospital.id"), nullable=True, index=True)
+
+
 @dataclass(frozen=True)
 class Scope:
     """Who is asking: the current hospital and how far the caller may see.
@@ -63,9 +98,19 @@ class Scope:
     user_id: int | None = None
     department_ids: frozenset[int] = field(default_factory=frozenset)
     system: bool = False
+    # A group administrator narrowed to one hospital still maintains the group's shared rows.
+    group_writer: bool = False
 
     def allows_hospital(self, hospital_id: int | None) -> bool:
         return self.hospital_ids is None or hospital_id in self.hospital_ids
+
+    @property
+    def writes_group_rows(self) -> bool:
+        """Whether group-shared rows (hospital NULL, see :class:`GroupShared`) may be written."""
+        return self.system or self.hospital_ids is None or self.group_writer
+
+    def allows_write(self, hospital_id: int | None) -> bool:
+        return self.writes_group_rows if hospital_id is None else self.allows_hospital(hospital_id)
 
 
 _current: ContextVar[Scope | None] = ContextVar("hcrm_scope", default=None)
@@ -113,7 +158,9 @@ def current_hospital_only(view):
         scope = current_scope()
         if scope is None or scope.hospital_ids is not None or g.get("hcrm_hospital") is None:
             return view(*args, **kwargs)
-        with use_scope(dataclasses.replace(scope, hospital_ids=frozenset({g.hcrm_hospital.id}))):
+        narrowed = dataclasses.replace(scope, hospital_ids=frozenset({g.hcrm_hospital.id}),
+                                       group_writer=scope.writes_group_rows)
+        with use_scope(narrowed):
             return view(*args, **kwargs)
 
     return wrapped
@@ -138,8 +185,12 @@ def _criteria_options(scope: Scope) -> tuple:
     options = []
     if scope.hospital_ids is not None:
         ids = tuple(sorted(scope.hospital_ids))
-        options.append(with_loader_criteria(HospitalOwned, lambda cls: cls.hospital_id.in_(ids),
-                                            include_aliases=True))
+        # Group-shared models also show the group's rows; the lambda runs once per mapped class.
+        options.append(with_loader_criteria(
+            HospitalOwned,
+            lambda cls: or_(cls.hospital_id.in_(ids), cls.hospital_id.is_(None))
+            if cls.hcrm_group_shared else cls.hospital_id.in_(ids),
+            include_aliases=True))
     if scope.level == "own":
         uid = scope.user_id
         options.append(with_loader_criteria(DataScoped, lambda cls: cls.owner_id == uid,
@@ -178,11 +229,14 @@ def _apply_scope(state) -> None:
 
 @event.listens_for(Session, "before_flush")
 def _guard_writes(session, flush_context, instances) -> None:
+    from core import references
+    from core.i18n import _m
     scope = _current.get()
     for obj in session.new:
         if not isinstance(obj, HospitalOwned):
             continue
-        if obj.hospital_id is None:
+        if obj.hospital_id is None and not (isinstance(obj, GroupShared)
+                                            and "hospital_id" in sa.inspect(obj).dict):
             if scope is None or scope.hospital_id is None:
                 raise TenancyError(f"new {type(obj).__name__} has no hospital and no scope gives one")
             obj.hospital_id = scope.hospital_id
@@ -193,6 +247,10 @@ def _guard_writes(session, flush_context, instances) -> None:
         if isinstance(obj, HospitalOwned):
             if scope is None:
                 raise TenancyError(f"{type(obj).__name__} written outside any tenancy scope")
-            if not scope.allows_hospital(obj.hospital_id):
-                raise TenancyError(f"{type(obj).__name__} of hospital {obj.hospital_id} "
-                                   "written from another hospital's scope")
+            if not scope.allows_write(obj.hospital_id):
+                if obj.hospital_id is None:
+                    raise WriteRefused(_m("%(model)s shared by the whole group may only be written by a "
+                                          "group administrator.", model=type(obj).__name__))
+                raise WriteRefused(_m("%(model)s of hospital %(hospital)s written from another hospital's scope",
+                                      model=type(obj).__name__, hospital=obj.hospital_id))
+    references.check(session)

@@ -292,6 +292,40 @@ class PluginContract:
                 status = client.get(url, headers=bearer if url.startswith("/api/") else {}).status_code
                 assert status == expected, f"{username} GET {url} ({endpoint}) -> {status}, expected {expected}"
 
+    def test_references_into_another_hospital_are_refused(self, contract_app):
+        """Every foreign key (and many-to-one relationship) of the plugin's models to a
+        hospital-owned table, pointed at a row of another hospital, is refused on flush."""
+        from core.extensions import db
+        from core.references import references
+        from core.tenancy import CrossHospitalReference, HospitalOwned, hospital_scope
+        models = self._state(contract_app).catalog.models.get(self.plugin, [])
+        with contract_app.app_context():
+            here, there = make_hospital("REFA").id, make_hospital("REFB").id
+            for model in (m for m in models if issubclass(m, HospitalOwned)):
+                mapper = sa.inspect(model)
+                owned = {m.local_table: m for m in mapper.registry.mappers if issubclass(m.class_, HospitalOwned)}
+                wanted = {(prop.key, owned[fk.column.table]) for prop in mapper.column_attrs
+                          for fk in prop.columns[0].foreign_keys
+                          if fk.column.table in owned and prop.key != "hospital_id"}
+                wanted |= {(ref.attr, ref.target) for ref in references(mapper)[0]}
+                for attr, target_mapper in sorted(wanted, key=lambda pair: pair[0]):
+                    with hospital_scope(here):
+                        target = _row_of(target_mapper.class_, 987654, there)  # held: the map is weak
+                        db.session.add_all([target, model(**{attr: 987654})])
+                        with pytest.raises(CrossHospitalReference, match=rf"{model.__name__}\.{attr} "):
+                            db.session.flush()
+                        db.session.rollback()
+                        db.session.expunge_all()  # the pretended row must not outlive its case
+
+
+def _row_of(model, ident: int, hospital_id: int):
+    """A row of ``model`` the session believes exists (in its identity map, no SQL)."""
+    from sqlalchemy.orm import make_transient_to_detached
+    row = model()
+    row.id, row.hospital_id = ident, hospital_id
+    make_transient_to_detached(row)
+    return row
+
 
 # -- throwaway plugins for tests --------------------------------------------------------------
 def write_plugin(root, name: str, code: str = "", *, depends=(), title=None, manifest: str | None = None,

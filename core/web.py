@@ -27,7 +27,7 @@ LEVEL_RANK = {level: i for i, level in enumerate(tenancy.LEVELS)}
 # The error page's heading and default text: Werkzeug's names and stock descriptions are English.
 ERROR_TITLES = {400: _l("Bad request"), 401: _l("Sign-in required"), 403: _l("Access denied"),
                 404: _l("Page not found"), 405: _l("Method not allowed"), 409: _l("Conflict"),
-                413: _l("Request too large"), 429: _l("Too many requests"), 500: _l("Server error")}
+                413: _l("Request too large"), 422: _l("Not saved"), 429: _l("Too many requests"), 500: _l("Server error")}
 ERROR_MESSAGES = {
     400: _l("The request could not be understood; go back and try again."),
     403: _l("You may not open this page."),
@@ -45,15 +45,20 @@ def is_api_request() -> bool:
 
 @login_manager.user_loader
 def load_user(session_id: str):
-    ident, _sep, fingerprint = (session_id or "").partition(".")
+    """The user of a session or remember-me cookie (``User.get_id``: id.epoch.fingerprint), or
+    None when the account ended its sessions since (core.auth.end_sessions) or is inactive. The
+    epoch is a column of the row loaded anyway: the check costs no query."""
+    parts = (session_id or "").split(".")
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() and len(p) < 16 for p in parts[:2]):
+        return None  # tampered, or a cookie from before session epochs: sign in again
+    ident, epoch, fingerprint = parts
     with tenancy.system_scope():
-        try:
-            user = db.session.get(User, int(ident))
-        except (TypeError, ValueError):
-            return None
+        user = db.session.get(User, int(ident))
         if user is None or not user.active or not user.hospital.active:
             return None
-        return user if fingerprint == user.session_fingerprint else None
+        if int(epoch) != user.session_epoch or fingerprint != user.session_fingerprint:
+            return None
+        return user
 
 
 @login_manager.unauthorized_handler
@@ -164,6 +169,17 @@ def handle_http_error(exc: HTTPException):
     return render_template("core/error.html", code=exc.code, title=title, message=message), exc.code
 
 
+def handle_write_refused(exc: tenancy.WriteRefused):
+    """A write the tenancy layer refused (a row or a reference of another hospital): a crafted
+    request or a plugin's missing check, answered with the reason; nothing was saved."""
+    db.session.rollback()
+    message = exc.message.translated() if hasattr(exc.message, "translated") else str(exc.message)
+    if is_api_request():
+        return json_error(exc.status, message)
+    title = str(ERROR_TITLES.get(exc.status, ERROR_TITLES[400]))
+    return render_template("core/error.html", code=exc.status, title=title, message=message), exc.status
+
+
 def handle_unexpected(exc: Exception):
     db.session.rollback()
     from flask import current_app
@@ -195,8 +211,21 @@ def template_context() -> dict:
     )
 
 
+# Every asset is HCRM's own: scripts only from its files (no inline script or handler, no eval;
+# the templates ask for behaviour with data attributes, core/static/hcrm.js), style sheets only
+# from its files. Inline style *attributes* stay allowed (a progress bar's width, a tree's
+# indent); style-src-elem keeps <style> elements out where browsers know it. data: images are
+# Bootstrap's inline SVG icons.
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", "style-src-elem 'self'",
+    "img-src 'self' data:", "font-src 'self'", "connect-src 'self'", "object-src 'none'", "base-uri 'self'",
+    "form-action 'self'", "frame-ancestors 'none'"))
+
+
 def security_headers(response):
-    """Patient data must not be framed, sniffed, cached by proxies or leaked through referrers."""
+    """Patient data must not be framed, sniffed, cached by proxies or leaked through referrers,
+    and an injected script must not run (Content-Security-Policy)."""
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -213,6 +242,7 @@ def init_app(app: Flask) -> None:
     app.teardown_request(leave_request_scope)
     app.after_request(security_headers)
     app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(tenancy.WriteRefused, handle_write_refused)
     app.register_error_handler(Exception, handle_unexpected)
     app.context_processor(template_context)
 
