@@ -45,14 +45,22 @@ def world(app):
         Record.__table__.drop(db.engine)
 
 
-def titles_for(app, username):
-    """What a signed-in user's request sees, using the same scope the web layer computes."""
+def titles_for(app, username, hospital_code=None, *, whole_group=False):
+    """What a signed-in user's request sees, using the same scope the web layer computes
+    (in ``hospital_code`` when a group administrator switched to it)."""
+    from core.models import Hospital
+    from core.tenancy import group_wide
     from core.web import scope_for
     with app.app_context():
         with system_scope():
             user = db.session.execute(sa.select(User).where(User.username == username)).scalar_one()
-            scope = scope_for(user, user.hospital)
+            hospital = (db.session.execute(sa.select(Hospital).where(Hospital.code == hospital_code)).scalar_one()
+                        if hospital_code else user.hospital)
+            scope = scope_for(user, hospital)
         with use_scope(scope):
+            if whole_group:
+                with group_wide():
+                    return sorted(db.session.execute(sa.select(Record.title)).scalars())
             return sorted(db.session.execute(sa.select(Record.title)).scalars())
 
 
@@ -61,10 +69,32 @@ def titles_for(app, username):
     ("a_manager", ["knee-unit", "mine", "ortho"]),                # department and its sub-departments
     ("a_director", ["colleague", "knee-unit", "mine", "ortho"]),  # whole hospital
     ("b_director", ["in-b"]),                                     # another hospital sees only its own
-    ("group", ["colleague", "in-b", "knee-unit", "mine", "ortho"]),  # group administrator
+    ("group", ["colleague", "knee-unit", "mine", "ortho"]),       # group administrator, working in A
 ])
 def test_data_scope_levels(app, world, username, expected):
     assert titles_for(app, username) == expected
+
+
+def test_a_group_administrator_sees_the_chosen_hospital_and_the_group_only_on_request(app, world):
+    assert titles_for(app, "group", "B") == ["in-b"]
+    assert titles_for(app, "group", "A", whole_group=True) == ["colleague", "in-b", "knee-unit", "mine", "ortho"]
+    # The opt-in widens nothing for anyone else.
+    assert titles_for(app, "a_director", whole_group=True) == ["colleague", "knee-unit", "mine", "ortho"]
+    assert titles_for(app, "a_staff", whole_group=True) == ["mine"]
+
+
+def test_the_group_scope_keeps_its_level_for_permissions(app, world):
+    from core.tenancy import group_wide, is_group_wide
+    from core.web import scope_for
+    with app.app_context(), system_scope():
+        user = db.session.execute(sa.select(User).where(User.username == "group")).scalar_one()
+        scope = scope_for(user, user.hospital)
+    assert (scope.level, scope.hospital_ids) == ("group", frozenset({world["a"]}))
+    with use_scope(scope):
+        assert not is_group_wide()
+        with group_wide():
+            assert is_group_wide()
+        assert not is_group_wide()
 
 
 def test_scope_applies_to_counts_joins_and_relationships(app, world):

@@ -359,6 +359,7 @@ AUDIT_ACTIONS = ("create", "update", "delete", "view", "login", "enable", "disab
 
 @bp.route("/audit")
 @require("core.audit.read")
+@tenancy.group_wide  # a group administrator's trail spans the group (and its group-level actions)
 def audit():
     form = AuditFilterForm(request.args)
     page, status = None, 200

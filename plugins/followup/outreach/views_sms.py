@@ -15,7 +15,7 @@ from core.clock import local_to_utc, utc_to_local
 from core.extensions import db
 from core.models import Department
 from core.permissions import require
-from core.tenancy import current_hospital_only, get_or_404
+from core.tenancy import get_or_404
 from plugins.followup.models import Plan, SmsMessage, SmsTemplate
 from plugins.followup.outreach import bulk, gateways, sms, sms_settings, sms_templates
 from plugins.followup.outreach.forms import (
@@ -58,7 +58,6 @@ def _status(code: int, form) -> int:
 # -- the outbox / log -----------------------------------------------------------------------------
 @bp.route("/")
 @require("followup.read")
-@current_hospital_only
 def outbox():
     errors: list[str] = []
     status = request.args.get("status") or ""
@@ -87,7 +86,6 @@ def outbox():
 
 @bp.route("/messages/<int:message_id>/<any(cancel, retry):action>", methods=["POST"])
 @require("followup.sms")
-@current_hospital_only
 def message_action(message_id, action):
     message = get_or_404(SmsMessage, message_id)
     try:
@@ -113,7 +111,6 @@ def _template_choice(form) -> SmsTemplate | None:
 
 @bp.route("/compose/<int:patient_id>", methods=["GET", "POST"])
 @require("followup.sms")
-@current_hospital_only
 def compose(patient_id):
     patient = get_or_404(Patient, patient_id)
     plan_id = request.values.get("plan_id", type=int)
@@ -172,7 +169,6 @@ def _filter_choices() -> dict:
 
 @bp.route("/bulk", methods=["GET", "POST"], endpoint="bulk")
 @require("followup.sms_bulk")
-@current_hospital_only
 def bulk_sms():
     args = request.values
     filters, errors = filters_of(args), {}
@@ -210,7 +206,6 @@ def bulk_sms():
 # -- templates ----------------------------------------------------------------------------------
 @bp.route("/templates")
 @require("followup.templates")
-@current_hospital_only
 def templates():
     return render_template("followup/outreach/templates.html", templates=sms_templates.all_templates(),
                            placeholders=PLACEHOLDERS)
@@ -219,7 +214,6 @@ def templates():
 @bp.route("/templates/new", methods=["GET", "POST"], defaults={"template_id": None})
 @bp.route("/templates/<int:template_id>", methods=["GET", "POST"])
 @require("followup.templates")
-@current_hospital_only
 def template_form(template_id):
     template = get_or_404(SmsTemplate, template_id) if template_id else None
     form = TemplateForm(obj=template) if request.method == "GET" else TemplateForm()
@@ -241,7 +235,6 @@ def template_form(template_id):
 
 @bp.route("/templates/preview")
 @require("followup.templates")
-@current_hospital_only
 def template_preview():
     """A template's text filled for a real patient of the hospital (chosen by id or search)."""
     context = preview_context(request.args)
@@ -251,7 +244,6 @@ def template_preview():
 # -- settings -----------------------------------------------------------------------------------
 @bp.route("/settings", methods=["GET", "POST"])
 @require("followup.settings")
-@current_hospital_only
 def settings():
     current = sms_settings.current()
     form = SmsSettingsForm() if request.method == "POST" else SmsSettingsForm(
