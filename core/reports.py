@@ -10,7 +10,6 @@ hospital column (the page says so, the exports carry the column).
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from collections import OrderedDict
 
@@ -43,8 +42,7 @@ PARAM_TYPES = ("date", "int", "choice", "text")
 TEXT_MAX = 200
 #: The page shows this many rows at most; the exports always carry every row.
 DISPLAY_LIMIT = 1000
-#: ``?whole_group=1``: a group administrator's report of every hospital, with a hospital column.
-WHOLE_GROUP_ARG = "whole_group"
+#: The leading column of a whole-group report (``?whole_group=1``, see core.tenancy.group_wide).
 HOSPITAL_COLUMN = "hospital"
 
 __all__ = ["bp", "ReportParamError", "ReportFailed", "visible_reports", "get_report",
@@ -198,19 +196,6 @@ def _per_hospital(report: Report, params: dict) -> ReportResult:
     return ReportResult(columns=columns, rows=rows)
 
 
-def offers_whole_group() -> bool:
-    """Whether the caller may ask for the whole group (a group administrator)."""
-    scope = tenancy.current_scope()
-    return scope is not None and not scope.system and scope.level == "group"
-
-
-def whole_group_requested() -> contextlib.AbstractContextManager:
-    """The scope a report page runs in: the whole group when a group administrator asks for it
-    with ``?whole_group=1``, the hospital they work in otherwise."""
-    wanted = request.args.get(WHOLE_GROUP_ARG) == "1" and offers_whole_group()
-    return tenancy.group_wide() if wanted else contextlib.nullcontext()
-
-
 def chart_data(report: Report, result: ReportResult, limit: int = DISPLAY_LIMIT) -> dict | None:
     """What reports.js draws: x labels and one series per y column (None when there is no chart)."""
     chart = report.chart
@@ -289,7 +274,7 @@ def index():
 @require("core.reports.read")
 def report(report_id: str):
     report = get_report(report_id)
-    with whole_group_requested():
+    with tenancy.group_wide_requested():
         return _report_page(report)
 
 
@@ -310,13 +295,12 @@ def _report_page(report: Report):
             chart = None if whole_group else chart_data(report, result)
     export_args = {p.name: request.args[p.name] for p in report.params if request.args.get(p.name)}
     if whole_group:
-        export_args[WHOLE_GROUP_ARG] = "1"
+        export_args[tenancy.WHOLE_GROUP_ARG] = "1"
     rows = [{key: format_value(row.get(key)) for key, _label in result.columns}
             for row in result.rows[:DISPLAY_LIMIT]] if result else []
     html = render_template(
         "reports/report.html", report=report, form=params_form(report, errors), errors=errors,
         result=result, rows=rows, chart=chart, display_limit=DISPLAY_LIMIT,
-        offers_whole_group=offers_whole_group(), whole_group=whole_group, whole_group_arg=WHOLE_GROUP_ARG,
         csv_url=url_for("reports.export", report_id=report.id, fmt="csv", **export_args),
         xlsx_url=url_for("reports.export", report_id=report.id, fmt="xlsx", **export_args))
     return html, 400 if errors else 200
@@ -332,7 +316,7 @@ def export(report_id: str, fmt: str):
         message = _("Nothing was exported: the report parameters are invalid.")
         lines = [message] + list(exc.errors.values())
         return Response("\n".join(lines) + "\n", status=400, mimetype="text/plain")
-    with whole_group_requested():
+    with tenancy.group_wide_requested():
         try:
             result = run_report(report, params)
         except ReportFailed as exc:

@@ -161,8 +161,7 @@ class group_wide(contextlib.ContextDecorator):
 
     def __enter__(self):
         scope = _current.get()
-        widen = scope is not None and not scope.system and scope.level == "group"
-        self._token = _current.set(dataclasses.replace(scope, hospital_ids=None)) if widen else None
+        self._token = _current.set(dataclasses.replace(scope, hospital_ids=None)) if may_widen(scope) else None
         return self
 
     def __exit__(self, *exc):
@@ -174,10 +173,30 @@ class group_wide(contextlib.ContextDecorator):
         return type(self)()
 
 
+#: ``?whole_group=1``: a page that offers the whole group shows it when a group administrator asks.
+WHOLE_GROUP_ARG = "whole_group"
+
+
+def may_widen(scope: Scope | None = None) -> bool:
+    """Whether :class:`group_wide` would widen ``scope`` (default: the current one): a group
+    administrator's request. Pages show their "whole group" switch only then."""
+    scope = scope or _current.get()
+    return scope is not None and not scope.system and scope.level == "group"
+
+
+def group_wide_requested():
+    """:class:`group_wide` when the request asks for ``?whole_group=1``, else the scope as it
+    is: for a page that offers both the hospital the user works in and the whole group."""
+    from flask import has_request_context, request
+    if has_request_context() and request.args.get(WHOLE_GROUP_ARG) == "1":
+        return group_wide()
+    return contextlib.nullcontext()
+
+
 def is_group_wide(scope: Scope | None = None) -> bool:
     """Whether ``scope`` (default: the current one) shows a group administrator every hospital."""
     scope = scope or _current.get()
-    return scope is not None and not scope.system and scope.level == "group" and scope.hospital_ids is None
+    return may_widen(scope) and scope.hospital_ids is None
 
 
 @contextlib.contextmanager

@@ -219,6 +219,7 @@ def template_context() -> dict:
         if current_user.is_authenticated else [],
         current_hospital=hospital,
         whole_group=tenancy.is_group_wide(),
+        offers_whole_group=tenancy.may_widen(),
         switchable_hospitals=switchable,
         current_locale=str(session.get("locale") if session.get("locale") in config.locales else config.default_locale),
         available_locales=[(code, labels.get(code, code)) for code in config.locales],

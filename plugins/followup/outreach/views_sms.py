@@ -2,7 +2,6 @@
 Thin: the rules live in sms.py, bulk.py, sms_templates.py and templating.py."""
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -11,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from core import audit
-from core.clock import local_to_utc, utc_to_local
+from core.clock import utc_to_local
 from core.extensions import db
 from core.models import Department
 from core.permissions import require
@@ -65,16 +64,9 @@ def outbox():
         errors.append(_("Unknown status “%(value)s”.", value=status[:20]))
     since, until = day_arg(request.args, "since", errors), day_arg(request.args, "until", errors)
     patient_id = request.args.get("patient_id", type=int)
-    stmt = sa.select(SmsMessage).order_by(SmsMessage.id.desc())
-    if status in STATUS_LABELS:
-        stmt = stmt.where(SmsMessage.status == status)
-    if since:
-        stmt = stmt.where(SmsMessage.created_at >= local_to_utc(datetime.combine(since, time())))
-    if until:
-        stmt = stmt.where(SmsMessage.created_at < local_to_utc(datetime.combine(until, time()) + timedelta(days=1)))
     patient = get_or_404(Patient, patient_id) if patient_id else None
-    if patient is not None:
-        stmt = stmt.where(SmsMessage.patient_id == patient.id)
+    stmt = sms.outbox_select(status=status if status in STATUS_LABELS else None, since=since, until=until,
+                             patient_id=patient.id if patient is not None else None)
     page = db.paginate(stmt, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
     if page.items and patient_services.may_see_sensitive():
         audit.log_event("view", "SmsMessage", None, note="SMS log: unmasked phones")
