@@ -118,7 +118,7 @@ def new_by_source(params: dict) -> ReportResult:
         counts[(m, source)] += n
         totals[m] += n
     this_year = {key(year, m) for m in months}
-    # Sources as the hospital orders them; names, so a group-wide view adds up the same channel.
+    # Sources as the hospital orders them, by name: two entries named alike share one column.
     active: dict[str, bool] = {}
     for name, is_active in db.session.execute(
             sa.select(Source.name, Source.active).order_by(Source.position, Source.id)):
