@@ -12,7 +12,7 @@ from flask import Flask
 
 from core.declarations import Job, MenuItem, Panel, Permission, Report, Widget, with_plugin
 from core.plugins import CORE, PluginError, PluginRegistry
-from core.tenancy import HospitalOwned
+from core.tenancy import HospitalOwned, ScopedThrough, scope_parent
 
 
 @dataclass
@@ -177,3 +177,8 @@ def check_model(plugin: str, model: type) -> None:
     if plugin != CORE and not issubclass(model, HospitalOwned) and not getattr(model, "__hcrm_global__", None):
         raise PluginError(f"model {model.__name__} is not hospital-owned "
                           "(inherit core.tenancy.HospitalOwned or set __hcrm_global__ = 'why')")
+    if issubclass(model, ScopedThrough):
+        try:
+            scope_parent(model)
+        except TypeError as exc:
+            raise PluginError(str(exc)) from None

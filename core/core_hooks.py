@@ -89,13 +89,17 @@ def hcrm_reports():
 
 
 def _changes_today():
-    from core.models import AuditLog
-    today = local_today()
-    count = db.session.execute(sa.select(sa.func.count()).select_from(AuditLog)
-                               .where(AuditLog.at >= today)).scalar_one()
+    """Today's audit entries, counted with the audit page's own statement and linked to that
+    page filtered the same way (its days are UTC days), so the card equals the list."""
     from flask import url_for
+
+    from core.admin.services import AuditFilters, audit_select
+    from core.models import utcnow
+    from core.paging import count_rows
+    today = utcnow().date()
+    count, _exact = count_rows(audit_select(AuditFilters(date_from=today, date_to=today)))
     return WidgetData(title=str(_l("Data changes today")), value=count, icon="journal-text",
-                      url=url_for("admin.audit"))
+                      url=url_for("admin.audit", date_from=today.isoformat(), date_to=today.isoformat()))
 
 
 @hookimpl

@@ -4,15 +4,19 @@ pages that show them as a parameter form, a chart and a table with CSV / .xlsx e
 The service functions (``visible_reports``, ``get_report``, ``parse_params``, ``run_report``,
 ``to_csv``, ``to_xlsx``) need a request context (the user's permissions and live plugins are on
 ``g``) and are shared by these pages, the API and the CLI. A report's ``query`` runs inside the
-caller's tenancy scope, so a hospital only ever sees its own numbers.
+caller's tenancy scope, so a hospital only ever sees its own numbers, and a group administrator
+those of the hospital they work in; ``?whole_group=1`` gives them every hospital's rows under a
+hospital column (the page says so, the exports carry the column).
 """
 from __future__ import annotations
 
 import datetime as dt
 from collections import OrderedDict
 
+import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from wtforms import Form, validators
 from wtforms.fields import DateField, IntegerField, SelectField, StringField
 
@@ -22,9 +26,12 @@ except ImportError:  # pragma: no cover - older WTForms
     def SelectChoice(value, label):
         return value, label
 
+from core import tenancy
+from core.activation import live_for
 from core.clock import local_today
 from core.declarations import Report, ReportParam, ReportResult
 from core.extensions import db
+from core.models import Hospital
 from core.permissions import can, hcrm, require
 from core.plugins import CORE
 from core.report_export import chart_value, content_disposition, format_value, to_csv, to_xlsx
@@ -35,6 +42,8 @@ PARAM_TYPES = ("date", "int", "choice", "text")
 TEXT_MAX = 200
 #: The page shows this many rows at most; the exports always carry every row.
 DISPLAY_LIMIT = 1000
+#: The leading column of a whole-group report (``?whole_group=1``, see core.tenancy.group_wide).
+HOSPITAL_COLUMN = "hospital"
 
 __all__ = ["bp", "ReportParamError", "ReportFailed", "visible_reports", "get_report",
            "parse_params", "run_report", "to_csv", "to_xlsx"]
@@ -130,11 +139,14 @@ def parse_params(report: Report, mapping) -> dict:
 
 
 def run_report(report: Report, params: dict) -> ReportResult:
-    """Run the query in the caller's scope. A failing query is logged and raised as ReportFailed."""
+    """Run the query in the caller's scope. A failing query is logged and raised as ReportFailed.
+
+    In a whole-group scope (a group administrator inside :class:`core.tenancy.group_wide`) the
+    query runs once per hospital where the report is live and the rows come back under a
+    leading hospital column: a report never adds up hospitals without saying which row is whose.
+    """
     try:
-        result = report.query(params)
-        if not isinstance(result, ReportResult):
-            raise TypeError(f"query returned {type(result).__name__}, not ReportResult")
+        result = _per_hospital(report, params) if tenancy.is_group_wide() else _checked(report.query(params))
     except Exception:
         db.session.rollback()
         current_app.logger.exception("report %s (plugin %s) failed with params %r",
@@ -142,6 +154,46 @@ def run_report(report: Report, params: dict) -> ReportResult:
         raise ReportFailed(_("The report “%(title)s” failed; the error has been logged and nothing "
                              "was exported.", title=str(report.title))) from None
     return result
+
+
+def _checked(result) -> ReportResult:
+    if not isinstance(result, ReportResult):
+        raise TypeError(f"query returned {type(result).__name__}, not ReportResult")
+    return result
+
+
+def _group_hospitals(report: Report) -> list[Hospital]:
+    """Active hospitals, by code, where the report's plugin is live."""
+    with tenancy.system_scope():
+        hospitals = db.session.execute(sa.select(Hospital).where(Hospital.active.is_(True))
+                                       .order_by(Hospital.code)).scalars().all()
+        return [h for h in hospitals if report.plugin == CORE or report.plugin in live_for(h)]
+
+
+def _per_hospital(report: Report, params: dict) -> ReportResult:
+    """The report of each hospital, one after the other, under a hospital column. Hospitals may
+    give different columns (one hospital's sources are not another's): the columns are merged
+    by key and label, each hospital's in its own order, and a row leaves the others' empty."""
+    columns: list[tuple[str, object]] = [(HOSPITAL_COLUMN, _l("Hospital"))]
+    slots: dict[tuple[str, str], str] = {}
+    rows: list[dict] = []
+    for hospital in _group_hospitals(report):
+        with tenancy.in_hospital(hospital.id):
+            result = _checked(report.query(params))
+        rename, anchor = {}, 0
+        for key, label in result.columns:
+            slot = (key, str(label))
+            if slot not in slots:
+                taken = {k for k, _label in columns}
+                unique = key if key not in taken else next(f"{key}_{n}" for n in range(2, 10_000)
+                                                           if f"{key}_{n}" not in taken)
+                slots[slot] = unique
+                columns.insert(anchor + 1, (unique, label))
+            rename[key] = slots[slot]
+            anchor = next(i for i, (k, _label) in enumerate(columns) if k == slots[slot])
+        rows.extend({HOSPITAL_COLUMN: hospital.name, **{rename[k]: v for k, v in row.items() if k in rename}}
+                    for row in result.rows)
+    return ReportResult(columns=columns, rows=rows)
 
 
 def chart_data(report: Report, result: ReportResult, limit: int = DISPLAY_LIMIT) -> dict | None:
@@ -222,7 +274,13 @@ def index():
 @require("core.reports.read")
 def report(report_id: str):
     report = get_report(report_id)
+    with tenancy.group_wide_requested():
+        return _report_page(report)
+
+
+def _report_page(report: Report):
     errors, result, chart = {}, None, None
+    whole_group = tenancy.is_group_wide()
     if not _needs_input(report):
         try:
             params = parse_params(report, request.args)
@@ -233,8 +291,11 @@ def report(report_id: str):
                 result = run_report(report, params)
             except ReportFailed as exc:
                 abort(500, description=str(exc))
-            chart = chart_data(report, result)
+            # Per-hospital rows would put the same month or department on the axis once per hospital.
+            chart = None if whole_group else chart_data(report, result)
     export_args = {p.name: request.args[p.name] for p in report.params if request.args.get(p.name)}
+    if whole_group:
+        export_args[tenancy.WHOLE_GROUP_ARG] = "1"
     rows = [{key: format_value(row.get(key)) for key, _label in result.columns}
             for row in result.rows[:DISPLAY_LIMIT]] if result else []
     html = render_template(
@@ -255,10 +316,11 @@ def export(report_id: str, fmt: str):
         message = _("Nothing was exported: the report parameters are invalid.")
         lines = [message] + list(exc.errors.values())
         return Response("\n".join(lines) + "\n", status=400, mimetype="text/plain")
-    try:
-        result = run_report(report, params)
-    except ReportFailed as exc:
-        abort(500, description=str(exc))
+    with tenancy.group_wide_requested():
+        try:
+            result = run_report(report, params)
+        except ReportFailed as exc:
+            abort(500, description=str(exc))
     if fmt == "csv":
         body, mimetype = to_csv(result), "text/csv"
     else:

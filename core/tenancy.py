@@ -11,6 +11,7 @@ scope raises :class:`TenancyError` instead of returning everything.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -84,12 +85,50 @@ class GroupShared(HospitalOwned):
         return sa.Column(sa.Integer, sa.ForeignKey("core_hospital.id"), nullable=True, index=True)
 
 
+class ScopedThrough(HospitalOwned):
+    """Mixin for rows whose data scope is their parent's: ``__hcrm_scope_through__`` names the
+    foreign-key column to a :class:`DataScoped` table (an SMS → its patient, a follow-up round →
+    its plan). Under an own or department scope such a row is visible exactly when its parent
+    is — the parent's own criteria apply inside the check, so the rule is written once — and a
+    row without a parent is hidden. Hospital and group scopes see the hospital's rows as usual.
+    """
+
+    __hcrm_scope_through__: str = ""
+
+
+def scope_parent(model: type) -> tuple[sa.Column, type]:
+    """(foreign-key column, parent model) of a :class:`ScopedThrough` model; raises TypeError
+    naming the model when the column is missing or does not point at a DataScoped table."""
+    name = getattr(model, "__hcrm_scope_through__", "")
+    column = model.__table__.c.get(name) if name else None
+    targets = {fk.column.table for fk in column.foreign_keys} if column is not None else set()
+    parents = [m.class_ for m in db.Model.registry.mappers
+               if m.local_table in targets and issubclass(m.class_, DataScoped)]
+    if len(parents) != 1:
+        raise TypeError(f"{model.__name__}.__hcrm_scope_through__ = {name!r} must name a foreign-key "
+                        "column to a DataScoped table")
+    return getattr(model, name), parents[0]
+
+
+def _through_criteria() -> list:
+    """A parent-visibility check for every ScopedThrough model (the own/department scopes)."""
+    options = []
+    for mapper in list(db.Model.registry.mappers):
+        model = mapper.class_
+        if isinstance(model, type) and issubclass(model, ScopedThrough) and mapper.local_table is not None:
+            column, parent = scope_parent(model)
+            options.append(with_loader_criteria(model, column.in_(sa.select(parent.id)), include_aliases=True))
+    return options
+
+
 @dataclass(frozen=True)
 class Scope:
     """Who is asking: the current hospital and how far the caller may see.
 
-    ``hospital_ids`` None means every hospital (group scope or system). ``level`` narrows
-    DataScoped records to the user's own (``own``) or their departments' (``department``).
+    ``hospital_ids`` None means every hospital: the system scope, or a group administrator
+    inside :func:`group_wide`; a request is otherwise scoped to one hospital, the group
+    administrator's chosen one included. ``level`` narrows DataScoped records to the user's own
+    (``own``) or their departments' (``department``); ``group`` marks a group administrator.
     """
 
     hospital_id: int | None
@@ -142,28 +181,78 @@ def system_scope():
 
 
 def current_hospital_only(view):
-    """View decorator: narrow a group-wide scope to the hospital the user works in now.
+    """Kept for compatibility, a no-op: every request's scope is one hospital already.
 
-    Group administrators see every hospital's rows; pages that create or edit a hospital's
-    records (and pick its departments, sources...) must show that hospital's rows only.
-    A no-op for everyone else, whose scope is one hospital already.
+    A group administrator's requests are scoped to the hospital they switched to
+    (:func:`core.web.scope_for`); views that used this decorator to narrow a group-wide scope
+    need nothing now. Pages that deliberately show the whole group use :func:`group_wide`.
     """
-    import dataclasses
-    import functools
+    return view
 
-    from flask import g
 
-    @functools.wraps(view)
-    def wrapped(*args, **kwargs):
-        scope = current_scope()
-        if scope is None or scope.hospital_ids is not None or g.get("hcrm_hospital") is None:
-            return view(*args, **kwargs)
-        narrowed = dataclasses.replace(scope, hospital_ids=frozenset({g.hcrm_hospital.id}),
-                                       group_writer=scope.writes_group_rows)
-        with use_scope(narrowed):
-            return view(*args, **kwargs)
+class group_wide(contextlib.ContextDecorator):
+    """Opt in to the whole group: a group administrator's scope widened to every hospital.
 
-    return wrapped
+    Use it as a view decorator (or a ``with`` block) on a page that offers a whole-group view;
+    such a page must say so (``core/base.html`` shows a "whole group" badge while the scope is
+    group-wide, see :func:`is_group_wide`) and carry a hospital column in its tables and
+    exports. For everyone else (one hospital's users, jobs, the CLI) it changes nothing, so it
+    can never widen what a user may see. Both ``@group_wide`` and ``@group_wide()`` work.
+    """
+
+    def __new__(cls, func=None):
+        instance = super().__new__(cls)
+        return instance(func) if func is not None else instance
+
+    def __enter__(self):
+        scope = _current.get()
+        self._token = _current.set(dataclasses.replace(scope, hospital_ids=None)) if may_widen(scope) else None
+        return self
+
+    def __exit__(self, *exc):
+        if self._token is not None:
+            _current.reset(self._token)
+        return False
+
+    def _recreate_cm(self):  # a fresh token holder per call: a decorated view may run concurrently
+        return type(self)()
+
+
+#: ``?whole_group=1``: a page that offers the whole group shows it when a group administrator asks.
+WHOLE_GROUP_ARG = "whole_group"
+
+
+def may_widen(scope: Scope | None = None) -> bool:
+    """Whether :class:`group_wide` would widen ``scope`` (default: the current one): a group
+    administrator's request. Pages show their "whole group" switch only then."""
+    scope = scope or _current.get()
+    return scope is not None and not scope.system and scope.level == "group"
+
+
+def group_wide_requested():
+    """:class:`group_wide` when the request asks for ``?whole_group=1``, else the scope as it
+    is: for a page that offers both the hospital the user works in and the whole group."""
+    from flask import has_request_context, request
+    if has_request_context() and request.args.get(WHOLE_GROUP_ARG) == "1":
+        return group_wide()
+    return contextlib.nullcontext()
+
+
+def is_group_wide(scope: Scope | None = None) -> bool:
+    """Whether ``scope`` (default: the current one) shows a group administrator every hospital."""
+    scope = scope or _current.get()
+    return may_widen(scope) and scope.hospital_ids is None
+
+
+@contextlib.contextmanager
+def in_hospital(hospital_id: int):
+    """The current scope narrowed to one hospital, keeping the user and level (a whole-group
+    report runs once per hospital inside this). Refused for a hospital the scope does not allow."""
+    scope = _current.get()
+    if scope is None or not scope.allows_hospital(hospital_id):
+        raise TenancyError(f"hospital {hospital_id} is outside the current scope")
+    with use_scope(dataclasses.replace(scope, hospital_id=hospital_id, hospital_ids=frozenset({hospital_id}))):
+        yield
 
 
 def get_or_404(model, ident):
@@ -200,6 +289,8 @@ def _criteria_options(scope: Scope) -> tuple:
         options.append(with_loader_criteria(
             DataScoped, lambda cls: or_(cls.owner_id == uid, cls.department_id.in_(depts)),
             include_aliases=True))
+    if scope.level in ("own", "department"):
+        options.extend(_through_criteria())
     return tuple(options)
 
 

@@ -7,7 +7,7 @@ tenancy scope. Requests to a plugin's blueprint are 404 when it is not live for 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Flask, g, jsonify, render_template, request, session
+from flask import Flask, abort, g, jsonify, render_template, request, session
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -71,8 +71,15 @@ def unauthorized():
     return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
 
 
+#: The API's hospital choice: a group administrator's token acts in one hospital per request.
+HOSPITAL_HEADER = "X-HCRM-Hospital"
+
+
 def current_hospital_for(user) -> Hospital:
-    """A group admin works in the hospital they switched to; everyone else in their own."""
+    """The hospital a request works in: the one a group admin switched to (pages) or names in
+    the ``X-HCRM-Hospital`` header (API); everyone else's own."""
+    if is_api_request():
+        return api_hospital_for(user, request.headers.get(HOSPITAL_HEADER))
     if user.is_group_admin and session.get("hospital_id"):
         with tenancy.system_scope():
             chosen = db.session.get(Hospital, session["hospital_id"])
@@ -81,17 +88,41 @@ def current_hospital_for(user) -> Hospital:
     return user.hospital
 
 
+def api_hospital_for(user, code: str | None) -> Hospital:
+    """The hospital an API request acts for: the token user's own unless the header names
+    another by its code — which only a group administrator may, among the active hospitals.
+    An unknown or inactive code is a 400, another hospital for anyone else a 403: the API never
+    falls back silently to a hospital the caller did not ask for."""
+    code = (code or "").strip()
+    if not code or code == user.hospital.code:
+        return user.hospital
+    if not user.is_group_admin:  # checked first: no answer tells a hospital's users which codes exist
+        abort(403, description=_("%(header)s: only group administrators may act for another hospital.",
+                                 header=HOSPITAL_HEADER))
+    chosen = None
+    if len(code) <= 32:  # the column's length: a longer code names no hospital
+        with tenancy.system_scope():
+            chosen = db.session.execute(sa.select(Hospital).where(Hospital.code == code)).scalar_one_or_none()
+    if chosen is None or not chosen.active:
+        abort(400, description=_("%(header)s: there is no active hospital with the code “%(code)s”.",
+                                 header=HOSPITAL_HEADER, code=code[:40]))
+    return chosen
+
+
 def scope_for(user, hospital: Hospital) -> tenancy.Scope:
+    """The request's scope: always the one hospital it works in. A group administrator keeps
+    the level ``group`` (every record of that hospital, and the right to opt in to the whole
+    group with :class:`core.tenancy.group_wide`), but lists, cards, reports and exports follow
+    the hospital they chose, like everyone else's."""
     level = "group" if user.is_group_admin else max(
         (r.data_scope for r in user.roles if r.hospital_id == user.hospital_id),
         key=lambda lv: LEVEL_RANK.get(lv, 0), default="own")
     departments: frozenset[int] = frozenset()
     if level in ("own", "department") and user.department_id:
         departments = descendant_departments(hospital.id, user.department_id)
-    return tenancy.Scope(
-        hospital_id=hospital.id,
-        hospital_ids=None if level == "group" else frozenset({hospital.id}),
-        level=level, user_id=user.id, department_ids=departments)
+    return tenancy.Scope(hospital_id=hospital.id, hospital_ids=frozenset({hospital.id}),
+                         level=level, user_id=user.id, department_ids=departments,
+                         group_writer=level == "group")
 
 
 def descendant_departments(hospital_id: int, root_id: int) -> frozenset[int]:
@@ -204,6 +235,8 @@ def template_context() -> dict:
         hcrm_menu=build_menu(g.get("hcrm_permissions", set()), g.get("hcrm_live", set()), request.path)
         if current_user.is_authenticated else [],
         current_hospital=hospital,
+        whole_group=tenancy.is_group_wide(),
+        offers_whole_group=tenancy.may_widen(),
         switchable_hospitals=switchable,
         current_locale=str(session.get("locale") if session.get("locale") in config.locales else config.default_locale),
         available_locales=[(code, labels.get(code, code)) for code in config.locales],

@@ -112,5 +112,8 @@ def test_hospitals_see_only_their_own_rows_and_group_admins_all(app, client):
     assert "No audit records match" in filtered and "0 records" in filtered  # the count is scoped too
     group = client.application.test_client()
     login(group, "chief")
-    html = text(group.get("/admin/audit?user=robot"))
+    # Working in B, the group administrator reads B's trail; the whole group on request only.
+    assert "No audit records match" in text(group.get("/admin/audit?user=robot"))
+    html = text(group.get("/admin/audit?user=robot&whole_group=1"))
     assert len(summary_rows(html)) == 2 and "<code>A</code>" in html
+    assert 'hcrm-whole-group" role="note"' in html and 'name="whole_group" value="1"' in html

@@ -4,7 +4,16 @@ import sqlalchemy as sa
 
 from core.extensions import db
 from core.models import Department, User
-from core.tenancy import DataScoped, Scope, TenancyError, get_or_404, hospital_scope, system_scope, use_scope
+from core.tenancy import (
+    DataScoped,
+    Scope,
+    ScopedThrough,
+    TenancyError,
+    get_or_404,
+    hospital_scope,
+    system_scope,
+    use_scope,
+)
 from core.testing import login, make_department, make_hospital, make_user
 
 
@@ -16,10 +25,21 @@ class Record(DataScoped, db.Model):
     title = sa.Column(sa.String(50), nullable=False)
 
 
+class Note(ScopedThrough, db.Model):
+    """A test-only child row seen by whoever sees its record, like an SMS and its patient."""
+
+    __tablename__ = "tenancytest_note"
+    __hcrm_scope_through__ = "record_id"
+    id = sa.Column(sa.Integer, primary_key=True)
+    record_id = sa.Column(sa.Integer, sa.ForeignKey("tenancytest_record.id"), nullable=True)
+    text = sa.Column(sa.String(50), nullable=False)
+
+
 @pytest.fixture
 def world(app):
     with app.app_context():
         Record.__table__.create(db.engine, checkfirst=True)
+        Note.__table__.create(db.engine, checkfirst=True)
         a, b = make_hospital("A"), make_hospital("B")
         ortho = make_department(a, "ORTH")
         knee = make_department(a, "KNEE", parent=ortho)
@@ -40,19 +60,33 @@ def world(app):
                 db.session.add(Record(title=title, hospital_id=hospital.id, owner_id=owner,
                                       department_id=dept.id if dept else None))
                 db.session.commit()
+        with hospital_scope(a):
+            by_title = dict(db.session.execute(sa.select(Record.title, Record.id)).all())
+            db.session.add_all([Note(text=f"on {title}", record_id=by_title[title]) for title in ("mine", "ortho", "colleague")]
+                               + [Note(text="orphan", record_id=None)])
+            db.session.commit()
         yield {"a": a.id, "b": b.id, "users": ids, "depts": {"ortho": ortho.id, "knee": knee.id}}
         db.session.remove()
+        Note.__table__.drop(db.engine)
         Record.__table__.drop(db.engine)
 
 
-def titles_for(app, username):
-    """What a signed-in user's request sees, using the same scope the web layer computes."""
+def titles_for(app, username, hospital_code=None, *, whole_group=False):
+    """What a signed-in user's request sees, using the same scope the web layer computes
+    (in ``hospital_code`` when a group administrator switched to it)."""
+    from core.models import Hospital
+    from core.tenancy import group_wide
     from core.web import scope_for
     with app.app_context():
         with system_scope():
             user = db.session.execute(sa.select(User).where(User.username == username)).scalar_one()
-            scope = scope_for(user, user.hospital)
+            hospital = (db.session.execute(sa.select(Hospital).where(Hospital.code == hospital_code)).scalar_one()
+                        if hospital_code else user.hospital)
+            scope = scope_for(user, hospital)
         with use_scope(scope):
+            if whole_group:
+                with group_wide():
+                    return sorted(db.session.execute(sa.select(Record.title)).scalars())
             return sorted(db.session.execute(sa.select(Record.title)).scalars())
 
 
@@ -61,10 +95,67 @@ def titles_for(app, username):
     ("a_manager", ["knee-unit", "mine", "ortho"]),                # department and its sub-departments
     ("a_director", ["colleague", "knee-unit", "mine", "ortho"]),  # whole hospital
     ("b_director", ["in-b"]),                                     # another hospital sees only its own
-    ("group", ["colleague", "in-b", "knee-unit", "mine", "ortho"]),  # group administrator
+    ("group", ["colleague", "knee-unit", "mine", "ortho"]),       # group administrator, working in A
 ])
 def test_data_scope_levels(app, world, username, expected):
     assert titles_for(app, username) == expected
+
+
+def test_a_group_administrator_sees_the_chosen_hospital_and_the_group_only_on_request(app, world):
+    assert titles_for(app, "group", "B") == ["in-b"]
+    assert titles_for(app, "group", "A", whole_group=True) == ["colleague", "in-b", "knee-unit", "mine", "ortho"]
+    # The opt-in widens nothing for anyone else.
+    assert titles_for(app, "a_director", whole_group=True) == ["colleague", "knee-unit", "mine", "ortho"]
+    assert titles_for(app, "a_staff", whole_group=True) == ["mine"]
+
+
+@pytest.mark.parametrize("username, expected", [
+    ("a_staff", ["on mine"]),                                      # the parent's own scope
+    ("a_manager", ["on mine", "on ortho"]),                       # the parent's department scope
+    ("a_director", ["on colleague", "on mine", "on ortho", "orphan"]),  # the hospital's, orphans too
+])
+def test_a_scoped_through_row_is_seen_with_its_parent(app, world, username, expected):
+    from core.web import scope_for
+    with app.app_context():
+        with system_scope():
+            user = db.session.execute(sa.select(User).where(User.username == username)).scalar_one()
+            scope = scope_for(user, user.hospital)
+        with use_scope(scope):
+            assert sorted(db.session.execute(sa.select(Note.text)).scalars()) == expected
+            count = db.session.execute(sa.select(sa.func.count()).select_from(Note)).scalar_one()
+            joined = db.session.execute(sa.select(Note.text, Record.title).join(Record)).all()
+            assert count == len(expected) and len(joined) == len([t for t in expected if t != "orphan"])
+
+
+def test_a_scoped_through_model_must_name_a_foreign_key_to_a_data_scoped_table(app):
+    from sqlalchemy.orm import declarative_base
+
+    from core.catalog import check_model
+    from core.plugins import PluginError
+    other = declarative_base()  # kept out of the app's models: every query would trip over it
+
+    class Loose(ScopedThrough, other):
+        __tablename__ = "tenancytest_loose"
+        __hcrm_scope_through__ = "parent_id"
+        id = sa.Column(sa.Integer, primary_key=True)
+        parent_id = sa.Column(sa.Integer)  # no foreign key: which parent?
+
+    with pytest.raises(PluginError, match="must name a foreign-key column to a DataScoped table"):
+        check_model("tenancytest", Loose)
+
+
+def test_the_group_scope_keeps_its_level_for_permissions(app, world):
+    from core.tenancy import group_wide, is_group_wide
+    from core.web import scope_for
+    with app.app_context(), system_scope():
+        user = db.session.execute(sa.select(User).where(User.username == "group")).scalar_one()
+        scope = scope_for(user, user.hospital)
+    assert (scope.level, scope.hospital_ids) == ("group", frozenset({world["a"]}))
+    with use_scope(scope):
+        assert not is_group_wide()
+        with group_wide():
+            assert is_group_wide()
+        assert not is_group_wide()
 
 
 def test_scope_applies_to_counts_joins_and_relationships(app, world):

@@ -360,6 +360,13 @@ AUDIT_ACTIONS = ("create", "update", "delete", "view", "login", "enable", "disab
 @bp.route("/audit")
 @require("core.audit.read")
 def audit():
+    # A group administrator reads the hospital they work in, or on request the whole group, with
+    # the group-level actions that belong to no hospital (creating one, their own sign-ins).
+    with tenancy.group_wide_requested():
+        return _audit_page()
+
+
+def _audit_page():
     form = AuditFilterForm(request.args)
     page, status = None, 200
     if form.validate():
@@ -372,7 +379,7 @@ def audit():
     else:
         status = 400
     hospitals = {}
-    if current_user.is_group_admin:
+    if tenancy.is_group_wide():
         with tenancy.system_scope():
             hospitals = dict(db.session.execute(db.select(Hospital.id, Hospital.code)).all())
     models = sorted(m.class_.__name__ for m in db.Model.registry.mappers) + ["Plugin"]

@@ -15,7 +15,7 @@ from sqlalchemy.orm import relationship
 from core.choices import ChoiceList
 from core.extensions import db
 from core.models import utcnow
-from core.tenancy import DataScoped, HospitalOwned
+from core.tenancy import DataScoped, HospitalOwned, ScopedThrough
 
 PLAN_STATUSES = ("pending", "in_progress", "completed", "cancelled", "no_followup")
 OPEN_STATUSES = ("pending", "in_progress")  # a plan in these is still to be worked (overdue when late)
@@ -149,11 +149,12 @@ class Plan(DataScoped, db.Model):
     rounds = relationship("Round", back_populates="plan", order_by="Round.at", foreign_keys="Round.plan_id")
 
 
-class Round(HospitalOwned, db.Model):
+class Round(ScopedThrough, db.Model):
     """One attempt on a plan: who, when, how, reached or not, the result; a next due time
-    creates the next plan (``next_plan_id``)."""
+    creates the next plan (``next_plan_id``). Whoever sees the plan sees its rounds."""
 
     __tablename__ = "followup_round"
+    __hcrm_scope_through__ = "plan_id"
     __table_args__ = (sa.Index("ix_followup_round_hospital_at", "hospital_id", "at"),)
     id = sa.Column(sa.Integer, primary_key=True)
     plan_id = sa.Column(sa.Integer, sa.ForeignKey("followup_plan.id", ondelete="CASCADE"), nullable=False, index=True)
@@ -210,11 +211,13 @@ class SmsSettings(HospitalOwned, db.Model):
     max_attempts = sa.Column(sa.Integer, nullable=False, default=3, server_default="3")
 
 
-class SmsMessage(HospitalOwned, db.Model):
+class SmsMessage(ScopedThrough, db.Model):
     """The outbox and the SMS log: every message is written here first (so nothing is lost),
-    then handed to the gateway; its status records what the gateway said."""
+    then handed to the gateway; its status records what the gateway said. A message carries
+    its patient's name and clinical context: whoever sees the patient sees their messages."""
 
     __tablename__ = "followup_sms_message"
+    __hcrm_scope_through__ = "patient_id"
     __table_args__ = (
         sa.Index("ix_followup_sms_message_due", "status", "scheduled_at"),
         sa.Index("ix_followup_sms_message_patient", "patient_id", "created_at"),
@@ -282,11 +285,13 @@ class QuestionnaireItem(HospitalOwned, db.Model):
     question = relationship("Question", lazy="joined")
 
 
-class SurveyResponse(HospitalOwned, db.Model):
+class SurveyResponse(ScopedThrough, db.Model):
     """One patient's answers to a questionnaire, taken during a follow-up round. Department and
-    doctor are copied from the plan's visit so statistics per department/doctor need no joins."""
+    doctor are copied from the plan's visit so statistics per department/doctor need no joins.
+    Seen, like the round, by whoever sees the plan."""
 
     __tablename__ = "followup_survey_response"
+    __hcrm_scope_through__ = "plan_id"
     __table_args__ = (
         sa.Index("ix_followup_survey_response_hospital_at", "hospital_id", "answered_at"),
         # One survey per round: answering again edits nothing behind the agent's back.

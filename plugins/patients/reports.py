@@ -9,7 +9,7 @@ merged duplicates are not new patients.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -23,6 +23,8 @@ from core.clock import local_sql, local_to_utc, local_today
 from core.declarations import Chart, Report, ReportParam, ReportResult, Widget, WidgetData
 from core.extensions import db
 from core.models import Department
+from core.paging import count_rows
+from plugins.patients import services
 from plugins.patients.models import Patient, Source, Visit
 
 PERMISSION = "patients.read"
@@ -116,7 +118,7 @@ def new_by_source(params: dict) -> ReportResult:
         counts[(m, source)] += n
         totals[m] += n
     this_year = {key(year, m) for m in months}
-    # Sources as the hospital orders them; names, so a group-wide view adds up the same channel.
+    # Sources as the hospital orders them, by name: two entries named alike share one column.
     active: dict[str, bool] = {}
     for name, is_active in db.session.execute(
             sa.select(Source.name, Source.active).order_by(Source.position, Source.id)):
@@ -232,20 +234,23 @@ def _count(stmt) -> int:
     return db.session.execute(stmt).scalar_one()
 
 
+def _listed(**filters) -> int:
+    """How many patients the patient list shows with these filters: its own statement, counted."""
+    return count_rows(services.search(services.PatientQuery(**filters)))[0]
+
+
 def patients_card(today: date | None = None) -> WidgetData:
+    """New patients this month, and the patients seen today and the key patients: these two
+    are counted with the patient list's statement, so each equals the list its link opens."""
     today = today or local_today()
     month_start = datetime(today.year, today.month, 1)
-    day_start = datetime(today.year, today.month, today.day)
-    live = Patient.merged_into_id.is_(None)
-    new = _count(sa.select(sa.func.count(Patient.id)).where(Patient.created_at >= local_to_utc(month_start), live))
-    visits = _count(sa.select(sa.func.count(Visit.id)).where(
-        Visit.visit_at >= day_start, Visit.visit_at < day_start + timedelta(days=1), Visit.status != "cancelled"))
-    key_patients = _count(sa.select(sa.func.count(Patient.id)).where(Patient.key_patient.is_(True), live))
+    new = _count(sa.select(sa.func.count(Patient.id)).where(Patient.created_at >= local_to_utc(month_start),
+                                                            Patient.merged_into_id.is_(None)))
     return WidgetData(title=_("Patients"), value=new, subtitle=_("New patients this month"),
                       url=_url("patients.index"), icon="people",
-                      items=[(_("Visits today"), visits,
+                      items=[(_("Patients seen today"), _listed(visit_from=today, visit_to=today),
                                _url("patients.index", visit_from=today.isoformat(), visit_to=today.isoformat())),
-                              (_("Key patients"), key_patients, _url("patients.index", key_patient="1"))])
+                              (_("Key patients"), _listed(key_patient=True), _url("patients.index", key_patient="1"))])
 
 
 def widgets() -> list[Widget]:

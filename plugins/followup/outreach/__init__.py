@@ -44,8 +44,8 @@ def menus():
 
 
 def blueprints():
-    from plugins.followup.outreach import views_phrases, views_sms, views_surveys
-    return [views_phrases.bp, views_sms.bp, views_surveys.bp]
+    from plugins.followup.outreach import api, views_phrases, views_sms, views_surveys
+    return [views_phrases.bp, views_sms.bp, views_surveys.bp, api.bp]
 
 
 def reports():

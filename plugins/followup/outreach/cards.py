@@ -13,19 +13,25 @@ from core.extensions import db
 from plugins.followup.models import SmsMessage
 
 
+def _month_start(now: datetime) -> datetime:
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
 def month_counts(now: datetime | None = None) -> dict[str, int]:
     """Messages created since the 1st of the hospitals' local month, per status."""
-    now = now or local_now()
-    start = local_to_utc(now.replace(day=1, hour=0, minute=0, second=0, microsecond=0))
+    start = local_to_utc(_month_start(now or local_now()))
     rows = db.session.execute(sa.select(SmsMessage.status, sa.func.count()).where(SmsMessage.created_at >= start)
                               .group_by(SmsMessage.status)).all()
     return dict(rows)
 
 
 def sms_month_card():
-    counts = month_counts()
+    """This month's counts; each links to the outbox filtered the same way (status, since the
+    1st), and both run in the request's scope, so a count is the length of the list it opens."""
+    now = local_now()
+    counts, since = month_counts(now), _month_start(now).date().isoformat()
     return WidgetData(
         title=_("SMS this month"), value=counts.get("sent", 0), subtitle=_("sent"), icon="envelope",
-        url=url_for("followup_sms.outbox"),
-        items=[(_("Waiting"), counts.get("queued", 0), url_for("followup_sms.outbox", status="queued")),
-               (_("Failed"), counts.get("failed", 0), url_for("followup_sms.outbox", status="failed"))])
+        url=url_for("followup_sms.outbox", status="sent", since=since),
+        items=[(_("Waiting"), counts.get("queued", 0), url_for("followup_sms.outbox", status="queued", since=since)),
+               (_("Failed"), counts.get("failed", 0), url_for("followup_sms.outbox", status="failed", since=since))])

@@ -10,13 +10,13 @@ shown masked unless the user holds patients.view_sensitive.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from core.clock import local_now
+from core.clock import local_now, local_to_utc
 from core.extensions import db
 from core.models import utcnow
 from plugins.followup.models import Settings, SmsMessage
@@ -198,3 +198,21 @@ def retry(message: SmsMessage) -> None:
     # A fresh send time: the message is due now, and not "expired" by its old creation time.
     message.status, message.scheduled_at = "queued", local_now().replace(second=0)
     db.session.commit()
+
+
+# -- the outbox / log -----------------------------------------------------------------------------
+def outbox_select(*, status: str | None = None, since: date | None = None, until: date | None = None,
+                  patient_id: int | None = None):
+    """The SMS log the outbox page and the API list, newest first. Days are the hospital's local
+    days (``created_at`` is UTC). The ORM adds the hospital and the caller's data scope: a
+    message is seen by whoever may see its patient (SmsMessage is ScopedThrough its patient)."""
+    stmt = sa.select(SmsMessage).order_by(SmsMessage.id.desc())
+    if status:
+        stmt = stmt.where(SmsMessage.status == status)
+    if since:
+        stmt = stmt.where(SmsMessage.created_at >= local_to_utc(datetime.combine(since, time())))
+    if until:
+        stmt = stmt.where(SmsMessage.created_at < local_to_utc(datetime.combine(until, time()) + timedelta(days=1)))
+    if patient_id:
+        stmt = stmt.where(SmsMessage.patient_id == patient_id)
+    return stmt

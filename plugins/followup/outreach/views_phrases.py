@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from core.permissions import can, require
-from core.tenancy import current_hospital_only, get_or_404
+from core.tenancy import get_or_404
 from plugins.followup.models import Phrase
 from plugins.followup.outreach import phrases
 from plugins.followup.outreach.forms import PhraseForm, category_choices, map_errors
@@ -32,7 +32,6 @@ def _form(phrase: Phrase | None = None) -> PhraseForm:
 
 @bp.route("/", methods=["GET", "POST"])
 @require("followup.read")
-@current_hospital_only
 def index():
     category_id = request.args.get("category_id", type=int)
     form = _form()
@@ -54,7 +53,6 @@ def index():
 
 @bp.route("/<int:phrase_id>", methods=["GET", "POST"])
 @require("followup.create")
-@current_hospital_only
 def edit(phrase_id):
     phrase = get_or_404(Phrase, phrase_id)
     if not phrase.shared and phrase.created_by_id != current_user.id:
@@ -74,7 +72,6 @@ def edit(phrase_id):
 
 @bp.route("/<int:phrase_id>/delete", methods=["POST"])
 @require("followup.create")
-@current_hospital_only
 def delete(phrase_id):
     phrase = get_or_404(Phrase, phrase_id)
     try:

@@ -2,7 +2,6 @@
 Thin: the rules live in sms.py, bulk.py, sms_templates.py and templating.py."""
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -11,11 +10,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from core import audit
-from core.clock import local_to_utc, utc_to_local
+from core.clock import utc_to_local
 from core.extensions import db
 from core.models import Department
 from core.permissions import require
-from core.tenancy import current_hospital_only, get_or_404
+from core.tenancy import get_or_404
 from plugins.followup.models import Plan, SmsMessage, SmsTemplate
 from plugins.followup.outreach import bulk, gateways, sms, sms_settings, sms_templates
 from plugins.followup.outreach.forms import (
@@ -58,7 +57,6 @@ def _status(code: int, form) -> int:
 # -- the outbox / log -----------------------------------------------------------------------------
 @bp.route("/")
 @require("followup.read")
-@current_hospital_only
 def outbox():
     errors: list[str] = []
     status = request.args.get("status") or ""
@@ -66,16 +64,9 @@ def outbox():
         errors.append(_("Unknown status “%(value)s”.", value=status[:20]))
     since, until = day_arg(request.args, "since", errors), day_arg(request.args, "until", errors)
     patient_id = request.args.get("patient_id", type=int)
-    stmt = sa.select(SmsMessage).order_by(SmsMessage.id.desc())
-    if status in STATUS_LABELS:
-        stmt = stmt.where(SmsMessage.status == status)
-    if since:
-        stmt = stmt.where(SmsMessage.created_at >= local_to_utc(datetime.combine(since, time())))
-    if until:
-        stmt = stmt.where(SmsMessage.created_at < local_to_utc(datetime.combine(until, time()) + timedelta(days=1)))
     patient = get_or_404(Patient, patient_id) if patient_id else None
-    if patient is not None:
-        stmt = stmt.where(SmsMessage.patient_id == patient.id)
+    stmt = sms.outbox_select(status=status if status in STATUS_LABELS else None, since=since, until=until,
+                             patient_id=patient.id if patient is not None else None)
     page = db.paginate(stmt, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False)
     if page.items and patient_services.may_see_sensitive():
         audit.log_event("view", "SmsMessage", None, note="SMS log: unmasked phones")
@@ -87,7 +78,6 @@ def outbox():
 
 @bp.route("/messages/<int:message_id>/<any(cancel, retry):action>", methods=["POST"])
 @require("followup.sms")
-@current_hospital_only
 def message_action(message_id, action):
     message = get_or_404(SmsMessage, message_id)
     try:
@@ -113,7 +103,6 @@ def _template_choice(form) -> SmsTemplate | None:
 
 @bp.route("/compose/<int:patient_id>", methods=["GET", "POST"])
 @require("followup.sms")
-@current_hospital_only
 def compose(patient_id):
     patient = get_or_404(Patient, patient_id)
     plan_id = request.values.get("plan_id", type=int)
@@ -172,7 +161,6 @@ def _filter_choices() -> dict:
 
 @bp.route("/bulk", methods=["GET", "POST"], endpoint="bulk")
 @require("followup.sms_bulk")
-@current_hospital_only
 def bulk_sms():
     args = request.values
     filters, errors = filters_of(args), {}
@@ -210,7 +198,6 @@ def bulk_sms():
 # -- templates ----------------------------------------------------------------------------------
 @bp.route("/templates")
 @require("followup.templates")
-@current_hospital_only
 def templates():
     return render_template("followup/outreach/templates.html", templates=sms_templates.all_templates(),
                            placeholders=PLACEHOLDERS)
@@ -219,7 +206,6 @@ def templates():
 @bp.route("/templates/new", methods=["GET", "POST"], defaults={"template_id": None})
 @bp.route("/templates/<int:template_id>", methods=["GET", "POST"])
 @require("followup.templates")
-@current_hospital_only
 def template_form(template_id):
     template = get_or_404(SmsTemplate, template_id) if template_id else None
     form = TemplateForm(obj=template) if request.method == "GET" else TemplateForm()
@@ -241,7 +227,6 @@ def template_form(template_id):
 
 @bp.route("/templates/preview")
 @require("followup.templates")
-@current_hospital_only
 def template_preview():
     """A template's text filled for a real patient of the hospital (chosen by id or search)."""
     context = preview_context(request.args)
@@ -251,7 +236,6 @@ def template_preview():
 # -- settings -----------------------------------------------------------------------------------
 @bp.route("/settings", methods=["GET", "POST"])
 @require("followup.settings")
-@current_hospital_only
 def settings():
     current = sms_settings.current()
     form = SmsSettingsForm() if request.method == "POST" else SmsSettingsForm(

@@ -12,11 +12,12 @@ from flask_babel import gettext as _
 from core.clock import local_today
 from core.extensions import db
 from core.permissions import require
-from core.tenancy import current_hospital_only, get_or_404
+from core.tenancy import get_or_404
 from plugins.followup.models import Question, Questionnaire, Round, SurveyResponse
 from plugins.followup.outreach import survey_bank, survey_stats, surveys
 from plugins.followup.outreach.forms import KIND_LABELS, QuestionForm, QuestionnaireForm, day_arg, map_errors
 from plugins.followup.outreach.validation import OutreachInvalid
+from plugins.followup.planning.plan_services import patient_briefs
 
 TEMPLATES = str(Path(__file__).resolve().parent.parent / "templates")
 bp = Blueprint("followup_surveys", __name__, url_prefix="/followup/surveys", template_folder=TEMPLATES,
@@ -35,7 +36,6 @@ def _code(form) -> int:
 # -- the question bank --------------------------------------------------------------------------
 @bp.route("/questions")
 @require("followup.surveys")
-@current_hospital_only
 def questions():
     return render_template("followup/outreach/questions.html", questions=survey_bank.questions())
 
@@ -43,7 +43,6 @@ def questions():
 @bp.route("/questions/new", methods=["GET", "POST"], defaults={"question_id": None})
 @bp.route("/questions/<int:question_id>", methods=["GET", "POST"])
 @require("followup.surveys")
-@current_hospital_only
 def question_form(question_id):
     question = get_or_404(Question, question_id) if question_id else None
     form = QuestionForm(obj=question) if request.method == "GET" else QuestionForm()
@@ -65,7 +64,6 @@ def question_form(question_id):
 # -- questionnaires -----------------------------------------------------------------------------
 @bp.route("/")
 @require("followup.surveys")
-@current_hospital_only
 def questionnaires():
     return render_template("followup/outreach/questionnaires.html", questionnaires=survey_bank.questionnaires())
 
@@ -84,7 +82,6 @@ def _items_from(form_data) -> list[dict]:
 @bp.route("/new", methods=["GET", "POST"], defaults={"questionnaire_id": None})
 @bp.route("/<int:questionnaire_id>", methods=["GET", "POST"])
 @require("followup.surveys")
-@current_hospital_only
 def questionnaire_form(questionnaire_id):
     questionnaire = get_or_404(Questionnaire, questionnaire_id) if questionnaire_id else None
     form = QuestionnaireForm(obj=questionnaire) if request.method == "GET" else QuestionnaireForm()
@@ -127,10 +124,11 @@ def _safe_next(default: str) -> str:
 
 @bp.route("/rounds/<int:round_id>", methods=["GET", "POST"])
 @require("followup.create")
-@current_hospital_only
 def answer(round_id):
-    round_ = get_or_404(Round, round_id)
+    round_ = get_or_404(Round, round_id)  # visible with its plan only: another user's round is a 404
     plan = round_.plan
+    # Whom the round called: the assignee may work a plan whose patient record their scope hides.
+    patient = patient_briefs([round_.patient_id]).get(round_.patient_id)
     questionnaire = surveys.questionnaire_of(round_)
     if questionnaire is None:
         chosen = request.values.get("questionnaire_id", type=int)
@@ -151,7 +149,8 @@ def answer(round_id):
             db.session.commit()
             flash(_("Survey answers recorded."), "success")
             return redirect(back)
-    return render_template("followup/outreach/answer.html", round=round_, plan=plan, questionnaire=questionnaire,
+    return render_template("followup/outreach/answer.html", round=round_, plan=plan, patient=patient,
+                           questionnaire=questionnaire,
                            done=done, errors=errors, given=given, back=back,
                            choices=survey_bank.questionnaires(active_only=True)), 400 if errors else 200
 
@@ -159,7 +158,6 @@ def answer(round_id):
 # -- statistics ---------------------------------------------------------------------------------
 @bp.route("/stats")
 @require("followup.surveys")
-@current_hospital_only
 def stats():
     errors: list[str] = []
     since = day_arg(request.args, "since", errors, local_today() - timedelta(days=90))
@@ -191,7 +189,6 @@ def stats():
 
 @bp.route("/responses/<int:response_id>")
 @require("followup.read")
-@current_hospital_only
 def response(response_id):
     record = get_or_404(SurveyResponse, response_id)
     questions = {q.id: q for q in db.session.execute(

@@ -1,8 +1,10 @@
 """Dashboard cards: today's follow-ups for me (seed §8 今日随访计划), overdue (mine, and my
-department's for supervisors, with the escalated ones), this month's follow-up calls."""
+department's for supervisors, with the escalated ones), this month's follow-up calls. The
+counts come from the work queue's own statements, so a card never disagrees with the list it
+opens; both run in the request's scope (the chosen hospital, the user's data scope)."""
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 
 import sqlalchemy as sa
 from flask import url_for
@@ -12,38 +14,34 @@ from flask_login import current_user
 from core.declarations import Widget, WidgetData
 from core.extensions import db
 from core.permissions import can
-from plugins.followup.models import OPEN_STATUSES, Plan, Round
-from plugins.followup.planning.plan_services import local_now, overdue_condition, patient_briefs
+from plugins.followup.models import Round
+from plugins.followup.planning.plan_services import local_now, patient_briefs
+from plugins.followup.planning.queue import QueueFilter, counts, plans_stmt
 
 CARD_ITEMS = 5
 
 
-def _count(*conditions) -> int:
-    return db.session.execute(sa.select(sa.func.count()).select_from(Plan).where(*conditions)).scalar_one()
-
-
 def today_card() -> WidgetData:
+    """The queue's "today" bucket of my plans: the same statement as the list the card opens."""
     now = local_now()
-    start, end = datetime.combine(now.date(), time.min), datetime.combine(now.date() + timedelta(days=1), time.min)
-    mine_today = (Plan.owner_id == current_user.id, Plan.status.in_(OPEN_STATUSES), Plan.due_at >= start,
-                  Plan.due_at < end)
-    plans = db.session.execute(sa.select(Plan).where(*mine_today).order_by(Plan.due_at).limit(CARD_ITEMS)
-                               ).scalars().all()
+    mine = QueueFilter(view="mine", bucket="today")
+    plans = db.session.execute(plans_stmt(mine, current_user.id, now).limit(CARD_ITEMS)).scalars().all()
     patients = patient_briefs(p.patient_id for p in plans)
-    return WidgetData(title=_("Today's follow-ups for me"), value=_count(*mine_today), icon="telephone-outbound",
-                      url=url_for("followup.queue", bucket="today"),
+    return WidgetData(title=_("Today's follow-ups for me"), value=counts(mine, current_user.id, now)["today"],
+                      icon="telephone-outbound", url=url_for("followup.queue", bucket="today"),
                       items=[(f"{p.due_at:%H:%M} {patients[p.patient_id].name}", "", url_for("followup.plan", plan_id=p.id))
                              for p in plans])
 
 
 def overdue_card() -> WidgetData:
-    mine = _count(Plan.owner_id == current_user.id, overdue_condition())
+    """Overdue and escalated counts as the queue counts them, so each equals the list it opens."""
+    now = local_now()
+    mine = counts(QueueFilter(view="mine"), current_user.id, now)["overdue"]
     items = [(_("Mine"), mine, url_for("followup.queue", bucket="overdue"))]
     if can("followup.supervise"):
-        items.append((_("My department(s)"), _count(overdue_condition()),
-                      url_for("followup.queue", view="team", bucket="overdue")))
-        items.append((_("Escalated"), _count(Plan.status.in_(OPEN_STATUSES), Plan.escalated_at.is_not(None)),
-                      url_for("followup.queue", view="team", bucket="escalated")))
+        team = counts(QueueFilter(view="team"), current_user.id, now)
+        items.append((_("My department(s)"), team["overdue"], url_for("followup.queue", view="team", bucket="overdue")))
+        items.append((_("Escalated"), team["escalated"], url_for("followup.queue", view="team", bucket="escalated")))
     return WidgetData(title=_("Overdue follow-ups"), value=mine, icon="alarm", items=items,
                       url=url_for("followup.queue", bucket="overdue"))
 

@@ -293,7 +293,7 @@ def move_patient_rows(source, target) -> None:
     repoint_patient((Plan, Round), source, target)
 
 
-def content_from(content: str | None, source: str | None, patient: Patient, user_id: int | None) -> str | None:
+def content_from(content: str | None, source: str | None, patient: Patient | None, user_id: int | None) -> str | None:
     """A plan's content: what was typed, else the chosen phrase (``phrase:<id>``) or SMS template
     (``template:<id>``, filled for ``patient``). Raises FollowupInvalid naming ``content_from``
     for a choice that is not the user's to use or a template that cannot be filled."""
@@ -314,6 +314,9 @@ def content_from(content: str | None, source: str | None, patient: Patient, user
         raise FollowupInvalid({"content_from": _("Choose a phrase or template from the list.")})
     if kind == "phrase":
         return found[0]
+    if patient is None:  # an assignee whose data scope hides the patient's record cannot fill it
+        raise FollowupInvalid({"content_from": _("A template is filled from the patient's record, which you may "
+                                                 "not open: type the content instead.")})
     try:
         return render_template_for(found[0], patient)
     except TemplateInvalid as exc:

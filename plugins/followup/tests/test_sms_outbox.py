@@ -193,10 +193,14 @@ def test_cancel_and_tenancy(client, app, outreach):
     assert client.post(f"/followup/sms/messages/{message_id}/cancel").status_code == 404
     assert "甲医院的提醒" not in client.get("/followup/sms/").get_data(as_text=True)
     staff = app.test_client()
-    login(staff, "a_staff")
-    assert staff.post(f"/followup/sms/messages/{message_id}/cancel").status_code == 302
+    login(staff, "a_staff")  # own scope: 张三 is not theirs, so neither is his message
+    assert staff.post(f"/followup/sms/messages/{message_id}/cancel").status_code == 404
+    assert messages(app)[0][1] == "queued"
+    manager = app.test_client()
+    login(manager, "a_manager")  # 张三 is a patient of the manager's department
+    assert manager.post(f"/followup/sms/messages/{message_id}/cancel").status_code == 302
     assert messages(app)[0][1] == "cancelled"
-    assert staff.post(f"/followup/sms/messages/{message_id}/cancel").status_code == 302  # refused, flashed
+    assert manager.post(f"/followup/sms/messages/{message_id}/cancel").status_code == 302  # refused, flashed
     assert messages(app)[0][1] == "cancelled"
 
 

@@ -193,7 +193,7 @@ def test_dashboard_card_counts_this_hospital_only(app, clinic, client):
     login(client, "a_admin")
     client.post("/language", data={"locale": "en"})
     page = client.get("/").get_data(as_text=True)
-    assert "New patients this month" in page and "Visits today" in page
+    assert "New patients this month" in page and "Patients seen today" in page
     if "patients.index" in app.view_functions:
         assert 'href="/patients/"' in page
     nobody = app.test_client()
