@@ -21,6 +21,7 @@ from sqlalchemy import event, or_
 from sqlalchemy.orm import Session, declared_attr, with_loader_criteria
 
 from core.extensions import db
+from core.integers import bounded_int
 
 LEVELS = ("own", "department", "hospital", "group")
 
@@ -122,7 +123,7 @@ def current_hospital_only(view):
 def get_or_404(model, ident):
     """Load one row through the scoped query path: another hospital's row is a 404, not a leak."""
     try:
-        ident = int(ident)
+        ident = bounded_int(ident)  # a number beyond the id column's range names no row
     except (TypeError, ValueError):
         abort(404)
     row = db.session.execute(sa.select(model).where(model.id == ident)).scalar_one_or_none()

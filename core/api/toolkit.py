@@ -23,6 +23,7 @@ from core import clock
 from core.api.dumping import dump
 from core.api.messages import translate_errors
 from core.extensions import csrf, db
+from core.integers import DB_INT_MAX, DB_INT_MIN
 from core.paging import page_of
 from core.permissions import can
 from core.web import json_error
@@ -68,10 +69,35 @@ class PageArgsSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1),
+    page = fields.Integer(load_default=1, validate=[validate.Range(min=1), validate.Range(max=DB_INT_MAX)],
                           metadata={"description": "Page number, from 1."})
     per_page = fields.Integer(load_default=DEFAULT_PER_PAGE, validate=validate.Range(min=1, max=MAX_PER_PAGE),
                               metadata={"description": f"Items per page, 1 to {MAX_PER_PAGE}."})
+
+
+def bound_integers(schema: Schema | None) -> Schema | None:
+    """Give every Integer that ``schema`` loads (nested ones too) the database's range, unless
+    a validator already sets both ends: a number beyond it names no row and fits no column, and
+    would reach the database as a 500 (OverflowError). The OpenAPI document shows the bounds."""
+    if schema is not None:
+        for field in schema.load_fields.values():
+            _bound_field(field)
+    return schema
+
+
+def _bound_field(field) -> None:
+    if isinstance(field, fields.Integer):
+        ranges = [v for v in field.validators if isinstance(v, validate.Range)]
+        has_min, has_max = (any(getattr(r, end) is not None for r in ranges) for end in ("min", "max"))
+        if not (has_min and has_max):
+            field.validators.append(validate.Range(min=None if has_min else DB_INT_MIN,
+                                                   max=None if has_max else DB_INT_MAX))
+    elif isinstance(field, fields.Nested):
+        bound_integers(field.schema)
+    elif isinstance(field, fields.List):
+        _bound_field(field.inner)
+    elif isinstance(field, fields.Dict) and field.value_field is not None:
+        _bound_field(field.value_field)
 
 
 PAGE_ARGS = PageArgsSchema()  # stateless: one instance serves every request
@@ -261,8 +287,8 @@ def api_route(bp: Blueprint, rule: str, methods=("GET",), *, permission: str | N
 
     def decorator(view):
         doc_summary, description = _docstring_parts(view)
-        op = Operation(methods=methods, permission=permission, body=_instance(body),
-                       query=_instance(query), response=_instance(response), many=many,
+        op = Operation(methods=methods, permission=permission, body=bound_integers(_instance(body)),
+                       query=bound_integers(_instance(query)), response=_instance(response), many=many,
                        paginated=paginated, status=status, summary=summary or doc_summary,
                        description=description, tags=tuple(tags), public=public,
                        errors=tuple(errors))

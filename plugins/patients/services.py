@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from core import audit, events
 from core.clock import local_now, local_today
 from core.extensions import db
+from core.integers import bounded_int
 from core.models import Department, User
 from core.permissions import can
 from plugins.patients.identity import IdentityError, last4, normalize_phone, parse_id_number
@@ -88,7 +89,7 @@ def _reference(model, value, field: str, errors: dict):
     if value in (None, "", 0, "0"):
         return None
     try:
-        ident = int(value)
+        ident = bounded_int(value)
     except (TypeError, ValueError):
         errors[field] = _("Choose a value from the list.")
         return None
