@@ -32,37 +32,46 @@ MAX_PER_PAGE = 200
 DEFAULT_PER_PAGE = 20
 
 
-class LocalDateTime(fields.DateTime):
-    """Wall-clock times (visit, discharge, due times) are kept naive in the deployment's time
-    zone (``core.clock``). Written with that zone's offset; input with an offset is converted to
-    it, input without one is taken as local time."""
+class _ZonedDateTime(fields.DateTime):
+    """A naive datetime kept in ``_zone()``: written with that zone's offset; input with an offset
+    is converted to it, input without one is taken as in it. Times before ``clock.EARLIEST``
+    (or too late to convert) are refused: no hospital record is that old, and the zone database
+    would answer a local mean time offset such as +08:05:43."""
+
+    def _zone(self):
+        raise NotImplementedError
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=clock.zone())
+            value = value.replace(tzinfo=self._zone())
         return super()._serialize(value, attr, obj, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         result = super()._deserialize(value, attr, data, **kwargs)
-        if result.tzinfo is not None:
-            result = result.astimezone(clock.zone()).replace(tzinfo=None)
-        return result
+        try:
+            if result.tzinfo is not None:
+                result = result.astimezone(self._zone()).replace(tzinfo=None)
+            if result >= clock.EARLIEST:
+                return result
+        except OverflowError:
+            pass
+        raise ValidationError(_("Enter a date from %(year)d to 9998.", year=clock.EARLIEST.year))
 
 
-class UtcDateTime(fields.DateTime):
+class LocalDateTime(_ZonedDateTime):
+    """Wall-clock times (visit, discharge, due times) are kept naive in the deployment's time
+    zone (``core.clock``)."""
+
+    def _zone(self):
+        return clock.zone()
+
+
+class UtcDateTime(_ZonedDateTime):
     """The database keeps naive UTC datetimes; the API writes them with their offset
     (``2024-05-01T08:00:00+00:00``) and turns aware input back into naive UTC."""
 
-    def _serialize(self, value, attr, obj, **kwargs):
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return super()._serialize(value, attr, obj, **kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        result = super()._deserialize(value, attr, data, **kwargs)
-        if result.tzinfo is not None:
-            result = result.astimezone(UTC).replace(tzinfo=None)
-        return result
+    def _zone(self):
+        return UTC
 
 
 class PageArgsSchema(Schema):
