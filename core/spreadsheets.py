@@ -54,8 +54,15 @@ class SheetLimits:
 
     @classmethod
     def from_config(cls, config: Mapping) -> SheetLimits:
-        given = {f.name: int(config[f"HCRM_IMPORT_{f.name.upper()}"]) for f in fields(cls)
-                 if config.get(f"HCRM_IMPORT_{f.name.upper()}") is not None}
+        """The limits ``config`` sets (``HCRM_IMPORT_MAX_ROWS`` …), the defaults for the rest."""
+        given = {}
+        for field in fields(cls):
+            key = f"HCRM_IMPORT_{field.name.upper()}"
+            if config.get(key) not in (None, ""):
+                try:
+                    given[field.name] = int(config[key])
+                except (TypeError, ValueError):
+                    raise ValueError(f"{key} must be a whole number, not {config[key]!r}") from None
         return cls(**given)
 
 

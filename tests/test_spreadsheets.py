@@ -162,3 +162,5 @@ def test_csv_rows_and_lines_are_limited(tmp_path):
 def test_limits_come_from_the_settings():
     limits = SheetLimits.from_config({"HCRM_IMPORT_MAX_ROWS": "500", "HCRM_IMPORT_MAX_COLUMNS": 20})
     assert (limits.max_rows, limits.max_columns, limits.max_ratio) == (500, 20, 100)
+    with pytest.raises(ValueError, match="HCRM_IMPORT_MAX_ROWS must be a whole number, not 'many'"):
+        SheetLimits.from_config({"HCRM_IMPORT_MAX_ROWS": "many"})

@@ -7,9 +7,11 @@ Each of those is read back as the text the user meant, or refused with a reason.
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import zipfile
+from collections import ChainMap
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -112,8 +114,11 @@ def suggest_mapping(headers: list[str]) -> list[str]:
 
 # -- storing and reading the file ---------------------------------------------------------------
 def sheet_limits() -> SheetLimits:
-    """The deployment's import limits (``HCRM_IMPORT_*`` settings), else the defaults."""
-    return SheetLimits.from_config(current_app.config) if has_app_context() else SheetLimits()
+    """The deployment's import limits (``HCRM_IMPORT_*`` app settings or environment variables),
+    else the defaults."""
+    if not has_app_context():
+        return SheetLimits()
+    return SheetLimits.from_config(ChainMap(current_app.config, os.environ))
 
 
 def store_file(stream, filename: str, folder: Path, limit: int, *, too_large=UploadRefused) -> tuple[str, Path]:
