@@ -164,3 +164,11 @@ def test_limits_come_from_the_settings():
     assert (limits.max_rows, limits.max_columns, limits.max_ratio) == (500, 20, 100)
     with pytest.raises(ValueError, match="HCRM_IMPORT_MAX_ROWS must be a whole number, not 'many'"):
         SheetLimits.from_config({"HCRM_IMPORT_MAX_ROWS": "many"})
+
+
+def test_refusals_are_in_chinese_for_chinese_users(app, tmp_path):
+    with force_locale("zh_CN"):
+        with pytest.raises(SpreadsheetRefused, match="膨胀 \\d+ 倍"):
+            check_xlsx(saved(tmp_path, with_sheet(sheet_rows=200_000)))
+        with pytest.raises(SpreadsheetRefused, match="第 2 行含有无法识别的字节"):
+            decode_text(b"a\n\xff\xfe\x00\x81\n")
