@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from flask import Flask, Request
 from flask_babel import gettext as _
+from sqlalchemy.exc import DataError
 from werkzeug.datastructures import CombinedMultiDict, ImmutableMultiDict
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
@@ -108,12 +109,26 @@ def _from_database(exc: BaseException) -> bool:
     return False
 
 
-def number_out_of_range(exc: OverflowError):
+#: How each database says "this number does not fit the column": PostgreSQL's SQLSTATE
+#: numeric_value_out_of_range, MySQL/MariaDB's error 1264.
+_OUT_OF_RANGE_CODES = ("22003", 1264)
+
+
+def _out_of_range(exc: BaseException) -> bool:
+    if isinstance(exc, OverflowError):  # SQLite's driver, before the statement is sent
+        return _from_database(exc)
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "pgcode", None) or (orig.args[0] if getattr(orig, "args", None) else None)
+    return code in _OUT_OF_RANGE_CODES
+
+
+def number_out_of_range(exc: Exception):
     """The last line of defence, for code that reads a number by hand (``int(form["x"])``) and
-    queries with it: SQLite's driver refuses it with OverflowError. It is the caller's number,
-    so a 400 naming the limit, not a 500; any other OverflowError is a bug like any other."""
+    sends it to the database, which refuses it (OverflowError from SQLite's driver, "out of range"
+    from PostgreSQL and MariaDB). It is the caller's number, so a 400 naming the limit, not a 500;
+    any other error is a bug like any other."""
     from core import web
-    if not _from_database(exc):
+    if not _out_of_range(exc):
         return web.handle_unexpected(exc)
     from core.extensions import db
     db.session.rollback()
@@ -126,3 +141,4 @@ def init_app(app: Flask) -> None:
     app.url_map.converters["int"] = BoundedIntConverter
     app.request_class = BoundedRequest
     app.register_error_handler(OverflowError, number_out_of_range)
+    app.register_error_handler(DataError, number_out_of_range)

@@ -1,8 +1,10 @@
 """Integers too large for the database (``OverflowError`` on SQLite, out of range on PostgreSQL)
 in a URL, a query string or a body are a 404 or a 400 with a message, never a 500."""
 import pytest
+import sqlalchemy as sa
 from werkzeug.routing import AnyConverter, IntegerConverter
 
+from core.extensions import db
 from core.testing import api_token, login, make_department, make_hospital, make_user
 
 HUGE = str(10**30)
@@ -119,8 +121,26 @@ def test_a_huge_reference_in_the_patient_form_is_a_field_error(app, everything):
         "请从列表中选择" in response.get_data(as_text=True)
 
 
-def test_a_number_too_large_for_the_database_anywhere_else_is_a_400_naming_the_limit(app, everything):
-    # The referrer form reads its staff member by hand: the core's last line of defence answers.
+def test_a_number_read_by_hand_is_a_400_on_every_database(app, everything):
+    # The referrer form reads its staff member by hand: SQLite's driver refuses the number (the
+    # core's last line of defence answers), PostgreSQL finds no such user.
     response = everything.post("/patients/settings/referrers", data={"name": "李四", "user_id": HUGE})
     assert response.status_code == 400
+
+
+def test_a_number_the_database_refuses_is_a_400_naming_the_limit(app):
+    def store_a_huge_number():  # what a plugin's view does when it trusts int(request.form[...])
+        db.session.execute(sa.select(sa.cast(sa.bindparam("n", 10**30), sa.Integer))).all()
+        return "stored"
+
+    def divide_by_nothing():
+        raise OverflowError("math range error")  # not the database: still a bug, still a 500
+
+    app.add_url_rule("/huge-number", view_func=store_a_huge_number)
+    app.add_url_rule("/overflow", view_func=divide_by_nothing)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    client = app.test_client()
+    response = client.get("/huge-number")
+    assert response.status_code == 400
     assert "2147483647" in response.get_data(as_text=True)
+    assert client.get("/overflow").status_code == 500
