@@ -12,7 +12,7 @@ from flask import Flask, has_request_context, request, session
 from flask_babel import Babel
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from core import core_hooks
+from core import core_hooks, integers
 from core.autocommit_reads import autocommit_twin
 from core.catalog import Catalog, build_catalog
 from core.config import HcrmConfig, PluginSettings, check_plugin_names, load_config
@@ -85,6 +85,7 @@ def build_app(config: HcrmConfig | None, *, overrides=None, finder=None) -> Flas
     config = config or load_config()
     app = Flask("core", root_path=str(ROOT / "core"), instance_path=str(INSTANCE),
                 static_folder=None)
+    integers.init_app(app)  # before any route: no id beyond the database's range reaches a query
     registry = PluginRegistry(finder or default_finder, core_module=core_hooks).load()
     check_plugin_names(config, registry.names + [b.name for b in registry.broken])
     state = app.extensions["hcrm"] = HcrmState(config=config, registry=registry, catalog=Catalog(),

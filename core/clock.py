@@ -15,6 +15,10 @@ import sqlalchemy as sa
 from flask import current_app, has_app_context
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
+#: No wall-clock time before this is taken: nothing a hospital records happened earlier, and before
+#: the time zones were set the zone database answers local mean time (Asia/Shanghai: +08:05:43
+#: until the end of 1900).
+EARLIEST = datetime(1901, 1, 1)
 
 
 def zone() -> ZoneInfo:

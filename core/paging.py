@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from flask_sqlalchemy.pagination import Pagination
 
 from core.extensions import db
+from core.integers import DB_INT_MAX
 
 
 def count_statement(select_stmt, cap: int | None = None):
@@ -49,6 +50,7 @@ def page_of(select_stmt, *, page: int, per_page: int, cap: int | None = None, co
     With ``counted`` and one entity, the count rides in the page's own statement (a scalar
     subquery PostgreSQL runs once): one statement instead of two for the lists ``counted`` is given
     for (a name search), whose first page is full more often than not."""
+    page = min(page, DB_INT_MAX)  # past the last page anyway; keeps the OFFSET within 64 bits
     stmt = select_stmt.options(*load).limit(per_page).offset((page - 1) * per_page)
     single = len(select_stmt.column_descriptions) == 1
     if counted is not None and single:

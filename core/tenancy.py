@@ -22,6 +22,7 @@ from sqlalchemy import event, or_
 from sqlalchemy.orm import Session, declared_attr, with_loader_criteria
 
 from core.extensions import db
+from core.integers import bounded_int
 
 LEVELS = ("own", "department", "hospital", "group")
 
@@ -258,7 +259,7 @@ def in_hospital(hospital_id: int):
 def get_or_404(model, ident):
     """Load one row through the scoped query path: another hospital's row is a 404, not a leak."""
     try:
-        ident = int(ident)
+        ident = bounded_int(ident)  # a number beyond the id column's range names no row
     except (TypeError, ValueError):
         abort(404)
     row = db.session.execute(sa.select(model).where(model.id == ident)).scalar_one_or_none()

@@ -275,7 +275,7 @@ def test_openapi_document_is_public_and_complete(app, client):
     assert enable["post"]["x-hcrm-permission"] == "core.plugins.manage"
     assert {"403", "404", "409"} <= set(enable["post"]["responses"])
     revoke = doc["paths"]["/api/v1/auth/tokens/{token_id}"]
-    assert revoke["parameters"][0]["schema"] == {"type": "integer"}
+    assert revoke["parameters"][0]["schema"] == {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
     assert set(revoke["delete"]["responses"]) == {"204", "401", "404"}
 
 

@@ -16,9 +16,10 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from core.api.schemas import ErrorSchema
 from core.api.toolkit import PageArgsSchema
+from core.integers import DB_INT_MAX
 
 _RULE_ARG = re.compile(r"<(?:(?P<conv>\w+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
-_CONVERTER_SCHEMAS = {"int": {"type": "integer"}, "float": {"type": "number"},
+_CONVERTER_SCHEMAS = {"int": {"type": "integer", "minimum": 0, "maximum": DB_INT_MAX}, "float": {"type": "number"},
                       "uuid": {"type": "string", "format": "uuid"}}
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 ERROR_RESPONSES = {

@@ -23,6 +23,7 @@ from core import clock
 from core.api.dumping import dump
 from core.api.messages import translate_errors
 from core.extensions import csrf, db
+from core.integers import DB_INT_MAX, DB_INT_MIN
 from core.paging import page_of
 from core.permissions import can
 from core.web import json_error
@@ -31,47 +32,81 @@ MAX_PER_PAGE = 200
 DEFAULT_PER_PAGE = 20
 
 
-class LocalDateTime(fields.DateTime):
-    """Wall-clock times (visit, discharge, due times) are kept naive in the deployment's time
-    zone (``core.clock``). Written with that zone's offset; input with an offset is converted to
-    it, input without one is taken as local time."""
+class _ZonedDateTime(fields.DateTime):
+    """A naive datetime kept in ``_zone()``: written with that zone's offset; input with an offset
+    is converted to it, input without one is taken as in it. Times before ``clock.EARLIEST``
+    (or too late to convert) are refused: no hospital record is that old, and the zone database
+    would answer a local mean time offset such as +08:05:43."""
+
+    def _zone(self):
+        raise NotImplementedError
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=clock.zone())
+            value = value.replace(tzinfo=self._zone())
         return super()._serialize(value, attr, obj, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         result = super()._deserialize(value, attr, data, **kwargs)
-        if result.tzinfo is not None:
-            result = result.astimezone(clock.zone()).replace(tzinfo=None)
-        return result
+        try:
+            if result.tzinfo is not None:
+                result = result.astimezone(self._zone()).replace(tzinfo=None)
+            if result >= clock.EARLIEST:
+                return result
+        except OverflowError:
+            pass
+        raise ValidationError(_("Enter a date from %(year)d to 9998.", year=clock.EARLIEST.year))
 
 
-class UtcDateTime(fields.DateTime):
+class LocalDateTime(_ZonedDateTime):
+    """Wall-clock times (visit, discharge, due times) are kept naive in the deployment's time
+    zone (``core.clock``)."""
+
+    def _zone(self):
+        return clock.zone()
+
+
+class UtcDateTime(_ZonedDateTime):
     """The database keeps naive UTC datetimes; the API writes them with their offset
     (``2024-05-01T08:00:00+00:00``) and turns aware input back into naive UTC."""
 
-    def _serialize(self, value, attr, obj, **kwargs):
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return super()._serialize(value, attr, obj, **kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        result = super()._deserialize(value, attr, data, **kwargs)
-        if result.tzinfo is not None:
-            result = result.astimezone(UTC).replace(tzinfo=None)
-        return result
+    def _zone(self):
+        return UTC
 
 
 class PageArgsSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1),
+    page = fields.Integer(load_default=1, validate=[validate.Range(min=1), validate.Range(max=DB_INT_MAX)],
                           metadata={"description": "Page number, from 1."})
     per_page = fields.Integer(load_default=DEFAULT_PER_PAGE, validate=validate.Range(min=1, max=MAX_PER_PAGE),
                               metadata={"description": f"Items per page, 1 to {MAX_PER_PAGE}."})
+
+
+def bound_integers(schema: Schema | None) -> Schema | None:
+    """Give every Integer that ``schema`` loads (nested ones too) the database's range, unless
+    a validator already sets both ends: a number beyond it names no row and fits no column, and
+    would reach the database as a 500 (OverflowError). The OpenAPI document shows the bounds."""
+    if schema is not None:
+        for field in schema.load_fields.values():
+            _bound_field(field)
+    return schema
+
+
+def _bound_field(field) -> None:
+    if isinstance(field, fields.Integer):
+        ranges = [v for v in field.validators if isinstance(v, validate.Range)]
+        has_min, has_max = (any(getattr(r, end) is not None for r in ranges) for end in ("min", "max"))
+        if not (has_min and has_max):
+            field.validators.append(validate.Range(min=None if has_min else DB_INT_MIN,
+                                                   max=None if has_max else DB_INT_MAX))
+    elif isinstance(field, fields.Nested):
+        bound_integers(field.schema)
+    elif isinstance(field, fields.List):
+        _bound_field(field.inner)
+    elif isinstance(field, fields.Dict) and field.value_field is not None:
+        _bound_field(field.value_field)
 
 
 PAGE_ARGS = PageArgsSchema()  # stateless: one instance serves every request
@@ -261,8 +296,8 @@ def api_route(bp: Blueprint, rule: str, methods=("GET",), *, permission: str | N
 
     def decorator(view):
         doc_summary, description = _docstring_parts(view)
-        op = Operation(methods=methods, permission=permission, body=_instance(body),
-                       query=_instance(query), response=_instance(response), many=many,
+        op = Operation(methods=methods, permission=permission, body=bound_integers(_instance(body)),
+                       query=bound_integers(_instance(query)), response=_instance(response), many=many,
                        paginated=paginated, status=status, summary=summary or doc_summary,
                        description=description, tags=tuple(tags), public=public,
                        errors=tuple(errors))

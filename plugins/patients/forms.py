@@ -29,7 +29,7 @@ KIND_LABELS = {"outpatient": _l("Outpatient"), "inpatient": _l("Inpatient"), "em
 STATUS_LABELS = {"open": _l("Open"), "admitted": _l("Admitted"), "discharged": _l("Discharged"),
                  "completed": _l("Completed"), "cancelled": _l("Cancelled")}
 NONE = ("", _l("— none —"))
-SENSITIVE_FIELDS = ("phone", "phone2", "id_number")
+SENSITIVE_FIELDS = ("phone", "phone2", "id_number", "insurance_no")
 LIST_SEPARATORS = re.compile(r"[,，;；、]+")
 CODE_SEPARATORS = re.compile(r"[\s,，;；、]+")
 

@@ -136,6 +136,13 @@ def mask_phone(phone: str | None) -> str | None:
     return phone[: max(0, phone.find("-") + 1 if "-" in phone else 3)] + "*" * 4 + phone[-visible:]
 
 
+def mask_insurance_no(number: str | None) -> str | None:
+    """HN********8899: the card's prefix and the last four characters, like the ID number."""
+    if not number:
+        return number
+    return number[:2] + "*" * (len(number) - 6) + number[-4:] if len(number) > 7 else "*" * len(number)
+
+
 def mask_id_number(number: str | None) -> str | None:
     """4201**********1234: the region prefix and the last four characters."""
     if not number:

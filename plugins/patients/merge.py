@@ -32,11 +32,14 @@ GENDER_LABELS = {"M": _l("Male"), "F": _l("Female"), "U": _l("Unknown")}
 
 
 def shown_value(patient: Patient, field: str, reveal: bool):
-    """A field's value as this user may see it (phones and ID numbers masked without the permission)."""
+    """A field's value as this user may see it (phones, ID and insurance numbers masked without the
+    permission)."""
     if field in ("phone", "phone2"):
         return services.shown_phone(patient, reveal, field)
     if field == "id_number":
         return services.shown_id_number(patient, reveal)
+    if field == "insurance_no":
+        return services.shown_insurance_no(patient, reveal)
     if field == "gender":
         return GENDER_LABELS.get(patient.gender, patient.gender)
     if field == "key_patient":

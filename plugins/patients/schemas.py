@@ -44,7 +44,7 @@ class TagRefSchema(Schema):
 
 def _masked(field: str):
     return fields.Method(f"_show_{field}", allow_none=True, metadata={
-        "type": "string", "description": "Masked (138****5678, 4301**********1234) unless the caller holds "
+        "type": "string", "description": "Masked (138****5678, 4301**********1234, HN********8899) unless the caller holds "
                                          "`patients.view_sensitive`; unmasked views are audit-logged."})
 
 
@@ -60,7 +60,7 @@ class PatientSchema(Schema):
     id_number = _masked("id_number")
     phone = _masked("phone")
     phone2 = _masked("phone2")
-    insurance_no = fields.String(allow_none=True)
+    insurance_no = _masked("insurance_no")
     region = Reference(RefSchema, allow_none=True)
     address = fields.String(allow_none=True)
     occupation = fields.String(allow_none=True)
@@ -79,6 +79,9 @@ class PatientSchema(Schema):
 
     def _show_id_number(self, patient):
         return services.shown_id_number(patient, services.may_see_sensitive())
+
+    def _show_insurance_no(self, patient):
+        return services.shown_insurance_no(patient, services.may_see_sensitive())
 
     def _show_phone(self, patient):
         return services.shown_phone(patient, services.may_see_sensitive())
@@ -105,7 +108,9 @@ class VisitSchema(Schema):
     diagnoses = fields.List(fields.Nested(DiagnosisSchema), metadata={"description": "The first is the primary."})
     treatment_plan = fields.String(allow_none=True)
     orders = fields.String(allow_none=True)
-    spending = fields.Decimal(places=2, as_string=True, metadata={"description": "Yuan, 2 decimals."})
+    # Money is exact: a decimal string ("1280.50"), never a binary float.
+    spending = fields.Decimal(places=2, as_string=True, metadata={
+        "type": "string", "format": "decimal", "pattern": r"^-?\d+\.\d{2}$", "description": "Yuan, 2 decimals."})
     external_id = fields.String(allow_none=True, metadata={"description": "The HIS's visit id."})
     created_at = UtcDateTime()
 

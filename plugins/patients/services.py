@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from core import audit, events
-from core.clock import local_now, local_today
+from core.clock import EARLIEST, local_now, local_today
 from core.extensions import db
+from core.integers import bounded_int
 from core.models import Department, User
 from core.permissions import can
 from plugins.patients.identity import IdentityError, last4, normalize_phone, parse_id_number
@@ -88,7 +89,7 @@ def _reference(model, value, field: str, errors: dict):
     if value in (None, "", 0, "0"):
         return None
     try:
-        ident = int(value)
+        ident = bounded_int(value)
     except (TypeError, ValueError):
         errors[field] = _("Choose a value from the list.")
         return None
@@ -268,14 +269,19 @@ def _datetime(value, field: str, errors: dict) -> datetime | None:
     if value in (None, ""):
         return None
     if isinstance(value, datetime):
-        return value.replace(tzinfo=None)
-    if isinstance(value, date):
-        return datetime.combine(value, time())
-    try:
-        return datetime.fromisoformat(str(value).strip().replace("Z", "")).replace(tzinfo=None)
-    except ValueError:
-        errors[field] = _("Enter a real date and time as YYYY-MM-DD HH:MM.")
+        value = value.replace(tzinfo=None)
+    elif isinstance(value, date):
+        value = datetime.combine(value, time())
+    else:
+        try:
+            value = datetime.fromisoformat(str(value).strip().replace("Z", "")).replace(tzinfo=None)
+        except ValueError:
+            errors[field] = _("Enter a real date and time as YYYY-MM-DD HH:MM.")
+            return None
+    if value < EARLIEST:
+        errors[field] = _("Enter a date from %(year)d on.", year=EARLIEST.year)
         return None
+    return value
 
 
 def clean_visit(data: dict) -> tuple[dict, list[Disease]]:
@@ -508,11 +514,11 @@ def may_see_sensitive() -> bool:
 
 
 def log_sensitive_view(patients, where: str) -> None:
-    """Each unmasked view of phones and ID numbers is written to the audit log."""
+    """Each unmasked view of phones, ID and insurance numbers is written to the audit log."""
     ids = [p.id for p in patients]
     if ids and may_see_sensitive():
         audit.log_event("view", "Patient", ids[0] if len(ids) == 1 else None,
-                        note=f"{where}: unmasked phone/ID of patient(s) {', '.join(map(str, ids))}"[:255])
+                        note=f"{where}: unmasked phone/ID/insurance no. of patient(s) {', '.join(map(str, ids))}"[:255])
 
 
 def shown_phone(patient: Patient, reveal: bool, field: str = "phone") -> str | None:
@@ -520,6 +526,11 @@ def shown_phone(patient: Patient, reveal: bool, field: str = "phone") -> str | N
     from plugins.patients.identity import mask_phone
     value = getattr(patient, field)
     return value if reveal else mask_phone(value)
+
+
+def shown_insurance_no(patient: Patient, reveal: bool) -> str | None:
+    from plugins.patients.identity import mask_insurance_no
+    return patient.insurance_no if reveal else mask_insurance_no(patient.insurance_no)
 
 
 def shown_id_number(patient: Patient, reveal: bool) -> str | None:

@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 
 from core import tenancy
 from core.extensions import db
+from core.integers import digits_or_none
 from core.permissions import require
 from core.tenancy import current_hospital_only
 from plugins.patients import settings_services as svc
@@ -37,7 +38,7 @@ def _diseases_page(form=None, status=200):
     q = (request.args.get("q") or "").strip()[:50]
     show = request.args.get("show", "active")
     page_no = request.args.get("page", "1")
-    if not page_no.isdigit() or int(page_no) < 1 or show not in ("active", "all"):
+    if not digits_or_none(page_no) or show not in ("active", "all"):
         return render_template("patients/diseases.html", page=None, q=q, show="active", form=form or DiseaseForm(),
                                error=_("Invalid page or filter.")), 400
     page = db.paginate(svc.search_diseases(q, include_inactive=show == "all"), page=int(page_no),

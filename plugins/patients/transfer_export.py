@@ -82,7 +82,7 @@ def rows(query: services.PatientQuery, reveal: bool):
             "id_number": services.shown_id_number(patient, reveal),
             "phone": services.shown_phone(patient, reveal, "phone"),
             "phone2": services.shown_phone(patient, reveal, "phone2"),
-            "insurance_no": patient.insurance_no, "region": names["region"].get(patient.region_id),
+            "insurance_no": services.shown_insurance_no(patient, reveal), "region": names["region"].get(patient.region_id),
             "address": patient.address, "occupation": patient.occupation,
             "source": names["source"].get(patient.source_id), "referrer": names["referrer"].get(patient.referrer_id),
             "department": names["department"].get(patient.department_id),

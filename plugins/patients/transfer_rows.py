@@ -7,25 +7,36 @@ Each of those is read back as the text the user meant, or refused with a reason.
 """
 from __future__ import annotations
 
-import csv
+import os
 import re
 import shutil
 import zipfile
+from collections import ChainMap
 from datetime import date, datetime, time
 from pathlib import Path
 
 import sqlalchemy as sa
+from flask import current_app, has_app_context
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 
 from core.extensions import db
 from core.models import Department
+from core.spreadsheets import (
+    SheetLimits,
+    SpreadsheetRefused,
+    check_csv_lines,
+    check_ole,
+    check_xlsx,
+    decode_text,
+    iter_rows,
+    refuse_counts,
+)
 from plugins.patients import services
 from plugins.patients.identity import IdentityError, parse_id_number
 from plugins.patients.models import Referrer, Region, Source
 
-MAX_COLUMNS = 100
 CHUNK = 64 * 1024
 EXACT_FLOAT_LIMIT = 1e15  # Excel keeps 15 significant digits: larger numbers lost some
 
@@ -73,8 +84,9 @@ DATE_RE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*�
 SCIENTIFIC_RE = re.compile(r"[+-]?\d+(\.\d+)?[eE][+]?\d+")
 
 
-class UploadRefused(ValueError):
-    """A file (or a mapping) that cannot be imported; the message says why and what to do."""
+#: A file (or a mapping) that cannot be imported; the message says why and what to do. The core's
+#: class itself, so that the file checks of core.spreadsheets are caught with the importer's own.
+UploadRefused = SpreadsheetRefused
 
 
 def target_label(field: str) -> str:
@@ -101,9 +113,18 @@ def suggest_mapping(headers: list[str]) -> list[str]:
 
 
 # -- storing and reading the file ---------------------------------------------------------------
+def sheet_limits() -> SheetLimits:
+    """The deployment's import limits (``HCRM_IMPORT_*`` app settings or environment variables),
+    else the defaults."""
+    if not has_app_context():
+        return SheetLimits()
+    return SheetLimits.from_config(ChainMap(current_app.config, os.environ))
+
+
 def store_file(stream, filename: str, folder: Path, limit: int, *, too_large=UploadRefused) -> tuple[str, Path]:
     """Copy the upload into ``folder`` (at most ``limit`` bytes) and return its kind ("xlsx" or
-    "csv") and path; CSV text is stored as UTF-8 whatever it came as."""
+    "csv") and path; CSV text is stored as UTF-8 whatever it came as. A workbook is checked
+    against the limits (core.spreadsheets) before anything parses it."""
     suffix = Path(filename or "").suffix.lower()
     if suffix not in (".xlsx", ".xlsm", ".csv", ".txt", ".xls"):
         raise UploadRefused(_("Upload an Excel workbook (.xlsx) or a CSV file (.csv)."))
@@ -118,64 +139,27 @@ def store_file(stream, filename: str, folder: Path, limit: int, *, too_large=Upl
             out.write(chunk)
     if size == 0:
         raise UploadRefused(_("The file is empty."))
-    with open(raw, "rb") as fh:
-        head = fh.read(8)
-    if head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise UploadRefused(_("Old Excel files (.xls) cannot be read: save the file as .xlsx or CSV and upload it again."))
+    check_ole(raw)
+    limits = sheet_limits()
     if zipfile.is_zipfile(raw):
         path = folder / "upload.xlsx"
         shutil.move(raw, path)
+        check_xlsx(path, limits)
         return "xlsx", path
     if suffix in (".xlsx", ".xlsm", ".xls"):
         raise UploadRefused(_("This file is not a readable Excel workbook (it is damaged or not an .xlsx "
                               "file). Open it in Excel, save it as .xlsx and upload it again."))
+    text = decode_text(raw.read_bytes())
+    check_csv_lines(text, limits)
     path = folder / "upload.csv"
-    path.write_text(_decode(raw.read_bytes()), encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     raw.unlink()
     return "csv", path
 
 
-def _decode(data: bytes) -> str:
-    """UTF-8 (with or without the BOM Excel writes) first, then GBK/GB18030 (Excel's CSV on
-    Chinese Windows). Binary data is refused rather than imported as gibberish."""
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise UploadRefused(_("This file is neither a spreadsheet nor a CSV text file (UTF-8 or GBK)."))
-    controls = sum(1 for ch in text[:100_000] if ord(ch) < 32 and ch not in "\t\r\n")
-    if "\x00" in text or controls > len(text[:100_000]) // 100:
-        raise UploadRefused(_("This file is neither a spreadsheet nor a CSV text file (UTF-8 or GBK)."))
-    return text
-
-
 def _raw_rows(path: Path, kind: str):
-    """Every row of the first sheet (or the CSV) as a tuple of cell values."""
-    if kind == "xlsx":
-        from openpyxl import load_workbook
-        try:
-            book = load_workbook(path, read_only=True, data_only=True)
-        except Exception as exc:  # zip, XML or openpyxl errors: all mean "not a workbook we can read"
-            raise UploadRefused(_("This file is not a readable Excel workbook (%(reason)s). Open it in Excel, "
-                                  "save it as .xlsx and upload it again.", reason=type(exc).__name__)) from None
-        try:
-            sheet = book.active if getattr(book.active, "iter_rows", None) else book.worksheets[0]
-            sheet.reset_dimensions()  # some tools write a wrong sheet size; read what is there
-            yield from sheet.iter_rows(values_only=True)
-        finally:
-            book.close()
-        return
-    with open(path, encoding="utf-8", newline="") as fh:
-        first = fh.readline()
-        fh.seek(0)
-        delimiter = max((",", "\t", ";"), key=first.count)
-        try:
-            yield from csv.reader(fh, delimiter=delimiter)
-        except csv.Error as exc:
-            raise UploadRefused(_("The CSV file cannot be read (%(reason)s).", reason=str(exc))) from None
+    """Every row of the first sheet (or the CSV) as a tuple of cell values, within the limits."""
+    return iter_rows(path, kind, sheet_limits())
 
 
 def _blank(value) -> bool:
@@ -193,9 +177,7 @@ def read_head(path: Path, kind: str, rows: int) -> tuple[list[str], list[list[st
         cells = list(first)
         while cells and _blank(cells[-1]):
             cells.pop()
-        if len(cells) > MAX_COLUMNS:
-            raise UploadRefused(_("The file has %(n)d columns; at most %(max)d can be imported.",
-                                  n=len(cells), max=MAX_COLUMNS))
+        refuse_counts(None, len(cells), sheet_limits())
         from openpyxl.utils import get_column_letter  # openpyxl is imported when a file is read
         headers = [cell_text(v) or _("Column %(letter)s", letter=get_column_letter(i + 1)) for i, v in enumerate(cells)]
         sample = []

@@ -44,7 +44,6 @@ from plugins.patients.transfer_rows import (
 )
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
-MAX_ROWS = 100_000
 KEEP_SECONDS = 24 * 3600
 STALE_SECONDS = 15 * 60      # a running job that has not reported for this long has died
 PROGRESS_EVERY = 100         # rows between two progress writes
@@ -324,9 +323,6 @@ def _count_rows(meta: dict) -> int:
     total = sum(1 for _row in iter_data_rows(_file(meta), meta["kind"], len(meta["headers"])))
     if total == 0:
         raise UploadRefused(_("The file has no rows below its header row."))
-    if total > MAX_ROWS:
-        raise UploadRefused(_("The file has %(n)d rows; import at most %(max)d at a time (split the file).",
-                              n=total, max=MAX_ROWS))
     return total
 
 

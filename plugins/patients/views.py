@@ -42,7 +42,14 @@ from plugins.patients.forms import (
     parse_list_args,
     tag_names,
 )
-from plugins.patients.identity import IdentityError, age_on, mask_id_number, mask_phone, normalize_phone
+from plugins.patients.identity import (
+    IdentityError,
+    age_on,
+    mask_id_number,
+    mask_insurance_no,
+    mask_phone,
+    normalize_phone,
+)
 from plugins.patients.models import Disease, Patient, Tag, Visit
 from plugins.patients.settings_services import ordered_sources
 
@@ -56,7 +63,8 @@ RECENT_VISITS = 3
 def patient_helpers():
     return dict(GENDER_LABELS=GENDER_LABELS, KIND_LABELS=KIND_LABELS, STATUS_LABELS=STATUS_LABELS, age_on=age_on,
                 has_endpoint=lambda endpoint: endpoint in current_app.view_functions,
-                shown_phone=services.shown_phone, shown_id_number=services.shown_id_number, mask_phone=mask_phone)
+                shown_phone=services.shown_phone, shown_id_number=services.shown_id_number,
+                shown_insurance_no=services.shown_insurance_no, mask_phone=mask_phone)
 
 
 def _log_unmasked(patients, where: str) -> None:
@@ -163,7 +171,8 @@ def _hide_sensitive_inputs(form, patient: Patient) -> None:
     """A user who may not see the numbers may replace them, never read them: the boxes start
     empty with the masked value as a hint, and an empty box keeps the stored number."""
     for field, masked in (("phone", mask_phone(patient.phone)), ("phone2", mask_phone(patient.phone2)),
-                          ("id_number", mask_id_number(patient.id_number))):
+                          ("id_number", mask_id_number(patient.id_number)),
+                          ("insurance_no", mask_insurance_no(patient.insurance_no))):
         if masked:
             form[field].render_kw = {**(form[field].render_kw or {}), "placeholder": masked}
             form[field].description = _("Hidden. Type a new value to replace it, or leave empty to keep it.")

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from core.extensions import db
+from core.integers import digits_or_none
 from core.models import User
 from core.paging import paginate_capped
 from core.permissions import can, require
@@ -44,8 +45,7 @@ def planning_helpers():
 
 
 def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
+    return digits_or_none(request.args.get(name))
 
 
 # -- the queue ----------------------------------------------------------------------------------
