@@ -336,23 +336,17 @@ def test_department_parent_in_another_hospital_is_refused(app, two):
         db.session.rollback()
 
 
-def test_a_group_scope_narrowed_to_one_hospital_still_writes_group_rows(app, two):
-    """current_hospital_only narrows a group administrator to the hospital worked in: reads
-    follow it, the right to maintain the group's shared rows stays."""
-    from flask import g
+def test_a_group_administrators_request_scope_is_one_hospital_and_still_writes_group_rows(app, two):
+    """A group administrator's request reads the hospital they work in; the right to maintain
+    the group's shared rows stays (core.web.scope_for)."""
+    from core.models import Hospital, User
+    from core.web import scope_for
 
-    from core.models import Hospital
-    from core.tenancy import current_hospital_only, current_scope
-
-    @current_hospital_only
-    def view():
-        scope = current_scope()
-        db.session.get(RefShared, two["shared_group"]).title = "group, edited in A"
-        db.session.commit()
-        return scope
-
-    with app.test_request_context(), use_scope(Scope(hospital_id=two["a"], hospital_ids=None, level="group")):
+    with app.test_request_context():
         with system_scope():
-            g.hcrm_hospital = db.session.get(Hospital, two["a"])
-        scope = view()
+            admin = db.session.execute(sa.select(User).where(User.username == "group")).scalar_one()
+            scope = scope_for(admin, db.session.get(Hospital, two["a"]))
         assert scope.hospital_ids == {two["a"]} and scope.writes_group_rows
+        with use_scope(scope):
+            db.session.get(RefShared, two["shared_group"]).title = "group, edited in A"
+            db.session.commit()
