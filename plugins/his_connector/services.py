@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from core.extensions import db
 from core.i18n import Message, _m
 from core.models import utcnow
-from plugins.his_connector import locks, source
+from plugins.his_connector import locks, resolve, source
 from plugins.his_connector import mapping as field_maps
 from plugins.his_connector import settings as his_settings
 from plugins.his_connector.errors import HisError, from_stored, stored
@@ -144,7 +144,7 @@ def allowed_source(name: str | None, current: Connection | None = None) -> his_s
 def source_problem(connection: Connection) -> Message | None:
     """Why the connection cannot reach its HIS now: its source was removed from config.yaml,
     or an old connection still waits for an administrator to pick one. None when it can."""
-    return source.source_problem(connection)
+    return resolve.source_problem(connection)
 
 
 def create_connection(data: dict, *, commit: bool = True) -> Connection:
@@ -363,7 +363,7 @@ def due_connections(now: datetime | None = None) -> list[Connection]:
                                                                  Connection.schedule_minutes.isnot(None))
                                      .order_by(Connection.name)).scalars()
     for connection in connections:
-        if source.source_problem(connection) is not None:
+        if resolve.source_problem(connection) is not None:
             continue  # its page says why; a failed run every few minutes would only bury that
         last = db.session.execute(sa.select(sa.func.max(Run.started_at))
                                   .where(Run.connection_id == connection.id)).scalar()

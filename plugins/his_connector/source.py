@@ -2,11 +2,12 @@
 an administrator's SELECT in keyset order.
 
 Where the HIS is comes from the sources the operator configured (settings.py): a connection
-names its source, and the URL is built here at every connect and checked again (guard.py: never
-the CRM's own database, SQLite only inside sqlite_dir, opened ``mode=ro``). The password never
-touches our storage: a connection names an environment variable (``HCRM_HIS_PASSWORD_…`` only),
-read here at connect time and put into the URL object only (``URL.set(password=...)``); URLs
-are rendered with ``hide_password=True`` wherever they are shown or logged.
+names its source, and resolve.py builds the URL at every connect and checks it again (guard.py:
+never the CRM's own database, SQLite only inside sqlite_dir, opened ``mode=ro``). The password
+never touches our storage: a connection names an environment variable (``HCRM_HIS_PASSWORD_…``
+only), read at connect time and put into the URL object only; URLs are rendered with
+``hide_password=True`` wherever they are shown or logged. Accounts with powers over their
+server are refused when the session opens.
 
 Reading: the admin's SELECT is wrapped as a subquery ``src`` and read in *windows*
 
@@ -32,13 +33,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
 from core.i18n import Message, _m
-from plugins.his_connector import guard
-from plugins.his_connector import settings as his_settings
 from plugins.his_connector.errors import HisError
+from plugins.his_connector.resolve import connection_url, display_url
 
 COLUMN_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_$#]{0,63}")
 CONNECT_TIMEOUT = 10  # seconds
@@ -82,106 +81,6 @@ def password_state(connection) -> str:
     if not connection.password_env:
         return "none"
     return "set" if os.environ.get(connection.password_env) is not None else "missing"
-
-
-def hospital_code(hospital_id: int) -> str:
-    from core.extensions import db
-    from core.models import Hospital
-    return db.session.get(Hospital, hospital_id).code
-
-
-def _same_place(one: URL, other: URL) -> bool:
-    """A stored URL (from before sources were configured) names this source's database."""
-    if guard.family(one) != guard.family(other):
-        return False
-    if guard.family(one) == "sqlite":
-        mine, theirs = guard.sqlite_file(one), guard.sqlite_file(other)
-        return bool(mine and theirs) and os.path.realpath(mine) == os.path.realpath(theirs)
-    return ((one.host or "").lower() == (other.host or "").lower() and one.database == other.database
-            and (one.port or guard.DEFAULT_PORTS.get(guard.family(one))) ==
-            (other.port or guard.DEFAULT_PORTS.get(guard.family(other))))
-
-
-def legacy_source(connection, settings: his_settings.HisSettings, code: str):
-    """The configured source an old connection's stored URL points at, if exactly one does."""
-    if not connection.legacy_url:
-        return None
-    try:
-        old = make_url(connection.legacy_url)
-    except (sa.exc.ArgumentError, ValueError):
-        return None
-    matches = []
-    for candidate in settings.sources_for(code):
-        try:
-            if _same_place(old, candidate.base_url(settings.sqlite_dir)):
-                matches.append(candidate)
-        except HisError:
-            continue
-    return matches[0] if len(matches) == 1 else None
-
-
-def resolve(connection):
-    """(the connection's configured Source, the settings). Raises HisError with the reason a
-    connection cannot be used: its source was removed from config.yaml, or an old connection's
-    URL matches no configured source (an administrator picks one)."""
-    settings = his_settings.current()
-    code = hospital_code(connection.hospital_id)
-    if connection.source:
-        found = settings.source(code, connection.source)
-        if found is None:
-            raise HisError(_m("The HIS source “%(source)s” of connection “%(name)s” is no longer configured for this "
-                              "hospital (config.yaml): an administrator picks another source on the connection's "
-                              "settings.", source=connection.source, name=connection.name))
-        return found, settings
-    found = legacy_source(connection, settings, code)
-    if found is None:
-        raise HisError(_m("Connection “%(name)s” is disabled until an administrator picks one of the HIS sources "
-                          "configured in config.yaml: its stored URL matches none of them.", name=connection.name))
-    return found, settings
-
-
-def source_problem(connection) -> Message | None:
-    """Why the connection cannot be used now (None when its source resolves)."""
-    try:
-        resolve(connection)
-    except HisError as exc:
-        return exc.message
-    return None
-
-
-def display_url(connection) -> str:
-    try:
-        found, settings = resolve(connection)
-        url = found.base_url(settings.sqlite_dir)
-    except HisError:
-        return connection.legacy_url or "—"
-    username = (found.username or connection.username) if url.get_backend_name() != "sqlite" else None
-    return (url.set(username=username) if username else url).render_as_string(hide_password=True)
-
-
-def _url(connection) -> URL:
-    """The URL to open, checked now (not only when the configuration was loaded): the source is
-    still allowed, it is not the CRM's database, a SQLite file is inside sqlite_dir and exists,
-    and the password variable is one of the HIS's."""
-    found, settings = resolve(connection)
-    url = found.base_url(settings.sqlite_dir)
-    his_settings.check_url(url, settings)
-    problem = his_settings.password_env_problem(connection.password_env)
-    if problem:
-        raise HisError(problem)
-    password = os.environ.get(connection.password_env) if connection.password_env else None
-    if connection.password_env and password is None:
-        raise HisError(_m("The environment variable %(name)s, which should hold the HIS password, is not "
-                          "set for this process.", name=connection.password_env))
-    if url.get_backend_name() == "sqlite":
-        path = os.path.realpath(guard.sqlite_file(url))
-        if not os.path.isfile(path):
-            raise HisError(_m("The SQLite HIS file %(path)s does not exist (it is never created).", path=path))
-        return guard.read_only_sqlite(path)
-    username = found.username or connection.username
-    if username:
-        url = url.set(username=username)
-    return url.set(password=password) if password is not None else url
 
 
 def _family(dialect_name: str) -> str:
@@ -248,7 +147,7 @@ def _mysql_conversions() -> dict:
 def engine(connection) -> sa.Engine:
     """An engine for the HIS, with no pool: a sync holds one connection; tests and previews
     open and close theirs."""
-    url = _url(connection)
+    url = connection_url(connection)
     family = _family(url.get_dialect().name)
     timeout = int(connection.statement_timeout)
     args: dict = {}

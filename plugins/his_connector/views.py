@@ -20,7 +20,7 @@ from core.extensions import db
 from core.models import Department
 from core.permissions import can, require
 from core.tenancy import current_hospital_only, get_or_404
-from plugins.his_connector import MANAGE, RUN, services, source
+from plugins.his_connector import MANAGE, RUN, resolve, services, source
 from plugins.his_connector import settings as his_settings
 from plugins.his_connector.forms import (
     ENTITY_LABELS,
@@ -208,8 +208,8 @@ def connection_edit(connection_id):
     if request.method == "GET":
         form.fill_from(connection)
         if not connection.source:  # an old connection: offer the source its stored URL matches, if one does
-            matched = source.legacy_source(connection, his_settings.current(),
-                                           source.hospital_code(connection.hospital_id))
+            matched = resolve.legacy_source(connection, his_settings.current(),
+                                           resolve.hospital_code(connection.hospital_id))
             form.source.data = matched.name if matched else ""
         return _connection_form_page(form, connection)
     if not form.validate_on_submit():

@@ -1,7 +1,7 @@
 """connections pick a configured HIS source instead of storing a URL
 
 The URL a connection stored becomes ``legacy_url`` (kept: it is matched against the sources of
-config.yaml at run time, see source.legacy_source) and its user name moves to ``username``.
+config.yaml at run time, see resolve.legacy_source) and its user name moves to ``username``.
 A connection whose URL matches no configured source stays, unusable with a message, until an
 administrator picks a source (docs/his_connector.md, "Upgrading").
 
