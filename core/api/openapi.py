@@ -38,7 +38,9 @@ REST API of HCRM. Authenticate with `Authorization: Bearer <token>` (get a token
 `POST /api/v1/auth/token`). Every error answers `{"error": {"status", "message"}}`, plus
 `fields` for validation errors. Lists are paginated with `page` and `per_page` (1-200) and answer
 `{"items", "page", "per_page", "total", "pages"}`. A plugin's endpoints answer 404 for a
-hospital that has not enabled it."""
+hospital that has not enabled it. A request acts in one hospital: the token user's own, or for a
+group administrator the one whose code the `X-HCRM-Hospital` header names (400 for an unknown
+code, 403 for anyone else naming another hospital)."""
 
 
 def document(app: Flask) -> dict:
