@@ -1,16 +1,16 @@
 """Integers from the outside world, bounded to what the database holds.
 
-Python's integers have no size, the database's do: a ``/patients/99999999999999999999`` or a
-``?page=1e30``-sized number reached SQLite as ``OverflowError`` and PostgreSQL as "integer out of
-range", i.e. a 500. Every id column is a 32-bit ``INTEGER`` (PostgreSQL's ``serial``), so a
+Python's integers have no size, the database's do: ``/patients/99999999999999999999`` or a
+30-digit ``?page=`` reached SQLite as ``OverflowError`` and PostgreSQL as "integer out of range",
+i.e. a 500. Every id column is a 32-bit ``INTEGER`` (PostgreSQL's ``serial``), so a
 number outside that range names no row and no page: URLs answer 404, query strings read it as
 they read any other non-number (the parameter's default), the API refuses it with a message
-(``core.api.toolkit`` bounds every Integer field with :data:`DB_INT_RANGE`).
+(``core.api.toolkit`` bounds every Integer field with ``DB_INT_MIN``/``DB_INT_MAX``).
 
 Code reading a number by hand should use :func:`bounded_int` or :func:`digits_or_none`.
 :func:`init_app` installs the ``int`` URL converter and the request class, so every route and
 every ``request.args.get(name, type=int)`` of every plugin is covered without knowing it, and a
-last-resort handler answers 400 when a number still reaches SQLite too large for it.
+last-resort handler answers 400 when a number the database cannot hold still reaches it.
 """
 from __future__ import annotations
 

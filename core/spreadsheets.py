@@ -32,6 +32,7 @@ MB = 1024 * 1024
 XLSX_PARTS = re.compile(r"(\[Content_Types\]\.xml|_rels/[^/]*\.rels|(docProps|xl|customXml)/.+)")
 _DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"([A-Z]{1,3})?(\d+)?(?::([A-Z]{1,3})(\d+))?\"")
 _HEAD_BYTES = 64 * 1024  # the dimension element comes before the sheet's data
+_PART_BYTES = 4 * MB  # of the workbook's list of sheets: thousands of sheets fit
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _OLE_ENCRYPTED = "EncryptionInfo".encode("utf-16-le")
 
@@ -107,14 +108,15 @@ def _not_a_workbook(reason: str) -> SpreadsheetRefused:
 
 def _first_sheet(archive: zipfile.ZipFile) -> str:
     """The member of the sheet an importer reads: the active one, as Excel shows it on opening."""
-    workbook = archive.read("xl/workbook.xml")
+    workbook = _head(archive, "xl/workbook.xml", _PART_BYTES)
     sheets = re.findall(rb"<(?:\w+:)?sheet\b[^>]*?\br:id=\"([^\"]+)\"", workbook) or \
         re.findall(rb"<(?:\w+:)?sheet\b[^>]*?\bid=\"([^\"]+)\"", workbook)
     if not sheets:
         raise _not_a_workbook(_("no worksheet"))
     active = re.search(rb"activeTab=\"(\d+)\"", workbook)
     index = int(active.group(1)) if active and int(active.group(1)) < len(sheets) else 0
-    rels = archive.read("xl/_rels/workbook.xml.rels") if "xl/_rels/workbook.xml.rels" in archive.namelist() else b""
+    rels = _head(archive, "xl/_rels/workbook.xml.rels", _PART_BYTES) \
+        if "xl/_rels/workbook.xml.rels" in archive.namelist() else b""
     for rel in re.finditer(rb"<(?:\w+:)?Relationship\b[^>]*>", rels):
         attributes = dict(re.findall(rb"(\w+)=\"([^\"]*)\"", rel.group(0)))
         if attributes.get(b"Id") == sheets[index]:
@@ -123,11 +125,14 @@ def _first_sheet(archive: zipfile.ZipFile) -> str:
     raise _not_a_workbook(_("no worksheet"))
 
 
+def _head(archive: zipfile.ZipFile, member: str, size: int) -> bytes:
+    with archive.open(member) as fh:
+        return fh.read(size)
+
+
 def _declared_size(archive: zipfile.ZipFile, member: str) -> tuple[int | None, int | None]:
     """(rows, columns) the sheet's ``<dimension ref="A1:K2500"/>`` declares; None where absent."""
-    with archive.open(member) as fh:
-        head = fh.read(_HEAD_BYTES)
-    match = _DIMENSION.search(head)
+    match = _DIMENSION.search(_head(archive, member, _HEAD_BYTES))
     if not match:
         return None, None
     last_col, last_row = (match.group(3), match.group(4)) if match.group(4) else (match.group(1), match.group(2))
@@ -253,9 +258,12 @@ def iter_rows(path: Path, kind: str, limits: SheetLimits = SheetLimits()) -> Ite
     values, one at a time. Refuses (SpreadsheetRefused) as soon as a limit is passed, whatever
     the file declared: a sheet's own size claim is not trusted beyond the early check."""
     source = _xlsx_rows(path, limits) if kind == "xlsx" else _csv_rows(path, limits)
+    filled = 0
     try:
-        for number, values in enumerate(source, start=1):
-            if number > limits.max_rows + 1:  # the header row and max_rows below it
+        for values in source:
+            # Blank rows (a sheet formatted far below its data) cost little and count for nothing.
+            filled += any(v is not None and v != "" for v in values)
+            if filled > limits.max_rows + 1:  # the header row and max_rows below it
                 raise SpreadsheetRefused(_("The file has more than %(max)d rows; import at most %(max)d at a "
                                            "time (split the file).", max=limits.max_rows))
             if len(values) > limits.max_columns:

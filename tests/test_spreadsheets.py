@@ -150,8 +150,8 @@ def test_csv_text_names_the_line_of_a_bad_byte_and_reads_gbk_and_utf8_with_bom()
 
 
 def test_csv_rows_and_lines_are_limited(tmp_path):
-    path = saved(tmp_path, ("姓名\n" + "张三\n" * 50).encode(), "upload.csv")
-    assert len(list(iter_rows(path, "csv"))) == 51
+    path = saved(tmp_path, ("姓名\n" + "张三\n" * 50 + ",\n" * 100).encode(), "upload.csv")
+    assert len(list(iter_rows(path, "csv", SheetLimits(max_rows=50)))) == 151  # blank rows do not count
     with pytest.raises(SpreadsheetRefused, match="more than 20 rows"):
         list(iter_rows(path, "csv", SheetLimits(max_rows=20)))
     from core.spreadsheets import check_csv_lines
