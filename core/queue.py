@@ -75,7 +75,8 @@ def settings(app) -> dict:
             "name": get("HCRM_QUEUE_NAME") or QUEUE_NAME,
             "stale_seconds": int(get("HCRM_JOBS_STALE_SECONDS") or config.jobs_stale_seconds),
             "tick_seconds": int(get("HCRM_JOBS_TICK_SECONDS") or config.worker_interval_seconds),
-            "workers": config.jobs_workers, "database_url": config.database_url}
+            "workers": config.jobs_workers, "database_url": config.database_url,
+            "periodic": get("HCRM_JOBS_PERIODIC", True)}  # False: this consumer queues no periodic job
 
 
 def make_huey(backend: str, url: str, *, database_url: str, instance_path: str, name: str = QUEUE_NAME):
@@ -271,13 +272,18 @@ def write_beat(record_id: int | None, *, worker: str | None = None, **values) ->
         current_app.logger.info("task heartbeat not written (%s)", exc.orig)
 
 
-def in_flight(name: str, hospital_id: int, **args) -> TaskRecord | None:
-    """The newest queued or running record of ``name`` for the hospital whose args include
-    ``args`` (a page asks "is an import of this file still going?")."""
-    rows = db.session.execute(sa.select(TaskRecord).where(
+def active(name: str, hospital_id: int) -> list[TaskRecord]:
+    """The hospital's queued and running records of task ``name``, newest first."""
+    return list(db.session.execute(sa.select(TaskRecord).where(
         TaskRecord.task == name, TaskRecord.hospital_id == hospital_id, TaskRecord.state.in_(ACTIVE))
-        .order_by(TaskRecord.id.desc())).scalars()
-    return next((r for r in rows if all((r.args or {}).get(k) == v for k, v in args.items())), None)
+        .order_by(TaskRecord.id.desc())).scalars())
+
+
+def in_flight(name: str, hospital_id: int, **args) -> TaskRecord | None:
+    """The newest active record of ``name`` for the hospital whose args include ``args`` (the
+    schedule asks "is a sync of this connection still queued?")."""
+    return next((r for r in active(name, hospital_id) if all((r.args or {}).get(k) == v for k, v in args.items())),
+                None)
 
 
 def status(record: TaskRecord) -> dict:

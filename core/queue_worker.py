@@ -135,7 +135,8 @@ def tick(app, now: datetime | None = None) -> dict:
     """One scheduler round of a consumer (see module doc). Returns counts, for tests and logs."""
     with app.app_context():
         try:
-            return {"recovered": recover(app, now), "queued": len(enqueue_due(app, now))}
+            periodic = queue.settings(app)["periodic"]
+            return {"recovered": recover(app, now), "queued": len(enqueue_due(app, now)) if periodic else 0}
         finally:
             db.session.remove()
 

@@ -134,6 +134,34 @@ def consumers(app, count: int = 1, *, plugin_dirs=(), workers: int = 2):
             consumer.stop()
 
 
+@pytest.fixture(scope="module")
+def queue_consumer(_schema, _private_queue):
+    """One consumer process (built-in plugins, no periodic jobs) for a test module that starts
+    work from pages or services; ``drain(app)`` waits for the work to finish."""
+    from core import testing
+    settings = {k: v for k, v in testing.TEST_SETTINGS.items() if isinstance(v, (str, int, float, bool))}
+    consumer = Consumer(_schema, {**settings, "HCRM_JOBS_PERIODIC": False})
+    consumer.wait_ready()
+    yield consumer
+    consumer.stop()
+
+
+def drain(app, timeout: float = 60.0) -> list:
+    """Wait until no task is queued or running; returns every task record (oldest first)."""
+    from core.extensions import db
+    from core.models import TaskRecord
+    from core.queue import ACTIVE
+    from core.tenancy import system_scope
+
+    def records():
+        with app.app_context(), system_scope():
+            found = db.session.execute(sa.select(TaskRecord).order_by(TaskRecord.id)).scalars().all()
+            db.session.expunge_all()
+        return found
+    wait_until(lambda: not any(r.state in ACTIVE for r in records()), timeout)
+    return records()
+
+
 def wait_until(predicate, timeout: float = 30.0, every: float = 0.1):
     """Poll ``predicate`` until it returns something true; fails the test on timeout."""
     deadline = time.monotonic() + timeout
