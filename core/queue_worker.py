@@ -147,9 +147,12 @@ def recover(app, now: datetime | None = None) -> int:
     cutoff = now - timedelta(seconds=_stale_seconds(app))
     stale = sa.and_(TaskRecord.state.in_(queue.ACTIVE), TaskRecord.heartbeat_at < cutoff)
     with system_scope():
-        rows = db.session.execute(sa.select(TaskRecord.id, TaskRecord.state, TaskRecord.retries).where(stale)).all()
+        rows = db.session.execute(sa.select(TaskRecord.id, TaskRecord.state, TaskRecord.retries, TaskRecord.worker)
+                                  .where(stale)).all()
         again = []
-        for record_id, state, retries in rows:
+        for record_id, state, retries, worker in rows:
+            if state == "running" and _alive_here(worker):
+                continue  # silent (e.g. its beat waits for SQLite's write lock) but not dead
             if state == "running" and retries >= MAX_RECOVERIES:
                 values = {"state": "failed", "finished_at": now,
                           "error": f"its consumer stopped {retries + 1} times while running it; not run again"}
@@ -164,6 +167,23 @@ def recover(app, now: datetime | None = None) -> int:
         app.logger.warning("task #%s had no live consumer: queued again", record_id)
         queue.send(queue.state(app), record_id)
     return len(again)
+
+
+def _alive_here(worker: str | None) -> bool:
+    """Whether ``worker`` is a process of this machine that still exists. A long write
+    transaction on SQLite keeps the beats out, and SQLite is one machine's queue: asking the
+    kernel keeps such a task from being run a second time beside itself."""
+    host, _, rest = (worker or "").partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def slot_of(now: datetime, every: timedelta) -> datetime:
