@@ -360,6 +360,8 @@ def plugins_disable(name, hospital_code):
 @with_appcontext
 def worker(workers):
     """Run a task queue consumer until stopped (run one or more per machine, e.g. under systemd)."""
+    import logging
+
     from flask import current_app
 
     from core import queue
@@ -372,6 +374,7 @@ def worker(workers):
         raise click.ClickException(str(exc.message)) from None
     click.echo(f"consumer on the {configured['backend']} queue: {workers or configured['workers']} workers, "
                f"periodic jobs checked every {configured['tick_seconds']} s (Ctrl+C to stop)")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     consume(app, workers=workers)
 
 
