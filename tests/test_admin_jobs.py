@@ -36,6 +36,8 @@ def tasks(app):
 
 def test_the_jobs_page_shows_errors_progress_and_retries(app, client, tasks):
     login(client, "a_admin")
+    chinese = client.get("/admin/jobs").get_data(as_text=True)
+    assert "后台任务" in chinese and "失败" in chinese and "重试" in chinese
     client.post("/language", data={"locale": "en"})
     page = client.get("/admin/jobs").get_data(as_text=True)
     assert "RuntimeError: the disk is full" in page and "32,000 / 200,000 (16%)" in page
