@@ -25,6 +25,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import get_locale
+from huey.storage import PostgresStorage
 
 from core.declarations import Job, Task
 from core.extensions import db
@@ -79,6 +80,18 @@ def settings(app) -> dict:
             "periodic": get("HCRM_JOBS_PERIODIC", True)}  # False: this consumer queues no periodic job
 
 
+class _PostgresStorage(PostgresStorage):
+    """Huey's PostgreSQL storage with the enqueue in one round trip: the INSERT and its NOTIFY in
+    one autocommitted statement, instead of BEGIN / INSERT / NOTIFY / COMMIT."""
+
+    def enqueue(self, data, priority=None):
+        with self.db() as curs:
+            table = self.table_task
+            curs.execute(f"with added as (insert into {table} (queue, data, priority) values (%s, %s, %s) "
+                         "returning 1) select pg_notify(%s, '') from added", (self.name, data, priority or 0,
+                                                                             self.channel))
+
+
 def make_huey(backend: str, url: str, *, database_url: str, instance_path: str, name: str = QUEUE_NAME):
     """A Huey instance on the configured storage (nothing connects before first use, except
     SQLite and PostgreSQL, which create their tables if they are missing)."""
@@ -91,7 +104,8 @@ def make_huey(backend: str, url: str, *, database_url: str, instance_path: str, 
     if backend == "postgresql":
         dsn = url or database_url
         dsn = sa.engine.make_url(dsn).set(drivername="postgresql").render_as_string(hide_password=False)
-        return PostgresHuey(dsn=dsn, table_prefix=TABLE_PREFIX, connect_timeout=5, **common)
+        return PostgresHuey(dsn=dsn, table_prefix=TABLE_PREFIX, connect_timeout=5, storage_class=_PostgresStorage,
+                            **common)
     if backend == "redis":
         import redis
         pool = redis.ConnectionPool.from_url(url or "redis://127.0.0.1:6379/0", socket_connect_timeout=5)
@@ -149,13 +163,15 @@ def declared_task(name: str) -> Job | Task:
 
 
 def skip_reason(task: Job | Task | None, hospital: Hospital | None) -> str | None:
-    """Why a task must not run for the hospital now (None: it may). Read in the system scope."""
-    from core.activation import live_plugins
+    """Why a task must not run for the hospital now (None: it may). Read in the system scope;
+    the live plugins come from the per-app cache keyed by the row's ``plugins_version``, which
+    every enable/disable bumps, so a plugin disabled a moment ago is seen."""
+    from core.activation import live_for
     if task is None:
         return "the task is no longer declared by any loaded plugin"
     if hospital is None or not hospital.active:
         return "the hospital is closed"
-    if task.plugin != CORE and task.plugin not in live_plugins(hospital.id):
+    if task.plugin != CORE and task.plugin not in live_for(hospital):
         return f"the plugin '{task.plugin}' is disabled for hospital {hospital.code}"
     return None
 
@@ -189,8 +205,10 @@ def enqueue(name: str, hospital, *, user=None, locale: str | None = None, summar
                         locale=locale or str(get_locale() or "") or None, args=args,
                         summary=(summary or "")[:255] or None, state="queued", retries=0, heartbeat_at=utcnow())
     db.session.add(record)
+    db.session.flush()
+    record_id = record.id  # read before the commit expires the row: no reload to learn it
     db.session.commit()
-    send(queue, record.id, delay=delay, undo=True)
+    send(queue, record_id, delay=delay, undo=True)
     return record
 
 

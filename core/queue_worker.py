@@ -58,51 +58,54 @@ def run_record(app, record_id: int) -> str | None:
 
 def _run(app, record_id: int) -> str | None:
     now = utcnow()
+    table = TaskRecord.__table__
     with system_scope():
         claimed = db.session.execute(
-            sa.update(TaskRecord).where(TaskRecord.id == record_id, TaskRecord.state == "queued")
-            .values(state="running", worker=WORKER_ID, started_at=now, heartbeat_at=now)).rowcount
+            sa.update(table).where(table.c.id == record_id, table.c.state == "queued")
+            .values(state="running", worker=WORKER_ID, started_at=now, heartbeat_at=now)
+            .returning(table.c.task, table.c.hospital_id, table.c.user_id, table.c.locale, table.c.args,
+                       table.c.retries)).first()
         db.session.commit()
-        if not claimed:
+        if claimed is None:
             return None
-        record = db.session.get(TaskRecord, record_id)
-        task = queue.declared().get(record.task)
-        hospital = db.session.get(Hospital, record.hospital_id)
+        task = queue.declared().get(claimed.task)
+        hospital = db.session.get(Hospital, claimed.hospital_id)
         reason = queue.skip_reason(task, hospital)
-        user_id, args = record.user_id, dict(record.args or {})
-        locale = record.locale or app.config.get("BABEL_DEFAULT_LOCALE", "zh_CN")
+    locale = claimed.locale or app.config.get("BABEL_DEFAULT_LOCALE", "zh_CN")
     if reason:
-        app.logger.info("task %s #%s skipped: %s", record.task, record_id, reason)
-        return _finish(record_id, "skipped", reason)
+        app.logger.info("task %s #%s skipped: %s", claimed.task, record_id, reason)
+        return _finish(record_id, task, "skipped", reason)
     token = queue._current.set(record_id)
     try:
-        with force_locale(locale), hospital_scope(hospital, _Actor(user_id)):
+        with force_locale(locale), hospital_scope(hospital, _Actor(claimed.user_id)):
             if isinstance(task, Job):
                 task.run(hospital)
             else:
-                task.run(hospital, **args)
+                task.run(hospital, **dict(claimed.args or {}))
             db.session.commit()
     except Exception as exc:  # recorded on the row; the consumer goes on with the other tasks
         db.session.rollback()
-        app.logger.exception("task %s #%s failed", record.task, record_id)
+        app.logger.exception("task %s #%s failed", claimed.task, record_id)
         error = f"{type(exc).__name__}: {exc}"
-        if not isinstance(task, Job) and record.retries < task.retries:
+        if not isinstance(task, Job) and claimed.retries < task.retries:
             return _again(app, record_id, error)
-        return _finish(record_id, "failed", error + "\n" + traceback.format_exc(limit=-3))
+        return _finish(record_id, task, "failed", error + "\n" + traceback.format_exc(limit=-3))
     finally:
         queue._current.reset(token)
         queue._last_progress.pop(record_id, None)
-    return _finish(record_id, "ok")
+    return _finish(record_id, task, "ok")
 
 
-def _finish(record_id: int, state: str, error: str | None = None) -> str:
+def _finish(record_id: int, task, state: str, error: str | None = None) -> str:
+    """Record the outcome in one UPDATE (a finished task's progress reads total / total)."""
+    table = TaskRecord.__table__
+    now = utcnow()
+    done = sa.case((table.c.total.isnot(None), table.c.total), else_=table.c.done) if state == "ok" else table.c.done
     with system_scope():
-        record = db.session.get(TaskRecord, record_id)
-        record.state, record.error, record.finished_at = state, error, utcnow()
-        if state == "ok" and record.total is not None:
-            record.done = record.total
-        if isinstance(queue.declared().get(record.task), Job):
-            _job_outcome(record, state, error)
+        db.session.execute(sa.update(table).where(table.c.id == record_id)
+                           .values(state=state, error=error, finished_at=now, done=done))
+        if isinstance(task, Job):
+            _job_outcome(db.session.get(TaskRecord, record_id), state, error)
         db.session.commit()
     return state
 
