@@ -7,10 +7,11 @@ mistake fails at start-up, not at request time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from flask import Flask
 
-from core.declarations import Job, MenuItem, Panel, Permission, Report, Widget, with_plugin
+from core.declarations import Job, MenuItem, Panel, Permission, Report, Task, Widget, with_plugin
 from core.plugins import CORE, PluginError, PluginRegistry
 from core.tenancy import HospitalOwned, ScopedThrough, scope_parent
 
@@ -22,7 +23,7 @@ class Catalog:
     reports: dict[str, Report] = field(default_factory=dict)
     widgets: list[Widget] = field(default_factory=list)
     panels: list[Panel] = field(default_factory=list)
-    jobs: dict[str, Job] = field(default_factory=dict)
+    jobs: dict[str, Job | Task] = field(default_factory=dict)  # periodic jobs and one-off tasks
     models: dict[str, list[type]] = field(default_factory=dict)   # plugin -> models
     blueprint_plugin: dict[str, str] = field(default_factory=dict)  # blueprint name -> plugin
 
@@ -39,6 +40,21 @@ def _check_own_namespace(name: str, plugin: str, kind: str) -> None:
 def _declared(registry: PluginRegistry, plugin: str, hook: str) -> list:
     return [with_plugin(item, plugin) if hasattr(item, "plugin") else item
             for item in registry.call_one(plugin, hook) or ()]
+
+
+def check_job(job) -> None:
+    """A periodic Job needs a positive ``every``; a one-off Task a non-negative ``retries``."""
+    if isinstance(job, Job):
+        if not isinstance(job.every, timedelta) or job.every.total_seconds() < 1:
+            raise PluginError(f"job '{job.id}' needs 'every' as a timedelta of at least one second")
+    elif isinstance(job, Task):
+        if not isinstance(job.retries, int) or job.retries < 0:
+            raise PluginError(f"task '{job.id}' needs 'retries' as a whole number >= 0")
+    else:
+        raise PluginError(f"hcrm_jobs returned {type(job).__name__} '{getattr(job, 'id', job)}': "
+                          "return core.declarations.Job or Task objects")
+    if not callable(job.run):
+        raise PluginError(f"job '{job.id}' needs a callable 'run'")
 
 
 def _keyed(items, existing: dict, kind: str) -> dict:
@@ -101,6 +117,7 @@ def _add_plugin(cat: Catalog, registry: PluginRegistry, plugin: str, app: Flask)
         needs_permission(item, "widget/panel")
     for job in jobs.values():
         _check_own_namespace(job.id, plugin, "job")
+        check_job(job)
     for model in models:
         check_model(plugin, model)
     endpoints = _endpoints_of(blueprints, app)

@@ -355,42 +355,93 @@ def plugins_disable(name, hospital_code):
 
 
 # -- jobs -------------------------------------------------------------------------------------
+@main.command("worker")
+@click.option("--workers", type=int, help="Worker threads (default: config jobs.workers).")
+@with_appcontext
+def worker(workers):
+    """Run a task queue consumer until stopped (run one or more per machine, e.g. under systemd)."""
+    import logging
+
+    from flask import current_app
+
+    from core import queue
+    from core.queue_worker import consume
+    app = current_app._get_current_object()
+    configured = queue.settings(app)
+    try:
+        queue.state(app)
+    except queue.QueueUnavailable as exc:
+        raise click.ClickException(str(exc.message)) from None
+    click.echo(f"consumer on the {configured['backend']} queue: {workers or configured['workers']} workers, "
+               f"periodic jobs checked every {configured['tick_seconds']} s (Ctrl+C to stop)")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    consume(app, workers=workers)
+
+
 @main.group()
 def jobs():
-    """Scheduled jobs."""
+    """Background tasks and periodic jobs (they run in `hcrm worker`)."""
+
+
+@jobs.command("list")
+@click.option("--hospital", "hospital_code", help="Only this hospital's tasks.")
+@click.option("--state", type=click.Choice(["queued", "running", "ok", "failed", "skipped"]))
+@click.option("--limit", type=int, default=30, show_default=True)
+@with_appcontext
+def jobs_list(hospital_code, state, limit):
+    """The newest tasks: id, state, task, hospital, progress, error."""
+    from core.jobs import task_rows
+    hospital = hospital_for_cli(hospital_code) if hospital_code else None
+    rows = task_rows(hospital_id=hospital.id if hospital else None, state=state, limit=limit)
+    for row in rows:
+        done = f" {row.done}/{row.total}" if row.total else ""
+        error = f"  {row.error.splitlines()[0]}" if row.error else ""
+        click.echo(f"#{row.id} {row.state:<8} {row.task} {row.hospital_code} {row.created_at:%Y-%m-%d %H:%M:%S}"
+                   f"{done}{error}")
+    if not rows:
+        click.echo("no tasks")
+
+
+@jobs.command("retry")
+@click.argument("task_id", type=int)
+@with_appcontext
+def jobs_retry(task_id):
+    """Queue a failed or skipped task again."""
+    from core import queue
+    from core.tenancy import system_scope
+    with system_scope():
+        try:
+            record = queue.retry(task_id)
+        except LookupError:
+            raise click.ClickException(f"no task #{task_id} (see hcrm jobs list)") from None
+        except queue.QueueError as exc:
+            raise click.ClickException(str(exc.message)) from None
+    click.echo(f"#{record.id} {record.task}: queued again")
 
 
 @jobs.command("run")
-@click.option("--hospital", "hospital_code")
-@click.option("--job", "job_id")
-@click.option("--force", is_flag=True, help="Run even when not due.")
+@click.argument("name", required=False)
+@click.option("--hospital", "hospital_code", help="With NAME: the hospital to run it for (required for a task).")
+@click.option("--arg", "args", multiple=True, metavar="KEY=VALUE", help="A task argument (JSON or text).")
+@click.option("--wait", is_flag=True, help="Wait for the task to finish; exit 1 when it failed.")
 @with_appcontext
-def jobs_run(hospital_code, job_id, force):
-    """Run the due jobs once (for cron or a systemd timer); exit 1 when one failed."""
-    from core.jobs import run_due
+def jobs_run(name, hospital_code, args, wait):
+    """Without NAME: queue the periodic jobs that are due (for cron, when no consumer schedules
+    them). With NAME: queue that task or job now for --hospital (every live hospital for a job)."""
+    from core.jobs import run_now
+    from core.queue import QueueError
     try:
-        outcomes = run_due(hospital_code=hospital_code, job_id=job_id, force=force)
-    except LookupError as exc:
-        raise click.ClickException(str(exc.args[0])) from None
-    for o in outcomes:
-        click.echo(f"{o.hospital} {o.job}: {o.status}" + (f" ({o.error})" if o.error else ""))
-    if not outcomes:
-        click.echo("no jobs are declared by the enabled plugins")
-    if any(o.status == "failed" for o in outcomes):
+        records = run_now(name, hospital_code=hospital_code, args=args, wait=wait)
+    except (LookupError, ValueError, QueueError) as exc:
+        raise click.ClickException(str(getattr(exc, "message", None) or exc.args[0])) from None
+    for record in records:
+        detail = f" ({record.error.splitlines()[0]})" if record.error else ""
+        click.echo(f"#{record.id} {record.task}: {record.state}{detail}")
+    if not records:
+        from core.jobs import live_periodic_jobs
+        click.echo("nothing is due" if live_periodic_jobs() else "no jobs are declared by the enabled plugins")
+    if any(r.state == "failed" for r in records):
         sys.exit(1)
-
-
-@jobs.command("worker")
-@click.option("--interval", type=int, help="Seconds between rounds (default: config jobs.worker_interval_seconds).")
-@with_appcontext
-def jobs_worker(interval):
-    """Run due jobs forever, every --interval seconds."""
-    from flask import current_app
-
-    from core.jobs import worker
-    seconds = interval or current_app.extensions["hcrm"].config.worker_interval_seconds
-    click.echo(f"job worker: a round every {seconds} s (Ctrl+C to stop)")
-    worker(seconds, echo=click.echo)
 
 
 @main.command("secret-key", with_appcontext=False)

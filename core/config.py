@@ -22,6 +22,9 @@ DEFAULT_CONFIG_PATH = REPO_ROOT / "config.yaml"
 DEFAULT_DATABASE_URL = "sqlite:///instance/hcrm.sqlite3"
 DATABASE_URL_ENV = "HCRM_DATABASE_URL"
 CONFIG_PATH_ENV = "HCRM_CONFIG"
+JOBS_BACKEND_ENV = "HCRM_JOBS_BACKEND"
+JOBS_URL_ENV = "HCRM_JOBS_URL"
+JOBS_BACKENDS = ("sqlite", "postgresql", "redis")
 
 _HOSPITAL_CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\+[A-Za-z0-9_]+)?://")
@@ -39,7 +42,11 @@ _SECTIONS = {
     "i18n": {"default_locale": ("default_locale", "string", "zh_CN"),
              "locales": ("locales", "string_list", ("zh_CN", "en")),
              "timezone": ("timezone", "timezone", "Asia/Shanghai")},
-    "jobs": {"worker_interval_seconds": ("worker_interval_seconds", "integer", 60)},
+    "jobs": {"worker_interval_seconds": ("worker_interval_seconds", "integer", 60),
+             "backend": ("jobs_backend", "string", "sqlite"),
+             "url": ("jobs_url", "string", ""),
+             "workers": ("jobs_workers", "integer", 2),
+             "stale_seconds": ("jobs_stale_seconds", "integer", 300)},
 }
 _DEFAULTS = {field: default for keys in _SECTIONS.values() for field, _, default in keys.values()}
 _TOP_KEYS = (*_SECTIONS, "plugins_settings", "hospitals")
@@ -110,7 +117,11 @@ class HcrmConfig:
     default_locale: str
     locales: tuple[str, ...]
     timezone: str  # IANA name: the hospitals' wall clock (visit and due times are stored in it)
-    worker_interval_seconds: int
+    worker_interval_seconds: int  # how often each queue consumer looks for due periodic jobs
+    jobs_backend: str    # the task queue's storage (core.queue): sqlite / postgresql / redis
+    jobs_url: str        # its file, DSN or redis URL; "" = instance/queue.sqlite3 or the CRM's database
+    jobs_workers: int    # worker threads per consumer (`hcrm worker`)
+    jobs_stale_seconds: int  # a running task whose consumer stopped beating this long is run again
     hospitals: tuple[HospitalConfig, ...]
     # plugin name -> its own section(s), validated by the plugin (hook ``hcrm_settings``)
     plugins_settings: Mapping[str, PluginSettings] = field(default_factory=dict)
@@ -348,6 +359,12 @@ def _parse(root: yaml.Node | None, path: str, environ: Mapping[str, str]) -> Hcr
     if DATABASE_URL_ENV in environ:
         url = _checked_url(environ[DATABASE_URL_ENV], f"environment variable {DATABASE_URL_ENV}")
     values["database_url"] = _resolve_sqlite(url, Path(path).parent)
+    values["jobs_backend"] = environ.get(JOBS_BACKEND_ENV) or values["jobs_backend"]
+    values["jobs_url"] = environ.get(JOBS_URL_ENV) or values["jobs_url"]
+    if values["jobs_backend"] not in JOBS_BACKENDS:
+        where = JOBS_BACKEND_ENV if environ.get(JOBS_BACKEND_ENV) else "jobs.backend"
+        raise ConfigError(f"{where} must be one of {', '.join(JOBS_BACKENDS)}, not {values['jobs_backend']!r}"
+                          + _did_you_mean(values["jobs_backend"], JOBS_BACKENDS), path, lines.get("jobs_backend"))
     return HcrmConfig(path=path, hospitals=hospitals, plugins_settings=plugins_settings, **values)
 
 

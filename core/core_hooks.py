@@ -27,6 +27,8 @@ def hcrm_permissions():
         Permission("core.plugins.read", _l("View the Apps screen"), ("super_admin", "director")),
         Permission("core.plugins.manage", _l("Enable and disable apps for the hospital"), ADMINS),
         Permission("core.audit.read", _l("Browse the audit log"), ("super_admin", "director")),
+        Permission("core.jobs.read", _l("See the background tasks and their errors"), ("super_admin", "director")),
+        Permission("core.jobs.manage", _l("Retry failed background tasks"), ADMINS),
         Permission("core.reports.read", _l("Open reports"), ("super_admin", "director", "dept_manager",
                                                             "supervisor", "analyst")),
     ]
@@ -52,6 +54,8 @@ def hcrm_menus():
                  permission="core.roles.read", icon="shield-lock", order=30),
         MenuItem("admin.audit", _l("Audit log"), endpoint="admin.audit", parent="admin",
                  permission="core.audit.read", icon="journal-text", order=40),
+        MenuItem("admin.jobs", _l("Background tasks"), endpoint="admin.jobs", parent="admin",
+                 permission="core.jobs.read", icon="list-task", order=45),
     ]
 
 

@@ -134,12 +134,27 @@ class Panel:
 
 @dataclass(frozen=True)
 class Job:
-    """A scheduled job run for each hospital where the plugin is live, at most every ``every``."""
+    """A periodic job: ``run(hospital)`` is queued once per ``every`` for each hospital where the
+    plugin is live, however many consumers run (see core.queue)."""
 
     id: str
     title: str
     every: timedelta
     run: Callable[[Any], Any]
+    plugin: str = ""
+
+
+@dataclass(frozen=True)
+class Task:
+    """A one-off task started on demand (``core.queue.enqueue(id, hospital, **args)``): the
+    consumer calls ``run(hospital, **args)`` in that hospital's scope and the starting user's
+    language. ``args`` must be JSON values (ids, not rows). ``retries``: extra attempts after an
+    exception. A task that may run again after its consumer died must be safe to repeat."""
+
+    id: str
+    title: str
+    run: Callable[..., Any]
+    retries: int = 0
     plugin: str = ""
 
 
@@ -150,5 +165,5 @@ def with_plugin(declaration, plugin: str):
 
 __all__ = [
     "OPERATIONS", "DEFAULT_ROLES", "Permission", "MenuItem", "ReportParam", "Chart",
-    "ReportResult", "Report", "WidgetData", "Widget", "Panel", "Job", "with_plugin", "field",
+    "ReportResult", "Report", "WidgetData", "Widget", "Panel", "Job", "Task", "with_plugin", "field",
 ]

@@ -144,12 +144,19 @@ def hcrm_cli_commands(cli):
 
 @hookspec
 def hcrm_jobs():
-    """Declare scheduled jobs.
+    """Declare background work: periodic jobs and one-off tasks.
 
-    Called once at start-up. Return a list of :class:`core.declarations.Job`. ``hcrm jobs run``
-    (and the worker) calls ``job.run(hospital)`` for each hospital where the plugin is live when
-    ``every`` has passed since its last success, inside that hospital's scope and a transaction
-    of its own; an exception rolls the job back and is recorded, the other jobs still run.
+    Called once at start-up. Return a list of :class:`core.declarations.Job` (periodic) and
+    :class:`core.declarations.Task` (one-off, with arguments); ids start with your plugin's name.
+    A queue consumer (``hcrm worker``) queues each ``Job`` once per ``every`` for each hospital
+    where the plugin is live -- once, however many consumers run -- and calls
+    ``job.run(hospital)``. A ``Task`` runs when something calls
+    ``core.queue.enqueue(task_id, hospital, user=..., **args)``: ``task.run(hospital, **args)``.
+    Both run in the hospital's scope, the starting user's language and a transaction of their own
+    (committed when ``run`` returns); an exception rolls it back and is recorded on the task,
+    the other tasks still run. A task whose plugin was disabled for the hospital meanwhile is
+    skipped. Report progress with ``core.queue.progress(done, total)``. Work whose consumer dies
+    is run again, so make ``run`` safe to repeat. Return None or [] to declare nothing.
     """
 
 

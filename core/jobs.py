@@ -1,49 +1,102 @@
-"""Scheduled jobs: ``hcrm jobs run`` (once, for cron/systemd timers) and ``hcrm jobs worker``.
+"""Reading and starting queued work, for the jobs page and ``hcrm jobs list|retry|run``.
 
-Each job runs for each hospital where its plugin is live, in that hospital's scope and its own
-transaction; a failure is rolled back and recorded, and the other jobs still run.
+The work itself runs in ``hcrm worker`` (core.queue_worker); this module only lists task
+records and queues tasks on an administrator's request.
 """
 from __future__ import annotations
 
-import time
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 from flask import current_app
 
-from core.activation import live_plugins
+from core import queue
+from core.declarations import Job
 from core.extensions import db
-from core.models import Hospital, JobRun, utcnow
-from core.plugins import CORE
-from core.tenancy import hospital_scope, system_scope
+from core.models import Hospital, TaskRecord
+from core.tenancy import system_scope
 
 
 @dataclass(frozen=True)
-class JobOutcome:
-    hospital: str
-    job: str
-    status: str          # ok / failed / skipped (not due)
-    error: str | None = None
+class TaskRow:
+    id: int
+    task: str
+    title: str
+    hospital_code: str
+    state: str
+    summary: str | None
+    error: str | None
+    done: int | None
+    total: int | None
+    retries: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def percent(self) -> int | None:
+        return int(100 * (self.done or 0) / self.total) if self.total else None
 
 
-def _run_record(hospital_id: int, job_id: str) -> JobRun:
-    record = db.session.execute(sa.select(JobRun).where(JobRun.hospital_id == hospital_id,
-                                                        JobRun.job == job_id)).scalar_one_or_none()
-    if record is None:
-        record = JobRun(hospital_id=hospital_id, job=job_id)
-        db.session.add(record)
-    return record
+def task_rows(*, hospital_id: int | None = None, hospital_ids=None, state: str | None = None,
+              limit: int = 50) -> list[TaskRow]:
+    """The newest task records (one hospital, a set of them, or all), newest first."""
+    declared = queue.declared()
+    query = (sa.select(TaskRecord, Hospital.code).join(Hospital, Hospital.id == TaskRecord.hospital_id)
+             .order_by(TaskRecord.id.desc()).limit(limit))
+    if hospital_id is not None:
+        query = query.where(TaskRecord.hospital_id == hospital_id)
+    if hospital_ids is not None:
+        query = query.where(TaskRecord.hospital_id.in_(hospital_ids))
+    if state:
+        query = query.where(TaskRecord.state == state)
+    with system_scope():
+        rows = db.session.execute(query).all()
+    return [TaskRow(r.id, r.task, str(getattr(declared.get(r.task), "title", r.task)), code, r.state, r.summary,
+                    r.error, r.done, r.total, r.retries, r.created_at, r.started_at, r.finished_at)
+            for r, code in rows]
 
 
-def run_due(now: datetime | None = None, *, hospital_code: str | None = None, job_id: str | None = None,
-            force: bool = False) -> list[JobOutcome]:
-    """Run every due job once; ``force`` ignores the schedule. Returns one outcome per pair."""
-    now = now or utcnow()
-    catalog = current_app.extensions["hcrm"].catalog
-    jobs = [j for j in catalog.jobs.values() if job_id is None or j.id == job_id]
-    if job_id is not None and not jobs:
-        raise LookupError(f"no job named '{job_id}' (known: {', '.join(sorted(catalog.jobs)) or 'none'})")
+def live_periodic_jobs() -> list[Job]:
+    """The periodic jobs some active hospital runs (its plugin is live there, or the core's)."""
+    from core.activation import live_plugins
+    from core.plugins import CORE
+    with system_scope():
+        hospital_ids = db.session.execute(sa.select(Hospital.id).where(Hospital.active.is_(True))).scalars().all()
+        live = {CORE}.union(*(live_plugins(h) for h in hospital_ids))
+    return [job for job in queue.declared().values() if isinstance(job, Job) and job.plugin in live]
+
+
+def _parse_args(pairs) -> dict:
+    args = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--arg {pair!r}: write KEY=VALUE")
+        try:
+            args[key] = json.loads(value)
+        except ValueError:
+            args[key] = value
+    return args
+
+
+def run_now(name: str | None, *, hospital_code: str | None = None, args=(), wait: bool = False,
+            timeout: float = 3600) -> list[TaskRecord]:
+    """``hcrm jobs run``: queue what is due (no name), or the named task/job now."""
+    from core.queue_worker import enqueue_due, wait_for
+    app = current_app._get_current_object()
+    named = _enqueue_named(name, hospital_code, _parse_args(args)) if name else None
+    ids = [r.id for r in named] if named is not None else enqueue_due(app)
+    if wait:
+        return [wait_for(app, record_id, timeout) for record_id in ids]
+    with system_scope():
+        return [db.session.get(TaskRecord, record_id) for record_id in ids]
+
+
+def _enqueue_named(name: str, hospital_code: str | None, args: dict) -> list[TaskRecord]:
+    task = queue.declared_task(name)
     with system_scope():
         query = sa.select(Hospital).where(Hospital.active.is_(True)).order_by(Hospital.code)
         if hospital_code:
@@ -51,52 +104,13 @@ def run_due(now: datetime | None = None, *, hospital_code: str | None = None, jo
         hospitals = db.session.execute(query).scalars().all()
     if hospital_code and not hospitals:
         raise LookupError(f"no active hospital with code '{hospital_code}'")
-    outcomes = []
+    if not hospital_code and not isinstance(task, Job):
+        raise ValueError(f"{name} is a task: name its hospital with --hospital")
+    records = []
     for hospital in hospitals:
-        with system_scope():
-            live = live_plugins(hospital.id)
-        for job in jobs:
-            if job.plugin != CORE and job.plugin not in live:
-                continue
-            outcomes.append(_run_one(hospital, job, now, force))
-    return outcomes
-
-
-def _run_one(hospital: Hospital, job, now: datetime, force: bool) -> JobOutcome:
-    with system_scope():
-        record = _run_record(hospital.id, job.id)
-        if not force and record.last_success_at and record.last_success_at + job.every > now:
-            db.session.rollback()
-            return JobOutcome(hospital.code, job.id, "skipped")
-        record.last_started_at = now
-        db.session.commit()
-    error = None
-    try:
-        with hospital_scope(hospital):
-            job.run(hospital)
-            db.session.commit()
-    except Exception as exc:  # a job's failure is recorded, never fatal to the other jobs
-        db.session.rollback()
-        current_app.logger.exception("job %s failed for %s", job.id, hospital.code)
-        error = f"{type(exc).__name__}: {exc}"
-    with system_scope():
-        record = _run_record(hospital.id, job.id)
-        record.last_status = "failed" if error else "ok"
-        record.last_error = error
-        if error is None:
-            record.last_success_at = now
-        db.session.commit()
-    return JobOutcome(hospital.code, job.id, "failed" if error else "ok", error)
-
-
-def worker(interval_seconds: int, *, iterations: int | None = None, echo=print) -> None:
-    """Run due jobs every ``interval_seconds`` until stopped (or ``iterations`` rounds, for tests)."""
-    done = 0
-    while iterations is None or done < iterations:
-        for outcome in run_due():
-            if outcome.status != "skipped":
-                echo(f"{outcome.hospital} {outcome.job}: {outcome.status}" + (f" ({outcome.error})" if outcome.error else ""))
-        db.session.remove()
-        done += 1
-        if iterations is None or done < iterations:
-            time.sleep(interval_seconds)
+        try:
+            records.append(queue.enqueue(name, hospital, summary="hcrm jobs run", **args))
+        except queue.TaskRefused:
+            if hospital_code:
+                raise
+    return records

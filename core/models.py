@@ -245,5 +245,34 @@ class JobRun(db.Model):
     last_error = sa.Column(sa.Text, nullable=True)
 
 
+class TaskRecord(db.Model):
+    """One piece of queued work (core.queue): what, for which hospital and user, and how it went.
+    The queue's message carries only this row's id; the row is the truth the jobs page, the CLI
+    and the consumers' recovery read."""
+
+    __tablename__ = "core_task"
+    __hcrm_global__ = "consumers and the group's jobs page read every hospital's tasks"
+    __table_args__ = (sa.Index("ix_core_task_state_beat", "state", "heartbeat_at"),
+                      sa.Index("ix_core_task_hospital_created", "hospital_id", "created_at"))
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    task = sa.Column(sa.String(100), nullable=False)
+    hospital_id = sa.Column(sa.Integer, sa.ForeignKey("core_hospital.id"), nullable=False)
+    user_id = sa.Column(sa.Integer, nullable=True)
+    locale = sa.Column(sa.String(16), nullable=True)
+    args = sa.Column(sa.JSON, nullable=False, default=dict)
+    summary = sa.Column(sa.String(255), nullable=True)
+    state = sa.Column(sa.String(16), nullable=False, default="queued")  # queued/running/ok/failed/skipped
+    error = sa.Column(sa.Text, nullable=True)
+    done = sa.Column(sa.Integer, nullable=True)
+    total = sa.Column(sa.Integer, nullable=True)
+    retries = sa.Column(sa.Integer, nullable=False, default=0)
+    worker = sa.Column(sa.String(120), nullable=True)
+    created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+    started_at = sa.Column(sa.DateTime, nullable=True)
+    heartbeat_at = sa.Column(sa.DateTime, nullable=True)
+    finished_at = sa.Column(sa.DateTime, nullable=True)
+
+
 CORE_MODELS = [Hospital, HospitalPlugin, SeededPermission, Department, Role, RolePermission, User, ApiToken,
-               LoginAttempt, AuditLog, JobRun]
+               LoginAttempt, AuditLog, JobRun, TaskRecord]

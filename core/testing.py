@@ -360,3 +360,4 @@ def finder_with(*package_dirs, source: str = "hcrm-test-plugins", builtin: bool 
         return (builtin_candidates() if builtin else []) + extra, []
 
     return finder
+from core.testing_queue import _private_queue, queue_consumer  # noqa: E402,F401  (queue fixtures: one private queue per run)

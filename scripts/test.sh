@@ -4,8 +4,10 @@
 #
 # Servers: PostgreSQL at HCRM_TEST_POSTGRES (default postgresql://postgres@127.0.0.1:5432/postgres),
 # MariaDB at HCRM_TEST_MARIADB (default mysql://root@127.0.0.1:3306/; tests create and drop their
-# own databases there). Without CI set, a suite whose server is not reachable is skipped with a
-# message; with CI set (as .ci/run does) it fails instead.
+# own databases there). The task queue's tests run real consumers on SQLite, PostgreSQL and the
+# Redis at HCRM_TEST_REDIS (default redis://127.0.0.1:6379/15); the PostgreSQL run also puts every
+# test's queue on PostgreSQL (HCRM_TEST_QUEUE). Without CI set, a suite whose server is not
+# reachable is skipped with a message; with CI set (as .ci/run does) it fails instead.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 PG_URL="${HCRM_TEST_POSTGRES:-postgresql://postgres@127.0.0.1:5432/postgres}"
@@ -50,5 +52,5 @@ run_pytest() {  # label, then pytest args; exit status 5 (no tests collected) is
 run_pytest "SQLite" "$@"
 
 if in_ci || reachable "PostgreSQL" "$PG_URL" || { echo "skipping the PostgreSQL run (CI runs it)"; false; }; then
-  HCRM_TEST_DATABASE="$PG_URL" run_pytest "PostgreSQL" "$@"
+  HCRM_TEST_DATABASE="$PG_URL" HCRM_TEST_QUEUE=postgresql run_pytest "PostgreSQL" "$@"
 fi

@@ -289,3 +289,15 @@ def test_help_lists_the_commands(site):
     out = "\n".join(ok("--help"))
     for command in ("init", "db", "plugins", "jobs", "user", "run", "secret-key"):
         assert re.search(rf"^\s+{command}\s", out, re.M), command
+
+
+def test_jobs_run_names_the_known_tasks_when_the_name_is_unknown(site):
+    ok("init")
+    output = fails("jobs", "run", "his_connector.snyc", "--hospital", "H1")
+    assert "No task is called “his_connector.snyc”" in output and "his_connector.sync" in output
+
+
+def test_jobs_list_and_retry_of_an_unknown_task(site):
+    ok("init")
+    assert ok("jobs", "list") == ["no tasks"]
+    assert "no task #42" in fails("jobs", "retry", "42")

@@ -22,7 +22,7 @@ OPEN_STATUSES = ("pending", "in_progress")  # a plan in these is still to be wor
 RULE_TRIGGERS = ("recorded", "discharged")
 ASSIGN_TO = ("doctor", "owner", "role", "user")  # the visit's doctor, the patient's owner, a role, a user
 QUESTION_KINDS = ("single", "multiple", "scale", "text")
-SMS_STATUSES = ("queued", "sent", "failed", "cancelled")
+SMS_STATUSES = ("queued", "sending", "sent", "failed", "cancelled")
 
 
 class Settings(HospitalOwned, db.Model):

@@ -55,10 +55,14 @@ def _counts(run) -> str:
               help="Only this entity (repeatable; default: every enabled mapping).")
 @click.option("--full", is_flag=True, help="Read everything from the start (idempotent: unchanged rows are not written).")
 @click.option("--no-progress", is_flag=True, help="No progress bar (for cron logs).")
-def sync_command(code, name, entities, full, no_progress):
-    """Sync patients, visits and charges from the HIS: incremental, resumable, idempotent."""
+@click.option("--queue", "queued", is_flag=True, help="Queue the sync for `hcrm worker` instead of running it here.")
+def sync_command(code, name, entities, full, no_progress, queued):
+    """Sync patients, visits and charges from the HIS: incremental, resumable, idempotent.
+    Runs in the foreground (with a progress bar) unless --queue."""
     from plugins.his_connector import services
     hospital = _hospital(code)
+    if queued:
+        return _queue_syncs(hospital, name, entities, full)
     failed = False
     with hospital_scope(hospital):
         for connection in _connections(name, enabled_only=not name):
@@ -90,6 +94,21 @@ def sync_command(code, name, entities, full, no_progress):
                     click.echo(f"{line}\n  error: {run.error}", err=True)
     if failed:
         raise click.ClickException("the sync failed; the next run resumes after the last committed batch")
+
+
+def _queue_syncs(hospital, name, entities, full) -> None:
+    from core import queue
+    from plugins.his_connector.jobs import SYNC
+    with hospital_scope(hospital):
+        connections = [(c.id, c.name) for c in _connections(name, enabled_only=not name)]
+    for entity in list(entities) or [None]:
+        for connection_id, connection_name in connections:
+            try:
+                record = queue.enqueue(SYNC, hospital, summary=connection_name, connection_id=connection_id,
+                                       entity=entity, full=full, trigger="cli")
+            except queue.QueueError as exc:
+                raise click.ClickException(str(exc.message)) from None
+            click.echo(f"{connection_name}: queued as task #{record.id} (hcrm jobs list)")
 
 
 @his_cli.command("test")

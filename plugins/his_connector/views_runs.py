@@ -14,12 +14,12 @@ from flask_login import current_user
 from core import audit
 from core.extensions import db
 from core.permissions import can, require
-from core.tenancy import current_hospital_only, get_or_404
+from core.tenancy import current_hospital_only, current_scope, get_or_404
 from plugins.his_connector import RUN, services
 from plugins.his_connector.forms import ENTITY_LABELS, RunForm
 from plugins.his_connector.models import ENTITIES, RUN_STATUSES, Connection, Mapping, Quarantine, Run
 from plugins.his_connector.views import SENSITIVE_PERMISSION, bp
-from plugins.his_connector.views_sync import SyncRefused, start_retry, start_sync
+from plugins.his_connector.views_sync import SyncRefused, start_retry, start_sync, waiting
 
 PAGE_SIZE = 50
 REFRESH_SECONDS = 5
@@ -47,8 +47,10 @@ def _runs_page(form, status=200):
     runs = services.list_runs(connection, status=chosen_status, limit=PAGE_SIZE + 1, before_id=before_id)
     more = len(runs) > PAGE_SIZE
     runs = runs[:PAGE_SIZE]
-    going = any(services.run_state(r) == "running" for r in runs)
+    tasks = waiting(current_scope().hospital_id)
+    going = bool(tasks) or any(services.run_state(r) == "running" for r in runs)
     return render_template("his_connector/runs.html", runs=runs, more=more, form=form, connections=_connections(),
+                           tasks=tasks,
                            chosen_status=chosen_status, chosen_connection=connection, statuses=RUN_STATUSES,
                            refresh=REFRESH_SECONDS if going else None), status
 
@@ -85,7 +87,7 @@ def run_start():
     except SyncRefused as exc:
         form.form_errors.append(str(exc))
         return _runs_page(form, status=409)
-    flash(_("The sync of “%(name)s” started in the background; this page refreshes while it runs.",
+    flash(_("The sync of “%(name)s” is queued and runs in the background; this page refreshes while it runs.",
             name=connection.name), "success")
     return redirect(url_for("his_connector.runs", connection=connection.id))
 

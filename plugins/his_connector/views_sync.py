@@ -1,46 +1,30 @@
-"""Starting a sync (or a quarantine retry) from a page.
+"""Starting a sync (or a quarantine retry) from a page: on the core's task queue.
 
-A sync of millions of rows cannot run inside a web request, and the core's job worker runs
-scheduled jobs only (there is no queue to put a one-off run on). So the page starts the
-engine's ``services.sync`` in a background thread of this server process, in the hospital's
-scope and the user's language, and returns at once. The engine updates the run row after every
-committed batch, so the runs page (which refreshes itself while a run is going) shows rows read
-so far; a sync that dies leaves its run "failed" with the cursor of its last good batch, and the
-next run resumes there.
-
-Two syncs of one connection must not overlap: the request claims the connection's lock
-(locks.py: a committed conditional UPDATE, seen by the command line, the scheduler and every
-server process alike) before the thread starts, so a refusal reaches the page as a message; the
-thread hands the claim to the engine, which releases it when the sync ends.
+A sync of millions of rows cannot run inside a web request. The page claims the connection's
+lock (locks.py: a committed conditional UPDATE, seen by the command line, the schedule and every
+server alike) so a refusal reaches the page as a message, then queues the task (jobs.py) with
+the claim; a consumer (``hcrm worker``) runs it in the hospital's scope and the user's language.
+The engine updates the run row after every committed batch, so the runs page shows rows read so
+far; a consumer that dies mid-sync leaves a run with the cursor of its last good batch, and the
+queue runs the task again, which resumes there. When the queue cannot be reached, the claim is
+given back and nothing runs.
 """
 from __future__ import annotations
 
-import threading
-
-import sqlalchemy as sa
-from flask import current_app
-from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from core.extensions import db
-from core.tenancy import hospital_scope
+from core import queue
+from core.models import TaskRecord
 from plugins.his_connector import services
+from plugins.his_connector.jobs import RETRY, SYNC
 from plugins.his_connector.models import Connection, Mapping
 
-THREAD_PREFIX = "hcrm-his-"
 running_run = services.running_run  # the pages ask it too (refresh while running, refuse a delete)
 
 
 class SyncRefused(Exception):
     """Why a sync cannot start now (the message is for the page)."""
-
-
-class _Actor:
-    """The user who started the run, as hospital_scope and the run log want a user."""
-
-    def __init__(self, user_id):
-        self.id = user_id
 
 
 def _claim(connection: Connection, mappings: list[Mapping]) -> str:
@@ -56,60 +40,29 @@ def _claim(connection: Connection, mappings: list[Mapping]) -> str:
         raise SyncRefused(exc.translated()) from None
 
 
-def start_sync(connection: Connection, *, entity: str | None, full: bool) -> threading.Thread:
-    """Start ``services.sync`` for the connection (one entity or every enabled mapping) in the
-    background. Raises SyncRefused when it cannot start; returns the thread (tests join it)."""
+def _enqueue(connection: Connection, token: str, name: str, **args) -> TaskRecord:
+    connection_id, hospital_id = connection.id, connection.hospital_id
+    try:
+        return queue.enqueue(name, hospital_id, user=current_user.id, summary=connection.name, token=token, **args)
+    except queue.QueueError as exc:
+        services.release_sync(connection_id, token)
+        raise SyncRefused(exc.message.translated()) from None
+
+
+def start_sync(connection: Connection, *, entity: str | None, full: bool) -> TaskRecord:
+    """Queue ``services.sync`` for the connection (one entity or every enabled mapping). Raises
+    SyncRefused when it cannot start; returns the task record."""
     mappings = [m for m in connection.mappings if m.enabled and (entity is None or m.entity == entity)]
     token = _claim(connection, mappings)
-    connection_id, user_id = connection.id, current_user.id
-
-    def work():
-        return services.sync(connection_in_scope(connection_id), entities=[entity] if entity else None, full=full,
-                             trigger="web", user=_Actor(user_id), lock_token=token)
-    return _start(connection, token, work, f"sync-{connection.id}")
+    return _enqueue(connection, token, SYNC, connection_id=connection.id, entity=entity, full=full)
 
 
-def start_retry(mapping: Mapping) -> threading.Thread:
-    """Start ``services.retry_quarantine`` for the mapping in the background."""
-    connection = mapping.connection
-    token = _claim(connection, [mapping])
-    mapping_id, user_id = mapping.id, current_user.id
-
-    def work():
-        target = db.session.execute(sa.select(Mapping).where(Mapping.id == mapping_id)).scalar_one()
-        return services.retry_quarantine(target, trigger="web", user=_Actor(user_id), lock_token=token)
-    return _start(connection, token, work, f"retry-{mapping.id}")
+def start_retry(mapping: Mapping) -> TaskRecord:
+    """Queue ``services.retry_quarantine`` for the mapping."""
+    token = _claim(mapping.connection, [mapping])
+    return _enqueue(mapping.connection, token, RETRY, mapping_id=mapping.id)
 
 
-def connection_in_scope(connection_id: int) -> Connection:
-    return db.session.execute(sa.select(Connection).where(Connection.id == connection_id)).scalar_one()
-
-
-def _start(connection: Connection, token: str, work, label: str) -> threading.Thread:
-    app = current_app._get_current_object()
-    args = (app, connection.hospital_id, connection.id, current_user.id, str(get_locale() or "zh_CN"), token, work)
-    thread = threading.Thread(target=_run, args=args, name=THREAD_PREFIX + label, daemon=True)
-    try:
-        thread.start()
-    except RuntimeError:
-        services.release_sync(connection.id, token)
-        raise
-    return thread
-
-
-def _run(app, hospital_id: int, connection_id: int, user_id: int, locale: str, token: str, work) -> None:
-    """The thread body: its own app context and session, the hospital's scope. The engine
-    records failures on the run row; anything escaping it is logged (the page cannot be told).
-    The engine releases the lock; releasing again here covers a thread that failed before."""
-    with app.app_context(), force_locale(locale), hospital_scope(hospital_id, _Actor(user_id)):
-        try:
-            work()
-        except services.HisError as exc:
-            db.session.rollback()
-            app.logger.warning("HIS sync of connection %s refused: %s", connection_id, exc)
-        except Exception:
-            db.session.rollback()
-            app.logger.exception("HIS sync of connection %s failed outside its run log", connection_id)
-        finally:
-            services.release_sync(connection_id, token)
-            db.session.remove()
+def waiting(hospital_id: int) -> list[TaskRecord]:
+    """The hospital's syncs and retries queued or running on the task queue (newest first)."""
+    return [r for name in (SYNC, RETRY) for r in queue.active(name, hospital_id)]

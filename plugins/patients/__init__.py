@@ -10,6 +10,13 @@ from plugins.patients import models, search_index  # noqa: F401  (search_index: 
 
 
 @hookimpl
+def hcrm_jobs():
+    from core.declarations import Task
+    from plugins.patients.transfer_services import IMPORT_TASK, import_task
+    return [Task(IMPORT_TASK, _l("Patient import"), run=import_task)]
+
+
+@hookimpl
 def hcrm_hookspecs():
     from plugins.patients.hooks import PatientsHooks
     return PatientsHooks

@@ -95,7 +95,7 @@ def mapping(token):
         allow = request.form.get("allow_duplicates") == "1"
         try:
             ts.set_mapping(meta, chosen, allow, _locale())
-            ts.start_job(token, "validate")
+            ts.start_job(token, "validate", user=current_user.id)
             return redirect(url_for(".status", token=token))
         except ts.UploadRefused as exc:
             error, status = str(exc), 400
@@ -160,7 +160,7 @@ def report(token, fmt):
 def commit(token):
     meta = _upload(token)
     try:
-        started = ts.start_job(token, "commit")
+        started = ts.start_job(token, "commit", user=current_user.id)
     except ts.UploadRefused as exc:
         return _status_page(meta, str(exc), 400)
     if not started:

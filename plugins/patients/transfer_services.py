@@ -20,6 +20,7 @@ import secrets
 import shutil
 import threading
 import time
+from contextvars import ContextVar
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -51,7 +52,8 @@ RUNNING = ("queued", "validating", "committing")
 _START_LOCK = threading.Lock()
 
 __all__ = ["MAX_UPLOAD_BYTES", "TARGETS", "UploadRefused", "UploadTooLarge", "suggest_mapping", "target_label",
-           "save_upload", "load_upload", "preview", "set_mapping", "queue_job", "start_job", "run_job", "read_progress",
+           "save_upload", "load_upload", "preview", "set_mapping", "queue_job", "start_job", "run_job", "import_task",
+           "read_progress",
            "row_errors", "error_report", "commit_allowed", "discard", "cleanup_old_uploads", "import_folder"]
 
 
@@ -60,8 +62,13 @@ class UploadTooLarge(UploadRefused):
 
 
 # -- the upload's folder ------------------------------------------------------------------------
+_task_folder: ContextVar[str | None] = ContextVar("patients_import_folder", default=None)
+
+
 def import_folder() -> Path:
-    configured = current_app.config.get("HCRM_IMPORT_FOLDER")
+    """Where uploads are kept: the queued job's own (the folder of the server that received the
+    upload, which consumers on other machines must share), else HCRM_IMPORT_FOLDER or instance/."""
+    configured = _task_folder.get() or current_app.config.get("HCRM_IMPORT_FOLDER")
     return Path(configured) if configured else Path(current_app.instance_path) / "imports"
 
 
@@ -262,13 +269,26 @@ def _claim(token: str) -> bool:
     return False
 
 
-def start_job(token: str, kind: str) -> bool:
-    """Queue ``validate`` or ``commit`` for this upload and run it in a background thread
-    (False if a job is already running for it)."""
+IMPORT_TASK = "patients.import"
+
+
+def start_job(token: str, kind: str, *, user=None) -> bool:
+    """Queue ``validate`` or ``commit`` for this upload on the task queue (False if a job is
+    already running for it). Raises UploadRefused when the queue cannot take it: the upload
+    is then left as it was."""
+    from core import queue
+    before = read_progress(token)
     if not queue_job(token, kind):
         return False
-    app = current_app._get_current_object()
-    threading.Thread(target=run_job, args=(app, token, kind), name=f"hcrm-import-{token[:8]}", daemon=True).start()
+    meta = _meta(token)
+    try:
+        queue.enqueue(IMPORT_TASK, meta["hospital_id"], user=user if user is not None else meta.get("user_id"),
+                      locale=meta.get("locale"), summary=f"{kind}: {meta.get('filename') or token[:8]}",
+                      token=token, kind=kind, folder=str(import_folder().resolve()))
+    except queue.QueueError as exc:
+        _save_progress(token, before)
+        (_folder(token) / "job.lock").unlink(missing_ok=True)
+        raise UploadRefused(exc.message.translated()) from None
     return True
 
 
@@ -279,27 +299,56 @@ class _Actor:
         self.id = user_id
 
 
+def import_task(hospital, token: str, kind: str, folder: str | None = None) -> None:
+    """The queued job, in the consumer's scope of the uploader's hospital, user and language. A
+    job found half-way (its consumer died; the commit is one transaction, so nothing of it was
+    kept) starts again from the beginning. Its outcome is in the upload's progress."""
+    reset = _task_folder.set(folder)
+    try:
+        _import(token, kind)
+    finally:
+        _task_folder.reset(reset)
+
+
+def _import(token: str, kind: str) -> None:
+    progress = read_progress(token)
+    if progress["state"] in ("validating", "committing"):
+        kept = {k: progress[k] for k in ("ok", "errors")} if kind == "commit" else {}
+        _save_progress(token, _progress("queued", phase=kind, **kept))
+    result = _run_in_scope(current_app._get_current_object(), token, kind)
+    if result["state"] == "failed":
+        raise RuntimeError(result["message"])
+
+
 def run_job(app, token: str, kind: str) -> dict:
-    """The job body, in its own app context, the uploader's hospital scope and language. Any
-    failure is rolled back and shown as the job's error. Returns the final progress."""
+    """The job body in its own app context, the uploader's hospital scope and language (the
+    command line runs it in the foreground). Returns the final progress."""
     with app.app_context():
         meta = _meta(token)
         locale = meta.get("locale") or app.config.get("BABEL_DEFAULT_LOCALE", "zh_CN")
-        with force_locale(locale):
+        with force_locale(locale), hospital_scope(meta["hospital_id"], _Actor(meta.get("user_id"))):
             try:
-                with hospital_scope(meta["hospital_id"], _Actor(meta.get("user_id"))):
-                    return validate_upload(meta) if kind == "validate" else commit_upload(meta)
-            except UploadRefused as exc:
-                db.session.rollback()
-                return _fail(token, kind, str(exc))
-            except Exception as exc:  # shown to the user; the details go to the log
-                db.session.rollback()
-                app.logger.exception("patient import %s (%s) failed", token, kind)
-                return _fail(token, kind, _("The import stopped on an unexpected error (%(error)s). "
-                                            "Nothing was saved.", error=f"{type(exc).__name__}: {exc}"[:300]))
+                return _run_in_scope(app, token, kind)
             finally:
                 db.session.remove()
-                (_folder(token) / "job.lock").unlink(missing_ok=True)
+
+
+def _run_in_scope(app, token: str, kind: str) -> dict:
+    """Validate or commit in the current scope; any failure is rolled back and shown as the
+    job's error."""
+    meta = _meta(token)
+    try:
+        return validate_upload(meta) if kind == "validate" else commit_upload(meta)
+    except UploadRefused as exc:
+        db.session.rollback()
+        return _fail(token, kind, str(exc))
+    except Exception as exc:  # shown to the user; the details go to the log
+        db.session.rollback()
+        app.logger.exception("patient import %s (%s) failed", token, kind)
+        return _fail(token, kind, _("The import stopped on an unexpected error (%(error)s). "
+                                    "Nothing was saved.", error=f"{type(exc).__name__}: {exc}"[:300]))
+    finally:
+        (_folder(token) / "job.lock").unlink(missing_ok=True)
 
 
 def _fail(token: str, kind: str, message: str) -> dict:

@@ -69,9 +69,12 @@ def panels():
 
 
 def jobs():
-    from plugins.followup.outreach.sms import deliver_due
+    from core.declarations import Task
+    from plugins.followup.outreach.bulk import send_batch
+    from plugins.followup.outreach.sms import BULK_TASK, deliver_due
     return [Job("followup.send_sms", _l("Send scheduled SMS (and retry failed ones)"), every=timedelta(minutes=1),
-                run=deliver_due)]
+                run=deliver_due),
+            Task(BULK_TASK, _l("Send a bulk SMS"), run=send_batch)]
 
 
 def cli_commands(cli):

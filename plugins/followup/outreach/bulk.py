@@ -3,7 +3,10 @@
 The recipients, their facts for the placeholders (department, doctor, latest visit) and the
 counts are read in a few set-based statements; the texts are filled in Python and written with
 one multi-row INSERT, in one transaction: 10,000 patients take about a second, not minutes.
-The delivery job hands the messages to the gateway afterwards.
+A batch for now is then handed to the gateway by a task of the core's queue (``hcrm worker``,
+its progress shown on the page that started it); a scheduled batch goes with the delivery job
+when its time comes. Each message is claimed before it is sent (sms.py), so neither a retried
+task nor the delivery job running beside it ever sends one twice.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import aliased
 
+from core import queue
 from core.clock import local_today
 from core.extensions import db
 from core.models import Department, Hospital, User
@@ -24,6 +28,7 @@ from plugins.followup.outreach.templating import Facts, TemplateInvalid, check, 
 from plugins.patients import services as patient_services
 from plugins.patients.models import Patient, Visit
 
+SEND_SLICE = 200    # messages read and handed over per round of the bulk task
 MAX_BULK = 50_000  # messages per batch: a larger list is refused with a message, never cut short
 SAMPLE_SIZE = 3
 
@@ -125,6 +130,7 @@ class BulkResult:
     queued: int
     skipped: int  # matching patients without a mobile number
     scheduled_at: datetime | None
+    task_id: int | None = None  # the delivery task of a batch for now (its progress: core.queue)
 
 
 def queue_bulk(query, text: str, *, template=None, scheduled_at: datetime | None = None,
@@ -156,6 +162,40 @@ def queue_bulk(query, text: str, *, template=None, scheduled_at: datetime | None
     if too_long:
         raise sms.SmsInvalid({"body": _("Filled in, the message is longer than %(max)d characters for %(n)d "
                                         "patient(s): shorten it.", max=sms.MAX_BODY, n=too_long)})
-    db.session.execute(sa.insert(SmsMessage), rows)
+    ids = db.session.execute(sa.insert(SmsMessage).returning(SmsMessage.id), rows).scalars().all()
+    task_id = None
+    if when is None:
+        task_id = _send_soon(hospital_id, author_id, min(ids), max(ids), len(ids))
     db.session.commit()
-    return BulkResult(queued=len(rows), skipped=matched - len(rows), scheduled_at=when)
+    return BulkResult(queued=len(rows), skipped=matched - len(rows), scheduled_at=when, task_id=task_id)
+
+
+def _send_soon(hospital_id: int, author_id: int | None, first_id: int, last_id: int, count: int) -> int:
+    """Queue the batch's delivery task (this commits the messages with it). When the queue is not
+    reachable, the messages are removed again: nothing half-done, the user is told."""
+    try:
+        return queue.enqueue(sms.BULK_TASK, hospital_id, user=author_id, summary=f"{count} SMS",
+                             first_id=first_id, last_id=last_id).id
+    except queue.QueueError as exc:
+        db.session.rollback()
+        db.session.execute(sa.delete(SmsMessage).where(SmsMessage.id.between(first_id, last_id),
+                                                       SmsMessage.status == "queued",
+                                                       SmsMessage.created_by_id == author_id))
+        db.session.commit()
+        raise sms.SmsInvalid({"recipients": exc.message.translated()}) from None
+
+
+def send_batch(hospital, first_id: int, last_id: int) -> None:
+    """The bulk task: deliver the batch's pending messages, a slice at a time, with progress."""
+    total = db.session.execute(sa.select(sa.func.count(SmsMessage.id))
+                               .where(SmsMessage.id.between(first_id, last_id))).scalar_one()
+    done, after = 0, first_id - 1
+    while True:
+        messages = db.session.execute(sa.select(SmsMessage).where(SmsMessage.id.between(after + 1, last_id))
+                                      .order_by(SmsMessage.id).limit(SEND_SLICE)).scalars().all()
+        if not messages:
+            break
+        after = messages[-1].id
+        sms.deliver(messages)
+        done += len(messages)
+        queue.progress(done, total)

@@ -16,7 +16,7 @@ from plugins.patients.forms import NONE, map_errors, options  # noqa: F401  (map
 
 KIND_LABELS = {"single": _l("Single choice"), "multiple": _l("Multiple choice"), "scale": _l("Scale"),
                "text": _l("Free text")}
-STATUS_LABELS = {"queued": _l("Queued"), "sent": _l("Sent"), "failed": _l("Failed"), "cancelled": _l("Cancelled")}
+STATUS_LABELS = {"queued": _l("Queued"), "sending": _l("Sending"), "sent": _l("Sent"), "failed": _l("Failed"), "cancelled": _l("Cancelled")}
 
 
 def _select(label, **kw):

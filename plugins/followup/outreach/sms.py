@@ -3,9 +3,15 @@ hospital's gateway. ``deliver`` is the one way a message is handed to a gateway:
 button and the delivery job both use it, and it records each attempt (status, error, provider
 reference) as soon as the gateway answers.
 
-Statuses: ``queued`` (waiting for its time), ``sent``, ``failed`` (tried again by the next
-delivery run while attempts remain), ``cancelled`` (by a person, or expired: not sent within
-three days). Phones are stored normalised (mobiles only: a landline cannot receive a text) and
+Statuses: ``queued`` (waiting for its time), ``sending`` (claimed by one sender, being handed
+to the gateway), ``sent``, ``failed`` (tried again by the next delivery run while attempts
+remain), ``cancelled`` (by a person, or expired: not sent within three days).
+
+Never twice: a sender claims each message with a committed conditional UPDATE (queued/failed →
+sending) before the gateway sees it, so two senders (two consumers, a retried task, "send now"
+beside the job) cannot both hand it over. A message left ``sending`` by a sender that died may
+or may not have reached the gateway: it becomes ``failed`` without attempts left, for a person to
+check and send again, rather than risk a second text. Phones are stored normalised (mobiles only: a landline cannot receive a text) and
 shown masked unless the user holds patients.view_sensitive.
 """
 from __future__ import annotations
@@ -28,6 +34,8 @@ from plugins.patients.identity import MOBILE_RE
 MAX_BODY = 500          # characters: a long text is split by the network into up to 8 parts
 DELIVERY_BATCH = 2000   # messages handed to the gateway per delivery run and hospital
 EXPIRE_AFTER = timedelta(days=3)  # a message this late (e.g. the plugin was off) is not sent any more
+SENDING_TIMEOUT = timedelta(minutes=10)  # a claim older than this belongs to a sender that died
+BULK_TASK = "followup.send_bulk"
 
 
 class SmsInvalid(OutreachInvalid):
@@ -107,9 +115,20 @@ def queue_message(patient, body, *, plan=None, template=None, scheduled_at=None)
 
 
 # -- delivery -----------------------------------------------------------------------------------
+def _claim(message, gateway) -> bool:
+    """Take the message for this sender (committed); False when another sender has it or it is
+    no longer pending."""
+    claimed = db.session.execute(
+        sa.update(SmsMessage).where(SmsMessage.id == message.id, SmsMessage.status.in_(("queued", "failed")))
+        .values(status="sending", attempts=SmsMessage.attempts + 1, gateway=gateway.name, sent_at=utcnow())
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    db.session.refresh(message)
+    return bool(claimed)
+
+
 def _attempt(gateway, message) -> None:
-    message.attempts += 1
-    message.gateway = gateway.name
+    """Hand a claimed message to the gateway and record its answer."""
     try:
         ok, detail = gateway.send(message)
     except Exception as exc:  # a provider's outage must not lose the message: it is retried
@@ -118,25 +137,29 @@ def _attempt(gateway, message) -> None:
         message.status, message.sent_at, message.error = "sent", utcnow(), None
         message.gateway_ref = str(detail or "")[:128] or None
     else:
-        message.status, message.error = "failed", (str(detail or "") or _("The gateway refused the message."))[:500]
+        message.status, message.sent_at = "failed", None
+        message.error = (str(detail or "") or _("The gateway refused the message."))[:500]
 
 
 def deliver(messages) -> dict[str, int]:
     """Hand ``messages`` to the hospital's gateway, one by one, committing after each answer so
     that a crash can never send a message twice. Returns counts of sent and failed."""
+    from core import queue
     counts = {"sent": 0, "failed": 0, "waiting": 0}
     gateway = gateways.chosen_gateway()
-    for message in messages:
+    messages = list(messages)
+    for done, message in enumerate(messages, 1):
         if message.status not in ("queued", "failed"):
             continue
         if gateway is None:
             message.error = _("The chosen SMS gateway “%(name)s” is not available: the message waits.",
                               name=gateways.sms_settings().gateway)[:500]
             counts["waiting"] += 1
-        else:
+        elif _claim(message, gateway):
             _attempt(gateway, message)
             counts[message.status] += 1
         db.session.commit()
+        queue.progress(done, len(messages))
     return counts
 
 
@@ -167,9 +190,24 @@ def expire_stale(now: datetime | None = None) -> int:
     return result.rowcount or 0
 
 
+def release_abandoned(now: datetime | None = None) -> int:
+    """Messages a dead sender left ``sending``: failed, not retried automatically (see module doc)."""
+    claimed_before = (now or utcnow()) - SENDING_TIMEOUT
+    spent = gateways.sms_settings().max_attempts  # no automatic retry: a person decides
+    result = db.session.execute(
+        sa.update(SmsMessage).where(SmsMessage.status == "sending", SmsMessage.sent_at < claimed_before)
+        .values(status="failed", sent_at=None,
+                attempts=sa.case((SmsMessage.attempts < spent, spent), else_=SmsMessage.attempts),
+                error=_("The sender stopped while handing this message to the gateway: it may have been "
+                        "delivered. Check with the patient before sending it again."))
+        .execution_options(synchronize_session=False))
+    return result.rowcount or 0
+
+
 def deliver_due(hospital=None, now: datetime | None = None) -> dict[str, int]:
     """The delivery job: expire stale messages, then deliver what is due (one batch)."""
     expired = expire_stale(now)
+    release_abandoned()
     db.session.commit()
     messages = db.session.execute(due_messages(now)).scalars().all()
     counts = deliver(messages)

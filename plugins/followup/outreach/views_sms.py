@@ -181,6 +181,8 @@ def bulk_sms():
                 result = bulk.queue_bulk(query, text, template=template, scheduled_at=when, author_id=current_user.id)
                 flash(_("%(queued)d messages queued; %(skipped)d patients without a mobile number were skipped.",
                         queued=result.queued, skipped=result.skipped), "success")
+                if result.task_id:  # sent now by a background task: follow its progress here
+                    return redirect(url_for("followup_sms.bulk", task=result.task_id))
                 return redirect(url_for("followup_sms.outbox", status="queued"))
             audience = bulk.preview(query, text)
         except OutreachInvalid as exc:
@@ -191,7 +193,8 @@ def bulk_sms():
         audience = bulk.Audience(matched=matched, with_mobile=with_mobile)
     map_errors(form, {k: v for k, v in errors.items() if k != "filters"})
     return render_template("followup/outreach/bulk.html", form=form, filters=filters, audience=audience,
-                           filter_error=errors.get("filters"), max_bulk=bulk.MAX_BULK, **_filter_choices()), \
+                           filter_error=errors.get("filters"), max_bulk=bulk.MAX_BULK,
+                           task_id=request.args.get("task", type=int), **_filter_choices()), \
         400 if errors or form.errors else 200
 
 

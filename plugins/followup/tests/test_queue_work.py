@@ -104,13 +104,14 @@ def test_bulk_reassign_by_a_supervisor(app, client, centre, at_ten):
     assert staff.post("/followup/reassign", data={"plan_id": [first], "owner_id": centre["a_doc"]}).status_code == 403
 
 
-def test_escalation_job_flags_late_plans_once_for_supervisors(app, client, centre):
+@pytest.mark.real_commits
+def test_escalation_job_flags_late_plans_once_for_supervisors(app, client, centre, queue_consumer):
     from core.cli import main
     late, recent = _plans(app, centre, [("很久", -timedelta(hours=30), "a_doc", False, {}),
                                         ("刚过", -timedelta(hours=2), "a_doc", False, {})])
     runner = app.test_cli_runner()
-    result = runner.invoke(main, ["jobs", "run", "--hospital", "A", "--job", "followup.escalate"])
-    assert result.exit_code == 0, result.output
+    result = runner.invoke(main, ["jobs", "run", "followup.escalate", "--hospital", "A", "--wait"])
+    assert result.exit_code == 0 and "followup.escalate: ok" in result.output, result.output
     with app.app_context(), hospital_scope(hospital("A")):
         flagged = dict(db.session.execute(sa.select(Plan.id, Plan.escalated_at)).all())
     assert flagged[late] is not None and flagged[recent] is None

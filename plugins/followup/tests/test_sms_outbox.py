@@ -138,7 +138,8 @@ def test_missing_gateway_keeps_messages_waiting(app, outreach):
         assert message.status == "queued" and message.attempts == 0 and "gone" in message.error
 
 
-def test_job_sends_due_messages_only_and_expires_stale_ones(app, outreach):
+@pytest.mark.real_commits
+def test_job_sends_due_messages_only_and_expires_stale_ones(app, outreach, queue_consumer):
     with app.app_context():
         with hospital_scope(hospital("A")):
             zhang = db.session.get(Patient, outreach["zhang"])
@@ -148,8 +149,8 @@ def test_job_sends_due_messages_only_and_expires_stale_ones(app, outreach):
             stale.created_at = datetime.utcnow() - timedelta(days=4)
             db.session.commit()
             ids = later.id, now.id, stale.id
-        outcomes = jobs.run_due(job_id="followup.send_sms", force=True)
-        assert {(o.hospital, o.status) for o in outcomes} == {("A", "ok"), ("B", "ok")}  # not C: plugin off
+        outcomes = jobs.run_now("followup.send_sms", wait=True, timeout=60)
+        assert {(o.hospital_id, o.state) for o in outcomes} == {(hospital("A").id, "ok"), (hospital("B").id, "ok")}
         statuses = {m[0]: m[1] for m in messages(app)}
         assert [statuses[i] for i in ids] == ["queued", "sent", "cancelled"]
         with hospital_scope(hospital("A")):
@@ -204,7 +205,8 @@ def test_cancel_and_tenancy(client, app, outreach):
     assert messages(app)[0][1] == "cancelled"
 
 
-def test_disabled_plugin_hides_pages_and_keeps_messages(client, app, outreach):
+@pytest.mark.real_commits
+def test_disabled_plugin_hides_pages_and_keeps_messages(client, app, outreach, queue_consumer):
     with app.app_context():
         with hospital_scope(hospital("A")):
             sms.queue_message(db.session.get(Patient, outreach["zhang"]), "kept")
@@ -217,6 +219,6 @@ def test_disabled_plugin_hides_pages_and_keeps_messages(client, app, outreach):
     assert client.post(f"/followup/sms/compose/{outreach['zhang']}", data={"body": "x"}).status_code == 404
     assert "kept" not in client.get(f"/patients/{outreach['zhang']}").get_data(as_text=True)
     with app.app_context():
-        outcomes = jobs.run_due(job_id="followup.send_sms", force=True)
-        assert "A" not in {o.hospital for o in outcomes}
+        outcomes = jobs.run_now("followup.send_sms", wait=True, timeout=60)
+        assert hospital("A").id not in {o.hospital_id for o in outcomes}
         assert [m[1] for m in messages(app)] == ["queued"]  # kept, not sent

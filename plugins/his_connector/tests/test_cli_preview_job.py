@@ -1,6 +1,7 @@
 """Preview (writes nothing), the ``hcrm his`` commands, the scheduled job and the dashboard card."""
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from flask_babel import force_locale
 
@@ -9,6 +10,7 @@ from core.extensions import db
 from core.models import utcnow
 from core.tenancy import hospital_scope
 from core.testing import login
+from core.testing_queue import drain
 from plugins.his_connector import services
 from plugins.his_connector.cli import his_cli
 from plugins.his_connector.models import Connection, Run
@@ -93,15 +95,19 @@ def test_cli_names_the_problem(app, hospital, his):
     assert result.exit_code != 0 and "no enabled mapping for visits" in result.output
 
 
-def test_the_job_syncs_connections_whose_schedule_is_due(app, hospital, his):
+@pytest.mark.real_commits
+def test_the_job_syncs_connections_whose_schedule_is_due(app, hospital, his, queue_consumer):
     his.patient("P1", "张三", gxsj=his.tick())
     with app.app_context():
         scheduled = connect(his, hospital["a"], entities=("patients",), schedule_minutes=30)
         with hospital_scope(hospital["a"]):
             manual = services.create_connection({"name": "manual", "source": his.source["name"], "username": his.username})
             manual_id = manual.id
-        outcomes = [o for o in jobs.run_due(job_id="his_connector.sync") if o.hospital == "A"]
-        assert [o.status for o in outcomes] == ["ok"]
+        (scheduling,) = jobs.run_now("his_connector.schedule", hospital_code="A", wait=True, timeout=60)
+        assert scheduling.state == "ok"
+        tasks = drain(app)
+        assert [(t.task, t.state, t.args) for t in tasks[1:]] == [
+            ("his_connector.sync", "ok", {"connection_id": scheduled, "trigger": "schedule"})]
         with hospital_scope(hospital["a"]):
             runs = services.list_runs()
             assert [(r.connection_id, r.trigger, r.inserted) for r in runs] == [(scheduled, "schedule", 1)]
@@ -128,3 +134,18 @@ def test_dashboard_card_shows_the_last_run_and_open_quarantine(app, hospital, hi
     page = admin.get("/").get_data(as_text=True)
     assert "HIS sync" in page and "Rows in quarantine" in page
     assert "HIS sync" not in staff.get("/").get_data(as_text=True)  # staff lack his_connector.run
+
+
+@pytest.mark.real_commits
+def test_the_cli_queues_a_sync_for_the_workers(app, hospital, his, queue_consumer):
+    his.patient("P1", "张三", gxsj=his.tick())
+    with app.app_context():
+        connection_id = connect(his, hospital["a"], entities=("patients",))
+    result = app.test_cli_runner().invoke(his_cli, ["sync", "--hospital", "A", "--queue"])
+    assert result.exit_code == 0 and "HIS: queued as task #" in result.output
+    (task,) = drain(app)
+    assert (task.task, task.state, task.args["connection_id"], task.args["trigger"]) == (
+        "his_connector.sync", "ok", connection_id, "cli")
+    with app.app_context(), hospital_scope(hospital["a"]):
+        assert [r.trigger for r in services.list_runs()] == ["cli"]
+        assert db.session.execute(sa.select(Patient.external_id)).scalars().all() == ["P1"]

@@ -68,8 +68,9 @@ def test_syncing_the_demo_his_brings_patients_and_visits_and_quarantines_the_bad
         assert [r.rows_read for r in again] == [0, 0]
 
 
-def test_the_demo_can_be_synced_from_the_page(app, client, demo_hospital):
-    from plugins.his_connector.tests.test_pages_runs import _wait_for_background_syncs
+@pytest.mark.real_commits
+def test_the_demo_can_be_synced_from_the_page(app, client, demo_hospital, queue_consumer):
+    from core.testing_queue import drain
     with app.app_context(), hospital_scope(demo_hospital):
         connection_id = db.session.execute(sa.select(Connection.id)).scalar_one()
     login(client, "demo1_super_admin", DEMO_PASSWORD)
@@ -78,7 +79,7 @@ def test_the_demo_can_be_synced_from_the_page(app, client, demo_hospital):
     assert "ZY_JZJL" in mapping and "尚未读取" in mapping
     response = client.post("/his_connector/runs/start", data={"connection_id": connection_id, "entity": ""})
     assert response.status_code == 302
-    _wait_for_background_syncs()
+    assert [t.state for t in drain(app)] == ["ok"]
     with app.app_context(), hospital_scope(demo_hospital):
         assert db.session.execute(sa.select(sa.func.count(Visit.id)).where(Visit.external_id.isnot(None))).scalar() > 0
     runs = client.get("/his_connector/runs").get_data(as_text=True)

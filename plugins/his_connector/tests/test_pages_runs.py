@@ -1,6 +1,4 @@
 """Starting a sync from the web, the run log and the quarantine pages (a SQLite file as the HIS)."""
-import threading
-
 import pytest
 import sqlalchemy as sa
 
@@ -8,11 +6,13 @@ from core.extensions import db
 from core.models import Hospital, Role, User, utcnow
 from core.tenancy import hospital_scope
 from core.testing import login, make_user
+from core.testing_queue import drain
 from plugins.his_connector import services
 from plugins.his_connector.models import Connection, Mapping, Quarantine, Run
 from plugins.his_connector.tests.conftest import connect, id_number, sync
-from plugins.his_connector.views_sync import THREAD_PREFIX
 from plugins.patients.models import Patient
+
+pytestmark = [pytest.mark.real_commits, pytest.mark.usefixtures("queue_consumer")]
 
 BAD_ID = "430621198003071230"  # wrong check digit
 
@@ -24,11 +24,8 @@ def his_file(sqlite_his):
     sqlite_his.clear()
 
 
-def _wait_for_background_syncs():
-    for thread in threading.enumerate():
-        if thread.name.startswith(THREAD_PREFIX):
-            thread.join(60)
-            assert not thread.is_alive(), "the background sync did not end"
+def _wait_for_background_syncs(app):
+    return drain(app)
 
 
 def _runs(app, hospital_id):
@@ -63,7 +60,7 @@ def test_sync_now_runs_in_the_background_and_the_run_log_shows_it(app, client, h
     assert "立即同步" in page and "后台" in page and "还没有同步记录" in page
     response = client.post("/his_connector/runs/start", data={"connection_id": connection_id, "entity": ""})
     assert response.status_code == 302 and f"connection={connection_id}" in response.headers["Location"]
-    _wait_for_background_syncs()
+    _wait_for_background_syncs(app)
     runs = _runs(app, hospital["a"])
     assert [(r.entity, r.status, r.trigger, r.rows_read, r.inserted, r.quarantined) for r in runs] == [
         ("patients", "ok", "web", 2, 1, 1), ("visits", "ok", "web", 1, 1, 0)]
@@ -119,7 +116,7 @@ def test_bad_sync_requests_say_what_is_wrong_and_start_nothing(app, client, hosp
     assert client.get("/his_connector/runs?connection=abc").status_code == 400
     assert client.get(f"/his_connector/runs?connection={other}").status_code == 404
     assert client.get("/his_connector/quarantine?show=bogus").status_code == 400
-    _wait_for_background_syncs()
+    _wait_for_background_syncs(app)
     assert _runs(app, hospital["a"]) == []
 
 
@@ -139,7 +136,7 @@ def test_quarantine_masks_raw_rows_resolves_and_retries(app, client, hospital, h
     his_file.update("MZ_BRXX", "BRID", "P2", SFZH=id_number("19900101", "135"))  # a man, as XB says
     response = client.post(f"/his_connector/quarantine/retry/{mapping_id}")
     assert response.status_code == 302
-    _wait_for_background_syncs()
+    _wait_for_background_syncs(app)
     with app.app_context(), hospital_scope(hospital["a"]):
         assert sorted(db.session.execute(sa.select(Patient.external_id)).scalars()) == ["P1", "P2"]
         assert db.session.execute(sa.select(Quarantine.resolved)).scalar_one() is True

@@ -26,6 +26,8 @@ from plugins.patients.models import Patient, Referrer, Region, Source, Tag
 from plugins.patients.query_args import query_from_args
 from plugins.patients.tests.conftest import id_number
 
+pytestmark = [pytest.mark.usefixtures("queue_consumer"), pytest.mark.real_commits]
+
 IMPORT_URL = "/patients/transfer/import"
 HEADERS = ["姓名", "性别", "出生日期", "身份证号", "手机", "医保卡号", "地区", "地址", "职业", "来源", "介绍人",
            "科室", "标签", "重点病人", "备注", "无关列"]
@@ -419,17 +421,17 @@ def test_jobs_validate_then_commit_and_fire_the_created_events(app, imports, mon
     assert patient_count(app, imports["a"]) == 2 and patient_count(app, imports["b"]) == 0
 
 
-def test_a_job_that_breaks_shows_its_error_and_writes_nothing(app, client, imports, monkeypatch):
+def test_a_job_that_breaks_shows_its_error_and_writes_nothing(app, client, imports):
     english(client, "a_admin")
     token = token_of(upload(client, "p.xlsx", xlsx(good_rows())))
     assert check(client, token)["ok"] == 2
-
-    def broken(*args, **kwargs):
-        raise RuntimeError("disk on fire")
-    monkeypatch.setattr(services, "create_patient", broken)
+    with app.app_context():
+        folder = ts.import_folder() / token
+    stored = json.loads((folder / "meta.json").read_text(encoding="utf-8"))["file"]
+    (folder / stored).unlink()  # the file vanished from the server meanwhile
     failed = commit(client, token)
-    assert failed["state"] == "failed" and "disk on fire" in failed["message"]
-    assert "disk on fire" in client.get(f"{IMPORT_URL}/{token}").get_data(as_text=True)
+    assert failed["state"] == "failed" and "no longer kept" in failed["message"]
+    assert "no longer kept" in client.get(f"{IMPORT_URL}/{token}").get_data(as_text=True)
     assert patient_count(app, imports["a"]) == 0
 
 
