@@ -86,14 +86,24 @@ def current_rss_mb() -> float:
     return _status_mb("VmRSS")
 
 
+HIS_URL_ENV = "HCRM_HIS_URL_BENCH"  # the bench HIS, as an operator's url_env source
+
+
+def his_sources():
+    """config.yaml's plugins_settings for the bench: one HIS source whose URL is in the environment."""
+    from core.config import PluginSettings
+    return {"his_connector": PluginSettings("his_connector", {"sources": [{"name": "bench-his",
+                                                                            "url_env": HIS_URL_ENV}]})}
+
+
 def crm_app(crm_url: str):
     """The application as `hcrm his sync` builds it (not core.testing's, which drags pytest in)."""
     import dataclasses
 
     from core import create_app
     from core.config import default_config
-    return create_app(dataclasses.replace(default_config(), database_url=crm_url, hospitals=()),
-                      overrides={"SECRET_KEY": "bench"})
+    return create_app(dataclasses.replace(default_config(), database_url=crm_url, hospitals=(),
+                                          plugins_settings=his_sources()), overrides={"SECRET_KEY": "bench"})
 
 
 def child_sync(crm_url: str, entity: str, full: bool) -> dict:
@@ -218,7 +228,7 @@ def setup_crm(crm_url: str, his_url: str, batch: int, visits_where: str) -> None
     from core.tenancy import hospital_scope
     from core.testing import make_app, make_department, make_hospital
     from plugins.his_connector import services
-    app = make_app(crm_url)
+    app = make_app(crm_url, config_overrides={"plugins_settings": his_sources()})
     with app.app_context():
         migrations_support.upgrade()
         db.session.execute(sa.text("CREATE TABLE ceiling_visit (jzid bigint PRIMARY KEY, brid varchar(20), "
@@ -235,7 +245,7 @@ def setup_crm(crm_url: str, his_url: str, batch: int, visits_where: str) -> None
         make_department(hospital, "ORTH", "骨科")
         make_department(hospital, "NEURO", "神经内科")
         with hospital_scope(hospital):
-            connection = services.create_connection({"name": "HIS", "url": his_url, "encoding": "gbk",
+            connection = services.create_connection({"name": "HIS", "source": "bench-his", "encoding": "gbk",
                                                      "batch_size": batch, "safety_lag": 60})
             services.save_mapping(connection, "patients", {
                 "query": "SELECT BRID, XM, XB, LXDH, GXSJ FROM MZ_BRXX", "key_column": "BRID",
@@ -270,10 +280,14 @@ def main() -> None:
                           isolation_level="AUTOCOMMIT")
     with maria.connect() as conn:
         conn.execute(sa.text(f"CREATE DATABASE {name} CHARACTER SET gbk"))
+        for host in ("%", "localhost"):  # the CRM reads with a SELECT-only account, as in production
+            conn.execute(sa.text(f"CREATE USER '{name}'@'{host}'"))
+            conn.execute(sa.text(f"GRANT SELECT ON {name}.* TO '{name}'@'{host}'"))
     with pg.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     his_url = maria.url.set(database=name).render_as_string(hide_password=False)
     crm_url = pg.url.set(database=name).render_as_string(hide_password=False)
+    os.environ[HIS_URL_ENV] = maria.url.set(database=name, username=name).render_as_string(hide_password=False)
     try:
         his = sa.create_engine(his_url, connect_args={"charset": "utf8mb4"})
         started = time.perf_counter()
@@ -312,6 +326,8 @@ def main() -> None:
         else:
             with maria.connect() as conn:
                 conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+                for host in ("%", "localhost"):
+                    conn.execute(sa.text(f"DROP USER IF EXISTS '{name}'@'{host}'"))
             with pg.connect() as conn:
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     rate, ceiling_rate = full["read"] / full["seconds"], ceiling["read"] / ceiling["seconds"]

@@ -148,7 +148,8 @@ def plugin_settings(registry: PluginRegistry, config: HcrmConfig) -> dict:
         name = impl.plugin_name
         if name in registry.infos:
             section = config.plugins_settings.get(name) or PluginSettings(name, path=config.path)
-            validated[name] = impl.function(settings=section, config=config)
+            offered = {"settings": section, "config": config}  # pluggy lets an impl take fewer arguments
+            validated[name] = impl.function(**{arg: offered[arg] for arg in impl.argnames})
     return validated
 
 

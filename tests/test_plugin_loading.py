@@ -191,3 +191,7 @@ def test_a_plugin_validates_its_own_settings_section(tmp_path, monkeypatch, data
                               lines={("", "numbers"): 7})
     with pytest.raises(ConfigError, match=r"^/etc/hcrm/config.yaml:7: plugins_settings.hotline.numbers: must be a list"):
         make_app(database_url, finder=finder, config_overrides={"plugins_settings": {"hotline": bad}})
+    fewer = write_plugin(tmp_path, "pager", HOOK + "@hookimpl\ndef hcrm_settings(settings):\n    return dict(settings.group)\n")
+    app = make_app(database_url, finder=finder_with(fewer),
+                   config_overrides={"plugins_settings": {"pager": PluginSettings("pager", {"on": True})}})
+    assert app.extensions["hcrm"].plugin_settings["pager"] == {"on": True}
