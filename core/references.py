@@ -12,7 +12,7 @@ allows it. The references are found from the mappers, not listed per model:
 
 Cost: the hospital of an object already in the session is read from it; the others are looked
 up in one ``SELECT id, hospital_id ... WHERE id IN (...)`` per referenced table per flush.
-Unchanged references of changed rows are not looked at.
+Unchanged references of changed rows are not looked at, unless the row changes hospital.
 
 Rows written with Core statements (``insert()``, ``update()``, bulk loaders) do not pass through
 a flush: code that writes references that way checks them itself.
@@ -139,6 +139,8 @@ class _Checker:
     def row(self, obj, is_new: bool) -> None:
         state = sa.inspect(obj)
         refs, collections = references(state.mapper)
+        # A row moved to another hospital must have all its references there too.
+        every = is_new or state.attrs.hospital_id.history.has_changes()
         for ref in refs:
             if ref.relationship:
                 added = state.attrs[ref.relationship].history.added
@@ -147,7 +149,7 @@ class _Checker:
                         self.object(obj, ref.attr, added[0])
                     continue
             history = state.attrs[ref.attr].history
-            if not is_new and not history.has_changes():
+            if not every and not history.has_changes():
                 continue
             value = state.dict.get(ref.attr)
             if value is not None:

@@ -355,3 +355,17 @@ def test_a_group_scope_narrowed_to_one_hospital_still_writes_group_rows(app, two
             g.hcrm_hospital = db.session.get(Hospital, two["a"])
         scope = view()
         assert scope.hospital_ids == {two["a"]} and scope.writes_group_rows
+
+
+def test_a_row_moved_to_another_hospital_takes_no_reference_along(app, two):
+    with app.app_context():
+        with hospital_scope(two["a"]):
+            child = RefChild(parent_id=two["parent_a"])
+            db.session.add(child)
+            db.session.commit()
+        with use_scope(Scope(hospital_id=two["a"], hospital_ids=None, level="group")):
+            child = db.session.get(RefChild, child.id)
+            child.hospital_id, child.owner_id = two["b"], two["user_b"]  # parent_id still points into A
+            with refused("RefChild.parent_id"):
+                db.session.commit()
+            db.session.rollback()
