@@ -369,3 +369,20 @@ def test_a_row_moved_to_another_hospital_takes_no_reference_along(app, two):
             with refused("RefChild.parent_id"):
                 db.session.commit()
             db.session.rollback()
+
+
+def test_hospitals_looked_up_are_remembered_until_the_transaction_ends(app, two):
+    """An importer flushing row after row: the second flush of the transaction sends no lookup."""
+    with app.app_context(), hospital_scope(two["a"]):
+        db.session.expire_all()
+        for expected in (["reftest_parent"], []):
+            with count_selects() as selects:
+                db.session.add(RefChild(parent_id=two["parent_a"]))
+                db.session.flush()
+            assert selects == expected
+        db.session.rollback()
+        with count_selects() as selects:
+            db.session.add(RefChild(parent_id=two["parent_a"]))
+            db.session.flush()
+        assert selects == ["reftest_parent"]
+        db.session.rollback()
