@@ -11,8 +11,9 @@ allows it. The references are found from the mappers, not listed per model:
 * collections (one-to-many and many-to-many, e.g. a user's roles), checked from the parent.
 
 Cost: the hospital of an object already in the session is read from it; the others are looked
-up in one ``SELECT id, hospital_id ... WHERE id IN (...)`` per referenced table per flush.
-Unchanged references of changed rows are not looked at.
+up in one ``SELECT id, hospital_id ... WHERE id IN (...)`` per referenced table per flush, and
+remembered until the transaction ends.
+Unchanged references of changed rows are not looked at, unless the row changes hospital.
 
 Rows written with Core statements (``insert()``, ``update()``, bulk loaders) do not pass through
 a flush: code that writes references that way checks them itself.
@@ -24,7 +25,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapper
+from sqlalchemy import event
+from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.interfaces import MANYTOMANY, MANYTOONE, ONETOMANY
 
 from core.i18n import _m
@@ -33,6 +35,7 @@ from core.tenancy import CrossHospitalReference, DataScoped, GroupShared, Hospit
 # Expanding IN lists past this many ids are sent in several statements (SQLite's limit on
 # bound parameters is 32766; PostgreSQL's 65535).
 CHUNK = 5000
+_UNKNOWN = object()
 
 
 @dataclass(frozen=True)
@@ -96,10 +99,23 @@ def _loaded_hospital(obj):
     return False, None
 
 
+# The hospitals of referenced rows seen in this transaction, by (column, value): an importer
+# flushing row after row refers to the same few departments, users and choices each time.
+# Forgotten at commit and at any rollback (a savepoint's too: its rows, and their ids, are gone).
+KNOWN = "hcrm_reference_hospitals"
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_soft_rollback")
+def _forget(session, *_args) -> None:
+    session.info.pop(KNOWN, None)
+
+
 class _Checker:
     def __init__(self, session):
         self.session = session
         self.pending: dict[sa.Column, dict] = defaultdict(dict)  # target column -> value -> [(obj, ref)]
+        self.known: dict = session.info.setdefault(KNOWN, {})
 
     def compare(self, obj, attr: str, target_mapper: Mapper, target_hospital, target_id) -> None:
         own = obj.hospital_id
@@ -126,6 +142,10 @@ class _Checker:
 
     def value(self, obj, ref: Reference, value) -> None:
         """A reference given as an id."""
+        hospital = self.known.get((ref.target_column, value), _UNKNOWN)
+        if hospital is not _UNKNOWN:
+            self.compare(obj, ref.attr, ref.target, hospital, value)
+            return
         if ref.target_column is ref.target.primary_key[0] and len(ref.target.primary_key) == 1:
             key = ref.target.identity_key_from_primary_key((value,))
             loaded = self.session.identity_map.get(key)
@@ -139,6 +159,11 @@ class _Checker:
     def row(self, obj, is_new: bool) -> None:
         state = sa.inspect(obj)
         refs, collections = references(state.mapper)
+        # A row moved to another hospital must have all its references there too, and the
+        # hospitals remembered for this transaction may be out of date.
+        every = is_new or state.attrs.hospital_id.history.has_changes()
+        if every and not is_new:
+            self.known.clear()
         for ref in refs:
             if ref.relationship:
                 added = state.attrs[ref.relationship].history.added
@@ -147,7 +172,7 @@ class _Checker:
                         self.object(obj, ref.attr, added[0])
                     continue
             history = state.attrs[ref.attr].history
-            if not is_new and not history.has_changes():
+            if not every and not history.has_changes():
                 continue
             value = state.dict.get(ref.attr)
             if value is not None:
@@ -167,6 +192,7 @@ class _Checker:
                 chunk = values[start:start + CHUNK]
                 rows = connection.execute(sa.select(column, hospital).where(column.in_(chunk)))
                 for value, target_hospital in rows:
+                    self.known[(column, value)] = target_hospital
                     for obj, attr, mapper in wanted.get(value, ()):
                         self.compare(obj, attr, mapper, target_hospital, value)
             # An id that matches no row is the database's foreign key's business (or a dangling

@@ -3,10 +3,11 @@
 Every hospital-owned row carries ``hospital_id``. A ``do_orm_execute`` listener adds
 ``with_loader_criteria`` for the current :class:`Scope` to every ORM SELECT, UPDATE and DELETE,
 so lists, detail pages, search, reports, exports and the API cannot disagree. A ``before_flush``
-listener fills in the hospital (and owner/department) of new rows and refuses writes outside
-the scope. Code that runs outside a request (CLI, jobs) states its scope explicitly with
-:func:`hospital_scope` or :func:`system_scope`; a query of hospital-owned rows without any
-scope raises :class:`TenancyError` instead of returning everything.
+listener fills in the hospital (and owner/department) of new rows, refuses writes outside
+the scope and references into another hospital (:mod:`core.references`). Code that runs
+outside a request (CLI, jobs) states its scope explicitly with :func:`hospital_scope` or
+:func:`system_scope`; a query of hospital-owned rows without any scope raises
+:class:`TenancyError` instead of returning everything.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session, declared_attr, with_loader_criteria
 
 from core.extensions import db
 from core.integers import bounded_int
+from core.i18n import _m
 
 LEVELS = ("own", "department", "hospital", "group")
 
@@ -321,8 +323,7 @@ def _apply_scope(state) -> None:
 
 @event.listens_for(Session, "before_flush")
 def _guard_writes(session, flush_context, instances) -> None:
-    from core import references
-    from core.i18n import _m
+    from core import references  # it builds on this module's mixins
     scope = _current.get()
     for obj in session.new:
         if not isinstance(obj, HospitalOwned):

@@ -350,3 +350,34 @@ def test_a_group_administrators_request_scope_is_one_hospital_and_still_writes_g
         with use_scope(scope):
             db.session.get(RefShared, two["shared_group"]).title = "group, edited in A"
             db.session.commit()
+
+
+def test_a_row_moved_to_another_hospital_takes_no_reference_along(app, two):
+    with app.app_context():
+        with hospital_scope(two["a"]):
+            child = RefChild(parent_id=two["parent_a"])
+            db.session.add(child)
+            db.session.commit()
+        with use_scope(Scope(hospital_id=two["a"], hospital_ids=None, level="group")):
+            child = db.session.get(RefChild, child.id)
+            child.hospital_id, child.owner_id = two["b"], two["user_b"]  # parent_id still points into A
+            with refused("RefChild.parent_id"):
+                db.session.commit()
+            db.session.rollback()
+
+
+def test_hospitals_looked_up_are_remembered_until_the_transaction_ends(app, two):
+    """An importer flushing row after row: the second flush of the transaction sends no lookup."""
+    with app.app_context(), hospital_scope(two["a"]):
+        db.session.expire_all()
+        for expected in (["reftest_parent"], []):
+            with count_selects() as selects:
+                db.session.add(RefChild(parent_id=two["parent_a"]))
+                db.session.flush()
+            assert selects == expected
+        db.session.rollback()
+        with count_selects() as selects:
+            db.session.add(RefChild(parent_id=two["parent_a"]))
+            db.session.flush()
+        assert selects == ["reftest_parent"]
+        db.session.rollback()
