@@ -26,9 +26,8 @@ DEMO_PLUGINS = ("patients", "followup")  # the others' demo data needs outside f
 
 
 def _owned_tables():
-    """The hospital-owned models whose tables this database has (other tests' test-only models
-    join the shared metadata without being migrated)."""
-    existing = set(sa.inspect(db.engine).get_table_names())
+    # Other tests declare models of their own whose tables this database lacks.
+    existing = set(sa.inspect(db.session.connection()).get_table_names())
     return [mapper.class_ for mapper in db.Model.registry.mappers
             if issubclass(mapper.class_, HospitalOwned) and mapper.local_table is not None
             and not mapper.inherits and mapper.local_table.name in existing]
