@@ -152,10 +152,16 @@ def tick(app, now: datetime | None = None) -> dict:
 
 
 def recover(app, now: datetime | None = None) -> int:
-    """Send again every active record whose beat is older than ``jobs.stale_seconds``."""
+    """Send again the running records whose consumer died (beat older than ``jobs.stale_seconds``,
+    and not a live process of this machine) and, when the queue holds no message at all, the
+    queued records older than that: their message was lost (a consumer killed between taking the
+    message and claiming the row, or a send that failed after its row was committed). A backlog
+    is never sent twice: while messages wait, a queued row's own message is among them."""
     now = now or utcnow()
     cutoff = now - timedelta(seconds=_stale_seconds(app))
-    stale = sa.and_(TaskRecord.state.in_(queue.ACTIVE), TaskRecord.heartbeat_at < cutoff)
+    storage = queue.state(app).huey.storage
+    states = ("running",) if storage.queue_size() or storage.schedule_size() else queue.ACTIVE
+    stale = sa.and_(TaskRecord.state.in_(states), TaskRecord.heartbeat_at < cutoff)
     with system_scope():
         rows = db.session.execute(sa.select(TaskRecord.id, TaskRecord.state, TaskRecord.retries, TaskRecord.worker)
                                   .where(stale)).all()
