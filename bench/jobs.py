@@ -105,8 +105,10 @@ def records(app):
 
 def reset(app) -> None:
     from core.extensions import db
+    from core.queue import state
     with app.app_context(), db.engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM core_task"))
+        state(app).huey.storage.flush_all()
 
 
 def enqueue_many(app, hospital_id: int, count: int) -> float:
@@ -171,7 +173,7 @@ def bench_backend(kind: str, args, plain: float) -> None:
     name = f"bench-{uuid.uuid4().hex[:6]}"
     url = {"sqlite": str(folder / "queue.sqlite3"), "postgresql": "", "redis": args.redis}[kind]
     settings = {"HCRM_JOBS_BACKEND": kind, "HCRM_JOBS_URL": url, "HCRM_QUEUE_NAME": name,
-                "HCRM_JOBS_PERIODIC": False, **FAST}
+                "HCRM_JOBS_PERIODIC": False, **FAST, "HCRM_JOBS_STALE_SECONDS": 300}
     try:
         app = build_app(database_url, settings)
         with app.app_context():

@@ -82,6 +82,8 @@ def _run(app, record_id: int) -> str | None:
                 task.run(hospital)
             else:
                 task.run(hospital, **dict(claimed.args or {}))
+            # "ok" is committed with the task's own writes: a task done is never run again.
+            _record_outcome(record_id, task, "ok")
             db.session.commit()
     except Exception as exc:  # recorded on the row; the consumer goes on with the other tasks
         db.session.rollback()
@@ -93,20 +95,25 @@ def _run(app, record_id: int) -> str | None:
     finally:
         queue._current.reset(token)
         queue._last_progress.pop(record_id, None)
-    return _finish(record_id, task, "ok")
+    return "ok"
 
 
-def _finish(record_id: int, task, state: str, error: str | None = None) -> str:
-    """Record the outcome in one UPDATE (a finished task's progress reads total / total)."""
+def _record_outcome(record_id: int, task, state: str, error: str | None = None) -> None:
+    """Write the outcome in one UPDATE, in the current transaction (a finished task's progress
+    reads total / total)."""
+    db.session.flush()  # the task's own rows, in the task's scope, before the system scope below
     table = TaskRecord.__table__
-    now = utcnow()
     done = sa.case((table.c.total.isnot(None), table.c.total), else_=table.c.done) if state == "ok" else table.c.done
     with system_scope():
         db.session.execute(sa.update(table).where(table.c.id == record_id)
-                           .values(state=state, error=error, finished_at=now, done=done))
+                           .values(state=state, error=error, finished_at=utcnow(), done=done))
         if isinstance(task, Job):
             _job_outcome(db.session.get(TaskRecord, record_id), state, error)
-        db.session.commit()
+
+
+def _finish(record_id: int, task, state: str, error: str | None = None) -> str:
+    _record_outcome(record_id, task, state, error)
+    db.session.commit()
     return state
 
 
@@ -145,10 +152,16 @@ def tick(app, now: datetime | None = None) -> dict:
 
 
 def recover(app, now: datetime | None = None) -> int:
-    """Send again every active record whose beat is older than ``jobs.stale_seconds``."""
+    """Send again the running records whose consumer died (beat older than ``jobs.stale_seconds``,
+    and not a live process of this machine) and, when the queue holds no message at all, the
+    queued records older than that: their message was lost (a consumer killed between taking the
+    message and claiming the row, or a send that failed after its row was committed). A backlog
+    is never sent twice: while messages wait, a queued row's own message is among them."""
     now = now or utcnow()
     cutoff = now - timedelta(seconds=_stale_seconds(app))
-    stale = sa.and_(TaskRecord.state.in_(queue.ACTIVE), TaskRecord.heartbeat_at < cutoff)
+    storage = queue.state(app).huey.storage
+    states = ("running",) if storage.queue_size() or storage.schedule_size() else queue.ACTIVE
+    stale = sa.and_(TaskRecord.state.in_(states), TaskRecord.heartbeat_at < cutoff)
     with system_scope():
         rows = db.session.execute(sa.select(TaskRecord.id, TaskRecord.state, TaskRecord.retries, TaskRecord.worker)
                                   .where(stale)).all()

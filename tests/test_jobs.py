@@ -182,7 +182,7 @@ def test_progress_is_recorded_and_a_failed_task_can_be_retried(jobs_app, hospita
     counted = enqueue(jobs_app, "jobber.count", hospitals["A"], n=500)
     with consumers(jobs_app, plugin_dirs=[jobber_dir]):
         failed, done = finished(jobs_app, first, counted)
-        assert (done.state, done.done, done.total) == ("ok", 500, 500)
+        assert (done.state, done.done, done.total) == ("ok", 500, 500), done.error
         with jobs_app.app_context(), system_scope():
             record = db.session.get(TaskRecord, first)
             record.args = {"code": "ONCE"}  # the cause was fixed meanwhile
