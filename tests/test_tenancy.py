@@ -19,7 +19,7 @@ class Record(DataScoped, db.Model):
 @pytest.fixture
 def world(app):
     with app.app_context():
-        Record.__table__.create(db.engine, checkfirst=True)
+        Record.__table__.create(db.session.connection(), checkfirst=True)  # in the test's transaction
         a, b = make_hospital("A"), make_hospital("B")
         ortho = make_department(a, "ORTH")
         knee = make_department(a, "KNEE", parent=ortho)
@@ -41,8 +41,8 @@ def world(app):
                                       department_id=dept.id if dept else None))
                 db.session.commit()
         yield {"a": a.id, "b": b.id, "users": ids, "depts": {"ortho": ortho.id, "knee": knee.id}}
-        db.session.remove()
-        Record.__table__.drop(db.engine)
+        Record.__table__.drop(db.session.connection())
+        db.session.commit()
 
 
 def titles_for(app, username):

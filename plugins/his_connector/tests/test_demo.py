@@ -64,6 +64,7 @@ def test_syncing_the_demo_his_brings_patients_and_visits_and_quarantines_the_bad
         assert [r.rows_read for r in again] == [0, 0]
 
 
+@pytest.mark.real_commits  # the page starts the sync in a background thread
 def test_the_demo_can_be_synced_from_the_page(app, client, demo_hospital):
     from plugins.his_connector.tests.test_pages_runs import _wait_for_background_syncs
     with app.app_context(), hospital_scope(demo_hospital):

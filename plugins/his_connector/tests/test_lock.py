@@ -64,6 +64,7 @@ def _other_process_holds_the_lock(app, hospital_id, connection_id, *, silent_for
         return run.id
 
 
+@pytest.mark.real_commits  # a second sync in another thread must see the first one's claim
 def test_a_second_sync_of_the_same_connection_is_refused_while_the_first_runs(app, hospital, his_file):
     connection_id = _patients_his(app, his_file, hospital["a"], 250)
     seen = {}
