@@ -9,7 +9,20 @@ fixtures by installing ``hcrm``. The database comes from ``HCRM_TEST_DATABASE``:
   reason printed, on a developer's machine.
 
 The schema is built once per run by the Alembic migrations (so the migrations are tested on
-every run); each test starts with empty tables.
+every run). The ``app`` fixture is built once per run (``app_factory`` once per set of settings)
+and each test runs inside a transaction rolled back after it (core.testing_rollback): the code
+under test commits as usual, nothing it writes reaches the next test, and the app's settings
+(``app.config``) and caches are put back. What a test must do differently:
+
+* mark it ``@pytest.mark.real_commits`` when its writes must really be committed: another
+  thread, process or connection must see them or write itself (background syncs and imports,
+  subprocesses, ``db.engine.begin()``, a second engine, killing database sessions, statements
+  counted on the autocommit twin). It gets an app of its own and the tables are emptied after
+  it, as before. A thread or a second connection writing to the test database during a
+  rolled-back test fails the test with that advice;
+* mark it ``@pytest.mark.fresh_app`` when it adds routes or blueprints to its app;
+* do not assert database ids or sequence values (PostgreSQL's sequences are not rolled back);
+* an app built with ``make_app`` inside a test shares the test's transaction.
 """
 from __future__ import annotations
 
@@ -22,8 +35,26 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from core import testing_rollback as rollback
+
 DEFAULT_PG = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 PASSWORD = "correct-horse-9"
+
+
+MARKERS = {
+    "real_commits": "real_commits: the test's writes must be committed and seen by other connections or "
+                    "processes (queue consumers, threads, subprocesses); it gets its own app and emptied "
+                    "tables instead of a rolled-back transaction",
+    "fresh_app": "fresh_app: the test changes its app (routes, blueprints): it gets an app of its own, "
+                 "still in a rolled-back transaction",
+}
+
+
+def pytest_configure(config):
+    declared = {line.split(":", 1)[0] for line in config.getini("markers")}
+    for name, line in MARKERS.items():
+        if name not in declared:
+            config.addinivalue_line("markers", line)
 
 
 def _in_ci() -> bool:
@@ -80,6 +111,16 @@ TEST_SETTINGS = {"TESTING": True, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "test
 
 
 def make_app(database_url, *, finder=None, config_overrides=None, **settings):
+    """A new app on ``database_url``. Inside a rolled-back test it shares the test's engine and
+    transaction (core.testing_rollback)."""
+    application = _build_app(database_url, finder=finder, config_overrides=config_overrides, **settings)
+    outer = rollback.active()
+    if outer is not None:
+        outer.adopt(application)
+    return application
+
+
+def _build_app(database_url, *, finder=None, config_overrides=None, **settings):
     from core import create_app
     return create_app(test_config(database_url, **(config_overrides or {})),
                       overrides={**TEST_SETTINGS, **settings}, finder=finder)
@@ -98,17 +139,22 @@ def _schema(database_url):
 
 def dispose_engines() -> None:
     """Close the current app's pooled connections (the engine's and its autocommit twin's): a
-    test run builds hundreds of apps on one database."""
+    test run builds many apps on one database."""
     from core.extensions import db
     from core.permissions import hcrm
-    db.engine.dispose()
+    for engine in db.engines.values():
+        engine.dispose()
     if hcrm().autocommit_engine is not None:
         hcrm().autocommit_engine.dispose()
 
 
 def _empty_tables(app) -> None:
+    """Delete every row a ``real_commits`` test committed (nothing to do in a rolled-back test)."""
     from core.extensions import db
     with app.app_context():
+        if rollback.active() is not None:
+            db.session.remove()
+            return
         with db.engine.begin() as conn:
             # Test-only models add tables to the shared metadata that this database may lack.
             existing = set(sa.inspect(conn).get_table_names())
@@ -123,12 +169,111 @@ def _empty_tables(app) -> None:
         dispose_engines()
 
 
+# -- one app per settings, one transaction per test ---------------------------------------------
+def _real_commits(request) -> bool:
+    return request.node.get_closest_marker("real_commits") is not None
+
+
+class _Apps:
+    """The run's apps, one per ``make_app`` keywords (without ``finder``), built when first asked."""
+
+    def __init__(self, url):
+        self.url, self.built = url, {}
+
+    @staticmethod
+    def _key(kwargs) -> str:
+        return repr(sorted((k, sorted(v.items()) if isinstance(v, dict) else v) for k, v in kwargs.items()))
+
+    def get(self, **kwargs):
+        """The app for ``kwargs``; all of them share the first one's engine (the one whose
+        connection carries each test's transaction)."""
+        key = self._key(kwargs)
+        if key not in self.built:
+            from core.extensions import db
+            application = _build_app(self.url, **kwargs)
+            if self.built:
+                rollback.share_engine(application, self.engine)
+            else:
+                with application.app_context():
+                    self.engine = db.engine
+                rollback.manage_savepoints(self.engine)
+            self.built[key] = application
+        return self.built[key]
+
+    @contextlib.contextmanager
+    def lend(self, **kwargs):
+        """The app for ``kwargs``, for one test: its settings put back and its caches emptied
+        after it. A test that adds routes to it spoils it for the next ones: it is dropped (built
+        again when next asked) and the test told to ask for an app of its own."""
+        application = self.get(**kwargs)
+        state = application.extensions["hcrm"]
+        config, rules, blueprints = dict(application.config), len(list(application.url_map.iter_rules())), \
+            set(application.blueprints)
+        state.live_cache.clear()
+        state.principals.clear()
+        # Flask refuses new routes once an app served a request; let the test try, so that the
+        # check below can say what to do instead.
+        application._got_first_request = False
+        try:
+            yield application
+        finally:
+            application.config.clear()
+            application.config.update(config)
+            state.live_cache.clear()
+            state.principals.clear()
+        if len(list(application.url_map.iter_rules())) != rules or set(application.blueprints) != blueprints:
+            del self.built[self._key(kwargs)]
+            with application.app_context():
+                dispose_engines()
+            pytest.fail("the test added routes or blueprints to the shared app: mark it @pytest.mark.fresh_app",
+                        pytrace=False)
+
+    def close(self):
+        for application in self.built.values():
+            with application.app_context():
+                dispose_engines()
+
+
+@pytest.fixture(scope="session")
+def _app_cache(_schema):
+    apps = _Apps(_schema)
+    yield apps
+    apps.close()
+
+
+@pytest.fixture(autouse=True)
+def _test_transaction(request):
+    """Every test that touches the test database runs in a transaction rolled back after it,
+    unless marked ``real_commits`` (see core.testing_rollback)."""
+    if "database_url" not in request.fixturenames or _real_commits(request):
+        yield None
+        return
+    request.getfixturevalue("_schema")
+    apps = request.getfixturevalue("_app_cache")
+    apps.get()
+    outer = rollback.begin(apps.engine)
+    try:
+        yield outer
+    finally:
+        rollback.end(outer)
+    if outer.misuse:
+        pytest.fail(outer.misuse[0], pytrace=False)
+
+
 @pytest.fixture
-def app(_schema):
-    """A fresh app on the migrated test database; tables are emptied after the test."""
-    application = make_app(_schema)
-    yield application
-    _empty_tables(application)
+def app(request, _test_transaction, _schema):
+    """The app on the migrated test database. Built once per run and lent to each test inside a
+    rolled-back transaction; a ``fresh_app`` test gets one of its own, a ``real_commits`` test
+    one of its own whose committed rows are deleted after it."""
+    if _test_transaction is None:
+        application = make_app(_schema)
+        yield application
+        _empty_tables(application)
+    elif request.node.get_closest_marker("fresh_app"):
+        yield make_app(_schema)
+    else:
+        with request.getfixturevalue("_app_cache").lend() as application:
+            yield application
 
 
 @pytest.fixture
@@ -137,18 +282,22 @@ def client(app):
 
 
 @pytest.fixture
-def app_factory(_schema):
-    """Build apps with other settings on the migrated test database: ``app_factory(**kwargs)``
-    takes ``make_app``'s keywords (``finder``, ``config_overrides``, Flask settings). Tables are
-    emptied after the test, as with ``app``."""
-    built = []
+def app_factory(request, _test_transaction, _schema):
+    """Apps with other settings on the migrated test database: ``app_factory(**kwargs)`` takes
+    ``make_app``'s keywords (``finder``, ``config_overrides``, Flask settings). Inside a
+    rolled-back test an app without ``finder`` is built once per run for its keywords and lent
+    like ``app``; in a ``real_commits`` test tables are emptied after it, as with ``app``."""
+    built, lent = [], contextlib.ExitStack()
 
     def factory(**kwargs):
-        built.append(make_app(_schema, **kwargs))
-        return built[-1]
+        if _test_transaction is None or "finder" in kwargs or request.node.get_closest_marker("fresh_app"):
+            built.append(make_app(_schema, **kwargs))
+            return built[-1]
+        return lent.enter_context(request.getfixturevalue("_app_cache").lend(**kwargs))
 
-    yield factory
-    if built:
+    with lent:
+        yield factory
+    if built and _test_transaction is None:
         _empty_tables(built[-1])
     for application in built:
         with application.app_context():

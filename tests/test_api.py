@@ -150,6 +150,7 @@ def test_errors_are_json_never_html(app, client):
     _json_error(too_big, 413)
 
 
+@pytest.mark.fresh_app  # registers a blueprint of its own
 def test_unexpected_error_is_json_500_without_internals(app, client):
     bp = Blueprint("boom_api", __name__, url_prefix="/api/v1/boom")
 
@@ -166,6 +167,7 @@ def test_unexpected_error_is_json_500_without_internals(app, client):
     assert "Nothing was saved" in error["message"]
 
 
+@pytest.mark.fresh_app  # registers a blueprint of its own
 def test_toolkit_return_conventions_and_service_validation(app, client):
     from marshmallow import Schema, ValidationError, fields
     with app.app_context():

@@ -1,10 +1,13 @@
 """core.autocommit_reads: on PostgreSQL an API GET runs on the autocommit twin of the app's
 engine (no BEGIN/ROLLBACK round trips); writes, pages and other databases keep transactions."""
+import pytest
 import sqlalchemy as sa
 
 from core.extensions import db
 from core.permissions import hcrm
 from core.testing import PASSWORD, api_token, make_hospital, make_user
+
+pytestmark = pytest.mark.real_commits  # API reads must run on the real autocommit twin engine
 
 
 def _statements_by_engine(app):

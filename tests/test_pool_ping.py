@@ -1,10 +1,13 @@
 """core.pool_ping: a pooled connection is checked before use only after sitting idle, and one
 that died meanwhile (database restart, a firewall cutting idle sessions) is replaced before the
 request sees it."""
+import pytest
 import sqlalchemy as sa
 
 from core import pool_ping
 from core.extensions import db
+
+pytestmark = pytest.mark.real_commits  # the pool's own connections are checked, killed and replaced
 
 
 class Clock:

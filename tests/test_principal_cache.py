@@ -82,6 +82,7 @@ def test_reads_reuse_the_principal_and_writes_load_it(app, client, alice, clock)
     assert len(reads) == 3  # the 5 seconds were over
 
 
+@pytest.mark.real_commits  # another worker's change, sent on a connection of its own
 def test_a_revocation_elsewhere_stops_reads_after_the_delay_and_writes_at_once(app, client, alice, clock):
     assert client.get(ME, headers=alice).status_code == 200
     _sql(app, "UPDATE core_api_token SET revoked_at = CURRENT_TIMESTAMP")

@@ -38,8 +38,8 @@ class Note(ScopedThrough, db.Model):
 @pytest.fixture
 def world(app):
     with app.app_context():
-        Record.__table__.create(db.engine, checkfirst=True)
-        Note.__table__.create(db.engine, checkfirst=True)
+        Record.__table__.create(db.session.connection(), checkfirst=True)  # in the test's transaction
+        Note.__table__.create(db.session.connection(), checkfirst=True)
         a, b = make_hospital("A"), make_hospital("B")
         ortho = make_department(a, "ORTH")
         knee = make_department(a, "KNEE", parent=ortho)
@@ -66,9 +66,9 @@ def world(app):
                                + [Note(text="orphan", record_id=None)])
             db.session.commit()
         yield {"a": a.id, "b": b.id, "users": ids, "depts": {"ortho": ortho.id, "knee": knee.id}}
-        db.session.remove()
-        Note.__table__.drop(db.engine)
-        Record.__table__.drop(db.engine)
+        Note.__table__.drop(db.session.connection())
+        Record.__table__.drop(db.session.connection())
+        db.session.commit()
 
 
 def titles_for(app, username, hospital_code=None, *, whole_group=False):

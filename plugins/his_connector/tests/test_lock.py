@@ -64,6 +64,7 @@ def _other_process_holds_the_lock(app, hospital_id, connection_id, *, silent_for
         return run.id
 
 
+@pytest.mark.real_commits  # a second sync in another thread must see the first one's claim
 def test_a_second_sync_of_the_same_connection_is_refused_while_the_first_runs(app, hospital, his_file):
     connection_id = _patients_his(app, his_file, hospital["a"], 250)
     seen = {}
@@ -95,6 +96,7 @@ def test_a_second_sync_of_the_same_connection_is_refused_while_the_first_runs(ap
 
 
 def test_a_failed_sync_gives_the_lock_back(app, hospital, his_file):
+    app.config["HCRM_HIS_RETRIES"] = 0  # retrying is test_resilience's subject: a minute of backoff here
     connection_id = _patients_his(app, his_file, hospital["a"])
     with app.app_context(), hospital_scope(hospital["a"]):  # the HIS dropped the table since: the run fails
         db.session.execute(sa.update(Mapping).values(query="SELECT * FROM MZ_BRXX_GONE"))

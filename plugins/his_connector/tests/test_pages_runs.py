@@ -53,6 +53,7 @@ def _setup(app, his, hospital):
         return connect(his, hospital["a"], safety_lag=0)
 
 
+@pytest.mark.real_commits  # the page starts the sync in a background thread
 def test_sync_now_runs_in_the_background_and_the_run_log_shows_it(app, client, hospital, his_file):
     connection_id = _setup(app, his_file, hospital)
     login(client, "a_admin")
@@ -120,6 +121,7 @@ def test_bad_sync_requests_say_what_is_wrong_and_start_nothing(app, client, hosp
     assert _runs(app, hospital["a"]) == []
 
 
+@pytest.mark.real_commits  # the page starts the sync in a background thread
 def test_quarantine_masks_raw_rows_resolves_and_retries(app, client, hospital, his_file):
     connection_id = _setup(app, his_file, hospital)
     with app.app_context():
