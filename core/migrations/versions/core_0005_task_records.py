@@ -4,7 +4,7 @@ core.queue keeps one row per queued task: its state, error, progress and retries
 page, the CLI and the consumers' recovery of tasks whose consumer died share one truth.
 
 Revision ID: c5a7f0e1d205
-Revises: 99b3e2969c0b
+Revises: 5d0c7e41a2b9
 Create Date: 2026-12-07 00:50:00
 """
 import sqlalchemy as sa
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = 'c5a7f0e1d205'
-down_revision = '99b3e2969c0b'
+down_revision = '5d0c7e41a2b9'
 branch_labels = None
 depends_on = None
 
