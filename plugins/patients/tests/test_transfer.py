@@ -144,7 +144,6 @@ def good_rows():
 
 
 # -- import: the good paths ----------------------------------------------------------------------
-@pytest.mark.real_commits  # the import job runs in a background thread
 def test_xlsx_import_end_to_end_with_chinese_headers_and_numbers_stored_as_numbers(app, client, imports):
     english(client, "a_admin")
     page = client.get(IMPORT_URL)
@@ -184,7 +183,6 @@ def test_xlsx_import_end_to_end_with_chinese_headers_and_numbers_stored_as_numbe
 
 
 @pytest.mark.parametrize("encoding", ["gbk", "gb18030", "utf-8-sig", "utf-8"])
-@pytest.mark.real_commits  # the import job runs in a background thread
 def test_csv_import_in_gbk_or_utf8(app, client, imports, encoding):
     english(client, "a_admin")
     rows = [["姓名", "性别", "身份证号", "手机", "科室", "重点病人"],
@@ -198,7 +196,6 @@ def test_csv_import_in_gbk_or_utf8(app, client, imports, encoding):
     assert (zhao.name, zhao.phone, zhao.birth_date) == ("赵六", "13612345678", date(1980, 2, 2))
 
 
-@pytest.mark.real_commits  # the import job runs in a background thread
 def test_semicolon_csv_and_english_headers_are_understood(app, client, imports):
     english(client, "a_admin")
     data = "Name;Gender;Date of birth;Mobile;Phone 2;Notes\r\nAnna;F;2001-05-06;13512345678;0731-8888888;hi\r\n"
@@ -208,7 +205,6 @@ def test_semicolon_csv_and_english_headers_are_understood(app, client, imports):
     assert check(client, token)["ok"] == 1
 
 
-@pytest.mark.real_commits  # the import job runs in a background thread
 def test_sql_and_html_in_names_are_imported_as_plain_text(app, client, imports):
     english(client, "a_admin")
     names = ["<script>alert(1)</script>", "Robert'); DROP TABLE patients_patient;--"]
@@ -222,7 +218,6 @@ def test_sql_and_html_in_names_are_imported_as_plain_text(app, client, imports):
 
 
 # -- import: bad files and bad rows -----------------------------------------------------------------
-@pytest.mark.real_commits  # the import job runs in a background thread
 def test_half_broken_spreadsheet_reports_every_row_and_imports_nothing(app, client, imports):
     english(client, "a_admin")
     bad_checksum = id_number("19900307", "135")[:-1] + ("0" if id_number("19900307", "135")[-1] != "0" else "1")
@@ -269,7 +264,6 @@ def test_half_broken_spreadsheet_reports_every_row_and_imports_nothing(app, clie
     assert patient_count(app, imports["a"]) == 0
 
 
-@pytest.mark.real_commits  # the import job runs in a background thread
 def test_duplicates_of_registered_patients_need_the_tick(app, client, imports):
     with app.test_request_context(), hospital_scope(imports["a"]):
         services.create_patient({"name": "张三", "id_number": id_number("19900307", "123")})
@@ -284,7 +278,6 @@ def test_duplicates_of_registered_patients_need_the_tick(app, client, imports):
     assert patient_count(app, imports["a"]) == 2
 
 
-@pytest.mark.real_commits  # the import job runs in a background thread
 def test_a_duplicate_registered_between_check_and_commit_rolls_everything_back(app, client, imports):
     english(client, "a_admin")
     rows = [["姓名", "身份证号"], ["甲", id_number("19900101", "111")], ["乙", id_number("19900102", "112")]]
@@ -428,7 +421,6 @@ def test_jobs_validate_then_commit_and_fire_the_created_events(app, imports, mon
     assert patient_count(app, imports["a"]) == 2 and patient_count(app, imports["b"]) == 0
 
 
-@pytest.mark.real_commits  # the import runs in a queue worker
 def test_a_job_that_breaks_shows_its_error_and_writes_nothing(app, client, imports):
     english(client, "a_admin")
     token = token_of(upload(client, "p.xlsx", xlsx(good_rows())))
@@ -463,7 +455,6 @@ def test_numbers_that_lost_digits_in_excel_or_csv_are_flagged(app, imports):
     assert set(errors) == {2, 3} and all("lost its last digits" in e[0] for e in errors.values())
 
 
-@pytest.mark.real_commits  # the import job runs in a background thread
 def test_5000_rows_are_checked_and_imported_in_the_background(app, client, imports):
     english(client, "a_admin")
     rows = [["姓名", "身份证号", "手机"]]

@@ -48,12 +48,15 @@ def test_too_many_rows_or_columns_are_refused_at_upload_naming_the_limits(app, c
     assert "101 columns; at most 100" in refusal(response)
 
 
+@pytest.mark.real_commits  # a queue worker reads the sheet
 def test_a_sheet_that_hides_its_size_is_stopped_by_the_check(app, client):
+    from core.testing_queue import consumers
     english(client, "a_admin")
-    app.config["HCRM_IMPORT_MAX_ROWS"] = 1000
+    app.config["HCRM_IMPORT_MAX_ROWS"] = 1000  # before the worker starts: it takes the app's settings
     lying = with_sheet(sheet_rows=20_000, dimension=b'<dimension ref="A1"/>')
-    token = token_of(upload(client, "patients.xlsx", lying))
-    progress = check(client, token, mapping=["name"])
+    with consumers(app):
+        token = token_of(upload(client, "patients.xlsx", lying))
+        progress = check(client, token, mapping=["name"])
     assert progress["state"] == "failed"
     assert "more than 1000 rows" in progress["message"]
 
