@@ -4,7 +4,10 @@ Every app a test run builds enqueues into one private queue (a SQLite file in th
 temporary folder by default; ``HCRM_TEST_QUEUE=postgresql`` or ``redis`` for the servers),
 never into a deployment's ``instance/queue.sqlite3``. ``consumer(...)`` starts ``python -m
 core.testing_queue`` -- an ``hcrm worker`` on the test database -- and stops it (SIGTERM, or
-SIGKILL in the crash tests). When the PostgreSQL or Redis server of a queue test does not
+SIGKILL in the crash tests). A consumer gets the plugin settings (config.yaml's
+``plugins_settings``) of the app it serves, as a deployment's workers read the web's
+config.yaml: the app's own, plus what a test configured with ``record_plugin_settings``; so
+start it after configuring (``start_consumers``). When the PostgreSQL or Redis server of a queue test does not
 answer, the test fails under CI and is skipped on a developer's machine (as core.testing does).
 """
 from __future__ import annotations
@@ -27,6 +30,8 @@ REDIS_URL = os.environ.get("HCRM_TEST_REDIS", "redis://127.0.0.1:6379/15")
 BACKENDS = ("sqlite", "postgresql", "redis")
 FAST = {"HCRM_JOBS_STALE_SECONDS": 3, "HCRM_JOBS_TICK_SECONDS": 1}
 REPO = Path(__file__).resolve().parent.parent
+# app.config key: {plugin: {"group": ..., "hospitals": ...}}, JSON, as a test configured them
+PLUGINS_SETTINGS = "HCRM_TEST_PLUGINS_SETTINGS"
 
 
 def queue_settings(backend: str, directory: Path, database_url: str) -> dict:
@@ -79,13 +84,31 @@ def _flush(settings: dict) -> None:
         huey.storage.flush_all()
 
 
-class Consumer:
-    """A consumer process on the test database; ``kill()`` is SIGKILL, ``stop()`` SIGTERM."""
+def plugin_settings(app) -> dict:
+    """{plugin: {"group": ..., "hospitals": ...}}: the raw ``plugins_settings`` sections ``app``
+    runs with -- its config's, replaced plugin by plugin by what a test recorded."""
+    sections = {name: {"group": dict(s.group), "hospitals": {code: dict(h) for code, h in s.hospitals.items()}}
+                for name, s in app.extensions["hcrm"].config.plugins_settings.items()}
+    return {**sections, **json.loads(app.config.get(PLUGINS_SETTINGS, "{}"))}
 
-    def __init__(self, database_url: str, settings: dict, plugin_dirs=(), workers: int = 2):
+
+def record_plugin_settings(app, plugin: str, group: dict, hospitals: dict) -> None:
+    """Note the raw section a test gave ``plugin`` on ``app`` (after the plugin validated it), for
+    the consumers started later. Kept in app.config, so it goes with the test's settings."""
+    app.config[PLUGINS_SETTINGS] = json.dumps({**json.loads(app.config.get(PLUGINS_SETTINGS, "{}")),
+                                               plugin: {"group": group, "hospitals": hospitals}})
+
+
+class Consumer:
+    """A consumer process on the test database; ``kill()`` is SIGKILL, ``stop()`` SIGTERM.
+    ``plugins_settings`` is ``plugin_settings(app)``'s form, validated by each plugin's
+    ``hcrm_settings`` hook as config.yaml is."""
+
+    def __init__(self, database_url: str, settings: dict, plugin_dirs=(), workers: int = 2,
+                 plugins_settings: dict | None = None):
         self.ready_file = Path(tempfile.gettempdir()) / f"hcrm-consumer-{uuid.uuid4().hex}"
         spec = {"database_url": database_url, "settings": settings, "plugin_dirs": [str(d) for d in plugin_dirs],
-                "workers": workers, "ready_file": str(self.ready_file)}
+                "workers": workers, "ready_file": str(self.ready_file), "plugins_settings": plugins_settings or {}}
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO)] + [str(Path(d).parent) for d in plugin_dirs]
                                                             + [os.environ.get("PYTHONPATH", "")])}
         self.process = subprocess.Popen([sys.executable, "-m", "core.testing_queue", json.dumps(spec)], env=env,
@@ -119,11 +142,13 @@ class Consumer:
 
 
 @contextlib.contextmanager
-def consumers(app, count: int = 1, *, plugin_dirs=(), workers: int = 2):
-    """``count`` consumer processes on ``app``'s database and queue, stopped on exit."""
+def consumers(app, count: int = 1, *, plugin_dirs=(), workers: int = 2, **overrides):
+    """``count`` consumer processes on ``app``'s database and queue, with its settings and plugin
+    settings (``overrides``: app.config values of their own), stopped on exit."""
     settings = {k: v for k, v in app.config.items() if k.startswith("HCRM_") or k in ("TESTING", "SECRET_KEY")}
-    settings = {k: v for k, v in settings.items() if isinstance(v, (str, int, float, bool))}
-    started = [Consumer(app.extensions["hcrm"].config.database_url, settings, plugin_dirs, workers)
+    settings = {k: v for k, v in settings.items() if isinstance(v, (str, int, float, bool)) and k != PLUGINS_SETTINGS}
+    started = [Consumer(app.extensions["hcrm"].config.database_url, {**settings, **overrides}, plugin_dirs, workers,
+                        plugin_settings(app))
                for _ in range(count)]
     try:
         for consumer in started:
@@ -144,6 +169,19 @@ def queue_consumer(_schema, _private_queue):
     consumer.wait_ready()
     yield consumer
     consumer.stop()
+
+
+@pytest.fixture
+def start_consumers(app, _private_queue):
+    """``start_consumers(count=1, *, plugin_dirs=(), workers=2, **overrides)`` starts consumers
+    on the test's app as it is configured at that moment (the module-wide ``queue_consumer`` has
+    no plugin settings); they run no periodic job unless told and stop after the test. Such a
+    test is ``real_commits``: the consumers read the rows it committed."""
+    with contextlib.ExitStack() as stack:
+        def start(count: int = 1, **kwargs):
+            kwargs.setdefault("HCRM_JOBS_PERIODIC", False)
+            return stack.enter_context(consumers(app, count, **kwargs))
+        yield start
 
 
 def drain(app, timeout: float = 60.0) -> list:
@@ -174,11 +212,14 @@ def wait_until(predicate, timeout: float = 30.0, every: float = 0.1):
 
 
 def _main(spec_json: str) -> None:
+    from core.config import PluginSettings
     from core.queue_worker import consume
     from core.testing import finder_with, make_app
     spec = json.loads(spec_json)
     finder = finder_with(*spec["plugin_dirs"]) if spec["plugin_dirs"] else None
-    app = make_app(spec["database_url"], finder=finder, **spec["settings"])
+    sections = {name: PluginSettings(name, s["group"], s["hospitals"]) for name, s in spec["plugins_settings"].items()}
+    app = make_app(spec["database_url"], finder=finder, config_overrides={"plugins_settings": sections},
+                   **spec["settings"])
     with app.app_context():
         from core.queue import state
         state(app)  # the storage's tables exist before the test enqueues

@@ -222,12 +222,26 @@ def hospital(app):
         return {"a": a.id, "b": b.id, "ortho": ortho.id, "neuro": neuro.id}
 
 
+@pytest.fixture(autouse=True)
+def _sources_put_back(request):
+    """The shared app's configured sources are put back after each test (allow_sources changes
+    them; core.testing puts back app.config, not what the plugins validated)."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    state = request.getfixturevalue("app").extensions["hcrm"]
+    before = state.plugin_settings.get("his_connector")
+    yield
+    state.plugin_settings["his_connector"] = before
+
+
 def allow_sources(*sources: dict, sqlite_dir: str | None = None, hospitals: dict | None = None, app=None):
     """Configure HIS sources on the running app as an operator would in config.yaml: ``sources``
     group-wide (``plugins_settings.his_connector.sources``), ``hospitals`` {code: [source, …]}
     per hospital. Validated by the plugin's own hook (so a source reaching the CRM's database
     raises ConfigError here too); sources already configured stay unless a new one takes
-    their name. Returns the settings."""
+    their name. The queue consumers started afterwards get the same sources
+    (core.testing_queue.start_consumers). Returns the settings."""
     from flask import current_app
 
     from core.config import PluginSettings
@@ -240,6 +254,7 @@ def allow_sources(*sources: dict, sqlite_dir: str | None = None, hospitals: dict
     section = PluginSettings("his_connector", group, {code: {"sources": list(listed)}
                                                      for code, listed in (hospitals or {}).items()})
     new = his_settings.validate(section, state.config)
+    _record(app, section)
     old = state.plugin_settings.get("his_connector")
     names = {s.name for s in new.sources}
     kept = tuple(s for s in (old.sources if old else ()) if s.name not in names)
@@ -247,6 +262,23 @@ def allow_sources(*sources: dict, sqlite_dir: str | None = None, hospitals: dict
                                       new.crm_url)
     state.plugin_settings["his_connector"] = merged
     return merged
+
+
+def _record(app, section) -> None:
+    """Merge ``section`` into the raw settings the app's consumers get, as allow_sources merges
+    the validated ones: a new source replaces the one of its name, wherever it was listed."""
+    from core.testing_queue import plugin_settings, record_plugin_settings
+    old = plugin_settings(app).get("his_connector", {"group": {}, "hospitals": {}})
+    names = {s["name"] for s in section.group["sources"]}
+    names |= {s["name"] for h in section.hospitals.values() for s in h["sources"]}
+
+    def kept(listed):
+        return [s for s in listed or () if s.get("name") not in names]
+    group = {**old["group"], **section.group, "sources": kept(old["group"].get("sources")) + section.group["sources"]}
+    hospitals = {code: {**h, "sources": kept(h.get("sources"))} for code, h in old["hospitals"].items()}
+    for code, h in section.hospitals.items():
+        hospitals[code] = {"sources": hospitals.get(code, {}).get("sources", []) + h["sources"]}
+    record_plugin_settings(app, "his_connector", group, hospitals)
 
 
 def allow(his: His, app=None):

@@ -96,13 +96,14 @@ def test_cli_names_the_problem(app, hospital, his):
 
 
 @pytest.mark.real_commits
-def test_the_job_syncs_connections_whose_schedule_is_due(app, hospital, his, queue_consumer):
+def test_the_job_syncs_connections_whose_schedule_is_due(app, hospital, his, start_consumers):
     his.patient("P1", "张三", gxsj=his.tick())
     with app.app_context():
         scheduled = connect(his, hospital["a"], entities=("patients",), schedule_minutes=30)
         with hospital_scope(hospital["a"]):
             manual = services.create_connection({"name": "manual", "source": his.source["name"], "username": his.username})
             manual_id = manual.id
+        start_consumers()  # after the source is configured, as workers start after config.yaml
         (scheduling,) = jobs.run_now("his_connector.schedule", hospital_code="A", wait=True, timeout=60)
         assert scheduling.state == "ok"
         tasks = drain(app)
@@ -137,10 +138,11 @@ def test_dashboard_card_shows_the_last_run_and_open_quarantine(app, hospital, hi
 
 
 @pytest.mark.real_commits
-def test_the_cli_queues_a_sync_for_the_workers(app, hospital, his, queue_consumer):
+def test_the_cli_queues_a_sync_for_the_workers(app, hospital, his, start_consumers):
     his.patient("P1", "张三", gxsj=his.tick())
     with app.app_context():
         connection_id = connect(his, hospital["a"], entities=("patients",))
+    start_consumers()
     result = app.test_cli_runner().invoke(his_cli, ["sync", "--hospital", "A", "--queue"])
     assert result.exit_code == 0 and "HIS: queued as task #" in result.output
     (task,) = drain(app)

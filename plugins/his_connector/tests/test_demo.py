@@ -69,8 +69,9 @@ def test_syncing_the_demo_his_brings_patients_and_visits_and_quarantines_the_bad
 
 
 @pytest.mark.real_commits
-def test_the_demo_can_be_synced_from_the_page(app, client, demo_hospital, queue_consumer):
+def test_the_demo_can_be_synced_from_the_page(app, client, demo_hospital, start_consumers):
     from core.testing_queue import drain
+    start_consumers()  # they get the demo's source, configured by demo_hospital
     with app.app_context(), hospital_scope(demo_hospital):
         connection_id = db.session.execute(sa.select(Connection.id)).scalar_one()
     login(client, "demo1_super_admin", DEMO_PASSWORD)

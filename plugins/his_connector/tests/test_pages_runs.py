@@ -12,7 +12,7 @@ from plugins.his_connector.models import Connection, Mapping, Quarantine, Run
 from plugins.his_connector.tests.conftest import connect, id_number, sync
 from plugins.patients.models import Patient
 
-pytestmark = [pytest.mark.real_commits, pytest.mark.usefixtures("queue_consumer")]
+pytestmark = pytest.mark.real_commits
 
 BAD_ID = "430621198003071230"  # wrong check digit
 
@@ -53,9 +53,10 @@ def _setup(app, his, hospital):
         return connect(his, hospital["a"], safety_lag=0)
 
 
-@pytest.mark.real_commits  # the page starts the sync in a background thread
-def test_sync_now_runs_in_the_background_and_the_run_log_shows_it(app, client, hospital, his_file):
+@pytest.mark.real_commits  # the page queues the sync for a consumer process
+def test_sync_now_runs_in_the_background_and_the_run_log_shows_it(app, client, hospital, his_file, start_consumers):
     connection_id = _setup(app, his_file, hospital)
+    start_consumers()
     login(client, "a_admin")
     page = client.get("/his_connector/runs").get_data(as_text=True)
     assert "立即同步" in page and "后台" in page and "还没有同步记录" in page
@@ -121,9 +122,10 @@ def test_bad_sync_requests_say_what_is_wrong_and_start_nothing(app, client, hosp
     assert _runs(app, hospital["a"]) == []
 
 
-@pytest.mark.real_commits  # the page starts the sync in a background thread
-def test_quarantine_masks_raw_rows_resolves_and_retries(app, client, hospital, his_file):
+@pytest.mark.real_commits  # the page queues the sync for a consumer process
+def test_quarantine_masks_raw_rows_resolves_and_retries(app, client, hospital, his_file, start_consumers):
     connection_id = _setup(app, his_file, hospital)
+    start_consumers()
     with app.app_context():
         sync(hospital["a"], connection_id)
     _user_with(app, hospital["a"], "a_operator", ["his_connector.run"])
