@@ -128,6 +128,7 @@ def test_a_number_read_by_hand_is_a_400_on_every_database(app, everything):
     assert response.status_code == 400
 
 
+@pytest.mark.fresh_app  # adds a route to its app
 def test_a_number_the_database_refuses_is_a_400_naming_the_limit(app):
     def store_a_huge_number():  # what a plugin's view does when it trusts int(request.form[...])
         db.session.execute(sa.select(sa.cast(sa.bindparam("n", 10**30), sa.Integer))).all()

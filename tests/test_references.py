@@ -22,6 +22,9 @@ from core.tenancy import (
 )
 from core.testing import PASSWORD, api_token, login, make_department, make_hospital, make_user
 
+# The test-only models' tables are created and dropped with the app's engine.
+pytestmark = pytest.mark.real_commits
+
 
 class RefShared(GroupShared, db.Model):
     """Test-only: a row of one hospital or of the whole group, like a knowledge-base article."""
