@@ -209,6 +209,7 @@ class _Apps:
         state = application.extensions["hcrm"]
         config, rules, blueprints = dict(application.config), len(list(application.url_map.iter_rules())), \
             set(application.blueprints)
+        plugin_settings = dict(state.plugin_settings)  # tests configure plugins (HIS sources) on the app
         state.live_cache.clear()
         state.principals.clear()
         # Flask refuses new routes once an app served a request; let the test try, so that the
@@ -219,6 +220,8 @@ class _Apps:
         finally:
             application.config.clear()
             application.config.update(config)
+            state.plugin_settings.clear()
+            state.plugin_settings.update(plugin_settings)
             state.live_cache.clear()
             state.principals.clear()
         if len(list(application.url_map.iter_rules())) != rules or set(application.blueprints) != blueprints:
@@ -509,4 +512,4 @@ def finder_with(*package_dirs, source: str = "hcrm-test-plugins", builtin: bool 
         return (builtin_candidates() if builtin else []) + extra, []
 
     return finder
-from core.testing_queue import _private_queue, queue_consumer  # noqa: E402,F401  (queue fixtures: one private queue per run)
+from core.testing_queue import _private_queue, queue_consumer, start_consumers  # noqa: E402,F401  (queue fixtures: one private queue per run)

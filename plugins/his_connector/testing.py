@@ -222,19 +222,6 @@ def hospital(app):
         return {"a": a.id, "b": b.id, "ortho": ortho.id, "neuro": neuro.id}
 
 
-@pytest.fixture(autouse=True)
-def _sources_put_back(request):
-    """The shared app's configured sources are put back after each test (allow_sources changes
-    them; core.testing puts back app.config, not what the plugins validated)."""
-    if "app" not in request.fixturenames:
-        yield
-        return
-    state = request.getfixturevalue("app").extensions["hcrm"]
-    before = state.plugin_settings.get("his_connector")
-    yield
-    state.plugin_settings["his_connector"] = before
-
-
 def allow_sources(*sources: dict, sqlite_dir: str | None = None, hospitals: dict | None = None, app=None):
     """Configure HIS sources on the running app as an operator would in config.yaml: ``sources``
     group-wide (``plugins_settings.his_connector.sources``), ``hospitals`` {code: [source, …]}

@@ -1,7 +1,6 @@
 """The HIS connector's fixtures and helpers live in plugins/his_connector/testing.py (importable
-from other tests too); this conftest puts them in scope for the plugin's tests, with the consumers that get the HIS
-sources a test configured (start_consumers)."""
-from core.testing_queue import start_consumers  # noqa: F401
+from other tests too); this conftest puts them in scope for the plugin's tests. core.testing's start_consumers starts
+queue workers that get the HIS sources a test configured."""
 from plugins.his_connector.testing import (  # noqa: F401
     BASE_TIME,
     CHARGE_FIELDS,
@@ -11,7 +10,6 @@ from plugins.his_connector.testing import (  # noqa: F401
     VISIT_FIELDS,
     VISITS_QUERY,
     His,
-    _sources_put_back,
     connect,
     his,
     his_file,
