@@ -23,8 +23,8 @@ from sqlalchemy import event, or_
 from sqlalchemy.orm import Session, declared_attr, with_loader_criteria
 
 from core.extensions import db
-from core.integers import bounded_int
 from core.i18n import _m
+from core.integers import bounded_int
 
 LEVELS = ("own", "department", "hospital", "group")
 
