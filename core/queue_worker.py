@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from flask_babel import force_locale
 
 from core import queue
+from core.clock import utc_to_local
 from core.declarations import Job
 from core.extensions import db
 from core.models import Hospital, JobRun, TaskRecord, utcnow
@@ -249,7 +250,7 @@ def _claim_slot(hospital_id: int, job: Job, slot: datetime) -> int | None:
         db.session.rollback()
         return None
     record = TaskRecord(task=job.id, hospital_id=hospital_id, args={}, state="queued", retries=0,
-                        summary=f"due {slot:%Y-%m-%d %H:%M:%S} UTC", heartbeat_at=utcnow())
+                        summary=f"{utc_to_local(slot):%Y-%m-%d %H:%M}", heartbeat_at=utcnow())
     db.session.add(record)
     db.session.commit()
     return record.id

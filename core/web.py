@@ -14,7 +14,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, NotFound
 
-from core import autocommit_reads, tenancy
+from core import autocommit_reads, clock, tenancy
 from core.activation import live_for
 from core.extensions import db, login_manager
 from core.menus import build_menu
@@ -278,6 +278,8 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(tenancy.WriteRefused, handle_write_refused)
     app.register_error_handler(Exception, handle_unexpected)
     app.context_processor(template_context)
+    # Times are stored in UTC and shown in the hospitals' zone: one filter for every template.
+    app.add_template_filter(clock.utc_to_local, "local_time")
 
     from core.views import register_core_blueprints
     register_core_blueprints(app)
