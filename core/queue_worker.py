@@ -250,7 +250,7 @@ def _claim_slot(hospital_id: int, job: Job, slot: datetime) -> int | None:
         db.session.rollback()
         return None
     record = TaskRecord(task=job.id, hospital_id=hospital_id, args={}, state="queued", retries=0,
-                        summary=f"{utc_to_local(slot):%Y-%m-%d %H:%M}", heartbeat_at=utcnow())
+                        summary=f"{utc_to_local(slot):%Y-%m-%d %H:%M:%S}", heartbeat_at=utcnow())
     db.session.add(record)
     db.session.commit()
     return record.id
