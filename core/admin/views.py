@@ -80,7 +80,6 @@ def app_disable(name):
 # -- departments --------------------------------------------------------------------------------
 @bp.route("/departments")
 @require("core.departments.read")
-@tenancy.current_hospital_only
 def departments():
     tree = svc.department_tree()
     counts = dict(db.session.execute(
@@ -113,14 +112,12 @@ def _department_page(dept: Department | None):
 
 @bp.route("/departments/new", methods=["GET", "POST"])
 @require("core.departments.edit")
-@tenancy.current_hospital_only
 def department_new():
     return _department_page(None)
 
 
 @bp.route("/departments/<int:dept_id>", methods=["GET", "POST"])
 @require("core.departments.edit")
-@tenancy.current_hospital_only
 def department_edit(dept_id):
     return _department_page(tenancy.get_or_404(Department, dept_id))
 
@@ -137,7 +134,6 @@ def _user_choices(form, user: User | None = None) -> None:
 
 @bp.route("/users")
 @require("core.users.read")
-@tenancy.current_hospital_only
 def users():
     q = request.args.get("q", "").strip()
     department_id = request.args.get("department", 0, type=int)
@@ -151,7 +147,6 @@ def users():
 
 @bp.route("/users/new", methods=["GET", "POST"])
 @require("core.users.create")
-@tenancy.current_hospital_only
 def user_new():
     form = UserCreateForm()
     _user_choices(form)
@@ -218,7 +213,6 @@ def _user_page(user: User, form=None, password_form=None, status: int = 200):
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 @require("core.users.read")
-@tenancy.current_hospital_only
 def user_edit(user_id):
     user = tenancy.get_or_404(User, user_id)
     if request.method == "GET":
@@ -246,7 +240,6 @@ def user_edit(user_id):
 
 @bp.route("/users/<int:user_id>/password", methods=["POST"])
 @require("core.users.edit")
-@tenancy.current_hospital_only
 def user_password(user_id):
     user = tenancy.get_or_404(User, user_id)
     password_form = ResetPasswordForm()
@@ -268,7 +261,6 @@ def user_password(user_id):
 # -- roles --------------------------------------------------------------------------------------
 @bp.route("/roles")
 @require("core.roles.read")
-@tenancy.current_hospital_only
 def roles():
     rows = db.session.execute(db.select(Role).order_by(Role.is_default.desc(), Role.id)).scalars().all()
     return render_template("admin/roles.html", roles=rows, counts=svc.role_user_counts(), scope_labels=SCOPE_LABELS)
@@ -322,21 +314,18 @@ def _role_page(role: Role | None, submitted: bool | None = None, status: int = 2
 
 @bp.route("/roles/new", methods=["GET", "POST"])
 @require("core.roles.edit")
-@tenancy.current_hospital_only
 def role_new():
     return _role_page(None)
 
 
 @bp.route("/roles/<int:role_id>", methods=["GET", "POST"])
 @require("core.roles.read")
-@tenancy.current_hospital_only
 def role_edit(role_id):
     return _role_page(tenancy.get_or_404(Role, role_id))
 
 
 @bp.route("/roles/<int:role_id>/delete", methods=["POST"])
 @require("core.roles.edit")
-@tenancy.current_hospital_only
 def role_delete(role_id):
     role = tenancy.get_or_404(Role, role_id)
     name = role.name

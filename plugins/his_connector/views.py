@@ -19,7 +19,7 @@ from core import audit, clock
 from core.extensions import db
 from core.models import Department
 from core.permissions import can, require
-from core.tenancy import current_hospital_only, get_or_404
+from core.tenancy import get_or_404
 from plugins.his_connector import MANAGE, RUN, resolve, services, source
 from plugins.his_connector import settings as his_settings
 from plugins.his_connector.forms import (
@@ -150,7 +150,6 @@ def _last_runs(connections) -> dict[int, Run]:
 # -- entry point --------------------------------------------------------------------------------
 @bp.route("/")
 @require(RUN)
-@current_hospital_only
 def index():
     """The dashboard card's link: administrators without a connection yet start by creating one."""
     if can(MANAGE) and db.session.execute(sa.select(Connection.id).limit(1)).first() is None:
@@ -161,7 +160,6 @@ def index():
 # -- connections --------------------------------------------------------------------------------
 @bp.route("/connections")
 @require(MANAGE)
-@current_hospital_only
 def connections():
     rows = db.session.execute(sa.select(Connection).order_by(Connection.name)).scalars().all()
     return render_template("his_connector/connections.html", connections=rows, last_runs=_last_runs(rows))
@@ -181,7 +179,6 @@ def _connection_form_page(form, connection=None, status=200):
 
 @bp.route("/connections/new", methods=["GET", "POST"])
 @require(MANAGE)
-@current_hospital_only
 def connection_new():
     form = _connection_form()
     if request.method == "GET":
@@ -201,7 +198,6 @@ def connection_new():
 
 @bp.route("/connections/<int:connection_id>/edit", methods=["GET", "POST"])
 @require(MANAGE)
-@current_hospital_only
 def connection_edit(connection_id):
     connection = get_or_404(Connection, connection_id)
     form = _connection_form(connection)
@@ -226,7 +222,6 @@ def connection_edit(connection_id):
 
 @bp.route("/connections/<int:connection_id>/delete", methods=["POST"])
 @require(MANAGE)
-@current_hospital_only
 def connection_delete(connection_id):
     connection = get_or_404(Connection, connection_id)
     if running_run(connection) is not None:
@@ -242,7 +237,6 @@ def connection_delete(connection_id):
 
 @bp.route("/connections/<int:connection_id>/test", methods=["POST"])
 @require(MANAGE)
-@current_hospital_only
 def connection_test(connection_id):
     connection = get_or_404(Connection, connection_id)
     result = services.test_connection(connection)
@@ -259,7 +253,6 @@ def connection_test(connection_id):
 
 @bp.route("/connections/<int:connection_id>")
 @require(MANAGE)
-@current_hospital_only
 def connection(connection_id):
     connection = get_or_404(Connection, connection_id)
     mappings = {m.entity: m for m in connection.mappings}
@@ -301,7 +294,6 @@ def _mapping_page(connection, entity, form, *, mapping=None, preview=None, statu
 
 @bp.route("/connections/<int:connection_id>/mappings/<entity>", methods=["GET", "POST"])
 @require(MANAGE)
-@current_hospital_only
 def mapping(connection_id, entity):
     connection = get_or_404(Connection, connection_id)
     entity = _entity_or_404(entity)
@@ -352,7 +344,6 @@ def _preview(connection, entity, form, data, mapping):
 
 @bp.route("/connections/<int:connection_id>/mappings/<entity>/reset", methods=["POST"])
 @require(MANAGE)
-@current_hospital_only
 def mapping_reset(connection_id, entity):
     connection = get_or_404(Connection, connection_id)
     mapping = _mapping_of(connection, _entity_or_404(entity))

@@ -14,7 +14,7 @@ from flask_login import current_user
 from core import audit
 from core.extensions import db
 from core.permissions import can, require
-from core.tenancy import current_hospital_only, current_scope, get_or_404
+from core.tenancy import current_scope, get_or_404
 from plugins.his_connector import RUN, services
 from plugins.his_connector.forms import ENTITY_LABELS, RunForm
 from plugins.his_connector.models import ENTITIES, RUN_STATUSES, Connection, Mapping, Quarantine, Run
@@ -57,7 +57,6 @@ def _runs_page(form, status=200):
 
 @bp.route("/runs")
 @require(RUN)
-@current_hospital_only
 def runs():
     form = RunForm(_connections())
     if request.args.get("connection"):
@@ -67,7 +66,6 @@ def runs():
 
 @bp.route("/runs/start", methods=["POST"])
 @require(RUN)
-@current_hospital_only
 def run_start():
     form = RunForm(_connections())
     if not form.validate_on_submit():
@@ -94,7 +92,6 @@ def run_start():
 
 @bp.route("/runs/<int:run_id>")
 @require(RUN)
-@current_hospital_only
 def run(run_id):
     record = get_or_404(Run, run_id)
     quarantined = db.session.execute(sa.select(Quarantine).where(Quarantine.run_id == record.id)
@@ -123,7 +120,6 @@ def _mappings() -> list[Mapping]:
 
 @bp.route("/quarantine")
 @require(RUN)
-@current_hospital_only
 def quarantine():
     show = request.args.get("show", "open")
     if show not in ("open", "resolved", "all"):
@@ -144,7 +140,6 @@ def quarantine():
 
 @bp.route("/quarantine/resolve", methods=["POST"])
 @require(RUN)
-@current_hospital_only
 def quarantine_resolve():
     raw_ids = request.form.getlist("entry")
     if not raw_ids or not all(i.isdigit() for i in raw_ids):
@@ -157,7 +152,6 @@ def quarantine_resolve():
 
 @bp.route("/quarantine/retry/<int:mapping_id>", methods=["POST"])
 @require(RUN)
-@current_hospital_only
 def quarantine_retry(mapping_id):
     mapping = get_or_404(Mapping, mapping_id)
     try:

@@ -10,7 +10,6 @@ from core import tenancy
 from core.extensions import db
 from core.integers import digits_or_none
 from core.permissions import require
-from core.tenancy import current_hospital_only
 from plugins.patients import settings_services as svc
 from plugins.patients.forms import (
     DiseaseForm,
@@ -49,14 +48,12 @@ def _diseases_page(form=None, status=200):
 
 @bp.route("/diseases")
 @require("patients.read")
-@current_hospital_only
 def diseases():
     return _diseases_page()
 
 
 @bp.route("/diseases/new", methods=["POST"])
 @require("patients.settings")
-@current_hospital_only
 def disease_new():
     form = DiseaseForm()
     try:
@@ -71,7 +68,6 @@ def disease_new():
 
 @bp.route("/diseases/<int:disease_id>/edit", methods=["GET", "POST"])
 @require("patients.settings")
-@current_hospital_only
 def disease_edit(disease_id):
     disease = tenancy.get_or_404(Disease, disease_id)
     form = DiseaseForm(obj=disease)
@@ -92,7 +88,6 @@ def disease_edit(disease_id):
 
 @bp.route("/diseases/<int:disease_id>/active", methods=["POST"])
 @require("patients.settings")
-@current_hospital_only
 def disease_active(disease_id):
     disease = tenancy.get_or_404(Disease, disease_id)
     svc.set_active(disease, _is_on(request.form.get("active")))
@@ -104,7 +99,6 @@ def disease_active(disease_id):
 
 @bp.route("/diseases/import", methods=["GET", "POST"])
 @require("patients.settings")
-@current_hospital_only
 def disease_import():
     form = DiseaseImportForm()
     if request.method == "GET":
@@ -141,7 +135,6 @@ def _sources_page(form=None, row_errors=None, status=200):
 
 @bp.route("/settings/sources", methods=["GET", "POST"])
 @require("patients.settings")
-@current_hospital_only
 def settings_sources():
     if request.method == "GET":
         return _sources_page()
@@ -158,7 +151,6 @@ def settings_sources():
 
 @bp.route("/settings/sources/<int:source_id>", methods=["POST"])
 @require("patients.settings")
-@current_hospital_only
 def source_rename(source_id):
     source = tenancy.get_or_404(Source, source_id)
     try:
@@ -172,7 +164,6 @@ def source_rename(source_id):
 
 @bp.route("/settings/sources/<int:source_id>/active", methods=["POST"])
 @require("patients.settings")
-@current_hospital_only
 def source_active(source_id):
     svc.set_active(tenancy.get_or_404(Source, source_id), _is_on(request.form.get("active")))
     return redirect(url_for("patients.settings_sources"))
@@ -180,7 +171,6 @@ def source_active(source_id):
 
 @bp.route("/settings/sources/<int:source_id>/move", methods=["POST"])
 @require("patients.settings")
-@current_hospital_only
 def source_move(source_id):
     svc.move_source(tenancy.get_or_404(Source, source_id), -1 if request.form.get("step") == "up" else 1)
     return redirect(url_for("patients.settings_sources"))
@@ -198,7 +188,6 @@ def _regions_page(form=None, row_errors=None, status=200):
 
 @bp.route("/settings/regions", methods=["GET", "POST"])
 @require("patients.settings")
-@current_hospital_only
 def settings_regions():
     if request.method == "GET":
         return _regions_page()
@@ -215,7 +204,6 @@ def settings_regions():
 
 @bp.route("/settings/regions/<int:region_id>", methods=["POST"])
 @require("patients.settings")
-@current_hospital_only
 def region_rename(region_id):
     region = tenancy.get_or_404(Region, region_id)
     try:
@@ -229,7 +217,6 @@ def region_rename(region_id):
 
 @bp.route("/settings/regions/<int:region_id>/active", methods=["POST"])
 @require("patients.settings")
-@current_hospital_only
 def region_active(region_id):
     svc.set_active(tenancy.get_or_404(Region, region_id), _is_on(request.form.get("active")))
     return redirect(url_for("patients.settings_regions"))
@@ -254,7 +241,6 @@ def _save_referrer(referrer, form) -> Referrer:
 
 @bp.route("/settings/referrers", methods=["GET", "POST"])
 @require("patients.settings")
-@current_hospital_only
 def settings_referrers():
     form = _referrer_form(formdata=request.method == "POST")
     status = 200
@@ -275,7 +261,6 @@ def settings_referrers():
 
 @bp.route("/settings/referrers/<int:referrer_id>", methods=["GET", "POST"])
 @require("patients.settings")
-@current_hospital_only
 def referrer_edit(referrer_id):
     referrer = tenancy.get_or_404(Referrer, referrer_id)
     form = _referrer_form(referrer, formdata=request.method == "POST")
@@ -293,7 +278,6 @@ def referrer_edit(referrer_id):
 
 @bp.route("/settings/referrers/<int:referrer_id>/active", methods=["POST"])
 @require("patients.settings")
-@current_hospital_only
 def referrer_active(referrer_id):
     svc.set_active(tenancy.get_or_404(Referrer, referrer_id), _is_on(request.form.get("active")))
     return redirect(url_for("patients.settings_referrers"))

@@ -23,7 +23,6 @@ from core.models import AuditLog, Department, User
 from core.paging import paginate_capped
 from core.panels import render_panels
 from core.permissions import require
-from core.tenancy import current_hospital_only
 from plugins.patients import services
 from plugins.patients.forms import (
     GENDER_LABELS,
@@ -90,7 +89,6 @@ def _sort_links(query) -> dict[str, str]:
 
 @bp.route("/")
 @require("patients.read")
-@current_hospital_only
 def index():
     query, filters, page_no, per_page, errors = parse_list_args(request.args)
     page = None
@@ -140,7 +138,6 @@ def _form_page(form, patient=None, *, duplicates=(), status=200):
 
 @bp.route("/new", methods=["GET", "POST"])
 @require("patients.create")
-@current_hospital_only
 def new():
     if request.method == "GET":
         # Prefilled from the query string: the screen pop sends ?phone=<caller>.
@@ -180,7 +177,6 @@ def _hide_sensitive_inputs(form, patient: Patient) -> None:
 
 @bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
 @require("patients.edit")
-@current_hospital_only
 def edit(patient_id):
     patient = tenancy.get_or_404(Patient, patient_id)
     reveal = services.may_see_sensitive()
@@ -257,7 +253,6 @@ def _now() -> datetime:
 
 @bp.route("/<int:patient_id>")
 @require("patients.read")
-@current_hospital_only
 def patient(patient_id):
     record = tenancy.get_or_404(Patient, patient_id)
     if record.merged_into_id:  # a merged duplicate lives on in the patient it was merged into
@@ -269,7 +264,6 @@ def patient(patient_id):
 
 @bp.route("/<int:patient_id>/health", methods=["POST"])
 @require("patients.edit")
-@current_hospital_only
 def health(patient_id):
     patient = tenancy.get_or_404(Patient, patient_id)
     form = HealthForm()
@@ -285,7 +279,6 @@ def health(patient_id):
 
 @bp.route("/<int:patient_id>/visits", methods=["POST"])
 @require("patients.create")
-@current_hospital_only
 def visits(patient_id):
     patient = tenancy.get_or_404(Patient, patient_id)
     form = VisitForm()
@@ -302,7 +295,6 @@ def visits(patient_id):
 
 @bp.route("/<int:patient_id>/delete", methods=["POST"])
 @require("patients.delete")
-@current_hospital_only
 def delete(patient_id):
     patient = tenancy.get_or_404(Patient, patient_id)
     name = patient.name
@@ -327,7 +319,6 @@ def caller_number(raw: str) -> str:
 
 @bp.route("/lookup")
 @require("patients.read")
-@current_hospital_only
 def lookup():
     raw = request.args.get("phone")
     if raw is None:  # opened from the menu: just the box

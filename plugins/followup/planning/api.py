@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from core.api import api_route, paginate
 from core.extensions import db
-from core.tenancy import current_hospital_only, get_or_404
+from core.tenancy import get_or_404
 from core.web import json_error
 from plugins.followup.models import Plan, Round, Rule
 from plugins.followup.planning import plan_services, rules
@@ -44,7 +44,6 @@ def _invalid(errors: dict[str, str], rename: dict | None = None) -> ValidationEr
 
 # -- plans --------------------------------------------------------------------------------------
 @api_route(bp, "/plans", permission="followup.read", query=PlanQuerySchema, response=PlanSchema, paginated=True)
-@current_hospital_only
 def list_plans(query):
     """List follow-up plans.
 
@@ -74,7 +73,6 @@ def get_plan(plan_id):
 
 @api_route(bp, "/plans", methods=("POST",), permission="followup.create", body=PlanCreateSchema,
            response=PlanSchema, status=201)
-@current_hospital_only
 def create_plan(body):
     """Plan a follow-up for a patient."""
     patient = db.session.execute(sa.select(Patient).where(Patient.id == body.pop("patient_id"))).scalar_one_or_none()
@@ -93,7 +91,6 @@ def create_plan(body):
 
 @api_route(bp, "/plans/<int:plan_id>/rounds", methods=("POST",), permission="followup.create",
            body=RoundCreateSchema, response=RoundSchema, status=201, errors=(404, 409))
-@current_hospital_only
 def create_round(plan_id, body):
     """Record a follow-up round on a plan.
 
@@ -140,7 +137,6 @@ def get_rule(rule_id):
 
 @api_route(bp, "/rules", methods=("POST",), permission="followup.rules", body=RuleWriteSchema,
            response=RuleSchema, status=201)
-@current_hospital_only
 def create_rule(body):
     """Create a rule. It plans the visits recorded (or discharged) from now on."""
     try:
@@ -153,7 +149,6 @@ def create_rule(body):
 
 @api_route(bp, "/rules/<int:rule_id>", methods=("PATCH",), permission="followup.rules", body=RuleWriteSchema,
            response=RuleSchema)
-@current_hospital_only
 def update_rule(rule_id, body):
     """Change a rule; only the fields sent change."""
     rule = get_or_404(Rule, rule_id)

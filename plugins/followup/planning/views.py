@@ -15,7 +15,7 @@ from core.integers import digits_or_none
 from core.models import User
 from core.paging import paginate_capped
 from core.permissions import can, require
-from core.tenancy import current_hospital_only, get_or_404
+from core.tenancy import get_or_404
 from plugins.followup.models import Plan
 from plugins.followup.planning import plan_services, queue
 from plugins.followup.planning.errors import FollowupInvalid, PlanStateError
@@ -51,7 +51,6 @@ def _int_arg(name: str) -> int | None:
 # -- the queue ----------------------------------------------------------------------------------
 @bp.route("/", endpoint="queue")
 @require("followup.read")
-@current_hospital_only
 def queue_page():
     view = request.args.get("view", "mine")
     if view not in queue.VIEWS or (view == "team" and not can("followup.supervise")):
@@ -76,7 +75,6 @@ def queue_page():
 
 @bp.route("/reassign", methods=["POST"])
 @require("followup.supervise")
-@current_hospital_only
 def reassign():
     back = request.form.get("next") or url_for("followup.queue", view="team")
     try:
@@ -101,7 +99,6 @@ def _patient_matches(q: str) -> list[Patient]:
 
 @bp.route("/plans/new", methods=["GET", "POST"])
 @require("followup.create")
-@current_hospital_only
 def new_plan():
     patient_id = request.values.get("patient_id", "")
     if not patient_id.isdigit():
@@ -136,7 +133,6 @@ def _plan_data(form: PlanForm, patient: Patient) -> dict:
 
 @bp.route("/plans/<int:plan_id>")
 @require("followup.read")
-@current_hospital_only
 def plan(plan_id):
     record = get_or_404(Plan, plan_id)
     form = RoundForm()
@@ -163,7 +159,6 @@ def _sms_url(record: Plan) -> str | None:
 
 @bp.route("/plans/<int:plan_id>/edit", methods=["GET", "POST"])
 @require("followup.edit")
-@current_hospital_only
 def edit_plan(plan_id):
     record = get_or_404(Plan, plan_id)
     form = PlanForm(obj=None if request.method == "POST" else record)
@@ -193,7 +188,6 @@ def edit_plan(plan_id):
 
 @bp.route("/plans/<int:plan_id>/status", methods=["POST"])
 @require("followup.edit")
-@current_hospital_only
 def plan_status(plan_id):
     record = get_or_404(Plan, plan_id)
     try:
@@ -210,7 +204,6 @@ def plan_status(plan_id):
 # -- rounds -------------------------------------------------------------------------------------
 @bp.route("/plans/<int:plan_id>/rounds", methods=["POST"])
 @require("followup.create")
-@current_hospital_only
 def record_round(plan_id):
     record = get_or_404(Plan, plan_id)
     form = RoundForm()

@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from core.extensions import db
 from core.permissions import require
-from core.tenancy import current_hospital_only, get_or_404
+from core.tenancy import get_or_404
 from plugins.followup.models import Plan, Rule
 from plugins.followup.planning import rules
 from plugins.followup.planning.errors import FollowupInvalid, PlanStateError
@@ -30,7 +30,6 @@ def rule_helpers():
 
 @bp.route("/")
 @require("followup.rules")
-@current_hospital_only
 def index():
     listed = db.session.execute(sa.select(Rule).options(selectinload(Rule.category), selectinload(Rule.method),
                                                         selectinload(Rule.department))
@@ -61,7 +60,6 @@ def _save(form: RuleForm, rule: Rule | None):
 
 @bp.route("/new", methods=["GET", "POST"])
 @require("followup.rules")
-@current_hospital_only
 def new():
     form = RuleForm()
     fill_rule_choices(form, current_user.id)
@@ -73,7 +71,6 @@ def new():
 
 @bp.route("/<int:rule_id>", methods=["GET", "POST"])
 @require("followup.rules")
-@current_hospital_only
 def edit(rule_id):
     rule = get_or_404(Rule, rule_id)
     form = RuleForm()
@@ -95,7 +92,6 @@ def edit(rule_id):
 
 @bp.route("/<int:rule_id>/delete", methods=["POST"])
 @require("followup.rules")
-@current_hospital_only
 def delete(rule_id):
     rule = get_or_404(Rule, rule_id)
     try:
@@ -111,7 +107,6 @@ def delete(rule_id):
 
 @bp.route("/<int:rule_id>/apply", methods=["POST"])
 @require("followup.rules")
-@current_hospital_only
 def apply(rule_id):
     rule = get_or_404(Rule, rule_id)
     form = ApplySinceForm()

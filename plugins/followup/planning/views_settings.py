@@ -10,7 +10,7 @@ from flask_login import current_user
 
 from core.extensions import db
 from core.permissions import can, require
-from core.tenancy import current_hospital_only, get_or_404
+from core.tenancy import get_or_404
 from plugins.followup.models import Category, Method
 from plugins.followup.planning import settings_services as svc
 from plugins.followup.planning.errors import FollowupInvalid
@@ -28,7 +28,6 @@ def _flag(name: str):
 
 @bp.route("/methods", methods=["GET", "POST"])
 @require("followup.create")
-@current_hospital_only
 def methods():
     form = MethodForm()
     if form.validate_on_submit():
@@ -51,7 +50,6 @@ def methods():
 
 @bp.route("/methods/<int:method_id>", methods=["POST"])
 @require("followup.create")
-@current_hospital_only
 def change_method(method_id):
     method = get_or_404(Method, method_id)
     if not svc.may_manage_method(method, current_user.id, can("followup.settings")):
@@ -70,7 +68,6 @@ def change_method(method_id):
 
 @bp.route("/", methods=["GET", "POST"])
 @require("followup.settings")
-@current_hospital_only
 def categories():
     form = CategoryForm(prefix="category")
     escalation = EscalationForm(prefix="escalation")
@@ -104,7 +101,6 @@ def categories():
 
 @bp.route("/categories/<int:category_id>", methods=["POST"])
 @require("followup.settings")
-@current_hospital_only
 def change_category(category_id):
     category = get_or_404(Category, category_id)
     try:
