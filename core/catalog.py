@@ -6,12 +6,13 @@ mistake fails at start-up, not at request time.
 """
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import Flask
 
-from core.declarations import Job, MenuItem, Panel, Permission, Report, Task, Widget, with_plugin
+from core.declarations import Job, MenuItem, Panel, PanelTarget, Permission, Report, Task, Widget, with_plugin
 from core.plugins import CORE, PluginError, PluginRegistry
 from core.tenancy import HospitalOwned, ScopedThrough, scope_parent
 
@@ -23,6 +24,7 @@ class Catalog:
     reports: dict[str, Report] = field(default_factory=dict)
     widgets: list[Widget] = field(default_factory=list)
     panels: list[Panel] = field(default_factory=list)
+    panel_targets: dict[str, PanelTarget] = field(default_factory=dict)  # pages that show panels
     jobs: dict[str, Job | Task] = field(default_factory=dict)  # periodic jobs and one-off tasks
     models: dict[str, list[type]] = field(default_factory=dict)   # plugin -> models
     blueprint_plugin: dict[str, str] = field(default_factory=dict)  # blueprint name -> plugin
@@ -55,6 +57,23 @@ def check_job(job) -> None:
                           "return core.declarations.Job or Task objects")
     if not callable(job.run):
         raise PluginError(f"job '{job.id}' needs a callable 'run'")
+
+
+def check_panel_target(panel, targets: dict[str, PanelTarget], reachable: set[str]) -> None:
+    """A panel names a page that exists, of its own plugin or of one it depends on: a typo
+    would otherwise leave a tab that never shows."""
+    if not isinstance(panel, Panel):
+        raise PluginError(f"hcrm_panels returned {type(panel).__name__} '{getattr(panel, 'id', panel)}': "
+                          "return core.declarations.Panel or PanelTarget objects")
+    target = targets.get(panel.target)
+    if target is None:
+        close = difflib.get_close_matches(panel.target, list(targets), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else \
+            f" (known: {', '.join(sorted(targets)) or 'none'})"
+        raise PluginError(f"panel '{panel.id}' targets unknown panel target '{panel.target}'{hint}")
+    if target.plugin not in reachable:
+        raise PluginError(f"panel '{panel.id}' targets '{panel.target}' of plugin '{target.plugin}', "
+                          f"which '{panel.plugin}' does not depend on: add it to the manifest's depends")
 
 
 def _keyed(items, existing: dict, kind: str) -> dict:
@@ -104,7 +123,10 @@ def _add_plugin(cat: Catalog, registry: PluginRegistry, plugin: str, app: Flask)
     menus = _keyed(_declared(registry, plugin, "hcrm_menus"), cat.menus, "menu item")
     reports = _keyed(_declared(registry, plugin, "hcrm_reports"), cat.reports, "report")
     widgets = _keyed(_declared(registry, plugin, "hcrm_dashboard_widgets"), {w.id: w for w in cat.widgets}, "widget")
-    panels = _keyed(_declared(registry, plugin, "hcrm_panels"), {p.id: p for p in cat.panels}, "panel")
+    panel_items = _declared(registry, plugin, "hcrm_panels")
+    targets = _keyed([t for t in panel_items if isinstance(t, PanelTarget)], cat.panel_targets, "panel target")
+    panels = _keyed([p for p in panel_items if not isinstance(p, PanelTarget)], {p.id: p for p in cat.panels},
+                    "panel")
     jobs = _keyed(_declared(registry, plugin, "hcrm_jobs"), cat.jobs, "job")
     models = list(registry.call_one(plugin, "hcrm_models") or ())
     blueprints = list(registry.call_one(plugin, "hcrm_blueprints") or ())
@@ -115,6 +137,11 @@ def _add_plugin(cat: Catalog, registry: PluginRegistry, plugin: str, app: Flask)
         check_report(report)
     for item in list(widgets.values()) + list(panels.values()):
         needs_permission(item, "widget/panel")
+    for target in targets.values():
+        _check_own_namespace(target.id, plugin, "panel target")
+    reachable = {CORE, plugin, *(registry.requirements(plugin) if plugin != CORE else ())}
+    for panel in panels.values():
+        check_panel_target(panel, {**cat.panel_targets, **targets}, reachable)
     for job in jobs.values():
         _check_own_namespace(job.id, plugin, "job")
         check_job(job)
@@ -141,6 +168,7 @@ def _add_plugin(cat: Catalog, registry: PluginRegistry, plugin: str, app: Flask)
     cat.reports.update(reports)
     cat.widgets = sorted(cat.widgets + list(widgets.values()), key=lambda w: (w.order, w.id))
     cat.panels = sorted(cat.panels + list(panels.values()), key=lambda p: (p.order, p.id))
+    cat.panel_targets.update(targets)
     cat.jobs.update(jobs)
     if models:
         cat.models[plugin] = models

@@ -109,3 +109,9 @@ def _changes_today():
 @hookimpl
 def hcrm_dashboard_widgets():
     return [Widget("core.changes_today", "core.audit.read", _changes_today, order=900)]
+
+
+@hookimpl
+def hcrm_jobs():
+    from core import exports
+    return exports.declarations()

@@ -92,6 +92,8 @@ class Report:
     chart: Chart | None = None
     description: str = ""
     plugin: str = ""
+    #: Its CSV/.xlsx take more than a moment: made by a background task (core.exports), not the request.
+    background_export: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,18 @@ class Panel:
 
 
 @dataclass(frozen=True)
+class PanelTarget:
+    """A page that shows other plugins' panels, declared by the plugin that owns it (in its
+    ``hcrm_panels``): ``id`` is what its view passes to ``core.panels.render_panels`` and what a
+    :class:`Panel` names as ``target``; ``record`` says what ``render(record)`` receives."""
+
+    id: str
+    title: str
+    record: str = ""
+    plugin: str = ""
+
+
+@dataclass(frozen=True)
 class Job:
     """A periodic job: ``run(hospital)`` is queued once per ``every`` for each hospital where the
     plugin is live, however many consumers run (see core.queue)."""
@@ -149,13 +163,20 @@ class Task:
     """A one-off task started on demand (``core.queue.enqueue(id, hospital, **args)``): the
     consumer calls ``run(hospital, **args)`` in that hospital's scope and the starting user's
     language. ``args`` must be JSON values (ids, not rows). ``retries``: extra attempts after an
-    exception. A task that may run again after its consumer died must be safe to repeat."""
+    exception. A task that may run again after its consumer died must be safe to repeat.
+
+    ``as_user``: a permission. The task then runs as the user who started it would see the data
+    in a request -- their data scope (own, department, hospital) and their permissions, so
+    ``core.permissions.can`` answers inside it -- and is skipped, and recorded so, when that user
+    is deactivated, no longer works in the hospital, or lost the permission meanwhile. Exports
+    use it: a file made in the background never shows more than its requester may see."""
 
     id: str
     title: str
     run: Callable[..., Any]
     retries: int = 0
     plugin: str = ""
+    as_user: str | None = None
 
 
 def with_plugin(declaration, plugin: str):
@@ -165,5 +186,5 @@ def with_plugin(declaration, plugin: str):
 
 __all__ = [
     "OPERATIONS", "DEFAULT_ROLES", "Permission", "MenuItem", "ReportParam", "Chart",
-    "ReportResult", "Report", "WidgetData", "Widget", "Panel", "Job", "Task", "with_plugin", "field",
+    "ReportResult", "Report", "WidgetData", "Widget", "Panel", "PanelTarget", "Job", "Task", "with_plugin", "field",
 ]

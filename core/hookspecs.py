@@ -113,9 +113,12 @@ def hcrm_dashboard_widgets():
 def hcrm_panels():
     """Declare panels (tabs) shown on another plugin's pages.
 
-    Called once at start-up. Return a list of :class:`core.declarations.Panel`. The page owner
-    calls ``core.panels.render_panels(target, record)``; your ``render(record)`` returns HTML or
-    None to hide the tab for that record.
+    Called once at start-up. Return a list of :class:`core.declarations.Panel` (tabs on another
+    plugin's page) and :class:`core.declarations.PanelTarget` (your own pages that show such
+    tabs). The page owner declares the target and calls ``core.panels.render_panels(target,
+    record)``; your ``render(record)`` returns HTML or None to hide the tab for that record. A
+    panel whose target is not declared by its plugin or one it depends on fails at start-up
+    (with a "did you mean"), like every other declaration mistake.
     """
 
 

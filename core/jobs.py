@@ -43,7 +43,6 @@ class TaskRow:
 def task_rows(*, hospital_id: int | None = None, hospital_ids=None, state: str | None = None,
               limit: int = 50) -> list[TaskRow]:
     """The newest task records (one hospital, a set of them, or all), newest first."""
-    declared = queue.declared()
     query = (sa.select(TaskRecord, Hospital.code).join(Hospital, Hospital.id == TaskRecord.hospital_id)
              .order_by(TaskRecord.id.desc()).limit(limit))
     if hospital_id is not None:
@@ -54,9 +53,14 @@ def task_rows(*, hospital_id: int | None = None, hospital_ids=None, state: str |
         query = query.where(TaskRecord.state == state)
     with system_scope():
         rows = db.session.execute(query).all()
-    return [TaskRow(r.id, r.task, str(getattr(declared.get(r.task), "title", r.task)), code, r.state, r.summary,
+    return [TaskRow(r.id, r.task, declared_title(r.task), code, r.state, r.summary,
                     r.error, r.done, r.total, r.retries, r.created_at, r.started_at, r.finished_at)
             for r, code in rows]
+
+
+def declared_title(task: str) -> str:
+    """The task's title as its plugin declares it (its id when no loaded plugin declares it)."""
+    return str(getattr(queue.declared().get(task), "title", task))
 
 
 def live_periodic_jobs() -> list[Job]:

@@ -272,6 +272,8 @@ class TaskRecord(db.Model):
     started_at = sa.Column(sa.DateTime, nullable=True)
     heartbeat_at = sa.Column(sa.DateTime, nullable=True)
     finished_at = sa.Column(sa.DateTime, nullable=True)
+    #: What the task produced for its requester, e.g. an export's file (core.exports).
+    result = sa.Column(sa.JSON, nullable=True)
 
 
 CORE_MODELS = [Hospital, HospitalPlugin, SeededPermission, Department, Role, RolePermission, User, ApiToken,

@@ -24,6 +24,9 @@ def render_panels(target: str, record) -> list[RenderedPanel]:
     Only live plugins' panels, only with their permission; a panel that fails is logged and
     left out so one plugin's bug cannot break another plugin's page.
     """
+    if target not in hcrm().catalog.panel_targets:
+        raise LookupError(f"render_panels: '{target}' is not a declared PanelTarget (declare it in the "
+                          "page owner's hcrm_panels)")
     live = g.get("hcrm_live", set())
     shown = []
     for panel in hcrm().catalog.panels:

@@ -104,8 +104,10 @@ def make_huey(backend: str, url: str, *, database_url: str, instance_path: str, 
     if backend == "postgresql":
         dsn = url or database_url
         dsn = sa.engine.make_url(dsn).set(drivername="postgresql").render_as_string(hide_password=False)
+        # The messages need no fsync of their own: a message lost in a server crash leaves its
+        # task record queued, and the consumers' recovery sends it again (core.queue_worker.tick).
         return PostgresHuey(dsn=dsn, table_prefix=TABLE_PREFIX, connect_timeout=5, storage_class=_PostgresStorage,
-                            **common)
+                            options="-c synchronous_commit=off", **common)
     if backend == "redis":
         import redis
         pool = redis.ConnectionPool.from_url(url or "redis://127.0.0.1:6379/0", socket_connect_timeout=5)

@@ -20,15 +20,16 @@ import uuid
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from flask import g
 from flask_babel import force_locale
 
 from core import queue
 from core.clock import utc_to_local
 from core.declarations import Job
 from core.extensions import db
-from core.models import Hospital, JobRun, TaskRecord, utcnow
+from core.models import Hospital, JobRun, TaskRecord, User, utcnow
 from core.plugins import CORE
-from core.tenancy import hospital_scope, system_scope
+from core.tenancy import hospital_scope, system_scope, use_scope
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 MAX_RECOVERIES = 3   # a task whose consumer died this often is failed, not run again (it may be what kills it)
@@ -61,6 +62,7 @@ def _run(app, record_id: int) -> str | None:
     now = utcnow()
     table = TaskRecord.__table__
     with system_scope():
+        _claim_without_fsync()
         claimed = db.session.execute(
             sa.update(table).where(table.c.id == record_id, table.c.state == "queued")
             .values(state="running", worker=WORKER_ID, started_at=now, heartbeat_at=now)
@@ -72,13 +74,16 @@ def _run(app, record_id: int) -> str | None:
         task = queue.declared().get(claimed.task)
         hospital = db.session.get(Hospital, claimed.hospital_id)
         reason = queue.skip_reason(task, hospital)
+        requester = None
+        if reason is None and getattr(task, "as_user", None):
+            requester, reason = _requester(task, hospital, claimed.user_id)
     locale = claimed.locale or app.config.get("BABEL_DEFAULT_LOCALE", "zh_CN")
     if reason:
         app.logger.info("task %s #%s skipped: %s", claimed.task, record_id, reason)
         return _finish(record_id, task, "skipped", reason)
     token = queue._current.set(record_id)
     try:
-        with force_locale(locale), hospital_scope(hospital, _Actor(claimed.user_id)):
+        with force_locale(locale), _task_scope(hospital, claimed.user_id, requester):
             if isinstance(task, Job):
                 task.run(hospital)
             else:
@@ -97,6 +102,50 @@ def _run(app, record_id: int) -> str | None:
         queue._current.reset(token)
         queue._last_progress.pop(record_id, None)
     return "ok"
+
+
+def _claim_without_fsync() -> None:
+    """On PostgreSQL the claim's commit does not wait for its WAL flush: should the server crash
+    right after, the claim is lost with the run's own writes, which commit later and durably
+    (flushing the claim with them), so the record is simply still queued and runs again."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
+
+
+def _requester(task, hospital: Hospital, user_id: int | None):
+    """For a task run ``as_user``: ((scope, permissions), None) as its requester has them in the
+    hospital now, or (None, why it must not run)."""
+    from core.activation import live_for
+    from core.permissions import effective_permissions
+    from core.web import scope_for
+    user = db.session.get(User, user_id) if user_id is not None else None
+    if user is None or not user.active:
+        return None, "the user who started it is deactivated or deleted"
+    if not (user.is_group_admin or user.hospital_id == hospital.id):
+        return None, f"the user who started it no longer works in hospital {hospital.code}"
+    live = live_for(hospital)
+    permissions = effective_permissions(user, live)
+    if task.as_user not in permissions:
+        return None, f"the user who started it no longer holds the permission {task.as_user}"
+    return (scope_for(user, hospital), frozenset(permissions), frozenset(live)), None
+
+
+@contextlib.contextmanager
+def _task_scope(hospital: Hospital, user_id: int | None, requester):
+    """The hospital's scope on behalf of the starting user; for an ``as_user`` task, what a
+    request of that user would have: their data scope, permissions and the hospital's live
+    plugins (``g.hcrm_permissions`` and ``g.hcrm_live``, which permission and report checks read)."""
+    if requester is None:
+        with hospital_scope(hospital, _Actor(user_id)):
+            yield
+        return
+    scope, g.hcrm_permissions, g.hcrm_live = requester
+    try:
+        with use_scope(scope):
+            yield
+    finally:
+        g.pop("hcrm_permissions", None)
+        g.pop("hcrm_live", None)
 
 
 def _record_outcome(record_id: int, task, state: str, error: str | None = None) -> None:

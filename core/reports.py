@@ -14,7 +14,7 @@ import datetime as dt
 from collections import OrderedDict
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import Form, validators
@@ -316,6 +316,8 @@ def export(report_id: str, fmt: str):
         message = _("Nothing was exported: the report parameters are invalid.")
         lines = [message] + list(exc.errors.values())
         return Response("\n".join(lines) + "\n", status=400, mimetype="text/plain")
+    if report.background_export:
+        return _export_in_background(report, fmt)
     with tenancy.group_wide_requested():
         try:
             result = run_report(report, params)
@@ -331,3 +333,20 @@ def export(report_id: str, fmt: str):
                                                                   local_today(), fmt)
     response.headers["Cache-Control"] = "no-store"  # patient numbers must not linger in caches
     return response
+
+
+def _export_in_background(report: Report, fmt: str):
+    """Queue the export (core.exports) and send the user to the task's page, where the file is
+    offered when it is ready; the parameters were checked above, the task checks them again."""
+    from flask_login import current_user
+
+    from core import exports, queue
+    params = {p.name: request.args[p.name] for p in report.params if request.args.get(p.name)}
+    whole_group = request.args.get(tenancy.WHOLE_GROUP_ARG) == "1" and tenancy.may_widen()
+    try:
+        record = queue.enqueue(exports.REPORT_EXPORT, g.hcrm_hospital, user=current_user, report=report.id,
+                               params=params, fmt=fmt, whole_group=whole_group,
+                               summary=f"{report.title} ({fmt})")
+    except queue.QueueError as exc:
+        return Response(exc.message.translated() + "\n", status=503, mimetype="text/plain")
+    return redirect(url_for("admin.job_page", task_id=record.id))

@@ -9,7 +9,7 @@ from core.testing import finder_with, make_app, write_plugin
 HEADER = '''
 import sqlalchemy as sa
 from core import hookimpl
-from core.declarations import Chart, MenuItem, Permission, Report, ReportParam, ReportResult
+from core.declarations import Chart, MenuItem, Panel, PanelTarget, Permission, Report, ReportParam, ReportResult
 from core.extensions import db
 from core.tenancy import HospitalOwned
 '''
@@ -61,6 +61,23 @@ def hcrm_permissions():
 def hcrm_reports():
     return [Report("decl.r", "R", "decl.read", lambda p: None, chart=Chart("donut", "x", ("y",)))]''',
      "chart kind 'donut' is not one of bar, line, pie"),
+    ('''@hookimpl
+def hcrm_permissions():
+    return [Permission("decl.read", "R")]
+@hookimpl
+def hcrm_panels():
+    return [Panel("decl.tab", target="patients.detail", title="T", permission="decl.read", render=str)]''',
+     "panel 'decl.tab' targets unknown panel target 'patients.detail'; did you mean 'patients.patient'?"),
+    ('''@hookimpl
+def hcrm_permissions():
+    return [Permission("decl.read", "R")]
+@hookimpl
+def hcrm_panels():
+    return [Panel("decl.tab", target="patients.patient", title="T", permission="decl.read", render=str)]''',
+     "panel 'decl.tab' targets 'patients.patient' of plugin 'patients', which 'decl' does not depend on"),
+    ('''@hookimpl
+def hcrm_panels():
+    return [PanelTarget("patients.mine", "Mine")]''', "panel target 'patients.mine' must start with 'decl.'"),
     ('''class Thing(HospitalOwned, db.Model):
     __tablename__ = "wrongprefix_thing"
     __table_args__ = {"extend_existing": True}

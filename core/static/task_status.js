@@ -20,6 +20,11 @@
         bar.classList.toggle("bg-success", status.state === "ok");
         bar.classList.toggle("progress-bar-animated", !status.finished);
       }
+      var download = box.querySelector("[data-task-download]");
+      if (download && status.download_url) {
+        download.setAttribute("href", status.download_url);
+        download.classList.remove("d-none");
+      }
       box.setAttribute("data-task-state", status.state);
     }
     function poll() {

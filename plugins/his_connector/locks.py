@@ -80,9 +80,11 @@ def claim(connection: Connection) -> str:
     a dead holder are marked failed."""
     now = utcnow()
     since = now - stale_after(connection)
-    token = uuid.uuid4().hex
+    token, earlier_attempt = _token()
     free = sa.or_(Connection.sync_token.is_(None),
                   sa.and_(Connection.sync_claimed_at < since, ~sa.exists(_live_runs(connection.id, since))))
+    if earlier_attempt is not None:
+        free = sa.or_(free, Connection.sync_token.like(earlier_attempt))
     claimed = db.session.execute(
         sa.update(Connection).where(Connection.id == connection.id, free)
         .values(sync_token=token, sync_claimed_at=now, updated_at=Connection.updated_at),
@@ -93,6 +95,20 @@ def claim(connection: Connection) -> str:
     _fail_abandoned(connection, now)
     db.session.commit()
     return token
+
+
+def _token() -> tuple[str, str | None]:
+    """A new claim token, and inside a queued task the LIKE pattern of the tokens its earlier
+    attempts took. The queue runs a task again only once its consumer stopped beating
+    (``jobs.stale_seconds``) -- killed, or its machine gone -- so a claim of an earlier attempt of
+    the *same* task is a dead one: the new attempt takes it over at once and resumes from the
+    cursor, instead of failing as "already running" until ``stale_after`` has passed."""
+    from core.queue import current_task_id
+    task_id = current_task_id()
+    if task_id is None:
+        return uuid.uuid4().hex, None
+    prefix = f"t{task_id}-"
+    return prefix + uuid.uuid4().hex[:32 - len(prefix)], prefix + "%"
 
 
 def _local(moment) -> str:

@@ -12,8 +12,10 @@ from plugins.patients import models, search_index  # noqa: F401  (search_index: 
 @hookimpl
 def hcrm_jobs():
     from core.declarations import Task
+    from plugins.patients.transfer_export import EXPORT_TASK, export_task
     from plugins.patients.transfer_services import IMPORT_TASK, import_task
-    return [Task(IMPORT_TASK, _l("Patient import"), run=import_task)]
+    return [Task(IMPORT_TASK, _l("Patient import"), run=import_task),
+            Task(EXPORT_TASK, _l("Patient export"), run=export_task, as_user="patients.export")]
 
 
 @hookimpl
@@ -67,6 +69,13 @@ def hcrm_reports():
 def hcrm_dashboard_widgets():
     from plugins.patients.reports import widgets
     return widgets()
+
+
+@hookimpl
+def hcrm_panels():
+    from core.declarations import PanelTarget
+    from plugins.patients.public import PATIENT_PAGE
+    return [PanelTarget(PATIENT_PAGE, _l("Patient record"), record="plugins.patients.models.Patient")]
 
 
 @hookimpl

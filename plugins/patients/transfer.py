@@ -22,6 +22,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from core import queue
 from core.clock import local_today
 from core.permissions import require
 from core.report_export import content_disposition
@@ -190,10 +191,12 @@ def export():
     except ValueError as exc:
         abort(400, description=str(exc))
     reveal = services.may_see_sensitive()
-    rows = export_service.count(query) if reveal or fmt == "xlsx" else None
+    rows = export_service.count(query)
     if fmt == "xlsx" and rows > export_service.XLSX_MAX_ROWS:
         abort(400, description=_("%(n)d patients are more than an Excel sheet holds: export them as CSV, or "
                                  "narrow the filters.", n=rows))
+    if rows > export_service.inline_rows():
+        return _export_in_background(fmt)
     if reveal:
         export_service.log_unmasked_export(rows, filters_of(request.args), fmt)
     disposition = content_disposition("patients", "患者档案", local_today(), fmt)
@@ -211,3 +214,16 @@ def export():
 
     return Response(stream_with_context(chunks()), mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": disposition})
+
+
+def _export_in_background(fmt: str):
+    """A long list is written by a worker: the user follows it on the task's page and downloads
+    the file there (or later, from the same link)."""
+    try:
+        record = queue.enqueue(export_service.EXPORT_TASK, g.hcrm_hospital, user=current_user,
+                               filters=filters_of(request.args), fmt=fmt,
+                               summary=_("Patients (%(format)s)", format=fmt))
+    except queue.QueueError as exc:
+        flash(exc.message.translated(), "danger")
+        return redirect(url_for("patients.index", **filters_of(request.args)))
+    return redirect(url_for("admin.job_page", task_id=record.id))

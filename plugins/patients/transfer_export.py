@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import tempfile
+from collections.abc import Callable
 from datetime import date
 
 import sqlalchemy as sa
@@ -69,13 +70,16 @@ def _names() -> dict[str, dict[int, str]]:
     }
 
 
-def rows(query: services.PatientQuery, reveal: bool):
+def rows(query: services.PatientQuery, reveal: bool, progress: Callable[[int], None] | None = None):
     """Each patient of the filtered list as a list of cell values (texts already formula-safe),
-    read in batches so a large list never sits in memory at once."""
+    read in batches so a large list never sits in memory at once. ``progress(rows so far)`` is
+    called after each batch."""
     names = _names()
     today = local_today()
     stmt = services.search(query).execution_options(yield_per=BATCH)
-    for patient in db.session.execute(stmt).scalars():
+    for done, patient in enumerate(db.session.execute(stmt).scalars(), start=1):
+        if progress is not None and done % BATCH == 0:
+            progress(done)
         values = {
             "id": patient.id, "name": patient.name, "gender": GENDER_NAMES.get(patient.gender, patient.gender),
             "birth_date": patient.birth_date, "age": age_on(patient.birth_date, today),
@@ -93,13 +97,13 @@ def rows(query: services.PatientQuery, reveal: bool):
         yield [safe_text(v) if isinstance(v, str) else v for v in (values[key] for key, _label in COLUMNS)]
 
 
-def csv_chunks(query: services.PatientQuery, reveal: bool):
+def csv_chunks(query: services.PatientQuery, reveal: bool, progress: Callable[[int], None] | None = None):
     """The CSV as UTF-8 chunks, starting with a BOM (Excel on Chinese Windows needs it)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([label for _key, label in COLUMNS])
     yield ("\ufeff" + buffer.getvalue()).encode("utf-8")
-    for row in rows(query, reveal):
+    for row in rows(query, reveal, progress):
         buffer.seek(0)
         buffer.truncate()
         writer.writerow(["" if v is None else (v.isoformat(" ") if hasattr(v, "hour") else
@@ -107,8 +111,9 @@ def csv_chunks(query: services.PatientQuery, reveal: bool):
         yield buffer.getvalue().encode("utf-8")
 
 
-def xlsx_file(query: services.PatientQuery, reveal: bool):
-    """The workbook written row by row (openpyxl write-only mode) to a temporary file, rewound."""
+def xlsx_file(query: services.PatientQuery, reveal: bool, out=None, progress: Callable[[int], None] | None = None):
+    """The workbook written row by row (openpyxl write-only mode) to ``out`` (default: a
+    temporary file), rewound."""
     from openpyxl import Workbook  # imported when needed: see core.report_export.to_xlsx
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
@@ -125,9 +130,50 @@ def xlsx_file(query: services.PatientQuery, reveal: bool):
         cell.font = bold
         header.append(cell)
     sheet.append(header)
-    for row in rows(query, reveal):
+    for row in rows(query, reveal, progress):
         sheet.append(row)
-    out = tempfile.TemporaryFile()  # noqa: SIM115  (the response sends, then closes it)
+    if out is None:
+        out = tempfile.TemporaryFile()  # noqa: SIM115  (the response sends, then closes it)
     book.save(out)
     out.seek(0)
     return out
+
+
+# -- in the background ------------------------------------------------------------------------------
+EXPORT_TASK = "patients.export"
+INLINE_ROWS = 20_000  # up to this many patients the file is sent at once; more are made by a task
+MIMETYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+             "csv": "text/csv; charset=utf-8"}
+
+
+def inline_rows() -> int:
+    from core.exports import setting
+    return setting("HCRM_EXPORT_INLINE_ROWS", INLINE_ROWS, int)
+
+
+def export_task(hospital, *, filters: dict, fmt: str) -> None:
+    """The queued export, run as its requester (``as_user``): their data scope decides which
+    patients, their permission whether numbers are unmasked -- as of now, not of the click."""
+    from core import exports, queue
+    from plugins.patients.query_args import query_from_args
+    if fmt not in MIMETYPES:
+        raise ValueError(f"unknown export format {fmt!r}")
+    query = query_from_args(filters)
+    reveal = services.may_see_sensitive()
+    total = count(query)
+    queue.progress(0, total)
+    if reveal:
+        log_unmasked_export(total, filters, fmt)
+
+    def report(done: int) -> None:
+        queue.progress(done, total)
+
+    def produce(out) -> None:
+        if fmt == "xlsx":
+            xlsx_file(query, reveal, out=out, progress=report)
+        else:
+            for chunk in csv_chunks(query, reveal, progress=report):
+                out.write(chunk)
+
+    exports.save(produce, download_name=f"patients-{local_today().isoformat()}.{fmt}", mimetype=MIMETYPES[fmt],
+                 rows=total)
