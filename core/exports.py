@@ -6,8 +6,9 @@ function that writes the file. The file goes to ``instance/exports`` (outside th
 unguessable name per file) and is recorded on the task; the requester, and only they, downloads
 it from the task's page (``core.admin.views_jobs``), each download written to the audit log.
 The folder is ``HCRM_EXPORT_FOLDER`` (default ``instance/exports``).
-Files are deleted after ``HCRM_EXPORT_KEEP_HOURS`` (default 48) by the periodic job
-``core.purge_exports``.
+Files are deleted after ``HCRM_EXPORT_KEEP_HOURS`` (default 48) by the consumers' scheduler round
+(:func:`purge_if_due`, at most every ``PURGE_EVERY_SECONDS`` per consumer): the folder is the
+deployment's, not a hospital's, so this is no per-hospital job.
 
 Reports whose export takes more than a moment say so with ``Report(background_export=True)``:
 their CSV and .xlsx are then made by the task ``core.report_export`` below.
@@ -19,7 +20,6 @@ import os
 import secrets
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -28,14 +28,14 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from core import queue
-from core.declarations import Job, Task
+from core.declarations import Task
 from core.extensions import db
 from core.models import TaskRecord
 from core.tenancy import system_scope
 
 REPORT_EXPORT = "core.report_export"
-PURGE = "core.purge_exports"
 KEEP_HOURS = 48
+PURGE_EVERY_SECONDS = 600
 PARTIAL = ".part"
 MIMETYPES = {"csv": "text/csv; charset=utf-8",
              "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
@@ -99,9 +99,24 @@ def stored_file(record: TaskRecord) -> Path | None:
     return path if path.is_file() else None
 
 
-def purge(hospital=None) -> int:
-    """Delete exports (and half-written ones) older than the keep time; returns how many. The
-    folder is shared by the hospitals, so the first hospital's run of the job does the work."""
+_last_purge = 0.0
+
+
+def purge_if_due() -> int:
+    """:func:`purge`, when this process last did it ``PURGE_EVERY_SECONDS`` ago or more."""
+    global _last_purge
+    if time.monotonic() - _last_purge < PURGE_EVERY_SECONDS and _last_purge:
+        return 0
+    _last_purge = time.monotonic()
+    try:
+        return purge()
+    except OSError as exc:  # a shared folder unmounted for a moment: the next round tries again
+        current_app.logger.warning("export files not purged: %s", exc)
+        return 0
+
+
+def purge() -> int:
+    """Delete exports (and half-written ones) older than the keep time; returns how many."""
     cutoff = time.time() - keep_hours() * 3600
     removed = 0
     directory = folder()
@@ -131,5 +146,4 @@ def _report_export(hospital, *, report: str, params: dict, fmt: str, whole_group
 
 
 def declarations() -> list:
-    return [Task(REPORT_EXPORT, _l("Report export"), run=_report_export, as_user="core.reports.read"),
-            Job(PURGE, _l("Delete expired export files"), every=timedelta(hours=1), run=purge)]
+    return [Task(REPORT_EXPORT, _l("Report export"), run=_report_export, as_user="core.reports.read")]

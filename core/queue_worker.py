@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from flask import g
 from flask_babel import force_locale
 
-from core import queue
+from core import exports, queue
 from core.clock import utc_to_local
 from core.declarations import Job
 from core.extensions import db
@@ -196,7 +196,8 @@ def tick(app, now: datetime | None = None) -> dict:
     with app.app_context():
         try:
             periodic = queue.settings(app)["periodic"]
-            return {"recovered": recover(app, now), "queued": len(enqueue_due(app, now)) if periodic else 0}
+            return {"recovered": recover(app, now), "queued": len(enqueue_due(app, now)) if periodic else 0,
+                    "purged": exports.purge_if_due()}
         finally:
             db.session.remove()
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run the whole test suite on SQLite, then on PostgreSQL; in both runs the HIS connector's tests
-# read from a real MariaDB "HIS". Extra arguments go to pytest.
+# read from a real MariaDB "HIS". Extra arguments go to pytest (-n N, -p … or --pdb replace the
+# default parallel run).
 #
 # Servers: PostgreSQL at HCRM_TEST_POSTGRES (default postgresql://postgres@127.0.0.1:5432/postgres),
 # MariaDB at HCRM_TEST_MARIADB (default mysql://root@127.0.0.1:3306/; tests create and drop their
@@ -36,11 +37,18 @@ elif ! reachable "MariaDB (HIS tests)" "$HCRM_TEST_MARIADB"; then
   echo "the HIS connector's MariaDB tests will be skipped (CI runs them)"
 fi
 
+# Tests run in parallel processes (pytest-xdist), one test file per process at a time: as many
+# as the machine has cores, or HCRM_TEST_WORKERS (0 runs them in this process, e.g. to debug).
+PARALLEL=(-n "${HCRM_TEST_WORKERS:-auto}" --dist loadfile)
+for arg in "$@"; do
+  case "$arg" in -n|-n*|--numprocesses*|--pdb|no:xdist) PARALLEL=();; esac
+done
+
 run_pytest() {  # label, then pytest args; exit status 5 (no tests collected) is a failure too
   local label="$1"; shift
   echo "== tests on $label =="
   set +e
-  python -m pytest "$@"
+  python -m pytest "${PARALLEL[@]}" "$@"
   local status=$?
   set -e
   if [ "$status" -ne 0 ]; then
