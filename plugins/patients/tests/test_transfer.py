@@ -455,20 +455,18 @@ def test_numbers_that_lost_digits_in_excel_or_csv_are_flagged(app, imports):
     assert set(errors) == {2, 3} and all("lost its last digits" in e[0] for e in errors.values())
 
 
-def test_5000_rows_are_checked_and_imported_in_the_background(app, client, imports):
+def test_a_thousand_rows_are_checked_and_imported_in_the_background(app, client, imports):
     english(client, "a_admin")
     rows = [["姓名", "身份证号", "手机"]]
-    for n in range(5000):
-        rows.append([f"患者{n}", id_number(f"{1950 + n // 1000}0101", f"{n % 1000:03d}"), f"139{n:08d}"])
-    assert len({r[1] for r in rows}) == 5001  # every ID number differs
-    started = time.time()
+    for n in range(1000):
+        rows.append([f"患者{n}", id_number(f"{1950 + n // 500}0101", f"{n % 500:03d}"), f"139{n:08d}"])
+    assert len({r[1] for r in rows}) == 1001  # every ID number differs
     token = token_of(upload(client, "big.csv", csv_bytes(rows)))
     checked = check(client, token)
-    assert (checked["ok"], checked["errors"]) == (5000, 0), checked
+    assert (checked["ok"], checked["errors"]) == (1000, 0), checked
     done = commit(client, token)
-    assert done["imported"] == 5000, done
-    assert patient_count(app, imports["a"]) == 5000
-    print(f"5000 rows checked and imported in {time.time() - started:.1f}s")
+    assert done["imported"] == 1000, done
+    assert patient_count(app, imports["a"]) == 1000
 
 
 # -- the command line ------------------------------------------------------------------------------
