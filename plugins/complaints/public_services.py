@@ -57,7 +57,7 @@ def check_open() -> None:
 
 def throttle(remote_addr: str, kind: str) -> None:
     """Count this attempt; Throttled when the address used up its hour. The attempt is committed
-    whatever follows, so refused floods count too."""
+    before the form is checked, so submissions refused for their content count too."""
     limit = settings().public_max_per_hour if kind == "submit" else STATUS_LOOKUPS_PER_HOUR
     since = utcnow() - WINDOW
     stmt = sa.select(sa.func.count(), sa.func.min(PublicAttempt.at)).where(
