@@ -43,8 +43,8 @@ def test_phone_complaint_from_intake_to_close(app, client, centre):
         complaint = db.session.get(Complaint, cid)
         received = complaint.received_at
         # Two departments: the category's longer limit (15 working days) applies.
-        from plugins.complaints import workdays
         from core.clock import utc_to_local
+        from plugins.complaints import workdays
         assert complaint.due_date == workdays.add_working_days(utc_to_local(received).date(), 15)
     assert step("investigate").status_code == 200
     replied = step("reply", reply_text="已与患者面谈并致歉。", reply_method="in_person")
