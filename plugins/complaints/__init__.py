@@ -1,10 +1,12 @@
 """投诉中心 — the complaint centre: intake from every channel (and a public form), working-day
 deadlines on the Chinese calendar, the workflow, findings and improvement actions, rewards and
 penalties (赏罚), statistics. This module only wires the hooks; the work is in the services."""
+from datetime import timedelta
+
 from flask_babel import lazy_gettext as _l
 
 from core import hookimpl
-from core.declarations import MenuItem, Permission
+from core.declarations import Job, MenuItem, Permission
 from plugins.complaints import models, visibility  # noqa: F401  (visibility registers its query criterion)
 
 OFFICE = ("super_admin", "director")
@@ -50,6 +52,25 @@ def hcrm_menus():
 def hcrm_blueprints():
     from plugins.complaints import api, public, views
     return [views.bp, public.bp, api.bp]
+
+
+@hookimpl
+def hcrm_reports():
+    from plugins.complaints.statistics import reports
+    return reports()
+
+
+@hookimpl
+def hcrm_dashboard_widgets():
+    from plugins.complaints.cards import widgets
+    return widgets()
+
+
+@hookimpl
+def hcrm_jobs():
+    from plugins.complaints.escalation import run_escalation
+    return [Job("complaints.escalate", _l("Escalate overdue complaints to the complaint office"),
+                every=timedelta(hours=1), run=run_escalation)]
 
 
 @hookimpl

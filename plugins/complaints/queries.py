@@ -36,6 +36,10 @@ def list_statement(filters: dict):
     if filters.get("received_to"):
         end = datetime.combine(filters["received_to"] + timedelta(days=1), time())
         stmt = stmt.where(Complaint.received_at < clock.local_to_utc(end))
+    if filters.get("due_from"):
+        stmt = stmt.where(Complaint.due_date >= filters["due_from"])
+    if filters.get("due_to"):
+        stmt = stmt.where(Complaint.due_date <= filters["due_to"])
     if filters.get("overdue") is True:
         stmt = stmt.where(overdue_condition())
     return stmt.order_by(Complaint.received_at.desc(), Complaint.id.desc())

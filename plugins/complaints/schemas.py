@@ -28,6 +28,8 @@ class ComplaintFilterSchema(Schema):
     severity = fields.String(validate=validate.OneOf(SEVERITIES))
     received_from = fields.Date()
     received_to = fields.Date()
+    due_from = fields.Date(metadata={"description": "Reply due on or after this day."})
+    due_to = fields.Date(metadata={"description": "Reply due on or before this day."})
     overdue = fields.Boolean(metadata={"description": "Only open complaints past their reply deadline."})
 
     @validates_schema
