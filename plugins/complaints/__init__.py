@@ -80,6 +80,14 @@ def hcrm_enable(hospital):
 
 
 @hookimpl
+def hcrm_event(event):
+    """The satisfaction loop: followup's survey and round events (no import of followup)."""
+    if event.name.startswith("followup."):
+        from plugins.complaints.satisfaction import handle
+        handle(event)
+
+
+@hookimpl
 def patients_patient_merged(source, target):
     from plugins.complaints.services import patient_merged
     patient_merged(source, target)
