@@ -6,7 +6,7 @@ from datetime import timedelta
 from flask_babel import lazy_gettext as _l
 
 from core import hookimpl
-from core.declarations import Job, MenuItem, Permission
+from core.declarations import Job, MenuItem, Panel, Permission
 from plugins.complaints import models, visibility  # noqa: F401  (visibility registers its query criterion)
 
 OFFICE = ("super_admin", "director")
@@ -64,6 +64,19 @@ def hcrm_reports():
 def hcrm_dashboard_widgets():
     from plugins.complaints.cards import widgets
     return widgets()
+
+
+@hookimpl
+def hcrm_panels():
+    from plugins.complaints.panel import render_patient_panel
+    return [Panel("complaints.patient", target="patients.patient", title=_l("Complaints"),
+                  permission="complaints.read", render=render_patient_panel, order=50)]
+
+
+@hookimpl
+def hcrm_demo_data(hospital):
+    from plugins.complaints.demo import load
+    load(hospital)
 
 
 @hookimpl
