@@ -56,14 +56,14 @@ def hcrm_blueprints():
 
 @hookimpl
 def hcrm_reports():
-    from plugins.complaints.statistics import reports
-    return reports()
+    from plugins.complaints import statistics
+    return statistics.reports()
 
 
 @hookimpl
 def hcrm_dashboard_widgets():
-    from plugins.complaints.cards import widgets
-    return widgets()
+    from plugins.complaints import cards
+    return cards.widgets()
 
 
 @hookimpl

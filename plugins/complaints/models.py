@@ -9,7 +9,7 @@ sees the complaint (``ScopedThrough``).
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.orm import relationship
+from sqlalchemy.orm import declared_attr, relationship
 
 from core.choices import ChoiceList
 from core.extensions import db
@@ -134,14 +134,38 @@ class Complaint(DataScoped, db.Model):
         return self.complainant_name or ""
 
 
-class ComplaintStaff(ScopedThrough, db.Model):
+class _OfComplaint(ScopedThrough):
+    """A row of one complaint (deleted with it), seen by whoever sees the complaint."""
+
+    __hcrm_scope_through__ = "complaint_id"
+
+    @declared_attr
+    def complaint_id(cls):
+        return sa.Column(sa.Integer, sa.ForeignKey("complaints_complaint.id", ondelete="CASCADE"),
+                         nullable=False, index=True)
+
+
+class _ByUser:
+    """Who did it and when (a transition, a comment, an upload)."""
+
+    @declared_attr
+    def user_id(cls):
+        return sa.Column(sa.Integer, sa.ForeignKey("core_user.id"), nullable=True)
+
+    @declared_attr
+    def at(cls):
+        return sa.Column(sa.DateTime, nullable=False, default=utcnow)
+
+    @declared_attr
+    def user(cls):
+        return relationship("User")
+
+
+class ComplaintStaff(_OfComplaint, db.Model):
     """A staff member the complaint is about: a user of the hospital or a free-text name."""
 
     __tablename__ = "complaints_staff"
-    __hcrm_scope_through__ = "complaint_id"
     id = sa.Column(sa.Integer, primary_key=True)
-    complaint_id = sa.Column(sa.Integer, sa.ForeignKey("complaints_complaint.id", ondelete="CASCADE"),
-                             nullable=False, index=True)
     user_id = sa.Column(sa.Integer, sa.ForeignKey("core_user.id"), nullable=True, index=True)
     name = sa.Column(sa.String(64), nullable=True)
     user = relationship("User")
@@ -151,73 +175,49 @@ class ComplaintStaff(ScopedThrough, db.Model):
         return self.user.display_name if self.user_id and self.user is not None else (self.name or "")
 
 
-class AssignedDepartment(ScopedThrough, db.Model):
+class AssignedDepartment(_OfComplaint, db.Model):
     """A department the complaint is assigned to (several: the longer reply limit applies)."""
 
     __tablename__ = "complaints_assigned_department"
-    __hcrm_scope_through__ = "complaint_id"
     __table_args__ = (sa.UniqueConstraint("complaint_id", "department_id"),)
     id = sa.Column(sa.Integer, primary_key=True)
-    complaint_id = sa.Column(sa.Integer, sa.ForeignKey("complaints_complaint.id", ondelete="CASCADE"),
-                             nullable=False, index=True)
     department_id = sa.Column(sa.Integer, sa.ForeignKey("core_department.id"), nullable=False)
     department = relationship("Department")
 
 
-class ComplaintTransition(ScopedThrough, db.Model):
+class ComplaintTransition(_ByUser, _OfComplaint, db.Model):
     """One step of the workflow: who moved the complaint from what to what, when, and why."""
 
     __tablename__ = "complaints_transition"
-    __hcrm_scope_through__ = "complaint_id"
     id = sa.Column(sa.Integer, primary_key=True)
-    complaint_id = sa.Column(sa.Integer, sa.ForeignKey("complaints_complaint.id", ondelete="CASCADE"),
-                             nullable=False, index=True)
     action = sa.Column(sa.String(16), nullable=False)
     from_status = sa.Column(sa.String(16), nullable=True)
     to_status = sa.Column(sa.String(16), nullable=False)
-    user_id = sa.Column(sa.Integer, sa.ForeignKey("core_user.id"), nullable=True)
-    at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
     comment = sa.Column(sa.Text, nullable=True)
-    user = relationship("User")
 
 
-class ComplaintComment(ScopedThrough, db.Model):
+class ComplaintComment(_ByUser, _OfComplaint, db.Model):
     __tablename__ = "complaints_comment"
-    __hcrm_scope_through__ = "complaint_id"
     id = sa.Column(sa.Integer, primary_key=True)
-    complaint_id = sa.Column(sa.Integer, sa.ForeignKey("complaints_complaint.id", ondelete="CASCADE"),
-                             nullable=False, index=True)
-    user_id = sa.Column(sa.Integer, sa.ForeignKey("core_user.id"), nullable=True)
-    at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
     body = sa.Column(sa.Text, nullable=False)
-    user = relationship("User")
 
 
-class ComplaintAttachment(ScopedThrough, db.Model):
+class ComplaintAttachment(_ByUser, _OfComplaint, db.Model):
     """A file kept under the instance folder (outside the web root), served by a checked view."""
 
     __tablename__ = "complaints_attachment"
-    __hcrm_scope_through__ = "complaint_id"
     id = sa.Column(sa.Integer, primary_key=True)
-    complaint_id = sa.Column(sa.Integer, sa.ForeignKey("complaints_complaint.id", ondelete="CASCADE"),
-                             nullable=False, index=True)
     filename = sa.Column(sa.String(200), nullable=False)
     stored_name = sa.Column(sa.String(64), nullable=False)
     content_type = sa.Column(sa.String(64), nullable=False)
     size = sa.Column(sa.Integer, nullable=False)
-    user_id = sa.Column(sa.Integer, sa.ForeignKey("core_user.id"), nullable=True)
-    at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
-    user = relationship("User")
 
 
-class ImprovementAction(ScopedThrough, db.Model):
+class ImprovementAction(_OfComplaint, db.Model):
     """An improvement action with its owner and due date."""
 
     __tablename__ = "complaints_action"
-    __hcrm_scope_through__ = "complaint_id"
     id = sa.Column(sa.Integer, primary_key=True)
-    complaint_id = sa.Column(sa.Integer, sa.ForeignKey("complaints_complaint.id", ondelete="CASCADE"),
-                             nullable=False, index=True)
     description = sa.Column(sa.Text, nullable=False)
     owner_user_id = sa.Column(sa.Integer, sa.ForeignKey("core_user.id"), nullable=True)
     due_date = sa.Column(sa.Date, nullable=True)

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from core.api import Reference, UtcDateTime
+from plugins.patients.schemas import RefSchema, UserRefSchema
 
 from .models import FINDINGS, REPLY_METHODS, SEVERITIES, STATUSES
 
@@ -36,16 +37,6 @@ class ComplaintFilterSchema(Schema):
     def _range(self, data, **kwargs):
         if data.get("received_from") and data.get("received_to") and data["received_to"] < data["received_from"]:
             raise ValidationError(_("The end date is before the start date."), "received_to")
-
-
-class RefSchema(Schema):
-    id = fields.Integer()
-    name = fields.String()
-
-
-class UserRefSchema(Schema):
-    id = fields.Integer()
-    name = fields.String(attribute="display_name")
 
 
 class StaffSchema(Schema):

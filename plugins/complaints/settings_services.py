@@ -72,44 +72,37 @@ def update_settings(data: dict) -> ComplaintSettings:
     return row
 
 
+def _save_choice(model, data: dict, row, errors: dict):
+    """Name, code (new rows) and active flag of a channel or category; the row, added when new."""
+    name = _text(data, "name", errors, limit=64, required=True)
+    code = _text(data, "code", errors, limit=32, required=row is None)
+    if row is None and code and db.session.execute(sa.select(model.id).where(model.code == code)).first():
+        errors["code"] = _("This code is already used.")
+    if errors:
+        raise ComplaintInvalid(errors)
+    if row is None:
+        row = model(code=code, position=next_position(model))
+        db.session.add(row)
+    row.name = name
+    row.active = bool(data.get("active", True))
+    return row
+
+
 def save_category(data: dict, category: ComplaintCategory | None = None) -> ComplaintCategory:
     """Create or change a category; reply limits are working days, 1 to 60 (0 or negative refused)."""
     errors: dict[str, str] = {}
-    name = _text(data, "name", errors, limit=64, required=True)
-    code = _text(data, "code", errors, limit=32, required=category is None)
     reply = _int(data, "reply_days", errors, low=1, high=MAX_LIMIT_DAYS)
     multi = _int(data, "multi_reply_days", errors, low=1, high=MAX_LIMIT_DAYS)
     if reply is not None and multi is not None and multi < reply:
         errors["multi_reply_days"] = _("The limit for several departments cannot be shorter than the single one.")
-    if category is None and code and db.session.execute(
-            sa.select(ComplaintCategory.id).where(ComplaintCategory.code == code)).first():
-        errors["code"] = _("This code is already used.")
-    if errors:
-        raise ComplaintInvalid(errors)
-    if category is None:
-        category = ComplaintCategory(code=code, position=next_position(ComplaintCategory))
-        db.session.add(category)
-    category.name, category.reply_days, category.multi_reply_days = name, reply, multi
+    category = _save_choice(ComplaintCategory, data, category, errors)
+    category.reply_days, category.multi_reply_days = reply, multi
     category.positive = bool(data.get("positive"))
-    category.active = bool(data.get("active", True))
     return category
 
 
 def save_channel(data: dict, channel: ComplaintChannel | None = None) -> ComplaintChannel:
-    errors: dict[str, str] = {}
-    name = _text(data, "name", errors, limit=64, required=True)
-    code = _text(data, "code", errors, limit=32, required=channel is None)
-    if channel is None and code and db.session.execute(
-            sa.select(ComplaintChannel.id).where(ComplaintChannel.code == code)).first():
-        errors["code"] = _("This code is already used.")
-    if errors:
-        raise ComplaintInvalid(errors)
-    if channel is None:
-        channel = ComplaintChannel(code=code, position=next_position(ComplaintChannel))
-        db.session.add(channel)
-    channel.name = name
-    channel.active = bool(data.get("active", True))
-    return channel
+    return _save_choice(ComplaintChannel, data, channel, {})
 
 
 def save_calendar_day(day: date | None, working: bool, note: str | None) -> CalendarDay:

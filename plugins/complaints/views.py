@@ -344,34 +344,32 @@ def _settings_error(errors: dict):
     return redirect(url_for("complaints.settings"))
 
 
-@bp.route("/settings/categories", methods=("POST",))
-@bp.route("/settings/categories/<int:category_id>", methods=("POST",))
-@require("complaints.manage_settings")
-def save_category(category_id=None):
-    category = get_or_404(ComplaintCategory, category_id) if category_id else None
+def _save_list_row(save, model, row_id, anchor: str, message: str):
+    row = get_or_404(model, row_id) if row_id else None
     try:
-        settings_services.save_category(_form_data(), category)
+        save(_form_data(), row)
     except ComplaintInvalid as exc:
         db.session.rollback()
         return _settings_error(exc.errors)
     db.session.commit()
-    flash(_("Category saved."), "success")
-    return redirect(url_for("complaints.settings") + "#categories")
+    flash(message, "success")
+    return redirect(url_for("complaints.settings") + anchor)
+
+
+@bp.route("/settings/categories", methods=("POST",))
+@bp.route("/settings/categories/<int:category_id>", methods=("POST",))
+@require("complaints.manage_settings")
+def save_category(category_id=None):
+    return _save_list_row(settings_services.save_category, ComplaintCategory, category_id, "#categories",
+                          _("Category saved."))
 
 
 @bp.route("/settings/channels", methods=("POST",))
 @bp.route("/settings/channels/<int:channel_id>", methods=("POST",))
 @require("complaints.manage_settings")
 def save_channel(channel_id=None):
-    channel = get_or_404(ComplaintChannel, channel_id) if channel_id else None
-    try:
-        settings_services.save_channel(_form_data(), channel)
-    except ComplaintInvalid as exc:
-        db.session.rollback()
-        return _settings_error(exc.errors)
-    db.session.commit()
-    flash(_("Channel saved."), "success")
-    return redirect(url_for("complaints.settings") + "#channels")
+    return _save_list_row(settings_services.save_channel, ComplaintChannel, channel_id, "#channels",
+                          _("Channel saved."))
 
 
 @bp.route("/settings/calendar", methods=("POST",))

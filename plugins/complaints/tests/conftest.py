@@ -9,14 +9,17 @@ from core.tenancy import hospital_scope, system_scope
 from core.testing import make_department, make_hospital, make_user
 
 
-def hospital(code: str) -> Hospital:
+def _one(model, column, value):
     with system_scope():
-        return db.session.execute(sa.select(Hospital).where(Hospital.code == code)).scalar_one()
+        return db.session.execute(sa.select(model).where(column == value)).scalar_one()
+
+
+def hospital(code: str) -> Hospital:
+    return _one(Hospital, Hospital.code, code)
 
 
 def user(username: str) -> User:
-    with system_scope():
-        return db.session.execute(sa.select(User).where(User.username == username)).scalar_one()
+    return _one(User, User.username, username)
 
 
 def ids_of(model, code: str) -> dict:
