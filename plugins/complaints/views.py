@@ -166,53 +166,51 @@ def _detail(complaint, errors=None, data=None, status=200):
                            **_choices()), status
 
 
-@bp.route("/<int:complaint_id>/transition", methods=("POST",))
-@require("complaints.read")
-def transition(complaint_id):
+def _on_complaint(complaint_id, work, anchor: str = "", message: str | None = None, error_prefix: str = ""):
+    """Load the complaint (404 outside the hospital or scope), run ``work(complaint, data)``,
+    commit and go back to the detail; a refusal rolls back and shows the detail with its errors."""
     complaint = get_or_404(Complaint, complaint_id)
     data = _form_data()
     try:
-        services.transition(complaint, data.get("action") or "", data)
+        work(complaint, data)
     except TransitionRefused as exc:
         db.session.rollback()
         abort(exc.status, description=exc.message)
     except ComplaintInvalid as exc:
         db.session.rollback()
-        return _detail(get_or_404(Complaint, complaint_id), exc.errors, data, 422)
+        return _detail(get_or_404(Complaint, complaint_id), {f"{error_prefix}{k}": v for k, v in exc.errors.items()},
+                       data, 422)
     db.session.commit()
-    flash(_("Complaint %(ref)s is now “%(status)s”.", ref=complaint.reference,
-            status=services.status_label(complaint.status)), "success")
-    return redirect(url_for("complaints.detail", complaint_id=complaint.id))
+    if message:
+        flash(message if isinstance(message, str) else message(complaint), "success")
+    return redirect(url_for("complaints.detail", complaint_id=complaint_id) + anchor)
+
+
+@bp.route("/<int:complaint_id>/transition", methods=("POST",))
+@require("complaints.read")
+def transition(complaint_id):
+    return _on_complaint(complaint_id, lambda c, data: services.transition(c, data.get("action") or "", data),
+                         message=lambda c: _("Complaint %(ref)s is now “%(status)s”.", ref=c.reference,
+                                             status=services.status_label(c.status)))
 
 
 @bp.route("/<int:complaint_id>/comment", methods=("POST",))
 @require("complaints.read")
 def comment(complaint_id):
-    complaint = get_or_404(Complaint, complaint_id)
-    try:
-        services.add_comment(complaint, request.form.get("body"))
-    except ComplaintInvalid as exc:
-        db.session.rollback()
-        return _detail(get_or_404(Complaint, complaint_id), exc.errors, _form_data(), 422)
-    db.session.commit()
-    return redirect(url_for("complaints.detail", complaint_id=complaint.id) + "#comments")
+    return _on_complaint(complaint_id, lambda c, data: services.add_comment(c, data.get("body")), "#comments")
+
+
+def _attach(complaint, data):
+    upload = request.files.get("file")
+    if upload is None:
+        raise ComplaintInvalid({"file": _("Choose a file.")})
+    attachments.add_attachment(complaint, upload.stream, upload.filename or "", user_id=current_user.id)
 
 
 @bp.route("/<int:complaint_id>/attach", methods=("POST",))
 @require("complaints.create")
 def attach(complaint_id):
-    complaint = get_or_404(Complaint, complaint_id)
-    upload = request.files.get("file")
-    try:
-        if upload is None:
-            raise ComplaintInvalid({"file": _("Choose a file.")})
-        attachments.add_attachment(complaint, upload.stream, upload.filename or "", user_id=current_user.id)
-    except ComplaintInvalid as exc:
-        db.session.rollback()
-        return _detail(get_or_404(Complaint, complaint_id), exc.errors, {}, 422)
-    db.session.commit()
-    flash(_("Attachment added."), "success")
-    return redirect(url_for("complaints.detail", complaint_id=complaint.id) + "#attachments")
+    return _on_complaint(complaint_id, _attach, "#attachments", _("Attachment added."))
 
 
 @bp.route("/attachments/<int:attachment_id>")
@@ -230,14 +228,7 @@ def attachment(attachment_id):
 @bp.route("/<int:complaint_id>/actions", methods=("POST",))
 @require("complaints.handle")
 def add_action(complaint_id):
-    complaint = get_or_404(Complaint, complaint_id)
-    try:
-        services.add_action(complaint, _form_data())
-    except ComplaintInvalid as exc:
-        db.session.rollback()
-        return _detail(get_or_404(Complaint, complaint_id), exc.errors, _form_data(), 422)
-    db.session.commit()
-    return redirect(url_for("complaints.detail", complaint_id=complaint.id) + "#actions")
+    return _on_complaint(complaint_id, services.add_action, "#actions")
 
 
 @bp.route("/actions/<int:action_id>/done", methods=("POST",))
@@ -253,16 +244,8 @@ def action_done(action_id):
 @bp.route("/<int:complaint_id>/sanctions", methods=("POST",))
 @require("complaints.handle")
 def propose_sanction(complaint_id):
-    complaint = get_or_404(Complaint, complaint_id)
-    try:
-        sanction_services.propose(_form_data(), complaint)
-    except ComplaintInvalid as exc:
-        db.session.rollback()
-        return _detail(get_or_404(Complaint, complaint_id), {f"sanction_{k}": v for k, v in exc.errors.items()},
-                       _form_data(), 422)
-    db.session.commit()
-    flash(_("Reward or penalty proposed; it awaits approval."), "success")
-    return redirect(url_for("complaints.detail", complaint_id=complaint.id) + "#sanctions")
+    return _on_complaint(complaint_id, lambda c, data: sanction_services.propose(data, c), "#sanctions",
+                         _("Reward or penalty proposed; it awaits approval."), error_prefix="sanction_")
 
 
 @bp.route("/sanctions/<int:sanction_id>/decide", methods=("POST",))
