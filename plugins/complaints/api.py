@@ -14,7 +14,7 @@ from core.web import json_error
 from . import attachments, public_services, services
 from .errors import ComplaintInvalid, TransitionRefused
 from .models import Complaint
-from .queries import list_statement
+from .queries import list_loads, list_statement
 from .schemas import (
     AttachmentSchema,
     CommentBodySchema,
@@ -41,7 +41,7 @@ def list_complaints(query):
     `overdue`), newest first. Complaints about the caller are left out unless they hold
     `complaints.view_about_me`.
     """
-    return paginate(list_statement(query))
+    return paginate(list_statement(query), load=list_loads())
 
 
 @api_route(bp, "/", methods=("POST",), permission="complaints.create", body=ComplaintCreateSchema,

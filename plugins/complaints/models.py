@@ -116,10 +116,8 @@ class Complaint(DataScoped, db.Model):
     department = relationship("Department", foreign_keys="Complaint.department_id")
     owner = relationship("User", foreign_keys="Complaint.owner_id")
     handler = relationship("User", foreign_keys=[handler_id])
-    staff = relationship("ComplaintStaff", cascade="all, delete-orphan", lazy="selectin",
-                         order_by="ComplaintStaff.id")
-    departments = relationship("AssignedDepartment", cascade="all, delete-orphan", lazy="selectin",
-                               order_by="AssignedDepartment.id")
+    staff = relationship("ComplaintStaff", cascade="all, delete-orphan", order_by="ComplaintStaff.id")
+    departments = relationship("AssignedDepartment", cascade="all, delete-orphan", order_by="AssignedDepartment.id")
     transitions = relationship("ComplaintTransition", cascade="all, delete-orphan", order_by="ComplaintTransition.id")
     comments = relationship("ComplaintComment", cascade="all, delete-orphan", order_by="ComplaintComment.id")
     attachments = relationship("ComplaintAttachment", cascade="all, delete-orphan", order_by="ComplaintAttachment.id")

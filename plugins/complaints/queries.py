@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from core import clock
 
@@ -47,3 +48,9 @@ def list_statement(filters: dict):
 
 def overdue_condition(today=None):
     return sa.and_(Complaint.status.in_(OPEN_STATUSES), Complaint.due_date < (today or clock.local_today()))
+
+
+def list_loads() -> tuple:
+    """Loader options for a page of the list: what each row shows, in the page's own query."""
+    return (joinedload(Complaint.channel), joinedload(Complaint.category), joinedload(Complaint.department),
+            joinedload(Complaint.handler), joinedload(Complaint.patient))

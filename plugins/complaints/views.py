@@ -38,7 +38,7 @@ from .models import (
     ImprovementAction,
     Sanction,
 )
-from .queries import list_statement
+from .queries import list_loads, list_statement
 from .schemas import ComplaintFilterSchema
 
 bp = Blueprint("complaints", __name__, url_prefix="/complaints",
@@ -97,7 +97,7 @@ def _choices():
 @require("complaints.read")
 def index():
     filters, errors = _filters()
-    page = db.paginate(list_statement(filters), page=digits_or_none(request.args.get("page")) or 1,
+    page = db.paginate(list_statement(filters).options(*list_loads()), page=digits_or_none(request.args.get("page")) or 1,
                        per_page=PER_PAGE, error_out=False)
     return render_template("complaints/list.html", page=page, filters=filters, filter_errors=errors, **_choices())
 
