@@ -201,24 +201,24 @@ def run(url: str, args, fresh: bool) -> None:
             category = rng.choice(categories)
             bound = {"h": hospital_id, "statuses": statuses, "category": category, "since": start, "until": until}
 
-            def app_list():
+            def app_list(statuses=statuses, category=category, start=start, until=until):
                 response = client.get("/api/v1/complaints/", headers=headers, query_string={
                     "status": statuses, "category_id": category, "received_from": start.isoformat(),
                     "received_to": (until - timedelta(days=1)).isoformat(), "per_page": 20})
                 assert response.status_code == 200, response.get_data(as_text=True)[:300]
 
-            def sql_list():
+            def sql_list(bound=bound):
                 rows = conn.execute(sa.text(LIST_SQL), bound).all()
                 if len(rows) == 20:
                     conn.execute(sa.text(COUNT_SQL), bound).scalar_one()
                 conn.rollback()
 
-            def app_stats():
+            def app_stats(start=start, until=until):
                 response = client.get("/reports/complaints.statistics.csv", query_string={
                     "by": "category", "from": start.isoformat(), "to": (until - timedelta(days=1)).isoformat()})
                 assert response.status_code == 200, response.get_data(as_text=True)[:300]
 
-            def sql_stats():
+            def sql_stats(bound=bound):
                 conn.execute(sa.text(STATS_SQL), bound).all()
                 conn.rollback()
 
