@@ -32,7 +32,7 @@ STATUSES = ("new", "accepted", "assigned", "investigating", "replied", "closed")
 LOAD_COMPLAINTS = """
 INSERT INTO complaints_complaint (hospital_id, reference, status, channel_id, category_id, severity, patient_id,
     complainant_name, anonymous, contact_phone, phone_last4, event_date, description, settled_on_spot,
-    received_at, due_date, replied_at, closed_at, finding, owner_id, department_id, created_at, updated_at)
+    received_at, due_date, replied_at, on_time, closed_at, finding, owner_id, department_id, created_at, updated_at)
 SELECT :h, 'TS' || lpad(g::text, 8, '0'),
        (ARRAY['new','accepted','assigned','investigating','replied','closed','closed','closed'])[1 + g % 8],
        (:channels)[1 + g % cardinality(:channels)], (:categories)[1 + (g / 7) % cardinality(:categories)],
@@ -41,6 +41,7 @@ SELECT :h, 'TS' || lpad(g::text, 8, '0'),
        d::date, '候诊时间过长,服务态度差。', g % 23 = 0,
        d, (d + interval '7 days')::date,
        CASE WHEN g % 8 >= 4 THEN d + (g % 9) * interval '1 day' END,
+       CASE WHEN g % 8 >= 4 THEN (g % 9) <= 7 END,
        CASE WHEN g % 8 >= 5 THEN d + (g % 9 + 1) * interval '1 day' END,
        CASE WHEN g % 8 >= 5 THEN (ARRAY['justified','partly','unjustified'])[1 + g % 3] END,
        :owner, (:departments)[1 + g % cardinality(:departments)], d, d
@@ -89,9 +90,7 @@ SELECT cat.name, count(c.id),
        sum(CASE WHEN c.finding IN ('justified', 'partly') THEN 1 ELSE 0 END),
        sum(CASE WHEN c.status = 'closed' THEN 1 ELSE 0 END),
        sum(CASE WHEN coalesce(c.replied_at, c.closed_at) IS NOT NULL THEN 1 ELSE 0 END),
-       sum(CASE WHEN coalesce(c.replied_at, c.closed_at) IS NOT NULL AND
-                     CAST(timezone('Asia/Shanghai', timezone('UTC', coalesce(c.replied_at, c.closed_at))) AS date)
-                     <= c.due_date THEN 1 ELSE 0 END),
+       sum(CASE WHEN c.on_time THEN 1 ELSE 0 END),
        avg(CASE WHEN coalesce(c.replied_at, c.closed_at) IS NOT NULL
                 THEN extract(epoch FROM coalesce(c.replied_at, c.closed_at) - c.received_at) / 86400.0 END)
 FROM complaints_complaint c JOIN complaints_category cat ON cat.id = c.category_id

@@ -7,6 +7,7 @@ from datetime import date
 
 from flask import url_for
 from flask_babel import gettext as _
+from flask_babel import pgettext
 
 from core.clock import local_today
 from core.declarations import Widget, WidgetData
@@ -31,9 +32,9 @@ def month_card(today: date | None = None) -> WidgetData:
     return WidgetData(
         title=_("Complaints this month"), value=count_listed(month), subtitle=_("received"), icon="megaphone",
         url=url_for("complaints.index", received_from=since.isoformat()),
-        items=[(_("New"), count_listed({**month, "status": ["new"]}),
+        items=[(pgettext("complaint status", "New"), count_listed({**month, "status": ["new"]}),
                 url_for("complaints.index", received_from=since.isoformat(), status="new")),
-               (_("Open"), count_listed(opened), url_for("complaints.index", status=list(OPEN_STATUSES))),
+               (pgettext("complaints card", "Open"), count_listed(opened), url_for("complaints.index", status=list(OPEN_STATUSES))),
                (_("Overdue"), count_listed(overdue), url_for("complaints.index", overdue="true"))])
 
 

@@ -121,7 +121,7 @@ def load(hospital) -> None:
             services.transition(complaint, action, step_data, trusted=True)
             complaint.transitions[-1].at = local_to_utc(when)
             if action == "reply":
-                complaint.replied_at = local_to_utc(when)
+                services.mark_answered(complaint, local_to_utc(when))
             elif action == "close":
                 complaint.closed_at = local_to_utc(when)
         if complaint.status == "closed" and complaint.finding == "justified":

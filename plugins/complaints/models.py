@@ -99,6 +99,9 @@ class Complaint(DataScoped, db.Model):
     reply_text = sa.Column(sa.Text, nullable=True)
     reply_method = sa.Column(sa.String(16), nullable=True)
     replied_at = sa.Column(sa.DateTime, nullable=True)
+    # Answered (replied, or settled on the spot) by the due date, on the hospital's calendar: kept
+    # when the answer is recorded, so statistics sum a flag instead of converting every time.
+    on_time = sa.Column(sa.Boolean, nullable=True)
     closed_at = sa.Column(sa.DateTime, nullable=True)
     finding = sa.Column(sa.String(16), nullable=True)
     root_cause = sa.Column(sa.Text, nullable=True)

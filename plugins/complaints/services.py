@@ -15,6 +15,7 @@ from datetime import date
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 from core import clock
 from core.extensions import db
@@ -43,8 +44,10 @@ NAME_LIMIT = 64
 MAX_STAFF = 20
 PHONE_RE = re.compile(r"^[0-9+\-() ]{5,32}$")
 
-STATUS_LABELS = {"new": _l("New"), "accepted": _l("Accepted"), "assigned": _l("Assigned"),
-                 "investigating": _l("Investigating"), "replied": _l("Replied"), "closed": _l("Closed")}
+STATUS_LABELS = {"new": lazy_pgettext("complaint status", "New"), "accepted": lazy_pgettext("complaint status", "Accepted"),
+                 "assigned": lazy_pgettext("complaint status", "Assigned"),
+                 "investigating": lazy_pgettext("complaint status", "Investigating"),
+                 "replied": lazy_pgettext("complaint status", "Replied"), "closed": lazy_pgettext("complaint status", "Closed")}
 SEVERITY_LABELS = {"low": _l("Low"), "normal": _l("Normal"), "high": _l("High"), "critical": _l("Critical")}
 FINDING_LABELS = {"justified": _l("Justified"), "partly": _l("Partly justified"), "unjustified": _l("Unjustified")}
 REPLY_METHOD_LABELS = {"phone": _l("By phone"), "in_person": _l("In person"), "letter": _l("By letter"),
@@ -63,12 +66,12 @@ class Step:
 
 
 STEPS = {
-    "accept": Step("accept", _l("Accept"), ("new",), "accepted", "complaints.handle"),
-    "assign": Step("assign", _l("Assign"), ("accepted", "assigned", "investigating"), "assigned", "complaints.handle"),
-    "investigate": Step("investigate", _l("Start investigating"), ("assigned",), "investigating", "complaints.handle"),
-    "reply": Step("reply", _l("Record the reply"), ("assigned", "investigating"), "replied", "complaints.handle"),
-    "close": Step("close", _l("Close"), ("replied",), "closed", "complaints.close"),
-    "reopen": Step("reopen", _l("Reopen"), ("closed",), "investigating", "complaints.reopen"),
+    "accept": Step("accept", lazy_pgettext("complaint step", "Accept"), ("new",), "accepted", "complaints.handle"),
+    "assign": Step("assign", lazy_pgettext("complaint step", "Assign"), ("accepted", "assigned", "investigating"), "assigned", "complaints.handle"),
+    "investigate": Step("investigate", lazy_pgettext("complaint step", "Start investigating"), ("assigned",), "investigating", "complaints.handle"),
+    "reply": Step("reply", lazy_pgettext("complaint step", "Record the reply"), ("assigned", "investigating"), "replied", "complaints.handle"),
+    "close": Step("close", lazy_pgettext("complaint step", "Close"), ("replied",), "closed", "complaints.close"),
+    "reopen": Step("reopen", lazy_pgettext("complaint step", "Reopen"), ("closed",), "investigating", "complaints.reopen"),
 }
 
 
@@ -182,6 +185,12 @@ def compute_due_date(complaint: Complaint) -> date:
     return workdays.add_working_days(received, reply_limit(complaint))
 
 
+def mark_answered(complaint: Complaint, at) -> None:
+    """The reply was given at ``at`` (UTC): on time when its local date is the due date or before."""
+    complaint.replied_at = at
+    complaint.on_time = complaint.due_date is None or clock.utc_to_local(at).date() <= complaint.due_date
+
+
 def is_overdue(complaint: Complaint, today: date | None = None) -> bool:
     from .models import OPEN_STATUSES
     return (complaint.status in OPEN_STATUSES and complaint.due_date is not None
@@ -254,6 +263,7 @@ def create_complaint(data: dict, *, user_id: int | None = None, source: dict | N
     if complaint.settled_on_spot:
         complaint.status = "closed"
         complaint.closed_at = utcnow()
+        complaint.on_time = True
         _record(complaint, "settle", "new", "closed", actor, complaint.resolution)
     db.session.flush()
     return complaint
@@ -324,7 +334,8 @@ def transition(complaint: Complaint, action: str, data: dict | None = None, *, t
             errors["reply_method"] = _("Say how the reply was given.")
         if errors:
             raise ComplaintInvalid(errors)
-        complaint.reply_text, complaint.reply_method, complaint.replied_at = text, method, utcnow()
+        complaint.reply_text, complaint.reply_method = text, method
+        mark_answered(complaint, utcnow())
     elif action == "close":
         finding = _choice(data, "finding", FINDINGS, errors)
         if finding is None and "finding" not in errors and not complaint.category.positive:

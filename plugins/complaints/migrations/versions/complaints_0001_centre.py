@@ -114,6 +114,7 @@ def upgrade():
     sa.Column('reply_text', sa.Text(), nullable=True),
     sa.Column('reply_method', sa.String(length=16), nullable=True),
     sa.Column('replied_at', sa.DateTime(), nullable=True),
+    sa.Column('on_time', sa.Boolean(), nullable=True),
     sa.Column('closed_at', sa.DateTime(), nullable=True),
     sa.Column('finding', sa.String(length=16), nullable=True),
     sa.Column('root_cause', sa.Text(), nullable=True),
