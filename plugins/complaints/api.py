@@ -4,6 +4,7 @@ unauthenticated, throttled like the public form."""
 from __future__ import annotations
 
 from flask import Blueprint, request
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from core.api import api_route, paginate
@@ -104,7 +105,7 @@ def add_attachment(complaint_id):
     complaint = get_or_404(Complaint, complaint_id)
     upload = request.files.get("file")
     if upload is None:
-        raise ComplaintInvalid({"file": "Send the file as multipart/form-data in the field 'file'."})
+        raise ComplaintInvalid({"file": _("Send the file as multipart/form-data in the field “file”.")})
     row = attachments.add_attachment(complaint, upload.stream, upload.filename or "", user_id=current_user.id)
     db.session.commit()
     return row, 201

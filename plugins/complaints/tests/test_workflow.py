@@ -167,3 +167,39 @@ def test_list_filters_are_checked(app, client, centre):
     today = date.today().isoformat()
     ok = client.get(f"/api/v1/complaints/?status=new&q=5678&received_to={today}", headers=office)
     assert ok.status_code == 200
+
+
+def test_api_comment_and_attachment(app, client, centre, tmp_path):
+    import io
+    app.config["HCRM_COMPLAINTS_ATTACHMENTS"] = str(tmp_path)
+    office = api_token(client, "a_office")
+    cid = client.post("/api/v1/complaints/", json=_intake(centre), headers=office).get_json()["id"]
+    comment = client.post(f"/api/v1/complaints/{cid}/comments", json={"body": "<img src=x onerror=alert(1)>"},
+                          headers=office)
+    assert comment.status_code == 201 and comment.get_json()["body"] == "<img src=x onerror=alert(1)>"
+    assert client.post(f"/api/v1/complaints/{cid}/comments", json={"body": ""}, headers=office).status_code == 422
+    jpeg = b"\xff\xd8\xff\xe0" + b"\x00" * 100
+    ok = client.post(f"/api/v1/complaints/{cid}/attachments", data={"file": (io.BytesIO(jpeg), "伤口.jpg")},
+                     headers=office, content_type="multipart/form-data")
+    assert ok.status_code == 201 and ok.get_json()["content_type"] == "image/jpeg"
+    html = client.post(f"/api/v1/complaints/{cid}/attachments",
+                       data={"file": (io.BytesIO(b"<html><script>x</script>"), "x.pdf")},
+                       headers=office, content_type="multipart/form-data")
+    assert html.status_code == 422 and "file" in html.get_json()["error"]["fields"]
+    missing = client.post(f"/api/v1/complaints/{cid}/attachments", headers=office)
+    assert missing.status_code == 422
+    detail = client.get(f"/api/v1/complaints/{cid}", headers=office).get_json()
+    assert [a["filename"] for a in detail["attachments"]] == ["伤口.jpg"] and len(detail["comments"]) == 1
+
+
+def test_export_uses_the_list_filters(app, client, centre):
+    from core.testing import login
+    office = api_token(client, "a_office")
+    client.post("/api/v1/complaints/", json=_intake(centre), headers=office)
+    client.post("/api/v1/complaints/", json=_intake(centre, category_id=centre["categories"]["fees"]), headers=office)
+    login(client, "a_office")
+    rows = client.get(f"/complaints/export.csv?category_id={centre['categories']['fees']}").get_data(as_text=True)
+    assert len(rows.strip().splitlines()) == 2  # the header and the one fees complaint
+    assert client.get("/complaints/export.csv?status=bogus").status_code == 400
+    page = client.get("/complaints/?status=bogus&received_from=notadate")
+    assert page.status_code == 200  # the page drops the bad filters and says so
