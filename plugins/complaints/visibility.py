@@ -43,8 +43,8 @@ def _hide_complaints_about_me(state) -> None:
     uid = hidden_for()
     if uid is None:
         return
-    if not any(m.class_ is Complaint for m in state.all_mappers):
-        return
+    # On every statement, not only those naming Complaint: the criterion then travels with the
+    # rows' lazy loads too (a sanction's complaint), as the core's tenancy criteria do.
     state.statement = state.statement.options(with_loader_criteria(
         Complaint, lambda cls: ~sa.exists().where(ComplaintStaff.complaint_id == cls.id,
                                                   ComplaintStaff.user_id == uid),

@@ -136,3 +136,20 @@ def test_sanction_proposed_then_approved_and_on_the_staff_record(app, client, ce
     assert client.post(f"/complaints/sanctions/{sid}/decide", data={"decision": "reject"}).status_code == 409
     with app.app_context(), hospital_scope(hospital("A")):
         assert db.session.get(Sanction, sid).state == "approved"
+
+
+def test_a_penalty_record_does_not_reveal_the_complaint_about_oneself(app, client, centre):
+    login(client, "a_office")
+    cid = _new(client, centre, staff_ids=[centre["a_manager"]], department_id=centre["surgery"])
+    assert client.post(f"/complaints/{cid}/sanctions", data={"user_id": centre["a_manager"], "kind": "warning",
+                                                            "reason": "沟通不当"}).status_code == 302
+    with app.app_context(), hospital_scope(hospital("A")):
+        reference = db.session.get(Complaint, cid).reference
+    assert reference in client.get(f"/complaints/sanctions?user_id={centre['a_manager']}").get_data(as_text=True)
+    manager = app.test_client()
+    login(manager, "a_manager")  # sees surgery's complaints, but not this one: it is about them
+    record = manager.get(f"/complaints/sanctions?user_id={centre['a_manager']}")
+    assert record.status_code == 200 and "沟通不当" in record.get_data(as_text=True)
+    assert reference not in record.get_data(as_text=True)
+    assert manager.get(f"/complaints/{cid}").status_code == 404
+    assert reference not in manager.get("/complaints/").get_data(as_text=True)
