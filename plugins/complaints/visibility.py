@@ -24,8 +24,8 @@ def hidden_for() -> int | None:
     scope = current_scope()
     if scope is None or scope.system or scope.user_id is None:
         return None
-    if PERMISSION in g.get("hcrm_permissions", ()):
-        return None
+    if PERMISSION in g.get("hcrm_permissions", ()) or "complaints" not in g.get("hcrm_live", ()):
+        return None  # the office, or a hospital without complaints (its pages and API are 404)
     return scope.user_id
 
 
