@@ -19,6 +19,7 @@ from .models import Complaint, ComplaintCategory, ComplaintChannel, ImprovementA
 from .setup import OFFICE_ROLE, seed_defaults
 
 COMPLAINTS = 36
+STAGES = (5, 5, 4, 3, 5, 2, 1, 5, 0, 5, 4, 3)  # workflow steps taken: 5 = closed
 STORIES = (  # category code, severity, description, reply
     ("attitude", "normal", "护士在输液时态度生硬,询问用药情况时不耐烦。", "已向患者致歉,护士长对当事护士进行了批评教育。"),
     ("waiting", "low", "门诊候诊时间超过两个小时,叫号系统多次跳号。", "已调整叫号规则并增加高峰时段出诊医生。"),
@@ -76,7 +77,9 @@ def load(hospital) -> None:
         category, severity, description, reply = STORIES[i % len(STORIES)]
         if category not in categories:
             continue
-        received = now - timedelta(days=rng.randint(0, 120) if i % 6 else rng.randint(0, 25),
+        # Closed ones spread over four months; open ones mostly recent, a few past their deadline.
+        still_open = STAGES[i % len(STAGES)] < 5
+        received = now - timedelta(days=rng.randint(0, 14 if still_open and i % 4 else 120),
                                    hours=rng.randint(0, 8), minutes=rng.randint(0, 59))
         department = rng.choice(departments) if departments else None
         involved = [u for u in staff_users if department and u.department_id == department.id] or staff_users
@@ -104,8 +107,9 @@ def load(hospital) -> None:
             complaint.closed_at = complaint.received_at
             continue
         age = (now - received).days
-        # Older complaints went further; a few recent-ish ones stay open past their deadline.
-        stage = 5 if age > 30 else min(5, age // 4) if i % 5 else min(2, age // 6)
+        # Most are closed; the others wait at every step (some past their deadline); the
+        # newest have not gone far yet.
+        stage = STAGES[i % len(STAGES)] if age > 2 else min(1, STAGES[i % len(STAGES)])
         handler = rng.choice(users)
         steps = [("accept", {}),
                  ("assign", {"handler_id": handler.id,
