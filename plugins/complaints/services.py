@@ -326,6 +326,8 @@ def transition(complaint: Complaint, action: str, data: dict | None = None, *, t
             complaint.departments.remove(row)
         have = {r.department_id for r in complaint.departments}
         complaint.departments.extend(AssignedDepartment(department_id=d) for d in wanted if d not in have)
+        if complaint.department_id is None:  # the department's managers then see it in their scope
+            complaint.department_id = wanted[0]
         complaint.due_date = compute_due_date(complaint)
     elif action == "reply":
         text = _text(data, "reply_text", errors, required=True)

@@ -203,3 +203,14 @@ def test_export_uses_the_list_filters(app, client, centre):
     assert client.get("/complaints/export.csv?status=bogus").status_code == 400
     page = client.get("/complaints/?status=bogus&received_from=notadate")
     assert page.status_code == 200  # the page drops the bad filters and says so
+
+
+def test_openapi_documents_the_complaints_api(client, centre):
+    document = client.get("/api/v1/openapi.json").get_json()
+    paths = document["paths"]
+    assert {"/api/v1/complaints/", "/api/v1/complaints/{complaint_id}", "/api/v1/complaints/{complaint_id}/transitions",
+            "/api/v1/complaints/{complaint_id}/comments", "/api/v1/complaints/{complaint_id}/attachments",
+            "/api/v1/complaints/public/{code}"} <= set(paths)
+    assert paths["/api/v1/complaints/public/{code}"]["post"].get("security") == []
+    listed = {p["name"] for p in paths["/api/v1/complaints/"]["get"]["parameters"]}
+    assert {"status", "category_id", "received_from", "overdue", "page"} <= listed
