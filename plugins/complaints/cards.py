@@ -11,11 +11,14 @@ from flask_babel import pgettext
 
 from core.clock import local_today
 from core.declarations import Widget, WidgetData
+from core.extensions import db
 from core.paging import count_rows
 
 from .escalation import due_soon_filters
-from .models import OPEN_STATUSES
+from .models import OPEN_STATUSES, Complaint
 from .queries import list_statement
+
+OLDEST_SHOWN = 5  # the longest overdue complaints, listed on the office's card
 
 
 def count_listed(filters: dict) -> int:
@@ -45,9 +48,13 @@ def escalation_card() -> WidgetData | None:
     if not overdue and not soon:
         return None
     args = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in soon_filters.items()}
+    oldest = db.session.execute(list_statement({"overdue": True}).order_by(None)
+                                .order_by(Complaint.due_date, Complaint.id).limit(OLDEST_SHOWN)).scalars().all()
     return WidgetData(title=_("Complaints needing a reply"), value=overdue, subtitle=_("overdue"),
                       icon="exclamation-triangle", url=url_for("complaints.index", overdue="true"),
-                      items=[(_("Due soon"), soon, url_for("complaints.index", **args))])
+                      items=[(_("Due soon"), soon, url_for("complaints.index", **args))]
+                      + [(f"{c.reference} · {c.category.name}", c.due_date.isoformat(),
+                          url_for("complaints.detail", complaint_id=c.id)) for c in oldest])
 
 
 def widgets() -> list[Widget]:

@@ -14,7 +14,7 @@ from core.models import utcnow
 from core.permissions import can
 
 from .errors import ComplaintInvalid, TransitionRefused
-from .models import SANCTION_KINDS, Sanction
+from .models import POSITIVE_KINDS, SANCTION_KINDS, Sanction
 from .services import _actor, _text, _user
 
 KIND_LABELS = {"praise": _l("Praise"), "reward": _l("Reward"), "criticism": _l("Criticism"),
@@ -73,3 +73,13 @@ def decide(sanction: Sanction, approve: bool) -> Sanction:
 def record_of(user_id: int) -> list[Sanction]:
     return db.session.execute(sa.select(Sanction).where(Sanction.user_id == user_id)
                               .order_by(Sanction.created_at.desc(), Sanction.id.desc())).scalars().all()
+
+
+def summary(rows: list[Sanction]) -> dict:
+    """Approved totals of a staff member's record: praise/rewards, penalties, points and yuan."""
+    approved = [r for r in rows if r.state == "approved"]
+    positive = [r for r in approved if r.kind in POSITIVE_KINDS]
+    negative = [r for r in approved if r.kind not in POSITIVE_KINDS]
+    return {"positive": len(positive), "negative": len(negative),
+            "points": sum(r.points or 0 for r in approved),
+            "rewarded": sum((r.amount or 0) for r in positive), "penalised": sum((r.amount or 0) for r in negative)}

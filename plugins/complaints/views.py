@@ -289,7 +289,9 @@ def sanctions():
     else:
         rows = db.session.execute(sa.select(Sanction).order_by(Sanction.created_at.desc(), Sanction.id.desc())
                                   .limit(200)).scalars().all()
+    totals = sanction_services.summary(rows) if staff is not None else None
     return render_template("complaints/sanctions.html", sanction_rows=rows, staff=staff, errors=errors, data=data,
+                           totals=totals,
                            **_choices()), 422 if errors else 200
 
 

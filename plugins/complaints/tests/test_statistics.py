@@ -78,12 +78,13 @@ def test_overdue_complaints_are_escalated_once(app, client, centre):
         assert counts["overdue"] == 1 and counts["escalated"] == 1
         assert run_escalation(hospital("A"))["escalated"] == 0
         assert db.session.get(Complaint, cid).escalated_at is not None
+        reference = db.session.get(Complaint, cid).reference
     with app.app_context(), hospital_scope(hospital("B")):
         assert run_escalation(hospital("B")) == {"overdue": 0, "due_soon": 0, "escalated": 0}
     login(client, "a_office")
     client.post("/language", data={"locale": "en"})
     dashboard = client.get("/").get_data(as_text=True)
-    assert "Complaints needing a reply" in dashboard
+    assert "Complaints needing a reply" in dashboard and reference in dashboard
     overdue_list = client.get("/complaints/?overdue=true").get_data(as_text=True)
     assert f"/complaints/{cid}" in overdue_list
 
@@ -99,5 +100,7 @@ def test_sanctions_report_per_department(app, client, centre):
     for sid in ids:
         assert client.post(f"/complaints/sanctions/{sid}/decide", data={"decision": "approve"}).status_code == 302
     client.post("/language", data={"locale": "en"})
+    record = client.get(f"/complaints/sanctions?user_id={centre['a_doc']}").get_data(as_text=True)
+    assert "¥200" in record  # the approved totals of the staff member's record
     rows = _csv(client, "/reports/complaints.sanctions.csv")
     assert rows[1][:3] == ["外科", "1", "1"] and rows[1][4] in ("200.00", "200")
