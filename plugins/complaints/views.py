@@ -147,7 +147,13 @@ def new():
             flash(_("Complaint %(ref)s recorded; reply due %(due)s.", ref=complaint.reference,
                     due=complaint.due_date.isoformat()), "success")
             return redirect(url_for("complaints.detail", complaint_id=complaint.id))
-    return render_template("complaints/form.html", data=data, errors=errors, **_choices()), 422 if errors else 200
+    patient = None
+    patient_id = digits_or_none(str(data.get("patient_id") or ""))
+    if patient_id and "patient_id" not in errors:
+        from plugins.patients.models import Patient
+        patient = db.session.execute(sa.select(Patient).where(Patient.id == patient_id)).scalar_one_or_none()
+    return render_template("complaints/form.html", data=data, errors=errors, patient=patient, **_choices()), \
+        422 if errors else 200
 
 
 # -- detail and its actions -----------------------------------------------------------------------

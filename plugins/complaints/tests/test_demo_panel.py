@@ -36,4 +36,5 @@ def test_patient_page_tab_lists_the_patients_complaints(app, client, centre):
             "patient_id": pid, "description": "夜间呼叫无人应答"}
     assert client.post("/complaints/new", data=body).status_code == 302
     page = client.get(f"/patients/{pid}").get_data(as_text=True)
-    assert "TS" in page and "/complaints/new?patient_id=" in page
+    assert "TS" in page and f"/complaints/new?patient_id={pid}" in page
+    assert 'id="patient-name">周九<' in client.get(f"/complaints/new?patient_id={pid}").get_data(as_text=True)
