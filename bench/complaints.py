@@ -18,13 +18,15 @@ import random
 import statistics
 import sys
 import time
-import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository's code
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/scratch.py
+
+from scratch import scratch_database
 
 TARGET_MS = 100
 STATUSES = ("new", "accepted", "assigned", "investigating", "replied", "closed")
@@ -115,20 +117,8 @@ def main() -> None:
     if args.reuse:
         run(args.reuse, args, fresh=False)
         return
-    admin = sa.create_engine(args.server.replace("postgresql://", "postgresql+psycopg2://", 1),
-                             isolation_level="AUTOCOMMIT")
-    name = f"hcrm_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_database(args.server, keep=args.keep) as url:
         run(url, args, fresh=True)
-    finally:
-        if args.keep:
-            print(f"kept: --reuse {url}")
-        else:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def load(conn, hospital_id: int, count: int, owner: int, doctor: int) -> None:
