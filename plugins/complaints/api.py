@@ -26,6 +26,7 @@ from .schemas import (
     ComplaintSchema,
     PublicIntakeSchema,
     PublicReceiptSchema,
+    PublicStatusQuerySchema,
     TransitionBodySchema,
 )
 
@@ -126,9 +127,39 @@ def public_intake(code, body):
         try:
             public_services.throttle(request.remote_addr or "?", "submit")
         except public_services.Throttled as exc:
-            response = json_error(429, exc.message)
-            response.headers["Retry-After"] = str(exc.seconds)
-            return response
+            return _throttled(exc)
         complaint = public_services.submit(body)
         db.session.commit()
-        return {"reference": complaint.reference, "status": public_services.PUBLIC_STATUS[complaint.status]}, 201
+        return _receipt(complaint), 201
+
+
+def _receipt(complaint) -> dict:
+    return {"reference": complaint.reference, "status": public_services.PUBLIC_STATUS[complaint.status],
+            "due_date": complaint.due_date if complaint.status not in ("replied", "closed") else None}
+
+
+def _throttled(exc):
+    response = json_error(429, exc.message)
+    response.headers["Retry-After"] = str(exc.seconds)
+    return response
+
+
+@api_route(bp, "/public/<code>/status", query=PublicStatusQuerySchema, response=PublicReceiptSchema, public=True,
+           errors=(404, 429))
+def public_status(code, query):
+    """The status of a complaint filed with the hospital, without an account.
+
+    No token: the reference number and the last 4 digits of the phone given with the complaint.
+    `404` when they do not match; throttled per address (`429` with `Retry-After`).
+    """
+    hospital = public_services.public_hospital(code)
+    with hospital_scope(hospital):
+        public_services.check_open()
+        try:
+            public_services.throttle(request.remote_addr or "?", "status")
+        except public_services.Throttled as exc:
+            return _throttled(exc)
+        complaint = public_services.lookup(query["reference"], query["last4"])
+        if complaint is None:
+            return json_error(404, _("No complaint matches this reference number and these digits."))
+        return _receipt(complaint)

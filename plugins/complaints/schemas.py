@@ -153,4 +153,11 @@ class PublicIntakeSchema(Schema):
 
 class PublicReceiptSchema(Schema):
     reference = fields.String()
-    status = fields.String()
+    status = fields.String(metadata={"enum": ["received", "in_progress", "replied", "closed"]})
+    due_date = fields.Date(allow_none=True, metadata={"description": "The reply is due by this day."})
+
+
+class PublicStatusQuerySchema(Schema):
+    reference = fields.String(required=True, validate=validate.Length(min=1, max=20))
+    last4 = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{4}$"),
+                          metadata={"description": "The last 4 digits of the phone given with the complaint."})

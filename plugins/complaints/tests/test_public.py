@@ -76,6 +76,15 @@ def test_public_api_endpoint(app, client, centre):
     refused = client.post("/api/v1/complaints/public/A", json=_form(centre, website="x"))
     assert refused.status_code == 422 and "website" in refused.get_json()["error"]["fields"]
     assert client.post("/api/v1/complaints/public/A", json={"phone": "1"}).status_code == 422
+    reference = response.get_json()["reference"]
+    status = client.get("/api/v1/complaints/public/A/status", query_string={"reference": reference, "last4": "4321"})
+    assert status.status_code == 200 and status.get_json()["status"] == "received" and status.get_json()["due_date"]
+    assert client.get("/api/v1/complaints/public/A/status",
+                      query_string={"reference": reference, "last4": "1234"}).status_code == 404
+    assert client.get("/api/v1/complaints/public/B/status",
+                      query_string={"reference": reference, "last4": "4321"}).status_code == 404
+    assert client.get("/api/v1/complaints/public/A/status",
+                      query_string={"reference": reference, "last4": "12ab"}).status_code == 400
 
 
 def test_hospital_without_the_plugin_or_with_the_form_closed_is_404(app, client, centre):
@@ -89,3 +98,12 @@ def test_hospital_without_the_plugin_or_with_the_form_closed_is_404(app, client,
         settings().public_intake = False
         db.session.commit()
     assert client.get("/complaints/public/A/").status_code == 404
+
+
+def test_guessing_the_last_4_digits_is_throttled(app, client, centre):
+    reference = client.post("/api/v1/complaints/public/A", json=_form(centre)).get_json()["reference"]
+    answers = [client.get("/api/v1/complaints/public/A/status",
+                          query_string={"reference": reference, "last4": f"{n:04d}"}).status_code for n in range(21)]
+    assert answers[:20] == [404] * 20 and answers[20] == 429
+    # The page shares the address's allowance.
+    assert client.post("/complaints/public/A/status", data={"reference": reference, "last4": "4321"}).status_code == 429
