@@ -89,6 +89,21 @@ def require(permission: str):
     return decorator
 
 
+def public(view):
+    """View decorator for a page anyone may open without signing in (a plugin's public form,
+    e.g. a complaint form reached by a QR code in a ward). The core then neither asks for a
+    sign-in nor answers 404 by the signed-in user's hospital: the view names its hospital itself
+    (from its URL), must check that its plugin is live there (``core.activation.live_plugins``)
+    and works inside ``core.tenancy.hospital_scope`` of that hospital. Throttle what it accepts."""
+    view.hcrm_public = True
+    return view
+
+
+def is_public(endpoint: str | None) -> bool:
+    view = current_app.view_functions.get(endpoint or "")
+    return bool(getattr(view, "hcrm_public", False))
+
+
 def required_permission(endpoint: str) -> str | None:
     view = current_app.view_functions.get(endpoint)
     return getattr(view, "hcrm_permission", None)

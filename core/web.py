@@ -19,7 +19,7 @@ from core.activation import live_for
 from core.extensions import db, login_manager
 from core.menus import build_menu
 from core.models import Department, Hospital, User
-from core.permissions import effective_permissions, hcrm
+from core.permissions import effective_permissions, hcrm, is_public
 from core.plugins import CORE
 
 LEVEL_RANK = {level: i for i, level in enumerate(tenancy.LEVELS)}
@@ -160,7 +160,7 @@ def enter_request_scope() -> None:
         g.hcrm_permissions = effective_permissions(user, g.hcrm_live)
         g.hcrm_scope_token = tenancy._current.set(scope_for(user, hospital))
     plugin = hcrm().catalog.blueprint_plugin.get(request.blueprint or "")
-    if plugin and plugin != CORE:
+    if plugin and plugin != CORE and not is_public(request.endpoint):
         if not user.is_authenticated:
             return login_manager.unauthorized()
         if plugin not in g.hcrm_live:

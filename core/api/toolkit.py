@@ -308,6 +308,7 @@ def api_route(bp: Blueprint, rule: str, methods=("GET",), *, permission: str | N
 
         wrapped.hcrm_permission = permission  # read by the generic plugin suite, like require()
         wrapped.hcrm_api = op
+        wrapped.hcrm_public = public  # no sign-in: the view names its hospital (core.permissions.public)
         csrf.exempt(wrapped)
         csrf.exempt(bp)
         bp.add_url_rule(rule, endpoint or view.__name__, wrapped, methods=list(methods))

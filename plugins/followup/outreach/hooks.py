@@ -1,4 +1,5 @@
-"""The hook the followup plugin publishes: SMS gateways.
+"""The hooks the followup plugin publishes: SMS gateways, and the typed hooks of its events
+(``followup.survey_recorded``, ``followup.round_marked_complaint``).
 
 A plugin implementing it must list ``followup`` in its manifest's ``depends``.
 """
@@ -27,3 +28,20 @@ class FollowupHooks:
         error. A failed message is tried again by the next delivery run until the hospital's
         maximum number of attempts is reached. Do not commit or change the message yourself.
         """
+
+    @hookspec
+    def followup_survey_recorded(self, response):
+        """A patient's survey answers were recorded (event ``followup.survey_recorded``), inside
+        the recording transaction: ``response`` is the ``SurveyResponse`` with its answers. Plugins
+        that do not depend on followup read the same facts from the event's payload
+        (``hcrm_event``): ``response_id``, ``round_id``, ``plan_id``, ``patient_id``,
+        ``department_id``, ``doctor_id``, ``doctor_name``, ``questionnaire`` (its name) and
+        ``answers`` — a list of ``{"question", "kind", "score", "scale_min", "scale_max", "text",
+        "choices"}``. Raising aborts the recording; the return value is ignored."""
+
+    @hookspec
+    def followup_round_marked_complaint(self, round_):
+        """A follow-up round was recorded with the patient's complaint flagged (event
+        ``followup.round_marked_complaint``), inside its transaction. The event's payload carries
+        ``round_id``, ``plan_id``, ``patient_id``, ``department_id``, ``user_id``, ``result`` and
+        ``notes`` for plugins that do not depend on followup. Raising aborts the round."""

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from core.events import emit
 from core.extensions import db
 from plugins.followup.models import Questionnaire, SurveyAnswer, SurveyResponse
 from plugins.followup.outreach.validation import OutreachInvalid
@@ -142,4 +143,22 @@ def record_response(round_, answers: dict, *, questionnaire: Questionnaire | Non
                               answered_at=round_.at, answers=rows)
     db.session.add(response)
     db.session.flush()
+    _announce(response, questionnaire, plan)
     return response
+
+
+def _announce(response: SurveyResponse, questionnaire: Questionnaire, plan) -> None:
+    """Tell the hospital's other plugins (the complaints plugin opens a complaint on a low score)."""
+    questions = {item.question_id: item.question for item in questionnaire.items}
+    answers = []
+    for answer in response.answers:
+        question = questions.get(answer.question_id)
+        answers.append({"question": question.text if question else None, "kind": question.kind if question else None,
+                        "score": answer.score, "scale_min": question.scale_min if question else None,
+                        "scale_max": question.scale_max if question else None, "text": answer.text,
+                        "choices": answer.choices})
+    emit("followup.survey_recorded", payload={
+        "response_id": response.id, "round_id": response.round_id, "plan_id": response.plan_id,
+        "patient_id": response.patient_id, "department_id": response.department_id,
+        "doctor_id": response.doctor_id, "doctor_name": response.doctor_name,
+        "questionnaire": questionnaire.name, "answers": answers}, response=response)

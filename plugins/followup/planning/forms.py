@@ -47,6 +47,7 @@ class RoundForm(FlaskForm):
     next_due_at = StringField(_l("Next follow-up due"), render_kw=DATETIME,
                               description=_l("Leave empty when no further follow-up is needed."))
     outcome = RadioField(_l("This plan is now"), choices=options(OUTCOME_LABELS.items()), default="completed")
+    complaint = BooleanField(_l("The patient complained (open a complaint)"))
 
 
 class RuleForm(FlaskForm):

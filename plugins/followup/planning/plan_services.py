@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from core import clock
+from core.events import emit
 from core.extensions import db
 from core.models import User, utcnow
 from core.tenancy import current_scope
@@ -268,7 +269,8 @@ def clean_round(plan: Plan, data: dict, user_id: int | None) -> dict:
 def record_round(plan: Plan, data: dict, user_id: int | None) -> Round:
     """Record an attempt by ``user_id`` on an open plan; the plan becomes in progress or
     completed as ``data["outcome"]`` says, and a next due time plans the next follow-up (same
-    category, method, assignee and department)."""
+    category, method, assignee and department). ``data["complaint"]`` True (the patient
+    complained) fires ``followup.round_marked_complaint``."""
     values = clean_round(plan, data, user_id)
     outcome = values.pop("outcome")
     round_ = Round(plan_id=plan.id, patient_id=plan.patient_id, user_id=user_id, **values)
@@ -284,6 +286,11 @@ def record_round(plan: Plan, data: dict, user_id: int | None) -> Round:
     plan.status = outcome
     plan.closed_at = utcnow() if outcome in CLOSED_STATUSES else None
     db.session.flush()
+    if data.get("complaint") is True:
+        emit("followup.round_marked_complaint", payload={
+            "round_id": round_.id, "plan_id": plan.id, "patient_id": plan.patient_id,
+            "department_id": plan.department_id, "user_id": user_id, "result": round_.result,
+            "notes": round_.notes}, round_=round_)
     return round_
 
 

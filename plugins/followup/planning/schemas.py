@@ -106,6 +106,9 @@ class RoundCreateSchema(Schema):
     outcome = fields.String(validate=validate.OneOf(ROUND_OUTCOMES), metadata={
         "description": "The plan's status after the round (default: completed when reached or a next "
                        "due time is given, else in_progress)."})
+    complaint = fields.Boolean(load_default=False, metadata={
+        "description": "The patient complained: the hospital's complaints plugin (when enabled) opens a "
+                       "complaint linked to the round."})
     answers = fields.Dict(keys=fields.String(), values=fields.Raw(), metadata={
         "description": "Survey answers for the plan's questionnaire: question id → value (int for a "
                        "scale, text for single choice and free text, list of texts for multiple choice)."})

@@ -212,7 +212,7 @@ def record_round(plan_id):
         return _plan_page(record, form, 400)
     data = {"at": form.at.data, "method_id": form.method_id.data or None, "reached": form.reached.data == "1",
             "result": form.result.data, "notes": form.notes.data, "next_due_at": form.next_due_at.data or None,
-            "outcome": form.outcome.data}
+            "outcome": form.outcome.data, "complaint": bool(form.complaint.data)}
     try:
         round_ = plan_services.record_round(record, data, current_user.id)
     except PlanStateError as exc:
