@@ -1,5 +1,5 @@
 """The hotline's API: /api/v1/hotline."""
-from conftest import PHONE, PLUGINS
+from hotline_testing import PHONE, PLUGINS
 
 from core.testing import api_token, make_hospital, make_user
 

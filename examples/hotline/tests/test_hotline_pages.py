@@ -2,14 +2,14 @@
 import re
 
 import sqlalchemy as sa
-from conftest import PHONE, add_patient, sign_in
+from hcrm_hotline.models import Call
+from hotline_testing import PHONE, add_patient, sign_in
 
 from core import activation
 from core.extensions import db
 from core.models import Hospital
 from core.tenancy import hospital_scope, system_scope
-from core.testing import PASSWORD
-from hcrm_hotline.models import Call
+from core.testing import PASSWORD, login
 
 
 def calls_of(app, hospital_id):
@@ -51,6 +51,11 @@ def test_a_patient_of_another_hospital_cannot_be_named(app, client, clinic):
     assert response.status_code == 400
     assert "Unknown patient" in response.get_data(as_text=True)
     assert calls_of(app, clinic["a"]) == []
+
+
+def test_the_pages_are_chinese_by_default(app, client, clinic):
+    login(client, "a_staff")
+    assert "登记来电" in client.get("/hotline/").get_data(as_text=True)
 
 
 def test_user_text_is_escaped(app, client, clinic):

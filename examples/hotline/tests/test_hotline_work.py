@@ -2,7 +2,10 @@
 from datetime import timedelta
 
 import sqlalchemy as sa
-from conftest import PHONE, PLUGINS, add_patient, sign_in
+from hcrm_hotline import jobs, services
+from hcrm_hotline.cli import hotline_cli
+from hcrm_hotline.models import Call
+from hotline_testing import PHONE, PLUGINS, add_patient, sign_in
 
 from core.demo import load_demo
 from core.extensions import db
@@ -10,9 +13,6 @@ from core.manifest import builtin_candidates, entry_point_candidates
 from core.models import utcnow
 from core.tenancy import hospital_scope
 from core.testing import make_app, make_hospital, write_plugin
-from hcrm_hotline import jobs, services
-from hcrm_hotline.cli import hotline_cli
-from hcrm_hotline.models import Call
 
 LISTENER = '''
 from core import hookimpl
