@@ -20,6 +20,18 @@ def hcrm_hookspecs():
 
 
 @hookimpl
+def hcrm_settings(settings, config):
+    numbers = settings.group.get("numbers", [])
+    if not isinstance(numbers, list):
+        raise settings.error(("numbers",), "must be a list of phone numbers")
+    per_hospital = {code: s.get("numbers", []) for code, s in settings.hospitals.items()}
+    for code, listed in per_hospital.items():
+        if not isinstance(listed, list):
+            raise settings.error((code, "numbers"), "must be a list of phone numbers", hospital=code)
+    return {"numbers": numbers, "per_hospital": per_hospital}
+
+
+@hookimpl
 def hcrm_permissions():
     return [
         Permission("hotline.read", _l("View hotline calls")),        # every default role

@@ -6,6 +6,7 @@ the CLI and jobs), so they never filter by hospital themselves.
 from datetime import date, datetime, time
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import gettext as _
 
 from core import queue
@@ -30,6 +31,12 @@ class CallError(ValueError):
     def __init__(self, errors: dict[str, str]):
         super().__init__("; ".join(errors.values()))
         self.errors = errors
+
+
+def hotline_numbers(hospital_code: str) -> list[str]:
+    """The hotline's numbers shown to a hospital: its own (config.yaml), else the group's."""
+    settings = current_app.extensions["hcrm"].plugin_settings.get("hotline") or {}
+    return settings.get("per_hospital", {}).get(hospital_code) or settings.get("numbers", [])
 
 
 def calls_query(phone: str | None = None, since: date | None = None):

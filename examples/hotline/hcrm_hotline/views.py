@@ -3,7 +3,7 @@
 The core answers 404 for every route of this blueprint when the plugin is not enabled for the
 user's hospital, so the views never check that themselves.
 """
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
@@ -22,6 +22,14 @@ from hcrm_hotline.schemas import CallQuerySchema
 bp = Blueprint("hotline", __name__, url_prefix="/hotline", template_folder="templates")
 
 
+@bp.route("/<int:call_id>")
+@require("hotline.read")
+def call(call_id):
+    record = get_or_404(Call, call_id)
+    return render_template("hotline/call.html", call=record,
+                           panels=render_panels("hotline.call", record))
+
+
 @bp.route("/")
 @require("hotline.read")
 def index():
@@ -35,8 +43,8 @@ def index():
     page = db.paginate(services.calls_query(**filters), page=request.args.get("page", 1, type=int),
                        per_page=20, error_out=False)
     retag = RetagForm(phone=filters.get("phone")) if filters.get("phone") else None
-    return render_template("hotline/index.html", page=page, raw=raw, errors=errors,
-                           retag=retag), 400 if errors else 200
+    return render_template("hotline/index.html", page=page, raw=raw, errors=errors, retag=retag,
+                           numbers=services.hotline_numbers(g.hcrm_hospital.code)), 400 if errors else 200
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -53,14 +61,6 @@ def new():
             flash(_("Call recorded."), "success")
             return redirect(url_for(".call", call_id=call.id))
     return render_template("hotline/new.html", form=form), 400 if form.errors else 200
-
-
-@bp.route("/<int:call_id>")
-@require("hotline.read")
-def call(call_id):
-    record = get_or_404(Call, call_id)
-    return render_template("hotline/call.html", call=record,
-                           panels=render_panels("hotline.call", record))
 
 
 @bp.route("/retag", methods=["POST"])

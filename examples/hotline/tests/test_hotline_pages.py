@@ -1,11 +1,13 @@
 """The hotline's pages: recording and listing calls, the call page, the tab on the patient page."""
 import re
 
+import pytest
 import sqlalchemy as sa
 from hcrm_hotline.models import Call
 from hotline_testing import PHONE, add_patient, sign_in
 
 from core import activation
+from core.config import ConfigError, PluginSettings
 from core.extensions import db
 from core.models import Hospital
 from core.tenancy import hospital_scope, system_scope
@@ -140,3 +142,19 @@ def _switch(app, code, *, enabled):
         hospital = db.session.execute(sa.select(Hospital).where(Hospital.code == code)).scalar_one()
         (activation.enable if enabled else activation.disable)(hospital, "hotline")
         db.session.commit()
+
+
+def test_the_list_shows_the_hospitals_hotline_numbers_from_the_settings(app_factory, clinic):
+    settings = PluginSettings("hotline", {"numbers": ["0731-12345"]}, {"B": {"numbers": ["0731-67890"]}})
+    application = app_factory(config_overrides={"plugins_settings": {"hotline": settings}})
+    a, b = application.test_client(), application.test_client()
+    sign_in(a, "a_staff")
+    sign_in(b, "b_admin")
+    assert "Hotline numbers: 0731-12345" in a.get("/hotline/").get_data(as_text=True)
+    assert "Hotline numbers: 0731-67890" in b.get("/hotline/").get_data(as_text=True)
+
+
+def test_settings_that_are_not_a_list_stop_the_start(app_factory):
+    settings = PluginSettings("hotline", {"numbers": "0731-12345"})
+    with pytest.raises(ConfigError, match="numbers.*must be a list of phone numbers"):
+        app_factory(config_overrides={"plugins_settings": {"hotline": settings}})
