@@ -8,9 +8,10 @@ from datetime import timedelta
 from flask_babel import lazy_gettext as _l
 
 from core import hookimpl
-from core.declarations import Chart, Job, MenuItem, Panel, Permission, Report, ReportParam, Task, Widget
+from core.declarations import Chart, Job, MenuItem, Panel, PanelTarget, Permission, Report, ReportParam, Task, Widget
 from hcrm_hotline import api, demo, jobs, models, reports, services, views
 from hcrm_hotline.cli import hotline_cli
+from plugins.patients.public import PATIENT_PAGE
 
 
 @hookimpl
@@ -71,7 +72,8 @@ def hcrm_dashboard_widgets():
 
 @hookimpl
 def hcrm_panels():
-    return [Panel("hotline.calls", target="patients.patient", title=_l("Hotline"),
+    return [PanelTarget("hotline.call", _l("Call"), record="hcrm_hotline.models.Call"),   # our call page
+            Panel("hotline.calls", target=PATIENT_PAGE, title=_l("Hotline"),            # a tab on the patient's
                   permission="hotline.read", render=views.render_patient_panel)]
 
 

@@ -7,7 +7,7 @@ from core import queue
 from core.extensions import db
 from core.models import utcnow
 from hcrm_hotline.models import Call
-from plugins.patients import services as patients
+from plugins.patients.public import by_phone
 
 LINK_WINDOW = timedelta(days=2)  # the job runs hourly: older calls have had their chances
 
@@ -17,7 +17,7 @@ def link_unlinked_calls(hospital):
     calls = db.session.execute(sa.select(Call).where(Call.patient_id.is_(None),
                                                      Call.received_at >= utcnow() - LINK_WINDOW)).scalars().all()
     for call in calls:
-        matches = patients.by_phone(call.phone)
+        matches = by_phone(call.phone)
         if len(matches) == 1:
             call.patient = matches[0]
 

@@ -8,7 +8,7 @@ from sqlalchemy.orm import relationship
 from core.extensions import db
 from core.models import utcnow
 from core.tenancy import DataScoped
-from plugins.patients.models import Patient
+from plugins.patients.public import Patient
 
 
 class Call(DataScoped, db.Model):
@@ -20,7 +20,7 @@ class Call(DataScoped, db.Model):
     received_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
     tag = sa.Column(sa.String(32), nullable=True)
     # The caller, when known: a patient of the call's own hospital (the core refuses any other).
-    patient_id = sa.Column(sa.Integer, sa.ForeignKey("patients_patient.id"), nullable=True, index=True)
+    patient_id = sa.Column(sa.Integer, sa.ForeignKey(Patient.id), nullable=True, index=True)
     patient = relationship(Patient)
 
     def __str__(self) -> str:

@@ -4,7 +4,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from core.api import Reference, UtcDateTime
 from hcrm_hotline.services import TOPIC_MAX
-from plugins.patients.identity import IdentityError, normalize_phone
+from plugins.patients.public import IdentityError, normalize_phone
 
 
 class Phone(fields.String):

@@ -15,9 +15,7 @@ from core.events import emit
 from core.extensions import db
 from core.tenancy import current_scope
 from hcrm_hotline.models import Call
-from plugins.patients import services as patients
-from plugins.patients.identity import IdentityError, normalize_phone
-from plugins.patients.models import Patient
+from plugins.patients.public import IdentityError, Patient, by_phone, normalize_phone
 
 TOPIC_MAX = 200
 TAG_MAX = 32
@@ -73,7 +71,7 @@ def clean_call(phone: str, topic: str, patient_id: int | None = None) -> dict:
         if values["patient"] is None:
             errors["patient_id"] = _("Unknown patient: it does not exist in this hospital.")
     elif "phone" in values:
-        matches = patients.by_phone(values["phone"])
+        matches = by_phone(values["phone"])
         values["patient"] = matches[0] if len(matches) == 1 else None
     if errors:
         raise CallError(errors)

@@ -12,10 +12,13 @@ from core.extensions import db
 from core.manifest import builtin_candidates, entry_point_candidates
 from core.models import utcnow
 from core.tenancy import hospital_scope
-from core.testing import make_app, make_hospital, write_plugin
+from core.testing import make_app, make_hospital, make_user, write_plugin
 
 LISTENER = '''
+from markupsafe import Markup
+
 from core import hookimpl
+from core.declarations import Panel
 
 heard = []
 
@@ -23,6 +26,12 @@ heard = []
 @hookimpl
 def hotline_call_received(call):
     heard.append((call.phone, call.topic))
+
+
+@hookimpl
+def hcrm_panels():
+    return [Panel("hotline_listener.echo", target="hotline.call", title="Echo", permission="hotline.read",
+                  render=lambda call: Markup("<p>echo: %s</p>") % call.topic)]
 '''
 
 
@@ -48,9 +57,13 @@ def test_a_plugin_depending_on_the_hotline_hears_each_call(app, tmp_path, monkey
     listening = make_app(app.config["SQLALCHEMY_DATABASE_URI"], finder=finder)
     from hotline_listener import heard
     with listening.app_context():
-        hospital = make_hospital("L", plugins=PLUGINS + ["hotline_listener"]).id
-        record(hospital, topic="Heard?")
-    assert heard == [(PHONE, "Heard?")]
+        hospital = make_hospital("L", plugins=PLUGINS + ["hotline_listener"])
+        make_user(hospital, "l_admin", ("super_admin",))
+        call = record(hospital.id, topic="<b>Heard?</b>")
+    assert heard == [(PHONE, "<b>Heard?</b>")]
+    client = listening.test_client()  # its panel, on the call page the hotline declares as a target
+    sign_in(client, "l_admin")
+    assert "<p>echo: &lt;b&gt;Heard?&lt;/b&gt;</p>" in client.get(f"/hotline/{call}").get_data(as_text=True)
 
 
 def test_a_new_patient_gets_the_earlier_calls_from_their_number(app, clinic):
