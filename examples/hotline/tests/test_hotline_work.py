@@ -10,8 +10,9 @@ from hotline_testing import PHONE, PLUGINS, add_patient, sign_in
 from core.demo import load_demo
 from core.extensions import db
 from core.manifest import builtin_candidates, entry_point_candidates
-from core.models import utcnow
-from core.tenancy import hospital_scope
+from core.models import Hospital, utcnow
+from core.queue import TaskRecord
+from core.tenancy import hospital_scope, system_scope
 from core.testing import make_app, make_hospital, make_user, write_plugin
 
 LISTENER = '''
@@ -93,7 +94,6 @@ def test_the_retag_task_is_queued_from_the_list_and_tags_the_calls(app, client, 
     response = client.post("/hotline/retag", data={"phone": PHONE, "tag": "VIP"}, follow_redirects=True)
     assert "are being tagged in the background" in response.get_data(as_text=True)
     with app.app_context():
-        from core.queue import TaskRecord
         with hospital_scope(clinic["a"]):
             task = db.session.execute(sa.select(TaskRecord).where(TaskRecord.task == "hotline.retag")).scalar_one()
             assert (task.state, sorted(task.args["call_ids"]), task.args["tag"]) == ("queued", sorted([first, second]), "VIP")
@@ -155,3 +155,17 @@ def test_demo_data_is_loaded_once(app):
         load_demo(hospital)
         with hospital_scope(hospital):
             assert db.session.execute(sa.select(sa.func.count()).select_from(Call)).scalar_one() == 2
+
+
+def test_a_group_administrators_task_runs_in_the_hospital_they_switched_to(app, client, clinic):
+    with app.app_context():
+        record(clinic["b"])
+        with system_scope():
+            hospital_a = db.session.get(Hospital, clinic["a"])
+        make_user(hospital_a, "group_admin", ("super_admin",), group_admin=True)  # of hospital A
+    sign_in(client, "group_admin")
+    assert client.post("/hospital", data={"hospital_id": clinic["b"]}).status_code == 302
+    client.post("/hotline/retag", data={"phone": PHONE, "tag": "B"})
+    with app.app_context(), system_scope():
+        task = db.session.execute(sa.select(TaskRecord).where(TaskRecord.task == "hotline.retag")).scalar_one()
+        assert task.hospital_id == clinic["b"]
