@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Create .venv and install HCRM with its test tools; re-install only when pyproject.toml changed.
+# Create .venv and install HCRM with its test tools, and the example plugin examples/hotline as a
+# third-party distribution (as an integrator installs theirs); re-install only when one of their
+# pyproject.toml files changed.
 # Sourced by scripts/demo.sh and scripts/test.sh.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,11 +24,12 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv || { echo "could not create a virtual environment: install the venv module (Debian: apt install python3-venv)" >&2; exit 1; }
 fi
 stamp=".venv/.hcrm-installed"
-want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+want="$(cat pyproject.toml examples/hotline/pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "installing HCRM and its dependencies into .venv"
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e ".[test]"
+  .venv/bin/python -m pip install --quiet -e examples/hotline
   echo "$want" > "$stamp"
 fi
 export PATH="$ROOT/.venv/bin:$PATH"

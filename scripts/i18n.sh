@@ -4,6 +4,7 @@
 #
 #   bash scripts/i18n.sh              # every catalog: core, then each plugin with messages
 #   bash scripts/i18n.sh followup     # one plugin's catalog only (or "core")
+#   bash scripts/i18n.sh examples/hotline/hcrm_hotline   # a plugin package by its folder
 #
 # Each part owns its catalog: core/translations for the core, plugins/<name>/translations for a
 # plugin (Flask-Babel merges them), so a plugin ships, and is translated, on its own.
@@ -41,6 +42,7 @@ fi
 for target in "$@"; do
   if [ "$target" = core ]; then refresh core
   elif [ -f "plugins/$target/__manifest__.py" ]; then refresh "plugins/$target"
+  elif [ -f "$target/__manifest__.py" ]; then refresh "${target%/}"
   else echo "i18n.sh: no plugin named '$target' (expected core or a folder of plugins/)" >&2; exit 2
   fi
 done

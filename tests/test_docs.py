@@ -1,5 +1,7 @@
 """The documentation cannot drift from the code: every hook is documented in the plugin author
-guide (and nothing else is), every hookspec states its return, every command README.md names exists."""
+guide (and nothing else is), every hookspec states its return, every command README.md names exists,
+and every code block of the plugin and API guides that shows the example plugin's code is a
+verbatim excerpt of examples/hotline (the plugin CI installs and tests like a third-party one)."""
 from __future__ import annotations
 
 import re
@@ -111,3 +113,70 @@ def test_the_readme_check_notices_a_missing_command():
     assert resolve(["plugins", "list"]) == []
     assert resolve(["plugins", "list|enable|frobnicate"]) == ["frobnicate"]
     assert resolve(["nosuch", "thing"]) == ["nosuch"]
+
+
+# -- the guides' example plugin: examples/hotline ---------------------------------------------
+EXAMPLE = ROOT / "examples" / "hotline"
+EXAMPLE_GUIDES = (GUIDE, ROOT / "docs" / "api.md")
+FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+#: A block's first line naming its file, relative to examples/hotline; a note may follow a colon.
+FILE_COMMENT = re.compile(r"#[ \t]*((?:hcrm_hotline|tests)/[\w/.]+\.py|pyproject\.toml)(?::.*)?[ \t]*$")
+#: What marks a Python block as the example plugin's code.
+HOTLINE_CODE = re.compile(r"\bhotline\b|hcrm_hotline|\bCall\b")
+
+
+def code_blocks(path: Path) -> list[tuple[str, str, str]]:
+    """(``file:line``, language, text) of each fenced code block of a guide."""
+    text = path.read_text(encoding="utf-8")
+    return [(f"{path.name}:{text.count(chr(10), 0, m.start()) + 1}", m.group(1), m.group(2))
+            for m in FENCE.finditer(text)]
+
+
+def named_file(block: str) -> str | None:
+    match = FILE_COMMENT.match(block.split("\n", 1)[0])
+    return match.group(1) if match else None
+
+
+def excerpt_problem(block: str, root: Path = EXAMPLE) -> str | None:
+    """Why ``block`` (its first line naming a file of ``root``) is not a verbatim excerpt of that
+    file, ignoring leading and trailing blank lines; None when it is."""
+    name = named_file(block)
+    file = root / name
+    if not file.is_file():
+        return f"names {name}, which examples/hotline does not have"
+    code = block.split("\n", 1)[1].strip("\n") if "\n" in block else ""
+    if not code.strip():
+        return f"shows no code from {name}"
+    if code not in file.read_text(encoding="utf-8"):
+        return f"is not an excerpt of {name} any more: update the guide or the file"
+    return None
+
+
+EXCERPTS = [(where, text) for guide in EXAMPLE_GUIDES for where, _lang, text in code_blocks(guide)
+            if named_file(text)]
+
+
+def test_the_guides_show_the_example_plugin():
+    assert len(EXCERPTS) >= 20, f"only {len(EXCERPTS)} blocks name a file of examples/hotline"
+
+
+@pytest.mark.parametrize(("where", "block"), EXCERPTS, ids=[where for where, _block in EXCERPTS])
+def test_each_example_block_is_an_excerpt_of_the_example_plugin(where, block):
+    problem = excerpt_problem(block)
+    assert problem is None, f"the code block at docs/{where} {problem}"
+
+
+def test_every_python_block_showing_the_example_plugin_names_its_file():
+    unnamed = [where for guide in EXAMPLE_GUIDES for where, lang, text in code_blocks(guide)
+               if lang == "python" and HOTLINE_CODE.search(text) and not named_file(text)]
+    assert not unnamed, ("these Python blocks show the hotline but name no file of examples/hotline "
+                         f"on their first line (e.g. '# hcrm_hotline/models.py'): {unnamed}")
+
+
+def test_the_excerpt_check_notices_drift(tmp_path):
+    (tmp_path / "hcrm_hotline").mkdir()
+    (tmp_path / "hcrm_hotline" / "models.py").write_text("import sqlalchemy as sa\n\n\nclass Call:\n    pass\n")
+    assert excerpt_problem("# hcrm_hotline/models.py\n\nclass Call:\n    pass\n\n", tmp_path) is None
+    assert "not an excerpt" in excerpt_problem("# hcrm_hotline/models.py\nclass Call:\n    id = 1\n", tmp_path)
+    assert "does not have" in excerpt_problem("# hcrm_hotline/nothing.py\nx = 1\n", tmp_path)
+    assert named_file("# hotline/models.py\nx = 1") is None  # not a file of the example: flagged as unnamed

@@ -17,6 +17,7 @@ from core.testing import login, make_hospital, make_user
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTS = [ROOT / "core"] + sorted(p.parent for p in (ROOT / "plugins").glob("*/__manifest__.py"))
+PARTS += sorted(p.parent for p in (ROOT / "examples").glob("*/*/__manifest__.py"))  # the example plugins
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2),
             "_l": None, "_m": None, "lazy_gettext": None, "lazy_ngettext": (1, 2), "lazy_pgettext": ((1, "c"), 2)}
 METHODS = [("**/tests/**", "ignore"), ("**/scaffold_template/**", "ignore"), ("**/translations/**", "ignore"),

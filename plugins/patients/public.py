@@ -7,7 +7,10 @@ versions of this plugin; everything else in ``plugins.patients`` is private and 
 * services -- to register patients and record visits with the archive's own checks and events
   (``create_patient(data)`` returns the patient, or raises ``PatientInvalid`` whose ``errors``
   map each field to its message, or ``PossibleDuplicate`` naming the likely same person; all run
-  in the current hospital's scope);
+  in the current hospital's scope); ``by_phone(number)`` -- the patients a caller's number
+  belongs to (the screen pop's lookup);
+* ``normalize_phone(text)`` -- a phone number in the form the archive stores it, or
+  ``IdentityError`` with a message for the user;
 * ``PATIENT_PAGE`` -- the panel target of the patient's page (``Panel(..., target=PATIENT_PAGE)``);
 * ``EVENTS`` -- the domain events this plugin emits; implement their typed hooks (declared in
   :mod:`plugins.patients.hooks`, e.g. ``patients_visits_recorded(hospital_id, visit_ids)``).
@@ -16,10 +19,12 @@ Test factories (``make_patient``, ``make_visit``) are in :mod:`plugins.patients.
 """
 from __future__ import annotations
 
+from plugins.patients.identity import IdentityError, normalize_phone
 from plugins.patients.models import Diagnosis, Disease, Patient, Referrer, Source, Tag, Visit
 from plugins.patients.services import (
     PatientInvalid,
     PossibleDuplicate,
+    by_phone,
     create_patient,
     record_visit,
     update_patient,
@@ -38,4 +43,5 @@ EVENTS = {
 }
 
 __all__ = ["Diagnosis", "Disease", "Patient", "Referrer", "Source", "Tag", "Visit", "PatientInvalid", "PossibleDuplicate",
-           "create_patient", "record_visit", "update_patient", "update_visit", "PATIENT_PAGE", "EVENTS"]
+           "create_patient", "record_visit", "update_patient", "update_visit", "by_phone", "normalize_phone",
+           "IdentityError", "PATIENT_PAGE", "EVENTS"]

@@ -38,3 +38,15 @@ def test_factories_make_patients_and_visits_that_the_archive_sees(app, clinic):
 def test_an_undeclared_panel_target_is_refused_by_the_page_helper(app, clinic):
     with app.test_request_context(), pytest.raises(LookupError, match="not a declared PanelTarget"):
         render_panels("patients.detail", None)
+
+
+def test_a_callers_number_finds_its_patient(app, clinic):
+    with app.test_request_context():
+        patient = make_patient(clinic["a"], phone="13812345678")
+        assert public.normalize_phone("+86 138-1234-5678") == "13812345678"
+        with pytest.raises(public.IdentityError):
+            public.normalize_phone("12ab")
+        with hospital_scope(clinic["a"]):
+            assert [p.id for p in public.by_phone("138 1234 5678")] == [patient.id]
+        with hospital_scope(clinic["b"]):
+            assert public.by_phone("13812345678") == []

@@ -1,0 +1,5 @@
+from core.testing import PluginContract
+
+
+class TestContract(PluginContract):
+    plugin = "hotline"
