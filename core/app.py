@@ -12,7 +12,7 @@ from flask import Flask, has_request_context, request, session
 from flask_babel import Babel
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from core import core_hooks, integers
+from core import core_hooks, i18n, integers
 from core.autocommit_reads import autocommit_twin
 from core.catalog import Catalog, build_catalog
 from core.config import HcrmConfig, PluginSettings, check_plugin_names, load_config
@@ -133,6 +133,7 @@ def build_app(config: HcrmConfig | None, *, overrides=None, finder=None) -> Flas
     # One Babel per app: Flask-Babel caches catalogs on the Babel object by locale alone, so a
     # shared one would serve the first app's catalogs (and plugins' folders) to every other app.
     Babel(app, locale_selector=lambda: select_locale(config))
+    i18n.install(app, str(ROOT / "core" / "translations"), plugin_catalogs(registry))
 
     from core import web
     web.init_app(app)  # the core's routes first: plugin menus are checked against them
@@ -164,6 +165,12 @@ def select_locale(config: HcrmConfig) -> str:
             return asked
     chosen = session.get("locale")
     return chosen if chosen in config.locales else config.default_locale
+
+
+def plugin_catalogs(registry: PluginRegistry) -> dict[str, tuple[str, str]]:
+    """Each loaded plugin's module and its own catalog folder ("" when it has none)."""
+    return {name: (info.module, str(info.path / "translations") if (info.path / "translations").is_dir() else "")
+            for name, info in registry.infos.items()}
 
 
 def translation_directories(registry: PluginRegistry) -> str:

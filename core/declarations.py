@@ -144,6 +144,9 @@ class PanelTarget:
     title: str
     record: str = ""
     plugin: str = ""
+    #: ``example(hospital)`` returns a committed record of that hospital the page could show: the
+    #: generic plugin suite renders every panel of this target on it.
+    example: Callable[[Any], Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,35 @@
-"""Sentences that services build once and each caller renders in its own language.
+"""Translations: sentences services build once and each caller renders in its language, and one
+translation domain per plugin.
 
 A service (plugin activation, say) serves the Apps screen, the API and the CLI. It returns
 :class:`Message` objects: ``str(message)`` is the English sentence (CLI output, logs, API
 messages, tests), ``message.translated()`` the sentence in the request's language (pages).
 ``_m`` is also an extraction keyword (babel.cfg / scripts/i18n.sh), so the msgids reach the
 catalog like any ``_()`` string.
+
+A plugin's words come from its own catalog, then the core's: the same English word translated
+differently by two plugins ("Kind": 题型 for a survey question, 类型 for a visit) never changes the
+other plugin's pages. Plugins import ``gettext``, ``lazy_gettext`` ... from here, not from
+flask_babel: these pick the catalog of the calling module's plugin, and templates translate in
+the catalog of the plugin whose folder holds them (:func:`install`).
 """
 from __future__ import annotations
 
-from flask_babel import gettext
+import sys
+
+import flask_babel as _flask_babel
+from flask import current_app, has_app_context
+from flask_babel import Domain
+from flask_babel.speaklater import LazyString
+from jinja2 import pass_context
 
 
 class Message:
-    __slots__ = ("msgid", "params")
+    __slots__ = ("msgid", "params", "module")
 
-    def __init__(self, msgid: str, **params):
-        self.msgid, self.params = msgid, params
+    def __init__(self, msgid: str, *, _module: str | None = None, **params):
+        # _module: the module whose plugin's catalog translates it (None: the core's)
+        self.msgid, self.params, self.module = msgid, params, _module
 
     def __str__(self) -> str:
         return self.msgid % self.params if self.params else self.msgid
@@ -30,8 +44,117 @@ class Message:
         return hash(str(self))
 
     def translated(self) -> str:
-        return gettext(self.msgid, **self.params)
+        return _module_domain(self.module).gettext(self.msgid, **self.params)
 
 
 def _m(msgid: str, **params) -> Message:
-    return Message(msgid, **params)
+    """A Message, translated (when shown) in the catalog of the module that made it."""
+    return Message(msgid, _module=sys._getframe(1).f_globals.get("__name__"), **params)
+
+
+# -- one translation domain per plugin ---------------------------------------------------------
+_domains: dict[tuple[str, ...], Domain] = {}
+
+
+class Domains:
+    """The app's plugin -> catalog folders, module prefixes and template folders (built once at
+    start-up by :func:`install`)."""
+
+    def __init__(self, core_dir: str, plugins: dict[str, tuple[str, str]]):
+        self.core = _domain((core_dir,))
+        self.by_plugin = {name: _domain((core_dir, folder)) if folder else self.core
+                          for name, (_module, folder) in plugins.items()}
+        # longest module prefix first: "plugins.followup" before "plugins"
+        self.modules = sorted(((module, name) for name, (module, _folder) in plugins.items()),
+                              key=lambda pair: -len(pair[0]))
+
+    def for_module(self, module: str | None) -> Domain:
+        if module:
+            for prefix, name in self.modules:
+                if module == prefix or module.startswith(prefix + "."):
+                    return self.by_plugin[name]
+        return self.core
+
+    def for_template(self, template: str | None) -> Domain:
+        """A plugin's templates live in a folder named after it (``followup/plan.html``)."""
+        first = (template or "").split("/", 1)[0]
+        return self.by_plugin.get(first, self.core)
+
+
+def _domain(folders: tuple[str, ...]) -> Domain:
+    """One Domain per set of folders for the process: its catalogs are cached on it by locale."""
+    found = _domains.get(folders)
+    if found is None:
+        found = _domains[folders] = Domain(translation_directories=list(folders))
+    return found
+
+
+def install(app, core_dir: str, plugins: dict[str, tuple[str, str]]) -> None:
+    """Give ``app`` one domain per plugin (``plugins``: name -> (module, translations folder or
+    "")) and make templates translate in the domain of the plugin that owns them."""
+    domains = app.extensions["hcrm_domains"] = Domains(core_dir, plugins)
+
+    @pass_context
+    def template_gettext(context, string, **variables):
+        return domains.for_template(context.name).gettext(string, **variables)
+
+    @pass_context
+    def template_ngettext(context, singular, plural, num, **variables):
+        return domains.for_template(context.name).ngettext(singular, plural, num, **variables)
+
+    @pass_context
+    def template_pgettext(context, message_context, string, **variables):
+        return domains.for_template(context.name).pgettext(message_context, string, **variables)
+
+    app.jinja_env.install_gettext_callables(template_gettext, template_ngettext, newstyle=True,
+                                            pgettext=template_pgettext)
+
+
+def _caller_domain(depth: int = 2) -> Domain | None:
+    if not has_app_context():
+        return None
+    domains = current_app.extensions.get("hcrm_domains")
+    if domains is None:
+        return None
+    return domains.for_module(sys._getframe(depth).f_globals.get("__name__"))
+
+
+def gettext(string: str, **variables) -> str:
+    """flask_babel.gettext in the calling plugin's domain."""
+    domain = _caller_domain()
+    return (domain or _flask_babel).gettext(string, **variables)
+
+
+def ngettext(singular: str, plural: str, num: int, **variables) -> str:
+    domain = _caller_domain()
+    return (domain or _flask_babel).ngettext(singular, plural, num, **variables)
+
+
+def pgettext(context: str, string: str, **variables) -> str:
+    domain = _caller_domain()
+    return (domain or _flask_babel).pgettext(context, string, **variables)
+
+
+def _lazy(module: str | None, method: str, *args, **variables) -> LazyString:
+    """A lazy string translated, when shown, in the domain of the module that made it."""
+    return LazyString(lambda *a, **v: getattr(_module_domain(module), method)(*a, **v), *args, **variables)
+
+
+def _module_domain(module: str | None):
+    if has_app_context() and "hcrm_domains" in current_app.extensions:
+        return current_app.extensions["hcrm_domains"].for_module(module)
+    return _flask_babel
+
+
+def lazy_gettext(string: str, **variables) -> LazyString:
+    """flask_babel.lazy_gettext in the domain of the module that calls it (resolved when shown,
+    so a module-level declaration works before any app exists)."""
+    return _lazy(sys._getframe(1).f_globals.get("__name__"), "gettext", string, **variables)
+
+
+def lazy_ngettext(singular: str, plural: str, num: int, **variables) -> LazyString:
+    return _lazy(sys._getframe(1).f_globals.get("__name__"), "ngettext", singular, plural, num, **variables)
+
+
+def lazy_pgettext(context: str, string: str, **variables) -> LazyString:
+    return _lazy(sys._getframe(1).f_globals.get("__name__"), "pgettext", context, string, **variables)

@@ -446,6 +446,128 @@ class PluginContract:
                 status = client.get(url, headers=bearer if url.startswith("/api/") else {}).status_code
                 assert status == expected, f"{username} GET {url} ({endpoint}) -> {status}, expected {expected}"
 
+    def _enabled_with_admin(self, app, code: str):
+        with app.app_context():
+            hospital = make_hospital(code, plugins=[self.plugin])
+            make_user(hospital, f"{code.lower()}_admin", ("super_admin",))
+            make_user(hospital, f"{code.lower()}_nobody", ())
+            return hospital.id
+
+    def test_every_report_runs_with_its_defaults(self, contract_app):
+        reports = [r for r in self._state(contract_app).catalog.reports.values() if r.plugin == self.plugin]
+        self._enabled_with_admin(contract_app, "REP")
+        client = contract_app.test_client()
+        login(client, "rep_admin")
+        for report in reports:
+            for url in (f"/reports/{report.id}", f"/reports/{report.id}.csv", f"/reports/{report.id}.xlsx"):
+                status = client.get(url).status_code
+                # 400: a parameter without a default must be chosen first; 302: made in the background
+                assert status in (200, 302, 400), f"report '{report.id}': GET {url} -> {status}"
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _request_as(app, username: str):
+        """A request context of ``username`` as the core sets one up: their hospital, its live
+        plugins, their permissions and data scope."""
+        from flask_login import login_user
+
+        from core import web
+        from core.extensions import db
+        from core.models import User
+        from core.tenancy import system_scope
+        with app.test_request_context("/"):
+            with system_scope():
+                login_user(db.session.execute(sa.select(User).where(User.username == username)).scalar_one())
+            web.enter_request_scope()
+            try:
+                yield
+            finally:
+                web.leave_request_scope()
+
+    def test_every_widget_renders(self, contract_app):
+        widgets = [w for w in self._state(contract_app).catalog.widgets if w.plugin == self.plugin]
+        self._enabled_with_admin(contract_app, "WID")
+        with self._request_as(contract_app, "wid_admin"):
+            for widget in widgets:
+                shown = widget.render()  # an exception here is the plugin's bug: it fails the test
+                assert shown is None or shown.title, f"widget '{widget.id}' returned {shown!r}"
+        client = contract_app.test_client()
+        login(client, "wid_admin")
+        assert client.get("/").status_code == 200
+
+    def test_panels_render_on_an_example_record_and_vanish_when_disabled(self, contract_app):
+        import importlib
+
+        from flask import g
+
+        from core import activation
+        from core.extensions import db
+        from core.models import Hospital
+        from core.panels import render_panels
+        from core.tenancy import system_scope
+        catalog = self._state(contract_app).catalog
+        panels = [p for p in catalog.panels if p.plugin == self.plugin]
+        hospital_id = self._enabled_with_admin(contract_app, "PAN") if panels else None
+
+        def render(panel, target, record_id) -> tuple[object, list[str]]:
+            """The panel's own HTML (its exception fails the test: render_panels would hide it)
+            and the ids of the panels the page shows, as hospital PAN's administrator."""
+            module, _, name = target.record.rpartition(".")
+            with self._request_as(contract_app, "pan_admin"):
+                record = db.session.get(getattr(importlib.import_module(module), name), record_id)
+                html = panel.render(record) if panel.plugin in g.hcrm_live else None
+                return html, [p.id for p in render_panels(target.id, record)]
+
+        for panel in panels:
+            target = catalog.panel_targets[panel.target]
+            if target.example is None:
+                continue  # the page's owner offers no example record: nothing to render generically
+            with contract_app.test_request_context():
+                record_id = target.example(hospital_id).id
+            html, ids = render(panel, target, record_id)
+            assert (panel.id in ids) == (html is not None), f"panel '{panel.id}' on {target.id}: {html!r}, {ids}"
+            with contract_app.app_context(), system_scope():
+                activation.disable(db.session.get(Hospital, hospital_id), self.plugin)
+                db.session.commit()
+            html, ids = render(panel, target, record_id)
+            assert html is None and panel.id not in ids, f"panel '{panel.id}' shows where its plugin is off"
+            with contract_app.app_context(), system_scope():
+                activation.enable(db.session.get(Hospital, hospital_id), self.plugin)
+                db.session.commit()
+
+    def test_post_routes_refuse_a_missing_csrf_token_and_users_without_the_permission(self, contract_app):
+        from core.permissions import required_permission
+        self._enabled_with_admin(contract_app, "PST")
+        with contract_app.app_context():
+            make_user(make_hospital("PSTOFF"), "pstoff_admin", ("super_admin",))
+        catalog = self._state(contract_app).catalog
+        blueprints = {name for name, plugin in catalog.blueprint_plugin.items() if plugin == self.plugin}
+        with contract_app.test_request_context():
+            from flask import url_for
+            posts = [(rule.endpoint, url_for(rule.endpoint, **_example_values(rule)))
+                     for rule in contract_app.url_map.iter_rules()
+                     if rule.endpoint.split(".")[0] in blueprints and "POST" in (rule.methods or ())
+                     and not getattr(contract_app.view_functions[rule.endpoint], "hcrm_public", False)]
+            for endpoint, _url in posts:
+                assert required_permission(endpoint), f"POST route '{endpoint}' is not guarded by core.permissions.require"
+        pages = [(e, u) for e, u in posts if not u.startswith("/api/")]
+        admin = contract_app.test_client()
+        login(admin, "pst_admin")
+        contract_app.config["WTF_CSRF_ENABLED"] = True
+        try:
+            for endpoint, url in pages:
+                status = admin.post(url, data={}).status_code
+                assert status == 400, f"POST {url} ({endpoint}) without a CSRF token -> {status}, expected 400"
+        finally:
+            contract_app.config["WTF_CSRF_ENABLED"] = False
+        for username, expected in (("pstoff_admin", 404), ("pst_nobody", 403)):
+            client = contract_app.test_client()
+            login(client, username)
+            bearer = api_token(client, username) if len(pages) < len(posts) else {}
+            for endpoint, url in posts:
+                status = client.post(url, data={}, headers=bearer if url.startswith("/api/") else {}).status_code
+                assert status == expected, f"{username} POST {url} ({endpoint}) -> {status}, expected {expected}"
+
     def test_references_into_another_hospital_are_refused(self, contract_app):
         """Every foreign key (and many-to-one relationship) of the plugin's models to a
         hospital-owned table, pointed at a row of another hospital, is refused on flush."""
@@ -470,6 +592,12 @@ class PluginContract:
                             db.session.flush()
                         db.session.rollback()
                         db.session.expunge_all()  # the pretended row must not outlive its case
+
+
+def _example_values(rule) -> dict:
+    """URL values that build ``rule``: 1 for each argument, or the first choice of an ``any(…)``."""
+    return {arg: min(getattr(rule._converters.get(arg), "items", None) or [1])
+            for arg in rule.arguments}
 
 
 def _row_of(model, ident: int, hospital_id: int):

@@ -75,7 +75,9 @@ def hcrm_dashboard_widgets():
 def hcrm_panels():
     from core.declarations import PanelTarget
     from plugins.patients.public import PATIENT_PAGE
-    return [PanelTarget(PATIENT_PAGE, _l("Patient record"), record="plugins.patients.models.Patient")]
+    from plugins.patients.testing import make_patient
+    return [PanelTarget(PATIENT_PAGE, _l("Patient record"), record="plugins.patients.models.Patient",
+                        example=make_patient)]
 
 
 @hookimpl
