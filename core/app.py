@@ -103,6 +103,7 @@ def build_app(config: HcrmConfig | None, *, overrides=None, finder=None) -> Flas
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=config.session_cookie_secure,
         BABEL_DEFAULT_LOCALE=config.default_locale,
+        BABEL_DEFAULT_TIMEZONE=config.timezone,
         BABEL_TRANSLATION_DIRECTORIES=translation_directories(registry),
         MAX_CONTENT_LENGTH=32 * 1024 * 1024,
     )

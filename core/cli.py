@@ -390,13 +390,14 @@ def jobs():
 @with_appcontext
 def jobs_list(hospital_code, state, limit):
     """The newest tasks: id, state, task, hospital, progress, error."""
+    from core.clock import show_stamp
     from core.jobs import task_rows
     hospital = hospital_for_cli(hospital_code) if hospital_code else None
     rows = task_rows(hospital_id=hospital.id if hospital else None, state=state, limit=limit)
     for row in rows:
         done = f" {row.done}/{row.total}" if row.total else ""
         error = f"  {row.error.splitlines()[0]}" if row.error else ""
-        click.echo(f"#{row.id} {row.state:<8} {row.task} {row.hospital_code} {row.created_at:%Y-%m-%d %H:%M:%S}"
+        click.echo(f"#{row.id} {row.state:<8} {row.task} {row.hospital_code} {show_stamp(row.created_at, 'second')}"
                    f"{done}{error}")
     if not rows:
         click.echo("no tasks")

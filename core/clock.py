@@ -60,3 +60,28 @@ def local_sql(column, dialect_name: str):
 def local_to_utc(value: datetime) -> datetime:
     """A naive local wall-clock time as the naive UTC stamp to compare ``created_at`` with."""
     return value.replace(tzinfo=zone()).astimezone(UTC).replace(tzinfo=None)
+
+
+# -- showing times: one path for every page, export and message ---------------------------------
+#: Babel patterns: the same digits in every language (hospitals read and sort ISO-like times).
+FORMATS = {"date": "yyyy-MM-dd", "minute": "yyyy-MM-dd HH:mm", "second": "yyyy-MM-dd HH:mm:ss",
+           "time": "HH:mm", "short": "MM-dd HH:mm"}
+
+
+def show_stamp(value: datetime | None, precision: str = "minute") -> str:
+    """A naive UTC bookkeeping stamp (``created_at``, sign-ins, audit times) as the hospitals'
+    wall clock, through Flask-Babel's time zone (``BABEL_DEFAULT_TIMEZONE`` = ``i18n.timezone``)."""
+    from flask_babel import format_datetime
+    if value is None:
+        return ""
+    return format_datetime(value, FORMATS[precision])
+
+
+def show_wall(value: datetime | date | None, precision: str = "minute") -> str:
+    """A time already on the hospitals' wall clock (a visit, a due time, a typed date), as is."""
+    from flask_babel import format_date, format_datetime
+    if value is None:
+        return ""
+    if not isinstance(value, datetime):
+        return format_date(value, FORMATS["date"])
+    return format_datetime(value, FORMATS[precision], rebase=False)

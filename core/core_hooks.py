@@ -1,13 +1,13 @@
 """The core's own declarations, registered like a plugin's (under the name ``core``)."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from core import hookimpl
-from core.clock import local_today
+from core.clock import local_sql, local_to_utc, local_today
 from core.declarations import Chart, MenuItem, Permission, Report, ReportParam, ReportResult, Widget, WidgetData
 from core.extensions import db
 
@@ -63,13 +63,14 @@ def _audit_activity(params: dict) -> ReportResult:
     from core.models import AuditLog
     start = params.get("start") or local_today() - timedelta(days=30)
     end = params.get("end") or local_today()
-    day = sa.func.date(AuditLog.at)
+    day = sa.func.date(local_sql(AuditLog.at, db.session.get_bind().dialect.name))  # the hospitals' day
     rows = db.session.execute(
         sa.select(day.label("day"),
                   sa.func.sum(sa.case((AuditLog.action == "create", 1), else_=0)).label("created"),
                   sa.func.sum(sa.case((AuditLog.action == "update", 1), else_=0)).label("updated"),
                   sa.func.sum(sa.case((AuditLog.action == "delete", 1), else_=0)).label("deleted"))
-        .where(AuditLog.at >= start, AuditLog.at < end + timedelta(days=1))
+        .where(AuditLog.at >= local_to_utc(datetime.combine(start, time.min)),
+               AuditLog.at < local_to_utc(datetime.combine(end + timedelta(days=1), time.min)))
         .group_by(day).order_by(day)).all()
     return ReportResult(
         columns=[("day", _l("Day")), ("created", _l("Created")), ("updated", _l("Updated")),
@@ -93,14 +94,13 @@ def hcrm_reports():
 
 
 def _changes_today():
-    """Today's audit entries, counted with the audit page's own statement and linked to that
-    page filtered the same way (its days are UTC days), so the card equals the list."""
+    """Today's audit entries (the hospitals' today), counted with the audit page's own statement
+    and linked to that page filtered the same way, so the card equals the list."""
     from flask import url_for
 
     from core.admin.services import AuditFilters, audit_select
-    from core.models import utcnow
     from core.paging import count_rows
-    today = utcnow().date()
+    today = local_today()
     count, _exact = count_rows(audit_select(AuditFilters(date_from=today, date_to=today)))
     return WidgetData(title=str(_l("Data changes today")), value=count, icon="journal-text",
                       url=url_for("admin.audit", date_from=today.isoformat(), date_to=today.isoformat()))

@@ -278,8 +278,11 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(tenancy.WriteRefused, handle_write_refused)
     app.register_error_handler(Exception, handle_unexpected)
     app.context_processor(template_context)
-    # Times are stored in UTC and shown in the hospitals' zone: one filter for every template.
+    # One way to show a time (core.clock): ``stamp`` for UTC bookkeeping stamps, ``wall`` for
+    # times already on the hospitals' clock; ``local_time`` converts without formatting.
     app.add_template_filter(clock.utc_to_local, "local_time")
+    app.add_template_filter(clock.show_stamp, "stamp")
+    app.add_template_filter(clock.show_wall, "wall")
 
     from core.views import register_core_blueprints
     register_core_blueprints(app)

@@ -77,9 +77,9 @@ def test_filters_and_paging(app, client):
     first = text(client.get("/admin/audit?user=robot"))
     rows = summary_rows(first)
     assert len(rows) == 50 and "60 records" in first
-    assert "2024-03-01 08:59:00" in rows[0] and "2024-03-01 08:10:00" in rows[-1]
+    assert "2024-03-01 16:59:00" in rows[0] and "2024-03-01 16:10:00" in rows[-1]  # UTC 08:59 in Shanghai
     second = summary_rows(text(client.get("/admin/audit?user=robot&page=2")))
-    assert len(second) == 10 and "2024-03-01 08:00:00" in second[-1]
+    assert len(second) == 10 and "2024-03-01 16:00:00" in second[-1]
     assert len(summary_rows(text(client.get("/admin/audit?model=Probe&record_id=7")))) == 1
     assert len(summary_rows(text(client.get("/admin/audit?action=update&date_from=2024-03-01&date_to=2024-03-01")))) == 50
     assert "No audit records match" in text(client.get("/admin/audit?user=robot&date_from=2024-03-02"))

@@ -31,3 +31,19 @@ def test_a_late_evening_registration_belongs_to_the_local_day_in_sql(app):
             local = db.session.execute(sa.select(sa.cast(clock.local_sql(sa.literal(utc, sa.DateTime), dialect),
                                                          sa.String))).scalar_one()
             assert str(local).startswith(expected)
+
+
+def test_stamps_and_wall_times_are_shown_on_the_hospitals_clock(app):
+    from datetime import date, datetime
+
+    from flask import render_template_string
+
+    from core.clock import show_stamp, show_wall
+    with app.test_request_context():
+        assert show_stamp(datetime(2026, 12, 6, 23, 24)) == "2026-12-07 07:24"  # UTC stamp -> Asia/Shanghai
+        assert show_stamp(datetime(2026, 12, 6, 23, 24, 5), "second") == "2026-12-07 07:24:05"
+        assert show_stamp(datetime(2026, 12, 6, 23, 24), "date") == "2026-12-07"  # the local day
+        assert show_wall(datetime(2026, 12, 7, 7, 24)) == "2026-12-07 07:24"  # already local: as is
+        assert show_wall(date(2026, 12, 7)) == "2026-12-07" and show_stamp(None) == show_wall(None) == ""
+        assert render_template_string("{{ t | stamp }} / {{ t | wall('short') }}", t=datetime(2026, 12, 6, 23, 24)) \
+            == "2026-12-07 07:24 / 12-06 23:24"

@@ -135,7 +135,7 @@ def test_standalone_distribution_installs_and_passes_its_own_tests(tmp_path, mon
     # plugin through the entry point and build their own database (HCRM_TEST_DATABASE applies).
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
     result = pytester.runpytest_subprocess(str(dist / "tests"), "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=10)
+    result.assert_outcomes(passed=14)
 
 
 def _invoke(*args):

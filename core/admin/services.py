@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from core import audit
 from core.auth import MIN_PASSWORD_LENGTH
+from core.clock import local_to_utc
 from core.extensions import db
 from core.models import AuditLog, Department, Role, User, user_roles
 from core.plugins import CORE
@@ -341,10 +342,11 @@ def audit_select(filters: AuditFilters):
         stmt = stmt.where(AuditLog.action == filters.action)
     if filters.record_id:
         stmt = stmt.where(AuditLog.record_id == filters.record_id)
+    # The days are the hospitals' days; the stamps are UTC.
     if filters.date_from:
-        stmt = stmt.where(AuditLog.at >= datetime.combine(filters.date_from, time.min))
+        stmt = stmt.where(AuditLog.at >= local_to_utc(datetime.combine(filters.date_from, time.min)))
     if filters.date_to:
-        stmt = stmt.where(AuditLog.at < datetime.combine(filters.date_to + timedelta(days=1), time.min))
+        stmt = stmt.where(AuditLog.at < local_to_utc(datetime.combine(filters.date_to + timedelta(days=1), time.min)))
     return stmt
 
 
