@@ -1,0 +1,50 @@
+"""Flask-WTF forms of the vip pages. Fields only convert what the browser sends; the services
+check the rules and their messages land on the fields (``patients.forms.map_errors``)."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
+
+from plugins.patients.forms import options
+
+COMBINE_LABELS = {"or": _l("Either threshold (or)"), "and": _l("Both thresholds (and)")}
+REASON_LABELS = {"rule": _l("By rule"), "manual": _l("Manual")}
+DIRECTION_LABELS = {"join": _l("Joined"), "up": _l("Up"), "down": _l("Down"), "leave": _l("Left")}
+NUMBER = {"inputmode": "numeric"}
+
+
+class TierForm(FlaskForm):
+    name = StringField(_l("Name"), render_kw={"maxlength": 64, "required": True})
+    code = StringField(_l("Code"), render_kw={"maxlength": 32, "required": True},
+                       description=_l("Lower-case letters, digits, underscores; e.g. gold."))
+    position = StringField(_l("Order"), render_kw=NUMBER, description=_l("Higher is a better tier."))
+    colour = StringField(_l("Colour"), render_kw={"type": "color"}, default="#6c757d")
+    active = BooleanField(_l("Active"), default=True)
+    benefits = TextAreaField(_l("Benefits"), render_kw={"rows": 3, "maxlength": 4000})
+    service_norms = TextAreaField(_l("Service norms (服务规范)"), render_kw={"rows": 3, "maxlength": 4000},
+                                  description=_l("What staff owe a member: greeting methods, response times, care items."))
+    has_rule = BooleanField(_l("Automatic tiering by a rule"), default=True)
+    window_months = StringField(_l("Window (months)"), render_kw=NUMBER, default="12")
+    min_spending = StringField(_l("Spending at least (¥)"), render_kw={"inputmode": "decimal"})
+    min_visits = StringField(_l("Visits at least"), render_kw=NUMBER)
+    combine = SelectField(_l("Combine"), choices=options(COMBINE_LABELS.items()), validate_choice=False)
+    grace_days = StringField(_l("Grace period before a downgrade (days)"), render_kw=NUMBER, default="0")
+    rule_active = BooleanField(_l("Rule active"), default=True)
+
+
+class MemberTierForm(FlaskForm):
+    tier_id = SelectField(_l("New tier"), choices=[], validate_choice=False)
+    reason = StringField(_l("Reason"), render_kw={"maxlength": 255, "required": True},
+                         description=_l("Required; kept in the tier history."))
+
+
+class ActionForm(FlaskForm):
+    """A button that POSTs (CSRF only)."""
+
+
+class ValueSettingsForm(FlaskForm):
+    churn_factor = StringField(_l("Churn factor"), render_kw={"inputmode": "decimal"}, description=_l(
+        "A patient is flagged when the time since the last visit exceeds their usual interval times this."))
+    churn_single_visit_days = StringField(_l("Days for one-visit patients"), render_kw=NUMBER)
+    window_months = StringField(_l("Spending and frequency window (months)"), render_kw=NUMBER)
