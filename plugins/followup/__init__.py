@@ -89,3 +89,9 @@ def patients_visits_recorded(hospital_id, visit_ids):
 def patients_patient_merged(source, target):
     for part in PARTS:
         part.patient_merged(source, target)
+
+
+@hookimpl
+def followup_plans_requested(hospital_id, requests):
+    from plugins.followup.planning.requests import plan_requests
+    plan_requests(hospital_id, requests)
