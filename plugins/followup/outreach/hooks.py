@@ -57,6 +57,6 @@ class FollowupHooks:
         skipped), ``due_at`` (a naive local datetime), ``content`` (text), ``category`` and
         ``method`` (codes of the hospital's categories and methods: ``birthday``, ``revisit``…,
         ``phone``, ``sms``…; unknown codes fall back to ``revisit`` and ``phone``) and optionally
-        ``owner_id`` (a user of the hospital; default the patient's owner). Each becomes a pending
+        ``owner_id`` (a user of the hospital; default the patient's owner, else unassigned). Each becomes a pending
         plan, once per (patient, category, due time). Runs in the emitter's transaction. Return None.
         """

@@ -2,9 +2,9 @@
 (see plugins/followup/planning/hooks.py): e.g. the vip plugin's churn list and service plans.
 
 One INSERT…SELECT per request (no row is loaded), resolved inside the hospital (the patient,
-the category and method by code, the assignee: the given user of the hospital or the patient's
-owner). A request naming a patient of another hospital, or a patient without anyone to assign,
-is skipped. Idempotent per (patient, category, due time): a request already planned is skipped.
+the category and method by code, the assignee: the given user of the hospital, else the
+patient's owner; with neither the plan is unassigned, in its department's queue). A request
+naming a patient of another hospital is skipped. Idempotent per (patient, category, due time): a request already planned is skipped.
 """
 from __future__ import annotations
 
@@ -50,6 +50,6 @@ def plan_requests(hospital_id: int, requests: list[dict]) -> int:
                       sa.literal(row["due_at"], sa.DateTime), sa.literal(row["content"], sa.Text),
                       sa.literal("pending"), sa.literal(utcnow(), sa.DateTime))
             .where(patients.c.id == row["patient_id"], patients.c.hospital_id == hospital_id,
-                   patients.c.merged_into_id.is_(None), owner.is_not(None), ~exists))
+                   patients.c.merged_into_id.is_(None), ~exists))
         made += db.session.execute(stmt).rowcount or 0
     return made
