@@ -11,6 +11,7 @@ from core.declarations import Job, MenuItem, Panel, Permission, Task, Widget
 MANAGERS = ("super_admin", "director")
 RETIER_TASK = "vip.retier"
 RESCORE_TASK = "vip.rescore"
+SERVICE_TASK = "vip.service_tasks"
 
 
 def permissions():
@@ -19,6 +20,7 @@ def permissions():
         Permission("vip.manage", _l("Manage VIP tiers, tier rules, value rules and referrer grades"), MANAGERS),
         Permission("vip.members", _l("Change a member's VIP tier"), MANAGERS + ("dept_manager", "supervisor")),
         Permission("vip.rescore", _l("Apply re-tiering and re-score customer value"), MANAGERS + ("dept_manager",)),
+        Permission("vip.tasks", _l("Work VIP service tasks"), MANAGERS + ("dept_manager", "supervisor", "staff")),
     ]
 
 
@@ -33,6 +35,10 @@ def menus():
                  order=30, icon="graph-up"),
         MenuItem("vip.referrers", _l("Referrer grades"), endpoint="vip.referrers", permission="vip.read",
                  parent="vip", order=40, icon="award"),
+        MenuItem("vip.tasks", _l("VIP service tasks"), endpoint="vip.tasks", permission="vip.tasks",
+                 parent="vip", order=15, icon="check2-square"),
+        MenuItem("vip.plans", _l("VIP service plans"), endpoint="vip.plans", permission="vip.manage",
+                 parent="vip", order=62, icon="calendar-heart"),
         MenuItem("vip.tiers", _l("VIP tiers and rules"), endpoint="vip.tiers", permission="vip.manage",
                  parent="vip", order=60, icon="sliders"),
         MenuItem("vip.retier", _l("Re-tier members"), endpoint="vip.retier", permission="vip.rescore",
@@ -48,9 +54,12 @@ def blueprints():
 
 
 def jobs():
-    from plugins.vip import retier, value
+    from plugins.vip import retier, service_plans, value
     return [Task(RETIER_TASK, _l("Re-tier VIP members"), run=retier.run_task),
             Task(RESCORE_TASK, _l("Re-score customer value"), run=value.run_task),
+            Task(SERVICE_TASK, _l("Generate VIP service tasks"), run=service_plans.run_task),
+            Job("vip.daily_service_tasks", _l("Generate VIP service tasks (daily)"), every=timedelta(days=1),
+                run=service_plans.run_task),
             Job("vip.nightly_retier", _l("Re-tier VIP members (nightly)"), every=timedelta(days=1),
                 run=retier.run_task),
             Job("vip.nightly_rescore", _l("Re-score customer value (nightly)"), every=timedelta(days=1),

@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 
 from plugins.patients.forms import options
+from plugins.vip.service_plans import KIND_LABELS, METHOD_LABELS, STATUS_LABELS
 
 COMBINE_LABELS = {"or": _l("Either threshold (or)"), "and": _l("Both thresholds (and)")}
 REASON_LABELS = {"rule": _l("By rule"), "manual": _l("Manual")}
@@ -48,3 +49,21 @@ class ValueSettingsForm(FlaskForm):
         "A patient is flagged when the time since the last visit exceeds their usual interval times this."))
     churn_single_visit_days = StringField(_l("Days for one-visit patients"), render_kw=NUMBER)
     window_months = StringField(_l("Spending and frequency window (months)"), render_kw=NUMBER)
+
+
+class ServicePlanForm(FlaskForm):
+    name = StringField(_l("Name"), render_kw={"maxlength": 100, "required": True})
+    tier_id = SelectField(_l("Tier"), choices=[], validate_choice=False)
+    kind = SelectField(_l("What"), choices=options(KIND_LABELS.items()), validate_choice=False)
+    days_after = StringField(_l("Days after the visit"), render_kw=NUMBER,
+                             description=_l("For a staff call after a visit."))
+    festival_dates = StringField(_l("Festival dates (MM-DD)"), render_kw={"maxlength": 200, "placeholder": "01-01, 10-01"},
+                                 description=_l("For festival greetings, separated by commas."))
+    method = SelectField(_l("Method"), choices=options(METHOD_LABELS.items()), validate_choice=False)
+    content = TextAreaField(_l("Content"), render_kw={"rows": 3, "maxlength": 4000})
+    active = BooleanField(_l("Active"), default=True)
+
+
+class TaskStatusForm(FlaskForm):
+    status = SelectField(_l("Status"), choices=options(STATUS_LABELS.items()), validate_choice=False)
+    note = StringField(_l("Note"), render_kw={"maxlength": 255})

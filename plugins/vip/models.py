@@ -223,4 +223,56 @@ class ReferrerGrade(HospitalOwned, db.Model):
     min_spending = sa.Column(sa.Numeric(14, 2), nullable=False, default=0)
 
 
-MODELS = [Tier, TierRule, Member, TierChange, RetierRun, RetierMove, ValueItem, Settings, Score, ReferrerGrade]
+PLAN_KINDS = ("birthday", "quarterly", "festival", "after_visit")
+TASK_STATUSES = ("pending", "in_progress", "done")  # 未执行 / 执行中 / 执行完毕
+
+
+class ServicePlan(HospitalOwned, db.Model):
+    """A VIP service plan of a tier (VIP服务计划): birthday care, a quarterly check-up reminder,
+    festival greetings (``festival_dates``: MM-DD, comma separated), a staff call ``days_after``
+    days after each visit. Each member of the tier gets a task at each due date."""
+
+    __tablename__ = "vip_service_plan"
+    id = sa.Column(sa.Integer, primary_key=True)
+    tier_id = sa.Column(sa.Integer, sa.ForeignKey("vip_tier.id"), nullable=False, index=True)
+    name = sa.Column(sa.String(100), nullable=False)
+    kind = sa.Column(sa.String(16), nullable=False)
+    days_after = sa.Column(sa.Integer, nullable=True)
+    festival_dates = sa.Column(sa.String(200), nullable=True)
+    method = sa.Column(sa.String(16), nullable=False, default="phone")  # phone, sms, wechat, home_visit
+    content = sa.Column(sa.Text, nullable=True)
+    active = sa.Column(sa.Boolean, nullable=False, default=True)
+
+    tier = relationship("Tier")
+
+
+class ServiceTask(ScopedThrough, db.Model):
+    """One due service for one member. Where the followup plugin is live the task is handed to
+    it as a follow-up plan (``channel`` followup) and worked there; otherwise it is worked here."""
+
+    __tablename__ = "vip_service_task"
+    __hcrm_scope_through__ = "patient_id"
+    __table_args__ = (sa.UniqueConstraint("plan_id", "patient_id", "due_date"),
+                      sa.Index("ix_vip_service_task_hospital_due", "hospital_id", "status", "due_date"))
+    __hcrm_audit__ = False  # generated in bulk; status changes are recorded on the row (done_by, done_at)
+    id = sa.Column(sa.Integer, primary_key=True)
+    hospital_id = sa.Column(sa.Integer, sa.ForeignKey("core_hospital.id"), nullable=False)
+    plan_id = sa.Column(sa.Integer, sa.ForeignKey("vip_service_plan.id", ondelete="CASCADE"), nullable=False)
+    tier_id = sa.Column(sa.Integer, sa.ForeignKey("vip_tier.id"), nullable=False)
+    patient_id = sa.Column(sa.Integer, sa.ForeignKey("patients_patient.id", ondelete="CASCADE"), nullable=False)
+    due_date = sa.Column(sa.Date, nullable=False)
+    channel = sa.Column(sa.String(8), nullable=False, default="vip")
+    status = sa.Column(sa.String(16), nullable=False, default="pending")
+    note = sa.Column(sa.String(255), nullable=True)
+    done_at = sa.Column(sa.DateTime, nullable=True)
+    done_by_id = sa.Column(sa.Integer, sa.ForeignKey("core_user.id"), nullable=True)
+    created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+
+    plan = relationship("ServicePlan")
+    tier = relationship("Tier")
+    patient = relationship("Patient")
+    done_by = relationship("User")
+
+
+MODELS = [Tier, TierRule, Member, TierChange, RetierRun, RetierMove, ValueItem, Settings, Score, ReferrerGrade,
+          ServicePlan, ServiceTask]

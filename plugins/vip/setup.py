@@ -7,7 +7,18 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from core.extensions import db
-from plugins.vip.models import Member, ReferrerGrade, Score, Settings, Tier, TierChange, TierRule, ValueItem
+from plugins.vip.models import (
+    Member,
+    ReferrerGrade,
+    Score,
+    ServicePlan,
+    ServiceTask,
+    Settings,
+    Tier,
+    TierChange,
+    TierRule,
+    ValueItem,
+)
 
 # code, name, position, colour, benefits, service norms, rule (window, spending, visits, combine, grace)
 DEFAULT_TIERS = (
@@ -30,6 +41,14 @@ DEFAULT_ITEMS = (
     ("referrals", "介绍病人数", 10, "1:40, 3:70, 10:100"),
     ("referral_spending", "介绍病人消费", 5, "1000:30, 10000:70, 50000:100"),
 )
+# tier code, name, kind, days after a visit, festival dates, method, content
+DEFAULT_PLANS = (
+    ("silver", "节日短信问候", "festival", None, "01-01, 05-01, 10-01", "sms", "节日快乐！祝您和家人身体健康。"),
+    ("gold", "生日关怀", "birthday", None, None, "phone", "生日电话问候，并发送生日祝福短信。"),
+    ("gold", "季度体检提醒", "quarterly", None, None, "phone", "提醒预约本季度健康体检。"),
+    ("diamond", "就诊后专属电话", "after_visit", 1, None, "phone", "健康管家于就诊次日电话关怀，了解恢复情况。"),
+    ("diamond", "生日关怀", "birthday", None, None, "home_visit", "生日上门或电话问候，赠送生日礼品。"),
+)
 # name, position, patients brought, what they spent
 DEFAULT_GRADES = (
     ("铁牌", 0, 1, Decimal("0")),
@@ -49,6 +68,10 @@ def seed_defaults(hospital) -> None:
             window, spending, visits, combine, grace = rule
             db.session.add(TierRule(hospital_id=hospital.id, tier=tier, window_months=window, min_spending=spending,
                                     min_visits=visits, combine=combine, grace_days=grace))
+            tiers[code] = tier
+        for code, name, kind, days, festival, method, content in DEFAULT_PLANS:
+            db.session.add(ServicePlan(hospital_id=hospital.id, tier=tiers[code], name=name, kind=kind, days_after=days,
+                                       festival_dates=festival, method=method, content=content))
     have = set(db.session.execute(sa.select(ValueItem.code)).scalars())
     for position, (code, name, weight, scale) in enumerate(DEFAULT_ITEMS):
         if code not in have:
@@ -75,3 +98,5 @@ def move_patient_rows(source, target) -> None:
     else:
         db.session.execute(sa.delete(Member).where(Member.patient_id == source.id))
     db.session.execute(sa.delete(Score).where(Score.patient_id == source.id))
+    db.session.execute(sa.update(ServiceTask).where(ServiceTask.patient_id == source.id)
+                       .values(patient_id=target.id))

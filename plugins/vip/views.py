@@ -27,6 +27,7 @@ from plugins.vip import declare, tiering
 from plugins.vip import members as members_svc
 from plugins.vip import referrers as referrers_svc
 from plugins.vip import retier as retier_svc
+from plugins.vip import service_plans as plans_svc
 from plugins.vip import value as value_svc
 from plugins.vip.forms import (
     COMBINE_LABELS,
@@ -34,10 +35,12 @@ from plugins.vip.forms import (
     REASON_LABELS,
     ActionForm,
     MemberTierForm,
+    ServicePlanForm,
+    TaskStatusForm,
     TierForm,
     ValueSettingsForm,
 )
-from plugins.vip.models import Member, RetierRun, Score, Tier
+from plugins.vip.models import Member, RetierRun, Score, ServicePlan, ServiceTask, Tier
 from plugins.vip.panel import patient_value
 from plugins.vip.schemas import MemberFilterSchema
 
@@ -369,3 +372,95 @@ def referrers():
     return render_template("vip/referrers.html", grades=referrers_svc.grades(), ranking=ranking, form=form,
                            errors=errors), 400 if errors else 200
 
+
+
+# -- service plans and tasks ----------------------------------------------------------------------
+def _plan_form(plan: ServicePlan | None) -> ServicePlanForm:
+    form = ServicePlanForm()
+    form.tier_id.choices = [(str(t.id), t.name) for t in tiering.ordered_tiers()]
+    if request.method == "GET" and plan is not None:
+        for field in ("name", "kind", "method", "festival_dates", "content", "active"):
+            getattr(form, field).data = getattr(plan, field)
+        form.tier_id.data, form.days_after.data = str(plan.tier_id), str(plan.days_after or "")
+    return form
+
+
+@bp.route("/plans")
+@require("vip.manage")
+def plans():
+    return render_template("vip/plans.html", plans=plans_svc.plans(), by_plan=plans_svc.completion("plan"),
+                           by_tier=plans_svc.completion("tier"), form=ActionForm(),
+                           KIND_LABELS=plans_svc.KIND_LABELS, METHOD_LABELS=plans_svc.METHOD_LABELS)
+
+
+def _plan_page(plan: ServicePlan | None):
+    form = _plan_form(plan)
+    if form.validate_on_submit():
+        data = {field: getattr(form, field).data for field in ("name", "kind", "tier_id", "method", "days_after",
+                                                               "festival_dates", "content", "active")}
+        try:
+            plans_svc.save_plan(data, plan)
+        except tiering.VipInvalid as exc:
+            db.session.rollback()
+            map_errors(form, exc.errors)
+        else:
+            db.session.commit()
+            flash(_("Service plan saved."), "success")
+            return redirect(url_for("vip.plans"))
+    return render_template("vip/plan_form.html", form=form, plan=plan), 400 if form.errors or form.form_errors else 200
+
+
+@bp.route("/plans/new", methods=["GET", "POST"])
+@require("vip.manage")
+def plan_new():
+    return _plan_page(None)
+
+
+@bp.route("/plans/<int:plan_id>", methods=["GET", "POST"])
+@require("vip.manage")
+def plan_edit(plan_id):
+    return _plan_page(get_or_404(ServicePlan, plan_id))
+
+
+@bp.route("/plans/generate", methods=["POST"])
+@require("vip.manage")
+def plans_generate():
+    if ActionForm().validate_on_submit():
+        record = _enqueue(declare.SERVICE_TASK, _("Generate VIP service tasks"))
+        if record is not None:
+            flash(_("Generating the service tasks (task #%(id)d).", id=record.id), "success")
+    return redirect(url_for("vip.plans"))
+
+
+@bp.route("/tasks")
+@require("vip.tasks")
+def tasks():
+    filters = {"status": request.args.get("status") if request.args.get("status") in plans_svc.STATUS_LABELS
+               else None}
+    for name in ("plan_id", "tier_id"):
+        number = request.args.get(name, type=int)
+        filters[name] = number if number and 0 < number < 2**31 else None
+    page = paginate_capped(plans_svc.tasks_stmt(filters), page=_page_number(), per_page=PER_PAGE, cap=LIST_CAP)
+    return render_template("vip/tasks.html", page=page, filters=filters, plans=plans_svc.plans(), form=TaskStatusForm(),
+                           STATUS_LABELS=plans_svc.STATUS_LABELS, KIND_LABELS=plans_svc.KIND_LABELS,
+                           METHOD_LABELS=plans_svc.METHOD_LABELS)
+
+
+@bp.route("/tasks/<int:task_id>", methods=["POST"])
+@require("vip.tasks")
+def task_status(task_id):
+    task = get_or_404(ServiceTask, task_id)
+    form = TaskStatusForm()
+    if form.validate_on_submit():
+        try:
+            plans_svc.set_status(task, form.status.data, form.note.data, current_user.id)
+        except tiering.VipInvalid as exc:
+            db.session.rollback()
+            flash(" ".join(exc.errors.values()), "danger")
+        else:
+            db.session.commit()
+            flash(_("Task updated."), "success")
+    else:
+        flash(_("The form has expired: try again."), "danger")
+    return redirect(request.referrer if request.referrer and request.referrer.startswith(request.host_url)
+                    else url_for("vip.tasks"))

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from core.extensions import db
 from core.models import TaskRecord
 from core.tenancy import hospital_scope, system_scope
-from core.testing import api_token, login
+from core.testing import api_token, login, make_hospital
 from plugins.vip import retier, value
 from plugins.vip.models import Member, Tier, TierChange, TierRule
 from plugins.vip.tests.conftest import add_patient, hospital, members, tier_ids
@@ -161,3 +161,29 @@ def test_delete_tier_with_members_is_refused(app, client, vip):
     with app.app_context(), hospital_scope(hospital("A")):
         assert db.session.get(Tier, normal) is not None
         assert db.session.execute(sa.select(sa.func.count()).select_from(Member)).scalar_one() == 1
+
+
+def test_churn_list_creates_follow_up_plans_where_followup_is_live(app, client, vip):
+    from core.testing import make_user
+    with app.app_context():
+        c = make_hospital("C", "丙医院", plugins=["patients", "followup", "vip"])
+        make_user(c, "c_admin", ("super_admin",))
+        lost = add_patient("C", "流失", visits=[(100, 100), (130, 100), (160, 100)])
+        add_patient("C", "常来", visits=[(3, 100), (33, 100)])
+        hid = hospital("C").id
+        with hospital_scope(hid):
+            value.rescore(hid)
+            db.session.commit()
+    login(client, "c_admin")
+    page = client.get("/vip/churn", headers=EN).get_data(as_text=True)
+    assert "流失" in page and "常来" not in page and "Create follow-up plans for these" in page
+    assert client.post("/vip/churn").status_code == 302
+    with app.app_context(), hospital_scope(hid):
+        planned = db.session.execute(sa.text("SELECT patient_id FROM followup_plan WHERE hospital_id = :h"),
+                                     {"h": hid}).scalars().all()
+        assert planned == [lost]
+    # Without followup (hospital A) the button is not offered and the POST is refused.
+    other = app.test_client()
+    login(other, "a_admin")
+    assert "Create follow-up plans" not in other.get("/vip/churn", headers=EN).get_data(as_text=True)
+    assert other.post("/vip/churn").status_code == 403

@@ -1,8 +1,8 @@
-"""vip tiers members value
+"""vip: tiers, rules, members, history, value, scores, referrer grades, service plans and tasks
 
 Revision ID: vip_0001_tiers
 Revises: 
-Create Date: 2026-12-07 03:37:14.493396
+Create Date: 2026-12-07 03:44:57.671437
 """
 import sqlalchemy as sa
 from alembic import op
@@ -90,6 +90,25 @@ def upgrade():
     )
     with op.batch_alter_table('vip_value_item', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_vip_value_item_hospital_id'), ['hospital_id'], unique=False)
+
+    op.create_table('vip_service_plan',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('tier_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('days_after', sa.Integer(), nullable=True),
+    sa.Column('festival_dates', sa.String(length=200), nullable=True),
+    sa.Column('method', sa.String(length=16), nullable=False),
+    sa.Column('content', sa.Text(), nullable=True),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('hospital_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['hospital_id'], ['core_hospital.id'], name=op.f('fk_vip_service_plan_hospital_id_core_hospital')),
+    sa.ForeignKeyConstraint(['tier_id'], ['vip_tier.id'], name=op.f('fk_vip_service_plan_tier_id_vip_tier')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_vip_service_plan'))
+    )
+    with op.batch_alter_table('vip_service_plan', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_vip_service_plan_hospital_id'), ['hospital_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_vip_service_plan_tier_id'), ['tier_id'], unique=False)
 
     op.create_table('vip_tier_rule',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -183,6 +202,30 @@ def upgrade():
         batch_op.create_index('ix_vip_score_hospital_churn', ['hospital_id', 'churn', 'department_id'], unique=False)
         batch_op.create_index('ix_vip_score_hospital_score', ['hospital_id', 'score'], unique=False)
 
+    op.create_table('vip_service_task',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('hospital_id', sa.Integer(), nullable=False),
+    sa.Column('plan_id', sa.Integer(), nullable=False),
+    sa.Column('tier_id', sa.Integer(), nullable=False),
+    sa.Column('patient_id', sa.Integer(), nullable=False),
+    sa.Column('due_date', sa.Date(), nullable=False),
+    sa.Column('channel', sa.String(length=8), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('note', sa.String(length=255), nullable=True),
+    sa.Column('done_at', sa.DateTime(), nullable=True),
+    sa.Column('done_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['done_by_id'], ['core_user.id'], name=op.f('fk_vip_service_task_done_by_id_core_user')),
+    sa.ForeignKeyConstraint(['hospital_id'], ['core_hospital.id'], name=op.f('fk_vip_service_task_hospital_id_core_hospital')),
+    sa.ForeignKeyConstraint(['patient_id'], ['patients_patient.id'], name=op.f('fk_vip_service_task_patient_id_patients_patient'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['plan_id'], ['vip_service_plan.id'], name=op.f('fk_vip_service_task_plan_id_vip_service_plan'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tier_id'], ['vip_tier.id'], name=op.f('fk_vip_service_task_tier_id_vip_tier')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_vip_service_task')),
+    sa.UniqueConstraint('plan_id', 'patient_id', 'due_date', name=op.f('uq_vip_service_task_plan_id_patient_id_due_date'))
+    )
+    with op.batch_alter_table('vip_service_task', schema=None) as batch_op:
+        batch_op.create_index('ix_vip_service_task_hospital_due', ['hospital_id', 'status', 'due_date'], unique=False)
+
     op.create_table('vip_tier_change',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('hospital_id', sa.Integer(), nullable=False),
@@ -219,6 +262,10 @@ def downgrade():
         batch_op.drop_index('ix_vip_tier_change_hospital_time')
 
     op.drop_table('vip_tier_change')
+    with op.batch_alter_table('vip_service_task', schema=None) as batch_op:
+        batch_op.drop_index('ix_vip_service_task_hospital_due')
+
+    op.drop_table('vip_service_task')
     with op.batch_alter_table('vip_score', schema=None) as batch_op:
         batch_op.drop_index('ix_vip_score_hospital_score')
         batch_op.drop_index('ix_vip_score_hospital_churn')
@@ -236,6 +283,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_vip_tier_rule_hospital_id'))
 
     op.drop_table('vip_tier_rule')
+    with op.batch_alter_table('vip_service_plan', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_vip_service_plan_tier_id'))
+        batch_op.drop_index(batch_op.f('ix_vip_service_plan_hospital_id'))
+
+    op.drop_table('vip_service_plan')
     with op.batch_alter_table('vip_value_item', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_vip_value_item_hospital_id'))
 
