@@ -35,6 +35,11 @@ def hcrm_jobs():
 
 
 @hookimpl
+def hcrm_reports():
+    return declare.reports()
+
+
+@hookimpl
 def hcrm_panels():
     return declare.panels()
 

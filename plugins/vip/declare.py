@@ -75,3 +75,8 @@ def panels():
 def widgets():
     from plugins.vip.panel import churn_card
     return [Widget("vip.churn", permission="vip.read", render=churn_card, order=60)]
+
+
+def reports():
+    from plugins.vip.statistics import reports as declared
+    return declared()
