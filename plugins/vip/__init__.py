@@ -56,6 +56,18 @@ def hcrm_enable(hospital):
 
 
 @hookimpl
+def hcrm_demo_data(hospital):
+    from plugins.vip.demo import load
+    load(hospital)
+
+
+@hookimpl
 def patients_patient_merged(source, target):
     from plugins.vip.setup import move_patient_rows
     move_patient_rows(source, target)
+
+
+@hookimpl
+def patients_list_filters():
+    from plugins.vip.list_filters import filters
+    return filters()

@@ -187,3 +187,22 @@ def test_churn_list_creates_follow_up_plans_where_followup_is_live(app, client, 
     login(other, "a_admin")
     assert "Create follow-up plans" not in other.get("/vip/churn", headers=EN).get_data(as_text=True)
     assert other.post("/vip/churn").status_code == 403
+
+
+def test_patient_list_gains_tier_and_segment_filters(app, client, vip):
+    with app.app_context():
+        add_patient("A", "富甲", visits=[(3, 25000)])
+        poor = add_patient("A", "穷乙", visits=[(3, 10)])
+        gold = tier_ids("A")["gold"]
+        theirs_gold = tier_ids("B")["gold"]
+    _applied(app)
+    login(client, "a_admin")
+    page = client.get(f"/patients/?vip_tier={gold}", headers=EN)
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "富甲" in text and "穷乙" not in text and "VIP tier" in text
+    assert client.get(f"/patients/?vip_tier={theirs_gold}", headers=EN).status_code == 400
+    assert client.get("/patients/?vip_segment=nonsense", headers=EN).status_code == 400
+    with app.app_context(), hospital_scope(hospital("A")):
+        segment = value.score_of(poor).segment
+    listed = client.get(f"/patients/?vip_segment={segment}", headers=EN).get_data(as_text=True)
+    assert "穷乙" in listed
