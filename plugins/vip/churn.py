@@ -40,6 +40,10 @@ def counts_by(column: str) -> dict:
     return dict(rows)
 
 
+def _day(score: Score) -> str:
+    return score.last_visit_at.strftime("%Y-%m-%d") if score.last_visit_at else "—"
+
+
 def request_followups(filters: dict, user_id: int | None) -> int:
     """Ask the followup plugin for a phone follow-up tomorrow 09:00 for each listed patient (up to
     MAX_REQUESTS), assigned to the patient's owner. Returns how many were asked for."""
@@ -48,8 +52,7 @@ def request_followups(filters: dict, user_id: int | None) -> int:
     due = datetime.combine(local_today() + timedelta(days=1), time(9, 0))
     listed = db.session.execute(churn_stmt(filters).limit(MAX_REQUESTS)).scalars().all()
     requests = [{"patient_id": score.patient_id, "due_at": due, "category": "revisit", "method": "phone",
-                 "content": _("Churn warning: last visit %(date)s; invite the patient back.",
-                              date=f"{score.last_visit_at:%Y-%m-%d}" if score.last_visit_at else "—")}
+                 "content": _("Churn warning: last visit %(date)s; invite the patient back.", date=_day(score))}
                 for score in listed]
     if requests:
         events.emit("followup.plans_requested", requests=requests)

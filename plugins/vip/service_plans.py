@@ -32,8 +32,7 @@ METHODS = ("phone", "sms", "wechat", "home_visit")
 KIND_LABELS = {"birthday": _l("Birthday care"), "quarterly": _l("Quarterly check-up reminder"),
                "festival": _l("Festival greetings"), "after_visit": _l("Staff call after a visit")}
 METHOD_LABELS = {"phone": _l("Phone"), "sms": _l("SMS"), "wechat": _l("WeChat"), "home_visit": _l("Home visit")}
-STATUS_LABELS = {"pending": _l("未执行 Not started"), "in_progress": _l("执行中 In progress"),
-                 "done": _l("执行完毕 Done")}
+STATUS_LABELS = {"pending": _l("Not started"), "in_progress": _l("In progress"), "done": _l("Done")}
 FOLLOWUP_CATEGORY = {"birthday": "birthday", "quarterly": "revisit", "festival": "revisit", "after_visit": "revisit"}
 MMDD = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
 TASKS = ServiceTask.__table__

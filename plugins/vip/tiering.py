@@ -69,7 +69,8 @@ class RuleSpec:
     def describe(self) -> str:
         parts = []
         if self.min_spending is not None:
-            parts.append(_("spending ≥ ¥%(amount)s", amount=f"{self.min_spending:,.2f}"))
+            amount = format(self.min_spending, ",.2f")
+            parts.append(_("spending ≥ ¥%(amount)s", amount=amount))
         if self.min_visits is not None:
             parts.append(_("≥ %(n)d visits", n=self.min_visits))
         joiner = _(" and ") if self.combine == "and" else _(" or ")

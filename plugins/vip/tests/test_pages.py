@@ -10,7 +10,12 @@ from plugins.vip import retier, value
 from plugins.vip.models import Member, Tier, TierChange, TierRule
 from plugins.vip.tests.conftest import add_patient, hospital, members, tier_ids
 
-EN = {"Accept-Language": "en"}
+EN = {"Accept-Language": "en"}  # the API's language; pages follow the session's (english() below)
+
+
+def english(client, username):
+    login(client, username)
+    client.post("/language", data={"locale": "en"})
 
 
 def _applied(app):
@@ -28,16 +33,21 @@ def test_every_page_renders_for_an_admin_in_chinese_and_english(app, client, vip
         gold = tier_ids("A")["gold"]
     _applied(app)
     login(client, "a_admin")
-    for lang in ("zh", "en"):
+    for lang in ("zh_CN", "en"):
+        client.post("/language", data={"locale": lang})
         for url in ("/vip/members", f"/vip/members?tier_id={gold}", "/vip/members/export", f"/vip/patients/{patient}",
                     "/vip/tiers", f"/vip/tiers/{gold}", "/vip/tiers/new", "/vip/retier", "/vip/value/analysis",
                     "/vip/value/rules", "/vip/churn", "/vip/referrers", f"/patients/{patient}"):
-            response = client.get(url, headers={"Accept-Language": lang})
+            response = client.get(url)
             assert response.status_code == 200, (url, response.status_code)
-    page = client.get("/vip/members", headers=EN).get_data(as_text=True)
+    page = client.get("/vip/members").get_data(as_text=True)
     assert "张三" in page and "金卡" in page
-    panel = client.get(f"/patients/{patient}", headers=EN).get_data(as_text=True)
+    panel = client.get(f"/patients/{patient}").get_data(as_text=True)
     assert "VIP &amp; value" in panel and "Value score" in panel
+    client.post("/language", data={"locale": "zh_CN"})
+    chinese = client.get("/vip/retier").get_data(as_text=True)
+    assert "重新定级" in chinese and "名患者升级" in chinese
+    assert "VIP与价值" in client.get(f"/patients/{patient}").get_data(as_text=True)
     assert "张三" in client.get("/vip/members/export").get_data(as_text=True)
 
 
@@ -54,7 +64,7 @@ def test_manual_change_form_needs_a_reason_and_is_recorded(app, client, vip):
     with app.app_context():
         patient = add_patient("A", "李四", department_id=vip["ortho"])  # the supervisor's department
         gold = tier_ids("A")["gold"]
-    login(client, "a_super")
+    english(client, "a_super")
     response = client.post(f"/vip/patients/{patient}", data={"tier_id": gold, "reason": "  "}, headers=EN)
     assert response.status_code == 400 and "This field is required." in response.get_data(as_text=True)
     with app.app_context():
@@ -99,7 +109,7 @@ def test_tier_form_refuses_overlaps_and_negative_thresholds_and_previews(app, cl
     with app.app_context():
         add_patient("A", "甲", visits=[(3, 6000)])
         gold = tier_ids("A")["gold"]
-    login(client, "a_admin")
+    english(client, "a_admin")
     base = {"name": "金卡", "code": "gold", "position": "2", "colour": "#c9a227", "active": "y", "has_rule": "y",
             "window_months": "12", "combine": "or", "grace_days": "90", "rule_active": "y"}
     response = client.post(f"/vip/tiers/{gold}", data=base | {"min_spending": "3000", "min_visits": "2"}, headers=EN)
@@ -174,7 +184,7 @@ def test_churn_list_creates_follow_up_plans_where_followup_is_live(app, client, 
         with hospital_scope(hid):
             value.rescore(hid)
             db.session.commit()
-    login(client, "c_admin")
+    english(client, "c_admin")
     page = client.get("/vip/churn", headers=EN).get_data(as_text=True)
     assert "流失" in page and "常来" not in page and "Create follow-up plans for these" in page
     assert client.post("/vip/churn").status_code == 302
@@ -184,7 +194,7 @@ def test_churn_list_creates_follow_up_plans_where_followup_is_live(app, client, 
         assert planned == [lost]
     # Without followup (hospital A) the button is not offered and the POST is refused.
     other = app.test_client()
-    login(other, "a_admin")
+    english(other, "a_admin")
     assert "Create follow-up plans" not in other.get("/vip/churn", headers=EN).get_data(as_text=True)
     assert other.post("/vip/churn").status_code == 403
 
@@ -196,7 +206,7 @@ def test_patient_list_gains_tier_and_segment_filters(app, client, vip):
         gold = tier_ids("A")["gold"]
         theirs_gold = tier_ids("B")["gold"]
     _applied(app)
-    login(client, "a_admin")
+    english(client, "a_admin")
     page = client.get(f"/patients/?vip_tier={gold}", headers=EN)
     text = page.get_data(as_text=True)
     assert page.status_code == 200 and "富甲" in text and "穷乙" not in text and "VIP tier" in text

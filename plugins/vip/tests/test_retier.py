@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import force_locale
 
 from core.clock import local_today
 from core.extensions import db
@@ -26,7 +27,7 @@ def test_enable_seeds_four_tiers_with_rules_that_do_not_overlap(app, vip):
 
 
 def test_overlapping_rule_is_refused_with_both_tiers_named_and_nothing_saved(app, vip):
-    with app.app_context(), hospital_scope(hospital("A")):
+    with app.app_context(), hospital_scope(hospital("A")), force_locale("en"):
         gold = _tier("A", "gold")
         with pytest.raises(tiering.VipInvalid) as refused:
             # 金卡 at ≥ ¥3,000: everyone meeting 银卡 (≥ ¥5,000 or ≥ 4 visits) … not all, but

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import force_locale
 
 from core.extensions import db
 from core.tenancy import hospital_scope
@@ -101,7 +102,7 @@ def test_weights_summing_to_zero_are_refused_and_nothing_is_saved(app, vip):
     ("a:b", "not threshold:points"), ("10:1, 10:2", "once"),
 ])
 def test_bad_scales_and_weights_are_refused(app, vip, scale, message):
-    with app.app_context(), hospital_scope(hospital("A")):
+    with app.app_context(), hospital_scope(hospital("A")), force_locale("en"):
         with pytest.raises(value.VipInvalid) as refused:
             value.save_items(_rows(spending={"scale": scale}))
         assert message in refused.value.errors["spending.scale"]
