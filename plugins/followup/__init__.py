@@ -95,3 +95,9 @@ def patients_patient_merged(source, target):
 def followup_plans_requested(hospital_id, requests):
     from plugins.followup.planning.requests import plan_requests
     plan_requests(hospital_id, requests)
+
+
+@hookimpl
+def followup_satisfaction(hospital_id):
+    from plugins.followup.outreach.satisfaction import by_patient
+    return by_patient(hospital_id)

@@ -60,3 +60,11 @@ class FollowupHooks:
         ``owner_id`` (a user of the hospital; default the patient's owner, else unassigned). Each becomes a pending
         plan, once per (patient, category, due time). Runs in the emitter's transaction. Return None.
         """
+
+    @hookspec
+    def followup_satisfaction(self, hospital_id):
+        """Called by other plugins (the vip plugin's value score) on the plugins live for the
+        hospital; followup answers. Returns a SQLAlchemy SELECT with the columns ``patient_id`` and
+        ``satisfaction`` (0–100: the mean of the patient's scale answers, 100 the best mark), one
+        row per patient of ``hospital_id`` who answered a survey; use it as a subquery. Where
+        followup is not live nobody answers (the caller treats satisfaction as unknown)."""
