@@ -20,7 +20,7 @@ COMBINES = ("or", "and")
 REASON_KINDS = ("rule", "manual")
 DIRECTIONS = ("join", "up", "down", "leave")
 MOVES = ("join", "up", "down", "leave", "hold", "clear")  # hold: starts a grace period; clear: ends one
-VALUE_ITEMS = ("profile", "spending", "frequency", "recency", "referrals", "referral_spending")
+VALUE_ITEMS = ("profile", "spending", "frequency", "recency", "referrals", "referral_spending", "satisfaction")
 SEGMENTS = ("champions", "loyal", "potential", "need_attention", "at_risk", "hibernating", "lost")
 
 
@@ -193,12 +193,14 @@ class Score(DataScoped, db.Model):
     last_visit_at = sa.Column(sa.DateTime, nullable=True)
     referrals = sa.Column(sa.Integer, nullable=False, default=0)
     referral_spending = sa.Column(sa.Numeric(14, 2), nullable=False, default=0)
+    satisfaction = sa.Column(sa.Numeric(5, 2), nullable=True)  # from followup's surveys; None: unknown
     points_profile = sa.Column(sa.Integer, nullable=False, default=0)
     points_spending = sa.Column(sa.Integer, nullable=False, default=0)
     points_frequency = sa.Column(sa.Integer, nullable=False, default=0)
     points_recency = sa.Column(sa.Integer, nullable=False, default=0)
     points_referrals = sa.Column(sa.Integer, nullable=False, default=0)
     points_referral_spending = sa.Column(sa.Integer, nullable=False, default=0)
+    points_satisfaction = sa.Column(sa.Integer, nullable=False, default=0)
     score = sa.Column(sa.Numeric(6, 2), nullable=False, default=0)
     r = sa.Column(sa.Integer, nullable=True)
     f = sa.Column(sa.Integer, nullable=True)

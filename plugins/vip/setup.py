@@ -40,6 +40,7 @@ DEFAULT_ITEMS = (
     ("recency", "最近就诊", 20, "30:100, 90:70, 180:40, 365:20"),
     ("referrals", "介绍病人数", 10, "1:40, 3:70, 10:100"),
     ("referral_spending", "介绍病人消费", 5, "1000:30, 10000:70, 50000:100"),
+    ("satisfaction", "满意度", 10, "60:40, 80:70, 90:100"),  # counts where the follow-up centre surveys
 )
 # tier code, name, kind, days after a visit, festival dates, method, content
 DEFAULT_PLANS = (

@@ -4,7 +4,9 @@
 visits are aggregated per patient in one pass, referrals joined by phone (a patient is a
 referrer when a referrer of the hospital has their phone), each item's points taken from its
 scale by a CASE, the score weighted in SQL, RFM quintiles by NTILE(5) and the segment from them;
-the churn flag compares the time since the last visit with the patient's own usual interval
+satisfaction comes from the followup plugin's published hook ``followup_satisfaction`` where
+it is live (vip does not import it; a patient without answers scores without that item); the
+churn flag compares the time since the last visit with the patient's own usual interval
 between visits times the hospital's factor (one-visit patients: a fixed number of days).
 """
 from __future__ import annotations
@@ -13,12 +15,15 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from core.activation import live_plugins
 from core.clock import local_now
 from core.extensions import db
 from core.models import utcnow
+from core.tenancy import system_scope
 from plugins.patients.models import Patient, Referrer, Visit
 from plugins.vip.models import SEGMENTS, Score, Settings, ValueItem
 from plugins.vip.retier import months_back
@@ -31,6 +36,7 @@ ITEM_LABELS = {
     "recency": _l("Days since the last visit"),
     "referrals": _l("Patients referred"),
     "referral_spending": _l("What referred patients spent (¥)"),
+    "satisfaction": _l("Survey satisfaction (%, follow-up centre)"),
 }
 SEGMENT_LABELS = {
     "champions": _l("Champions"), "loyal": _l("Loyal"), "potential": _l("Potential"),
@@ -144,6 +150,17 @@ def _points(measure, steps: list[tuple[Decimal, int]], *, at_most=False):
     return sa.case(*whens, else_=0)
 
 
+def satisfaction_source(hospital_id: int):
+    """The followup plugin's (patient_id, satisfaction) SELECT where it is live, else None."""
+    with system_scope():
+        live = live_plugins(hospital_id)
+    caller = getattr(current_app.extensions["hcrm"].registry.hooks_for(live), "followup_satisfaction", None)
+    for offered in (caller(hospital_id=hospital_id) if caller else []):
+        if offered is not None:
+            return offered.subquery("satisfaction")
+    return None
+
+
 def score_select(hospital_id: int, dialect: str):
     """SELECT of every ``vip_score`` column for the hospital's live patients."""
     conf = settings()
@@ -171,6 +188,12 @@ def score_select(hospital_id: int, dialect: str):
     filled = sum(sa.case((sa.and_(patients.c[name].is_not(None), sa.cast(patients.c[name], sa.String) != ""), 1),
                          else_=0) for name in PROFILE_FIELDS)
     has_visits = sa.case((agg.c.patient_id.is_(None), 0), else_=1)
+    answered = satisfaction_source(hospital_id)
+    joined = (patients.outerjoin(agg, agg.c.patient_id == patients.c.id)
+              .outerjoin(refs, refs.c.phone == patients.c.phone))
+    if answered is not None:
+        joined = joined.outerjoin(answered, answered.c.patient_id == patients.c.id)
+    satisfaction = answered.c.satisfaction if answered is not None else sa.null()
     spending, visit_count = sa.func.coalesce(agg.c.spending, 0), sa.func.coalesce(agg.c.visits, 0)
     base = (sa.select(
         patients.c.id.label("patient_id"), patients.c.owner_id, patients.c.department_id,
@@ -180,19 +203,18 @@ def score_select(hospital_id: int, dialect: str):
         agg.c.first_at.label("first_visit_at"), agg.c.last_at.label("last_visit_at"),
         sa.func.coalesce(refs.c.referrals, 0).label("referrals"),
         sa.func.coalesce(refs.c.referral_spending, 0).label("referral_spending"),
-        has_visits.label("has_visits"),
+        sa.cast(satisfaction, sa.Numeric(5, 2)).label("satisfaction"), has_visits.label("has_visits"),
         sa.func.ntile(5).over(partition_by=has_visits, order_by=(agg.c.last_at, patients.c.id)).label("r"),
         sa.func.ntile(5).over(partition_by=has_visits, order_by=(visit_count, patients.c.id)).label("f"),
         sa.func.ntile(5).over(partition_by=has_visits, order_by=(spending, patients.c.id)).label("m"))
-        .select_from(patients.outerjoin(agg, agg.c.patient_id == patients.c.id)
-                     .outerjoin(refs, refs.c.phone == patients.c.phone))
+        .select_from(joined)
         .where(patients.c.hospital_id == hospital_id, patients.c.merged_into_id.is_(None))
         .subquery("base"))
     days_since = _days(sa.literal(now, sa.DateTime), base.c.last_visit_at, dialect)
     measures = {"profile": base.c.completeness, "spending": base.c.spending, "frequency": base.c.visits,
                 "recency": days_since, "referrals": base.c.referrals,
-                "referral_spending": base.c.referral_spending}
-    points, weighted, total_weight = {}, [], 0
+                "referral_spending": base.c.referral_spending, "satisfaction": base.c.satisfaction}
+    points, weighted, total_weight, unknown_weight = {}, [], 0, 0
     for item in items():
         try:
             steps = parse_scale(item.scale)
@@ -201,11 +223,17 @@ def score_select(hospital_id: int, dialect: str):
         expr = _points(measures[item.code], steps, at_most=item.code == "recency") if steps else sa.literal(0)
         if item.code == "recency":
             expr = sa.case((base.c.last_visit_at.is_(None), 0), else_=expr)
+        if item.code == "satisfaction":
+            expr = sa.case((base.c.satisfaction.is_(None), 0), else_=expr)
         points[item.code] = expr
         if item.enabled and item.weight:
             weighted.append(expr * item.weight)
             total_weight += item.weight
-    score = (sum(weighted) * 1.0 / total_weight) if total_weight else sa.literal(0)
+            if item.code == "satisfaction":
+                unknown_weight = item.weight  # not counted for a patient without answers
+    weights = (sa.case((base.c.satisfaction.is_(None), total_weight - unknown_weight), else_=total_weight)
+               if unknown_weight else sa.literal(total_weight))
+    score = (sum(weighted) * 1.0 / sa.func.nullif(weights, 0)) if total_weight else sa.literal(0)
     visited = base.c.has_visits == 1
     r, f, m = (sa.case((visited, col), else_=None) for col in (base.c.r, base.c.f, base.c.m))
     segment = sa.case(
@@ -229,9 +257,9 @@ def score_select(hospital_id: int, dialect: str):
         "department_id": base.c.department_id, "completeness": base.c.completeness, "spending": base.c.spending,
         "visits": base.c.visits, "total_visits": base.c.total_visits, "first_visit_at": base.c.first_visit_at,
         "last_visit_at": base.c.last_visit_at, "referrals": base.c.referrals,
-        "referral_spending": base.c.referral_spending,
+        "referral_spending": base.c.referral_spending, "satisfaction": base.c.satisfaction,
         **{f"points_{code}": expr for code, expr in points.items()},
-        "score": sa.cast(score, sa.Numeric(6, 2)), "r": r, "f": f, "m": m, "segment": segment,
+        "score": sa.cast(sa.func.coalesce(score, 0), sa.Numeric(6, 2)), "r": r, "f": f, "m": m, "segment": segment,
         "churn": churn, "computed_at": sa.literal(stamp, sa.DateTime),
     }
     return list(columns), sa.select(*[expr.label(name) if hasattr(expr, "label") else expr
@@ -275,14 +303,16 @@ def score_of(patient_id: int) -> Score | None:
 def explain(score: Score) -> list[ItemPoints]:
     """Which items gave how many points (with today's weights: the re-score uses the same)."""
     listed = items()
-    total = sum(item.weight for item in listed if item.enabled) or 1
+    counted = [item for item in listed if item.enabled and (item.code != "satisfaction" or score.satisfaction is not None)]
+    total = sum(item.weight for item in counted) or 1
     measures = {"profile": score.completeness, "spending": score.spending, "frequency": score.visits,
                 "recency": (local_now() - score.last_visit_at).days if score.last_visit_at else None,
-                "referrals": score.referrals, "referral_spending": score.referral_spending}
+                "referrals": score.referrals, "referral_spending": score.referral_spending,
+                "satisfaction": score.satisfaction}
     explained = []
     for item in listed:
         points = getattr(score, f"points_{item.code}")
-        contribution = round(points * item.weight / total, 2) if item.enabled else 0.0
+        contribution = round(points * item.weight / total, 2) if item in counted else 0.0
         explained.append(ItemPoints(item.code, item.name, measures[item.code], points, item.weight, item.enabled,
                                     contribution))
     return explained

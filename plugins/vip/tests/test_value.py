@@ -90,7 +90,7 @@ def test_weights_summing_to_zero_are_refused_and_nothing_is_saved(app, vip):
             value.save_items(rows)
         assert "weight" in refused.value.errors
         db.session.rollback()
-        assert sum(db.session.execute(sa.select(ValueItem.weight)).scalars()) == 100
+        assert sum(db.session.execute(sa.select(ValueItem.weight)).scalars()) == 110
         # Weights on disabled items only: the enabled ones still sum to 0.
         rows = {item_id: {**row, "enabled": False} for item_id, row in _rows().items()}
         with pytest.raises(value.VipInvalid):
@@ -122,3 +122,35 @@ def test_disabled_item_gives_no_points_to_the_score(app, vip):
             spending = next(item for item in value.explain(score) if item.code == "spending")
             assert spending.points == 100 and spending.contribution == 0
             assert float(score.score) == pytest.approx(sum(i.contribution for i in value.explain(score)), abs=0.05)
+
+
+def test_survey_satisfaction_counts_only_where_followup_surveys(app, vip):
+    from datetime import datetime
+
+    from core.testing import make_hospital
+    from plugins.followup.models import Question, Questionnaire, SurveyAnswer, SurveyResponse
+    with app.app_context():
+        make_hospital("C", "丙医院", plugins=["patients", "followup", "vip"])
+        happy = add_patient("C", "满意", visits=[(3, 100)])
+        silent = add_patient("C", "未答", visits=[(3, 100)])
+        plain = add_patient("A", "无随访", visits=[(3, 100)])
+        hid = hospital("C").id
+        with hospital_scope(hid):
+            question = Question(text="满意吗", kind="scale", scale_min=1, scale_max=5)
+            survey = Questionnaire(name="出院满意度")
+            db.session.add_all([question, survey])
+            db.session.flush()
+            response = SurveyResponse(questionnaire_id=survey.id, patient_id=happy, answered_at=datetime(2026, 1, 1))
+            db.session.add(response)
+            db.session.flush()
+            db.session.add(SurveyAnswer(response_id=response.id, question_id=question.id, score=5))
+            value.rescore(hid)
+            mine, theirs = value.score_of(happy), value.score_of(silent)
+            assert (float(mine.satisfaction), mine.points_satisfaction) == (100.0, 100)
+            assert (theirs.satisfaction, theirs.points_satisfaction) == (None, 0)
+            assert float(mine.score) > float(theirs.score)
+            for score in (mine, theirs):  # the explanation adds up to the score either way
+                assert float(score.score) == pytest.approx(sum(i.contribution for i in value.explain(score)), abs=0.05)
+        with hospital_scope(hospital("A")):
+            value.rescore(hospital("A").id)
+            assert value.score_of(plain).satisfaction is None  # no follow-up centre there

@@ -2,7 +2,7 @@
 
 Revision ID: vip_0001_tiers
 Revises: 
-Create Date: 2026-12-07 03:44:57.671437
+Create Date: 2026-12-07 04:00:31.770061
 """
 import sqlalchemy as sa
 from alembic import op
@@ -181,12 +181,14 @@ def upgrade():
     sa.Column('last_visit_at', sa.DateTime(), nullable=True),
     sa.Column('referrals', sa.Integer(), nullable=False),
     sa.Column('referral_spending', sa.Numeric(precision=14, scale=2), nullable=False),
+    sa.Column('satisfaction', sa.Numeric(precision=5, scale=2), nullable=True),
     sa.Column('points_profile', sa.Integer(), nullable=False),
     sa.Column('points_spending', sa.Integer(), nullable=False),
     sa.Column('points_frequency', sa.Integer(), nullable=False),
     sa.Column('points_recency', sa.Integer(), nullable=False),
     sa.Column('points_referrals', sa.Integer(), nullable=False),
     sa.Column('points_referral_spending', sa.Integer(), nullable=False),
+    sa.Column('points_satisfaction', sa.Integer(), nullable=False),
     sa.Column('score', sa.Numeric(precision=6, scale=2), nullable=False),
     sa.Column('r', sa.Integer(), nullable=True),
     sa.Column('f', sa.Integer(), nullable=True),
