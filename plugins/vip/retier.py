@@ -74,7 +74,8 @@ def targets(hospital_id: int, specs: list[RuleSpec], now: datetime):
               .join(PATIENTS, PATIENTS.c.id == agg.c.patient_id)
               .where(PATIENTS.c.hospital_id == hospital_id, PATIENTS.c.merged_into_id.is_(None))
               .subquery("chosen"))
-    return sa.select(chosen.c.patient_id, chosen.c.tier_id).where(chosen.c.tier_id.is_not(None)).subquery("target")
+    # A CTE: the visits are aggregated once however often the moves refer to the targets.
+    return sa.select(chosen.c.patient_id, chosen.c.tier_id).where(chosen.c.tier_id.is_not(None)).cte("target")
 
 
 def _grace_cutoffs(hospital_id: int, specs: list[RuleSpec], today: date):
@@ -116,7 +117,7 @@ def moves(hospital_id: int, specs: list[RuleSpec], now: datetime, today: date):
                          sa.null().label("to_tier_id"), leave.label("move"))
                .where(MEMBERS.c.hospital_id == hospital_id, lower_rule))
     if target is not None:
-        without = without.where(~sa.exists().where(target.c.patient_id == MEMBERS.c.patient_id))
+        without = without.where(MEMBERS.c.patient_id.not_in(sa.select(target.c.patient_id)))
     parts.append(without)
     every = sa.union_all(*parts).subquery("every") if len(parts) > 1 else parts[0].subquery("every")
     return sa.select(every).where(every.c.move.is_not(None)).subquery("moves")
