@@ -20,6 +20,7 @@ Target: the plugin at ≥ 50 % of the ceiling's speed and ≤ 60 s; churn list p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import statistics
@@ -51,10 +52,10 @@ FROM (SELECT min(id) AS min_id FROM patients_referrer WHERE hospital_id = :h) r
 WHERE p.hospital_id = :h AND p.id % 10 = 0;
 INSERT INTO patients_visit (hospital_id, patient_id, owner_id, department_id, kind, status, visit_at, spending,
                             created_at)
-SELECT :h, m.min_id + (g * 7919) % :patients, NULL, NULL, 'outpatient',
+SELECT :h, m.min_id + (g::bigint * 7919) % :patients, NULL, NULL, 'outpatient',
        CASE WHEN g % 50 = 1 THEN 'cancelled' ELSE 'completed' END,
        :now - ((g * 31) % 730) * INTERVAL '1 day' - (g % 600) * INTERVAL '1 minute',
-       ((g * 7919) % 9000)::numeric, now()
+       ((g::bigint * 7919) % 9000)::numeric, now()
 FROM generate_series(1, :visits) AS g, (SELECT min(id) AS min_id FROM patients_patient WHERE hospital_id = :h) m
 """
 
@@ -274,6 +275,22 @@ def run(url: str, args) -> None:
               f"{plugin_retier:.1f} s / {plugin_rescore:.1f} s (target ≤ 60 s)")
 
 
+@contextlib.contextmanager
+def scratch_database(server: str):
+    """A new PostgreSQL database on ``server`` for the run, dropped afterwards (even on failure)."""
+    engine = sa.create_engine(server.replace("postgresql://", "postgresql+psycopg2://", 1),
+                              isolation_level="AUTOCOMMIT")
+    scratch = f"hcrm_bench_vip_{uuid.uuid4().hex[:8]}"
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{scratch}"'))
+    try:
+        yield engine.url.set(database=scratch).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
+        engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--patients", type=int, default=1_000_000)
@@ -281,16 +298,8 @@ def main() -> None:
     parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
     os.environ.setdefault("HCRM_SECRET_KEY", "bench")
-    admin = sa.create_engine(args.server.replace("postgresql://", "postgresql+psycopg2://", 1),
-                             isolation_level="AUTOCOMMIT")
-    name = f"hcrm_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        run(admin.url.set(database=name).render_as_string(hide_password=False), args)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_database(args.server) as url:
+        run(url, args)
 
 
 if __name__ == "__main__":
