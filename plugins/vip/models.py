@@ -95,7 +95,9 @@ class TierChange(ScopedThrough, db.Model):
                       sa.Index("ix_vip_tier_change_run", "run_id"))
     __hcrm_audit__ = False  # the history is itself the record of each change
     id = sa.Column(sa.Integer, primary_key=True)
-    hospital_id = sa.Column(sa.Integer, sa.ForeignKey("core_hospital.id"), nullable=False)
+    # Written by the hundred thousand in a re-tier run: no foreign key to the hospital (never
+    # deleted; the run's statements name it), as patients' visits do.
+    hospital_id = sa.Column(sa.Integer, nullable=False)
     patient_id = sa.Column(sa.Integer, sa.ForeignKey("patients_patient.id", ondelete="CASCADE"), nullable=False)
     from_tier_id = sa.Column(sa.Integer, sa.ForeignKey("vip_tier.id"), nullable=True)
     to_tier_id = sa.Column(sa.Integer, sa.ForeignKey("vip_tier.id"), nullable=True)
@@ -130,7 +132,8 @@ class RetierMove(HospitalOwned, db.Model):
     """Working rows of a re-tier run: what each patient's membership does (set-based input)."""
 
     __tablename__ = "vip_retier_move"
-    __table_args__ = (sa.Index("ix_vip_retier_move_run", "run_id", "move"),)
+    # No index and (on PostgreSQL) UNLOGGED, see the migration: the table only ever holds the
+    # rows of the runs in progress, written once, read by run and deleted at the run's end.
     __hcrm_audit__ = False
     id = sa.Column(sa.Integer, primary_key=True)
     hospital_id = sa.Column(sa.Integer, nullable=False)
@@ -176,7 +179,14 @@ class Score(DataScoped, db.Model):
     __tablename__ = "vip_score"
     __table_args__ = (sa.UniqueConstraint("patient_id"),
                       sa.Index("ix_vip_score_hospital_score", "hospital_id", "score"),
-                      sa.Index("ix_vip_score_hospital_churn", "hospital_id", "churn", "department_id"))
+                      # The churn lists (all, per department, per owner), oldest last visit first:
+                      # partial indexes of the flagged patients, read in order.
+                      sa.Index("ix_vip_score_churn", "hospital_id", "last_visit_at", "patient_id",
+                               postgresql_where=sa.text("churn"), sqlite_where=sa.text("churn")),
+                      sa.Index("ix_vip_score_churn_department", "hospital_id", "department_id", "last_visit_at",
+                               "patient_id", postgresql_where=sa.text("churn"), sqlite_where=sa.text("churn")),
+                      sa.Index("ix_vip_score_churn_owner", "hospital_id", "owner_id", "last_visit_at", "patient_id",
+                               postgresql_where=sa.text("churn"), sqlite_where=sa.text("churn")))
     __hcrm_audit__ = False  # derived data
     id = sa.Column(sa.Integer, primary_key=True)
     hospital_id = sa.Column(sa.Integer, nullable=False)

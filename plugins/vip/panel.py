@@ -31,6 +31,6 @@ def render_patient_panel(patient):
 def churn_card() -> WidgetData:
     """Patients flagged by the last re-score, in the user's data scope (their own, their
     department's or the hospital's)."""
-    count = db.session.execute(sa.select(sa.func.count()).select_from(Score).where(Score.churn.is_(True))).scalar_one()
+    count = db.session.execute(sa.select(sa.func.count()).select_from(Score).where(Score.churn == sa.true())).scalar_one()
     return WidgetData(title=_("Churn warnings"), value=count, icon="exclamation-triangle",
                       subtitle=_("Patients overdue for their usual visit"), url=url_for("vip.churn"))

@@ -68,7 +68,7 @@ def churn_list(params) -> ReportResult:
                       Department.name)
             .join(Patient, Patient.id == Score.patient_id)
             .outerjoin(User, User.id == Score.owner_id).outerjoin(Department, Department.id == Score.department_id)
-            .where(Score.churn.is_(True)).order_by(Score.last_visit_at).limit(CHURN_LIMIT))
+            .where(Score.churn == sa.true()).order_by(Score.last_visit_at).limit(CHURN_LIMIT))
     rows = [{"patient": name, "last_visit": f"{last:%Y-%m-%d}" if last else "", "visits": visits,
              "score": float(score), "owner": owner or "", "department": dept or ""}
             for name, last, visits, score, owner, dept in db.session.execute(stmt).all()]

@@ -2,7 +2,7 @@
 
 Revision ID: vip_0001_tiers
 Revises: 
-Create Date: 2026-12-07 04:00:31.770061
+Create Date: 2026-12-07 04:21:24.887763
 """
 import sqlalchemy as sa
 from alembic import op
@@ -26,9 +26,9 @@ def upgrade():
     sa.Column('move', sa.String(length=8), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_vip_retier_move'))
     )
-    with op.batch_alter_table('vip_retier_move', schema=None) as batch_op:
-        batch_op.create_index('ix_vip_retier_move_run', ['run_id', 'move'], unique=False)
-
+    if op.get_bind().dialect.name == "postgresql":
+        # Working rows of the runs in progress, deleted at each run's end: no WAL for them.
+        op.execute("ALTER TABLE vip_retier_move SET UNLOGGED")
     op.create_table('vip_referrer_grade',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=32), nullable=False),
@@ -201,7 +201,9 @@ def upgrade():
     sa.UniqueConstraint('patient_id', name=op.f('uq_vip_score_patient_id'))
     )
     with op.batch_alter_table('vip_score', schema=None) as batch_op:
-        batch_op.create_index('ix_vip_score_hospital_churn', ['hospital_id', 'churn', 'department_id'], unique=False)
+        batch_op.create_index('ix_vip_score_churn', ['hospital_id', 'last_visit_at', 'patient_id'], unique=False, postgresql_where=sa.text('churn'), sqlite_where=sa.text('churn'))
+        batch_op.create_index('ix_vip_score_churn_department', ['hospital_id', 'department_id', 'last_visit_at', 'patient_id'], unique=False, postgresql_where=sa.text('churn'), sqlite_where=sa.text('churn'))
+        batch_op.create_index('ix_vip_score_churn_owner', ['hospital_id', 'owner_id', 'last_visit_at', 'patient_id'], unique=False, postgresql_where=sa.text('churn'), sqlite_where=sa.text('churn'))
         batch_op.create_index('ix_vip_score_hospital_score', ['hospital_id', 'score'], unique=False)
 
     op.create_table('vip_service_task',
@@ -241,7 +243,6 @@ def upgrade():
     sa.Column('run_id', sa.Integer(), nullable=True),
     sa.Column('changed_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['from_tier_id'], ['vip_tier.id'], name=op.f('fk_vip_tier_change_from_tier_id_vip_tier')),
-    sa.ForeignKeyConstraint(['hospital_id'], ['core_hospital.id'], name=op.f('fk_vip_tier_change_hospital_id_core_hospital')),
     sa.ForeignKeyConstraint(['patient_id'], ['patients_patient.id'], name=op.f('fk_vip_tier_change_patient_id_patients_patient'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['run_id'], ['vip_retier_run.id'], name=op.f('fk_vip_tier_change_run_id_vip_retier_run')),
     sa.ForeignKeyConstraint(['to_tier_id'], ['vip_tier.id'], name=op.f('fk_vip_tier_change_to_tier_id_vip_tier')),
@@ -270,7 +271,9 @@ def downgrade():
     op.drop_table('vip_service_task')
     with op.batch_alter_table('vip_score', schema=None) as batch_op:
         batch_op.drop_index('ix_vip_score_hospital_score')
-        batch_op.drop_index('ix_vip_score_hospital_churn')
+        batch_op.drop_index('ix_vip_score_churn_owner', postgresql_where=sa.text('churn'), sqlite_where=sa.text('churn'))
+        batch_op.drop_index('ix_vip_score_churn_department', postgresql_where=sa.text('churn'), sqlite_where=sa.text('churn'))
+        batch_op.drop_index('ix_vip_score_churn', postgresql_where=sa.text('churn'), sqlite_where=sa.text('churn'))
 
     op.drop_table('vip_score')
     with op.batch_alter_table('vip_member', schema=None) as batch_op:
@@ -306,8 +309,5 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_vip_referrer_grade_hospital_id'))
 
     op.drop_table('vip_referrer_grade')
-    with op.batch_alter_table('vip_retier_move', schema=None) as batch_op:
-        batch_op.drop_index('ix_vip_retier_move_run')
-
     op.drop_table('vip_retier_move')
     # ### end Alembic commands ###
