@@ -91,8 +91,7 @@ class TierChange(ScopedThrough, db.Model):
     __tablename__ = "vip_tier_change"
     __hcrm_scope_through__ = "patient_id"
     __table_args__ = (sa.Index("ix_vip_tier_change_patient", "patient_id", "changed_at"),
-                      sa.Index("ix_vip_tier_change_hospital_time", "hospital_id", "changed_at"),
-                      sa.Index("ix_vip_tier_change_run", "run_id"))
+                      sa.Index("ix_vip_tier_change_hospital_time", "hospital_id", "changed_at"))
     __hcrm_audit__ = False  # the history is itself the record of each change
     id = sa.Column(sa.Integer, primary_key=True)
     # Written by the hundred thousand in a re-tier run: no foreign key to the hospital (never
@@ -105,7 +104,7 @@ class TierChange(ScopedThrough, db.Model):
     kind = sa.Column(sa.String(8), nullable=False, default="rule")
     reason = sa.Column(sa.String(255), nullable=True)
     user_id = sa.Column(sa.Integer, sa.ForeignKey("core_user.id"), nullable=True)
-    run_id = sa.Column(sa.Integer, sa.ForeignKey("vip_retier_run.id"), nullable=True)
+    run_id = sa.Column(sa.Integer, nullable=True)  # the RetierRun that wrote it (set by that run only)
     changed_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
 
     from_tier = relationship("Tier", foreign_keys=[from_tier_id])
