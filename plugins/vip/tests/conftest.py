@@ -43,6 +43,14 @@ def add_visits(code: str, patient_id: int, visits) -> None:
         db.session.commit()
 
 
+def apply_rules(code: str) -> None:
+    """Re-tier hospital ``code`` now (what the queued task does) and commit."""
+    from plugins.vip import retier
+    with hospital_scope(hospital(code)) as scope:
+        retier.apply(scope.hospital_id)
+        db.session.commit()
+
+
 def tier_ids(code: str) -> dict[str, int]:
     from plugins.vip.models import Tier
     with hospital_scope(hospital(code)):

@@ -11,7 +11,7 @@ from core.extensions import db
 from core.tenancy import hospital_scope
 from plugins.vip import retier, tiering
 from plugins.vip.models import Member, Tier, TierChange, TierRule
-from plugins.vip.tests.conftest import add_patient, add_visits, hospital, members, tier_ids
+from plugins.vip.tests.conftest import add_patient, add_visits, apply_rules, hospital, members, tier_ids
 
 
 def _tier(code, tier_code):
@@ -89,15 +89,12 @@ def test_upgrade_then_grace_before_downgrade(app, vip):
     with app.app_context():
         patient = add_patient("A", "甲", visits=[(5, 6000)])
         hid = hospital("A").id
-        with hospital_scope(hid):
-            retier.apply(hid)
-            db.session.commit()
+        apply_rules("A")
         assert members("A")[patient] == "silver"
         add_visits("A", patient, [(1, 20000)])
         with hospital_scope(hid):
             assert retier.preview(hid).up == 1
-            retier.apply(hid)
-            db.session.commit()
+        apply_rules("A")
         assert members("A")[patient] == "gold"
         # Gold now asks ≥ ¥30,000: the patient falls below; 90 grace days before the move down.
         with hospital_scope(hid):
@@ -112,8 +109,7 @@ def test_upgrade_then_grace_before_downgrade(app, vip):
             member.below_since = local_today() - timedelta(days=91)  # the grace period has run out
             db.session.commit()
             assert retier.preview(hid).down == 1
-            retier.apply(hid)
-            db.session.commit()
+        apply_rules("A")
         assert members("A")[patient] == "silver"
         with hospital_scope(hid):
             assert [h.direction for h in tiering.history_of(patient)] == ["down", "up", "join"]

@@ -9,9 +9,9 @@ from core.clock import local_today
 from core.extensions import db
 from core.tenancy import hospital_scope
 from core.testing import login, make_hospital
-from plugins.vip import retier, service_plans, tiering
+from plugins.vip import service_plans, tiering
 from plugins.vip.models import ServicePlan, ServiceTask
-from plugins.vip.tests.conftest import add_patient, hospital, tier_ids
+from plugins.vip.tests.conftest import add_patient, apply_rules, hospital, tier_ids
 
 TODAY = local_today()
 
@@ -27,9 +27,7 @@ def _make_members(app, code="A", owner_id=None):
         diamond = add_patient(code, "钻", birth_date=_birthday_in(40), visits=[(0, 60000)] + [(d, 10) for d in range(2, 13)])
         silver = add_patient(code, "银", birth_date=_birthday_in(2), visits=[(5, 6000)])
         hid = hospital(code).id
-        with hospital_scope(hid):
-            retier.apply(hid)
-            db.session.commit()
+        apply_rules(code)
         return {"gold": gold, "diamond": diamond, "silver": silver, "hid": hid}
 
 
