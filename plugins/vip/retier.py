@@ -117,7 +117,9 @@ def moves(hospital_id: int, specs: list[RuleSpec], now: datetime, today: date):
                          sa.null().label("to_tier_id"), leave.label("move"))
                .where(MEMBERS.c.hospital_id == hospital_id, lower_rule))
     if target is not None:
-        without = without.where(MEMBERS.c.patient_id.not_in(sa.select(target.c.patient_id)))
+        # An anti-join (never NOT IN: past work_mem PostgreSQL re-reads the subquery per member).
+        without = (without.select_from(MEMBERS.outerjoin(target, target.c.patient_id == MEMBERS.c.patient_id))
+                   .where(target.c.patient_id.is_(None)))
     parts.append(without)
     every = sa.union_all(*parts).subquery("every") if len(parts) > 1 else parts[0].subquery("every")
     return sa.select(every).where(every.c.move.is_not(None)).subquery("moves")
