@@ -9,7 +9,7 @@ from marshmallow import ValidationError
 from core.api import api_route, paginate
 from core.extensions import db
 from core.tenancy import get_or_404
-from plugins.patients.models import Patient
+from plugins.patients.public import Patient
 from plugins.vip import members, tiering
 from plugins.vip.panel import patient_value
 from plugins.vip.schemas import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from core.extensions import db
-from plugins.patients.models import Patient
+from plugins.patients.public import Patient
 from plugins.vip import retier, service_plans, tiering, value
 from plugins.vip.models import TierChange
 

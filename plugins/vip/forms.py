@@ -5,9 +5,25 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 
-from plugins.patients.forms import options
 from plugins.vip.service_plans import KIND_LABELS, METHOD_LABELS, STATUS_LABELS
+
+
+def options(pairs) -> list[SelectChoice]:
+    """Choices whose labels translate when rendered (lazy strings kept as they are)."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+def map_errors(form, errors: dict) -> None:
+    """Show a service's messages: on the field each names, else above the form."""
+    for name, message in errors.items():
+        field = form._fields.get(name) if name != "csrf_token" else None
+        if field is None:
+            form.form_errors.append(message)
+        else:
+            field.errors = [*field.errors, message]
+
 
 COMBINE_LABELS = {"or": _l("Either threshold (or)"), "and": _l("Both thresholds (and)")}
 REASON_LABELS = {"rule": _l("By rule"), "manual": _l("Manual")}

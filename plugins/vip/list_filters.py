@@ -4,8 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from plugins.patients.list_filters import ListFilter
-from plugins.patients.models import Patient
+from plugins.patients.public import ListFilter, Patient
 from plugins.vip import tiering, value
 from plugins.vip.models import Member, Score
 

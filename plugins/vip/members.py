@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from plugins.patients.models import Patient
+from plugins.patients.public import Patient
 from plugins.vip.models import Member, Score, Tier
 
 

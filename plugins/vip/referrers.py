@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from core.extensions import db
-from plugins.patients.models import Patient, Referrer, Visit
+from plugins.patients.public import Patient, Referrer, Visit
 from plugins.vip.models import ReferrerGrade
 from plugins.vip.tiering import VipInvalid, _int, _money, _text
 

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from core.clock import local_now, local_today
 from core.extensions import db
 from core.models import utcnow
-from plugins.patients.models import Patient, Visit
+from plugins.patients.public import Patient, Visit
 from plugins.vip.models import Member, RetierMove, RetierRun, Tier, TierChange, TierRule
 from plugins.vip.tiering import RuleSpec, active_specs
 

@@ -22,7 +22,7 @@ from core.activation import live_plugins
 from core.clock import local_today
 from core.extensions import db
 from core.models import utcnow
-from plugins.patients.models import Patient, Visit
+from plugins.patients.public import Patient, Visit
 from plugins.vip.models import PLAN_KINDS, TASK_STATUSES, Member, ServicePlan, ServiceTask, Tier
 from plugins.vip.tiering import VipInvalid, _int, _text
 

@@ -14,7 +14,7 @@ from core.clock import local_today
 from core.declarations import Chart, Report, ReportParam, ReportResult
 from core.extensions import db
 from core.models import Department, User
-from plugins.patients.models import Patient
+from plugins.patients.public import Patient
 from plugins.vip import service_plans, value
 from plugins.vip.models import Member, Score, Tier, TierChange
 

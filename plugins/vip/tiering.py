@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 
 from core.extensions import db
 from core.models import utcnow
-from plugins.patients.models import Patient
+from plugins.patients.public import Patient
 from plugins.vip.models import COMBINES, Member, Tier, TierChange, TierRule
 
 COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")

@@ -24,7 +24,7 @@ from core.clock import local_now
 from core.extensions import db
 from core.models import utcnow
 from core.tenancy import system_scope
-from plugins.patients.models import Patient, Referrer, Visit
+from plugins.patients.public import Patient, Referrer, Visit
 from plugins.vip.models import SEGMENTS, Score, Settings, ValueItem
 from plugins.vip.retier import months_back
 from plugins.vip.tiering import VipInvalid, _int

@@ -20,8 +20,7 @@ from core.models import Department, User
 from core.paging import paginate_capped
 from core.permissions import can, require
 from core.tenancy import current_scope, get_or_404
-from plugins.patients.forms import map_errors
-from plugins.patients.models import Patient
+from plugins.patients.public import Patient
 from plugins.vip import churn as churn_svc
 from plugins.vip import declare, tiering
 from plugins.vip import members as members_svc
@@ -39,6 +38,7 @@ from plugins.vip.forms import (
     TaskStatusForm,
     TierForm,
     ValueSettingsForm,
+    map_errors,
 )
 from plugins.vip.models import Member, RetierRun, Score, ServicePlan, ServiceTask, Tier
 from plugins.vip.panel import patient_value
