@@ -20,18 +20,19 @@ Target: the plugin at ≥ 50 % of the ceiling's speed and ≤ 60 s; churn list p
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import resource
 import statistics
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository's code
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/scratch.py
+
+from scratch import scratch_database
 
 DEPARTMENTS = ("IM", "SURG", "ORTH", "OBGYN", "PED")
 REFERRERS = 2000
@@ -273,22 +274,6 @@ def run(url: str, args) -> None:
         print(f"speed vs ceiling: re-tier {ceiling_retier / plugin_retier:.0%}, re-score "
               f"{ceiling_rescore / plugin_rescore:.0%} (target ≥ 50 %); plugin times "
               f"{plugin_retier:.1f} s / {plugin_rescore:.1f} s (target ≤ 60 s)")
-
-
-@contextlib.contextmanager
-def scratch_database(server: str):
-    """A new PostgreSQL database on ``server`` for the run, dropped afterwards (even on failure)."""
-    engine = sa.create_engine(server.replace("postgresql://", "postgresql+psycopg2://", 1),
-                              isolation_level="AUTOCOMMIT")
-    scratch = f"hcrm_bench_vip_{uuid.uuid4().hex[:8]}"
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{scratch}"'))
-    try:
-        yield engine.url.set(database=scratch).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
-        engine.dispose()
 
 
 def main() -> None:
