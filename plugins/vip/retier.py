@@ -34,6 +34,7 @@ TIERS = Tier.__table__
 MOVES_T = RetierMove.__table__
 CHANGES = TierChange.__table__
 COUNTED = ("join", "up", "down", "leave", "hold", "clear")
+ANALYZE_AFTER = 10000  # moves in one run after which the member table's statistics are refreshed
 
 
 def months_back(moment: datetime, months: int) -> datetime:
@@ -187,6 +188,10 @@ def apply(hospital_id: int, user_id: int | None = None) -> RetierRun:
         .where(mine, MOVES_T.c.move == "join")))
     db.session.execute(sa.delete(MEMBERS).where(in_hospital, MEMBERS.c.patient_id.in_(patients_moving("leave"))))
     db.session.execute(sa.delete(MOVES_T).where(mine))
+    if sum(counts.values()) > ANALYZE_AFTER and db.session.get_bind().dialect.name == "postgresql":
+        # Fresh statistics for the next run's plan: with the stale ones of a table that just
+        # grew by a million rows, PostgreSQL would compare members and targets in a nested loop.
+        db.session.execute(sa.text("ANALYZE vip_member"))
     run.joined, run.moved_up, run.moved_down = counts.get("join", 0), counts.get("up", 0), counts.get("down", 0)
     run.left, run.held, run.finished_at = counts.get("leave", 0), counts.get("hold", 0), utcnow()
     db.session.flush()
