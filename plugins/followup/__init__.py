@@ -89,3 +89,15 @@ def patients_visits_recorded(hospital_id, visit_ids):
 def patients_patient_merged(source, target):
     for part in PARTS:
         part.patient_merged(source, target)
+
+
+@hookimpl
+def followup_plans_requested(hospital_id, requests):
+    from plugins.followup.planning.requests import plan_requests
+    plan_requests(hospital_id, requests)
+
+
+@hookimpl
+def followup_satisfaction(hospital_id):
+    from plugins.followup.outreach.satisfaction import by_patient
+    return by_patient(hospital_id)

@@ -30,3 +30,10 @@ class PatientsHooks:
         with set-based statements rather than a query per visit. The same visit may arrive again
         (edited, discharged later, replayed by a sync): the reaction must be idempotent per
         visit. The follow-up plugin plans calls from it. Return None."""
+
+    @hookspec
+    def patients_list_filters(self):
+        """Offer filters for the patient list: return a list of
+        ``plugins.patients.list_filters.ListFilter`` (or None). Called on each list page and export
+        of a hospital where your plugin is live; the chosen value narrows the list (see
+        plugins/patients/list_filters.py and docs/plugins.md)."""

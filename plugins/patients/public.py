@@ -12,6 +12,8 @@ versions of this plugin; everything else in ``plugins.patients`` is private and 
 * ``normalize_phone(text)`` -- a phone number in the form the archive stores it, or
   ``IdentityError`` with a message for the user;
 * ``PATIENT_PAGE`` -- the panel target of the patient's page (``Panel(..., target=PATIENT_PAGE)``);
+* ``ListFilter`` -- a filter your plugin adds to the patient list (hook ``patients_list_filters``,
+  see :mod:`plugins.patients.list_filters`);
 * ``EVENTS`` -- the domain events this plugin emits; implement their typed hooks (declared in
   :mod:`plugins.patients.hooks`, e.g. ``patients_visits_recorded(hospital_id, visit_ids)``).
 
@@ -20,6 +22,7 @@ Test factories (``make_patient``, ``make_visit``) are in :mod:`plugins.patients.
 from __future__ import annotations
 
 from plugins.patients.identity import IdentityError, normalize_phone
+from plugins.patients.list_filters import ListFilter
 from plugins.patients.models import Diagnosis, Disease, Patient, Referrer, Source, Tag, Visit
 from plugins.patients.services import (
     PatientInvalid,
@@ -44,4 +47,4 @@ EVENTS = {
 
 __all__ = ["Diagnosis", "Disease", "Patient", "Referrer", "Source", "Tag", "Visit", "PatientInvalid", "PossibleDuplicate",
            "create_patient", "record_visit", "update_patient", "update_visit", "by_phone", "normalize_phone",
-           "IdentityError", "PATIENT_PAGE", "EVENTS"]
+           "IdentityError", "PATIENT_PAGE", "EVENTS", "ListFilter"]

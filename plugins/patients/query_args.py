@@ -7,6 +7,7 @@ from datetime import date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from plugins.patients.list_filters import live_filters
 from plugins.patients.services import SORTS, PatientQuery
 
 MAX_Q = 100
@@ -66,7 +67,16 @@ def query_from_args(args) -> PatientQuery:
     visit_to = _day(args, "visit_to", _l("Visit date to"))
     if visit_from and visit_to and visit_from > visit_to:
         raise ValueError(_("The visit date range ends before it starts."))
+    extra = {}
+    for offered in live_filters():
+        chosen = _arg(args, offered.name)
+        if chosen:
+            if chosen not in {str(value) for value, _label in offered.choices()}:
+                raise ValueError(_("%(field)s must be chosen from the list (got “%(value)s”).",
+                                   field=offered.label, value=chosen[:40]))
+            extra[offered.name] = chosen
     return PatientQuery(
+        extra=extra,
         q=q,
         department_id=_identifier(args, "department_id", _l("Department")),
         source_id=_identifier(args, "source_id", _l("Source")),
@@ -78,4 +88,5 @@ def query_from_args(args) -> PatientQuery:
 
 def filters_of(args) -> dict[str, str]:
     """The non-empty filter arguments, as given: to carry them over to links and to audit notes."""
-    return {name: _arg(args, name) for name in FILTER_ARGS if _arg(args, name)}
+    names = FILTER_ARGS + tuple(offered.name for offered in live_filters())
+    return {name: _arg(args, name) for name in names if _arg(args, name)}

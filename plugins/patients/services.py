@@ -1,6 +1,7 @@
 """Patient archive services shared by the pages, the API, the importer and the HIS connector."""
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -400,6 +401,7 @@ class PatientQuery:
     key_patient: bool | None = None
     sort: str = "created"
     descending: bool = True
+    extra: dict = dataclasses.field(default_factory=dict)  # other plugins' list filters: name → chosen value
 
 
 def _text_condition(q: str):
@@ -480,6 +482,11 @@ def search(query: PatientQuery):
         if query.visit_to:
             visits = visits.where(source.visit_at < datetime.combine(query.visit_to, time()) + timedelta(days=1))
         stmt = stmt.where(Patient.id.in_(visits))
+    if query.extra:
+        from plugins.patients.list_filters import live_filters
+        for offered in live_filters():
+            if offered.name in query.extra:
+                stmt = offered.apply(stmt, query.extra[offered.name])
     return stmt.order_by(*order)
 
 
@@ -488,7 +495,7 @@ def counted(query: PatientQuery):
     when the list's own statement is the one to count: a name search filtered at most by
     department is counted in the name index alone."""
     others = (query.source_id, query.tag_id, query.disease_id, query.visit_from, query.visit_to)
-    if not query.q or not query.q.strip() or query.key_patient is not None or any(others):
+    if not query.q or not query.q.strip() or query.key_patient is not None or any(others) or query.extra:
         return None
     condition = _text_condition(query.q)
     return _name_matches(condition, query.department_id).distinct() if isinstance(condition, str) else None

@@ -49,6 +49,7 @@ from plugins.patients.identity import (
     mask_phone,
     normalize_phone,
 )
+from plugins.patients.list_filters import live_filters
 from plugins.patients.models import Disease, Patient, Tag, Visit
 from plugins.patients.settings_services import ordered_sources
 
@@ -117,7 +118,7 @@ def index():
                                        .order_by(Department.name)).scalars().all(),
         sources=ordered_sources(),
         tags=db.session.execute(sa.select(Tag).order_by(Tag.name).limit(300)).scalars().all(),
-        diseases=active_diseases(),
+        diseases=active_diseases(), extra_filters=live_filters(),
     ), 400 if errors else 200
 
 

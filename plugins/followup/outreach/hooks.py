@@ -1,5 +1,6 @@
-"""The hooks the followup plugin publishes: SMS gateways, and the typed hooks of its events
-(``followup.survey_recorded``, ``followup.round_marked_complaint``).
+"""The hooks the followup plugin publishes: SMS gateways, the typed hooks of its events
+(``followup.survey_recorded``, ``followup.round_marked_complaint``), plans requested by other
+plugins.
 
 A plugin implementing it must list ``followup`` in its manifest's ``depends``.
 """
@@ -45,3 +46,25 @@ class FollowupHooks:
         ``followup.round_marked_complaint``), inside its transaction. The event's payload carries
         ``round_id``, ``plan_id``, ``patient_id``, ``department_id``, ``user_id``, ``result`` and
         ``notes`` for plugins that do not depend on followup. Raising aborts the round."""
+
+    @hookspec
+    def followup_plans_requested(self, hospital_id, requests):
+        """Other plugins ask for follow-up plans: fired with
+        ``core.events.emit("followup.plans_requested", requests=[...])`` (the emitter need not
+        depend on followup; only this plugin implements the hook, and only where it is live).
+
+        ``requests`` is a list of dicts: ``patient_id`` (a patient of ``hospital_id``; others are
+        skipped), ``due_at`` (a naive local datetime), ``content`` (text), ``category`` and
+        ``method`` (codes of the hospital's categories and methods: ``birthday``, ``revisit``…,
+        ``phone``, ``sms``…; unknown codes fall back to ``revisit`` and ``phone``) and optionally
+        ``owner_id`` (a user of the hospital; default the patient's owner, else unassigned). Each becomes a pending
+        plan, once per (patient, category, due time). Runs in the emitter's transaction. Return None.
+        """
+
+    @hookspec
+    def followup_satisfaction(self, hospital_id):
+        """Called by other plugins (the vip plugin's value score) on the plugins live for the
+        hospital; followup answers. Returns a SQLAlchemy SELECT with the columns ``patient_id`` and
+        ``satisfaction`` (0–100: the mean of the patient's scale answers, 100 the best mark), one
+        row per patient of ``hospital_id`` who answered a survey; use it as a subquery. Where
+        followup is not live nobody answers (the caller treats satisfaction as unknown)."""
