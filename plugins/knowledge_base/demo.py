@@ -1,0 +1,5 @@
+"""Demo articles (hcrm init --demo)."""
+
+
+def demo_data(hospital):
+    return None

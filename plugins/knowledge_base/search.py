@@ -1,0 +1,194 @@
+"""Chinese full-text search over the articles, one service for the list page, the export, the
+API and the follow-up picker.
+
+Words are cut by jieba (``cut_for_search``: 股骨颈骨折 gives 股骨, 股骨颈, 骨折) into the stored
+token columns; the hospital's own medical terms (:class:`~.models.Term`) are added to jieba's
+words first, and each term found in a text is kept whole too. The title's pinyin initials are a
+token of the title, so ``ggjgz`` finds 股骨颈骨折… as the patient search finds 张三 by ``zs``.
+
+* PostgreSQL: ``setweight(to_tsvector('simple', title_tokens), 'A') ||
+  setweight(to_tsvector('simple', body_tokens), 'B')`` — the migration indexes exactly this
+  expression with GIN; ``ts_rank`` puts title matches above body matches.
+* SQLite: the FTS5 table ``knowledge_base_fts`` (rowid = article id), kept in step by
+  :func:`sync` in the writer's transaction, ranked by ``bm25`` with the title weighted 10:1.
+
+Every query word must match (AND); a Latin word also matches as a prefix (initials, ``ct``).
+"""
+from __future__ import annotations
+
+import html
+import logging
+import re
+import threading
+
+import nh3
+import sqlalchemy as sa
+from markupsafe import Markup, escape
+
+from core.extensions import db
+
+from .models import Article, Term
+
+MAX_QUERY = 200
+WORD = re.compile(r"\w+")
+ASCII = re.compile(r"^[0-9a-z]+$")
+BLOCKS = re.compile(r"(?i)</(p|div|h[1-6]|li|tr|table|ul|ol|blockquote)>|<br\s*/?>")
+FTS = "knowledge_base_fts"
+_lock = threading.Lock()
+_tokenizer = None
+_added: set[str] = set()
+
+
+class QueryRefused(ValueError):
+    """A search that cannot be run (only punctuation, far too long): its message is for the user."""
+
+
+def tokenizer():
+    """The process's jieba tokenizer, its dictionary loaded on first use (about a second)."""
+    global _tokenizer
+    if _tokenizer is None:
+        with _lock:
+            if _tokenizer is None:
+                import jieba
+                jieba.setLogLevel(logging.WARNING)
+                instance = jieba.Tokenizer()
+                instance.initialize()
+                _tokenizer = instance
+    return _tokenizer
+
+
+def hospital_terms() -> list[str]:
+    """The current hospital's medical terms, made words of the segmenter."""
+    words = list(db.session.execute(sa.select(Term.word)).scalars())
+    new = [w for w in words if w not in _added]
+    if new:
+        cutter = tokenizer()
+        with _lock:
+            for word in new:
+                cutter.add_word(word, freq=100000)
+                _added.add(word)
+    return words
+
+
+def plain_text(body_html: str | None) -> str:
+    """The text of an article's HTML, one line per block (for search, snippets and diffs)."""
+    text = BLOCKS.sub("\n", body_html or "")
+    text = html.unescape(nh3.clean(text, tags=set()))
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def words(text: str, terms=()) -> list[str]:
+    """The search words of a text: jieba's cut for search, lower case, without punctuation."""
+    found = []
+    for word in tokenizer().cut_for_search(text or ""):
+        word = word.strip().lower()
+        if word and WORD.fullmatch(word):
+            found.append(word)
+    found += [t.lower() for t in terms if t in (text or "")]
+    return found
+
+
+def initials(text: str) -> str:
+    """The pinyin initials of the Chinese characters of ``text`` (股骨颈骨折 → ggjgz)."""
+    from plugins.patients.identity import pypinyin
+    module = pypinyin()
+    letters = module.lazy_pinyin(re.sub(r"[^\u4e00-\u9fff]", "", text or ""), style=module.Style.FIRST_LETTER)
+    return "".join(letters).lower()
+
+
+def fill_tokens(article: Article, terms=None) -> None:
+    """Recompute the article's token columns from its title, summary, text and tags."""
+    terms = hospital_terms() if terms is None else terms
+    title_words = words(article.title, terms)
+    spelled = initials(article.title)
+    if spelled:
+        title_words.append(spelled)
+    extra = " ".join([article.summary or "", " ".join(article.tag_list), " ".join(article.department_list),
+                      " ".join(article.icd_list)])
+    article.title_tokens = " ".join(title_words)
+    article.body_tokens = " ".join(words(extra + "\n" + plain_text(article.body), terms))
+
+
+def sync(articles) -> None:
+    """SQLite: write the articles' tokens to the FTS5 table (flush first; same transaction)."""
+    connection = db.session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    rows = [{"id": a.id, "title": a.title_tokens, "body": a.body_tokens} for a in articles]
+    if rows:
+        connection.execute(sa.text(f"DELETE FROM {FTS} WHERE rowid = :id"), rows)
+        connection.execute(sa.text(f"INSERT INTO {FTS} (rowid, title, body) VALUES (:id, :title, :body)"), rows)
+
+
+def query_words(q: str) -> list[str]:
+    """The words of what was typed; raises QueryRefused when there is nothing to search for."""
+    q = (q or "").strip()
+    if len(q) > MAX_QUERY:
+        raise QueryRefused(f"too long:{MAX_QUERY}")
+    terms = hospital_terms()
+    found: list[str] = []
+    for piece in q.lower().split():
+        if ASCII.fullmatch(piece):
+            found.append(piece)
+            continue
+        for word in tokenizer().cut(piece):
+            word = word.strip()
+            if word and WORD.fullmatch(word):
+                found.append(word)
+        found += [t.lower() for t in terms if t in piece and t.lower() not in found]
+    if not found:
+        raise QueryRefused("empty")
+    return list(dict.fromkeys(found))
+
+
+def _vector():
+    def weighted(column, weight):
+        return sa.func.setweight(sa.func.to_tsvector(sa.literal_column("'simple'"), column),
+                                 sa.literal_column(f"'{weight}'"))
+    return weighted(Article.title_tokens, "A").op("||")(weighted(Article.body_tokens, "B"))
+
+
+def _pg_query(tokens: list[str]) -> str:
+    return " & ".join(f"{t}:*" if ASCII.fullmatch(t) else t for t in tokens)
+
+
+def _fts_query(tokens: list[str]) -> str:
+    return " ".join(f'"{t}"*' if ASCII.fullmatch(t) else f'"{t}"' for t in tokens)
+
+
+def match(stmt, tokens: list[str], dialect: str, *, ranked: bool = True):
+    """``stmt`` (a select of Article) narrowed to the articles matching every token, best first."""
+    if dialect == "postgresql":
+        query = sa.func.to_tsquery(sa.literal_column("'simple'"), sa.literal(_pg_query(tokens)))
+        stmt = stmt.where(_vector().op("@@")(query))
+        return stmt.order_by(sa.func.ts_rank(_vector(), query).desc(), Article.id.desc()) if ranked else stmt
+    fts = sa.table(FTS, sa.column("rowid"))
+    whole = sa.literal_column(FTS)
+    stmt = stmt.join(fts, fts.c.rowid == Article.id).where(whole.op("MATCH")(_fts_query(tokens)))
+    return stmt.order_by(sa.func.bm25(whole, 10.0, 1.0), Article.id.desc()) if ranked else stmt
+
+
+def highlight(text: str, tokens: list[str]) -> Markup:
+    """``text`` escaped, each token marked."""
+    if not tokens:
+        return Markup(escape(text))
+    pattern = re.compile("|".join(re.escape(t) for t in sorted(tokens, key=len, reverse=True)), re.IGNORECASE)
+    out, last = [], 0
+    for found in pattern.finditer(text):
+        out.append(escape(text[last:found.start()]))
+        out.append(Markup("<mark>%s</mark>") % found.group(0))
+        last = found.end()
+    out.append(escape(text[last:]))
+    return Markup("").join(out)
+
+
+def snippet(article: Article, tokens: list[str], width: int = 90) -> Markup:
+    """Around the first place the text mentions a token (else its start), highlighted."""
+    text = " ".join((article.summary or "", plain_text(article.body))).strip().replace("\n", " ")
+    lowered = text.lower()
+    positions = [lowered.find(t) for t in tokens if lowered.find(t) >= 0]
+    start = max(0, min(positions) - width // 3) if positions else 0
+    part = text[start:start + width]
+    prefix = "…" if start > 0 else ""
+    suffix = "…" if start + width < len(text) else ""
+    return Markup(prefix) + highlight(part, tokens) + Markup(suffix)
