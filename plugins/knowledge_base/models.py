@@ -156,4 +156,11 @@ class ImportJob(HospitalOwned, db.Model):
     created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
 
 
+# PostgreSQL's search index, the expression search.py queries (the migration creates it there;
+# SQLite has the FTS5 table instead).
+SEARCH_VECTOR = ("setweight(to_tsvector('simple'::regconfig, title_tokens), 'A'::\"char\") || "
+                 "setweight(to_tsvector('simple'::regconfig, body_tokens), 'B'::\"char\")")
+sa.Index("ix_knowledge_base_article_search", sa.text(f"({SEARCH_VECTOR})"), postgresql_using="gin",
+         _table=Article.__table__).ddl_if(dialect="postgresql")
+
 MODELS = [ArticleType, Term, Article, ArticleVersion, ArticleStat, ImportJob]

@@ -27,7 +27,7 @@ from markupsafe import Markup, escape
 
 from core.extensions import db
 
-from .models import Article, Term
+from .models import SEARCH_VECTOR, Article, Term
 
 MAX_QUERY = 200
 WORD = re.compile(r"\w+")
@@ -142,10 +142,8 @@ def query_words(q: str) -> list[str]:
 
 
 def _vector():
-    def weighted(column, weight):
-        return sa.func.setweight(sa.func.to_tsvector(sa.literal_column("'simple'"), column),
-                                 sa.literal_column(f"'{weight}'"))
-    return weighted(Article.title_tokens, "A").op("||")(weighted(Article.body_tokens, "B"))
+    """The indexed expression itself (models.SEARCH_VECTOR), so that PostgreSQL uses the GIN index."""
+    return sa.literal_column(f"({SEARCH_VECTOR})")
 
 
 def _pg_query(tokens: list[str]) -> str:
