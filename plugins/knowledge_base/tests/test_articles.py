@@ -126,3 +126,24 @@ def test_author_is_the_writer(app, kb):
     article_id = write(app, "A", "a_staff", title="作者")
     with app.app_context(), as_user("a_staff"):
         assert db.session.get(Article, article_id).author_id == user("a_staff").id
+
+
+def test_demo_data_shares_group_articles_and_is_idempotent(app, kb):
+    from core.tenancy import hospital_scope
+    from plugins.knowledge_base.demo import ARTICLES, demo_data
+    from plugins.knowledge_base.tests.conftest import hospital
+    with app.app_context():
+        for code in ("A", "B", "A"):
+            with hospital_scope(hospital(code)):
+                demo_data(hospital(code))
+                db.session.commit()
+        group = sum(1 for row in ARTICLES if row[0])
+        own = len(ARTICLES) - group
+        for code in ("A", "B"):
+            with hospital_scope(hospital(code)):
+                rows = db.session.execute(sa.select(Article)).scalars().all()
+                assert len(rows) == group + own
+                assert sum(1 for r in rows if r.hospital_id is None) == group
+                found = db.session.execute(services.list_select({"tokens": ["股骨", "骨折", "康复"]},
+                                                                editor=False)).scalars().first()
+                assert found.title == "股骨颈骨折术后康复指导" and found.hospital_id is None
