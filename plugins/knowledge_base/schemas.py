@@ -35,8 +35,9 @@ class ArticleFilterSchema(Schema):
                 search.query_words(value)
             except search.QueryRefused as exc:
                 if str(exc).startswith("too long"):
+                    size = format(len(value), ",")
                     raise ValidationError(_("The search is too long (%(n)s characters; at most %(max)d).",
-                                            n=f"{len(value):,}", max=search.MAX_QUERY)) from None
+                                            n=size, max=search.MAX_QUERY)) from None
                 raise ValidationError(_("Type at least one word, letter or number to search for.")) from None
 
     @post_load

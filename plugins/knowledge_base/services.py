@@ -87,8 +87,8 @@ def _check(data: dict, partial: bool) -> None:
         if data.get("type_code") not in codes:
             errors["type_code"] = [_("Unknown article type “%(code)s”.", code=str(data.get("type_code") or "")[:40])]
     if len(data.get("body") or "") > MAX_BODY:
-        errors["body"] = [_("The text is too long (%(size)s characters; at most %(max)s).",
-                            size=f"{len(data['body']):,}", max=f"{MAX_BODY:,}")]
+        size, limit = format(len(data["body"]), ","), format(MAX_BODY, ",")
+        errors["body"] = [_("The text is too long (%(size)s characters; at most %(max)s).", size=size, max=limit)]
     if len(data.get("sms_text") or "") > 500:
         errors["sms_text"] = [_("The SMS version is longer than 500 characters.")]
     if len(data.get("summary") or "") > 500:
