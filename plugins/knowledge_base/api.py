@@ -21,6 +21,7 @@ from .schemas import (
     PublishSchema,
 )
 
+COUNT_CAP = 10_000  # a common word matches much of the base: "10,000+" is all a list needs
 bp = Blueprint("knowledge_base_api", __name__, url_prefix="/api/v1/knowledge_base")
 
 
@@ -40,7 +41,9 @@ def list_articles(query):
     (`股骨 骨折 康复`) or a title's pinyin initials; best match first. Readers see published
     articles, editors every status. A search of only punctuation or longer than 200 characters is a 400.
     """
-    return paginate(services.list_select(query, editor=can("knowledge_base.edit")))
+    editor = can("knowledge_base.edit")
+    return paginate(services.list_select(query, editor=editor), count_cap=COUNT_CAP,
+                    counted=services.list_select(query, editor=editor, ranked=False))
 
 
 @api_route(bp, "/articles/<int:article_id>", permission="knowledge_base.read", response=ArticleSchema)

@@ -16,6 +16,7 @@ migration); SQLite keeps them in the FTS5 table ``knowledge_base_fts`` (also the
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import relationship
 
 from core.choices import ChoiceList
@@ -54,6 +55,7 @@ class Article(GroupShared, db.Model):
     """An article: health education, advice, an SMS text, a FAQ…"""
 
     __tablename__ = "knowledge_base_article"
+    __hcrm_audit_exclude__ = ("title_tokens", "body_tokens", "search_vector")  # derived from the text
     __table_args__ = (sa.Index("ix_knowledge_base_article_status", "hospital_id", "status"),)
     id = sa.Column(sa.Integer, primary_key=True)
     type_code = sa.Column(sa.String(32), nullable=False)
@@ -76,6 +78,10 @@ class Article(GroupShared, db.Model):
     version = sa.Column(sa.Integer, nullable=False, default=1)
     title_tokens = sa.Column(sa.Text, nullable=False, default="")
     body_tokens = sa.Column(sa.Text, nullable=False, default="")
+    # PostgreSQL: a stored generated column (SEARCH_VECTOR, see the migration), GIN-indexed, which
+    # the search matches and ranks without recomputing it; never written by the ORM. SQLite: unused.
+    search_vector = sa.Column(sa.Text().with_variant(TSVECTOR(), "postgresql"), nullable=True,
+                              server_default=sa.FetchedValue(), server_onupdate=sa.FetchedValue())
     created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
     updated_at = sa.Column(sa.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
@@ -156,11 +162,10 @@ class ImportJob(HospitalOwned, db.Model):
     created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
 
 
-# PostgreSQL's search index, the expression search.py queries (the migration creates it there;
-# SQLite has the FTS5 table instead).
+# PostgreSQL's search vector: the title's words weighted A, the rest B ('simple': no stemming,
+# the words are jieba's already). The migration makes search_vector a generated column of it.
 SEARCH_VECTOR = ("setweight(to_tsvector('simple'::regconfig, title_tokens), 'A'::\"char\") || "
                  "setweight(to_tsvector('simple'::regconfig, body_tokens), 'B'::\"char\")")
-sa.Index("ix_knowledge_base_article_search", sa.text(f"({SEARCH_VECTOR})"), postgresql_using="gin",
-         _table=Article.__table__).ddl_if(dialect="postgresql")
+sa.Index("ix_knowledge_base_article_search", Article.__table__.c.search_vector, postgresql_using="gin")
 
 MODELS = [ArticleType, Term, Article, ArticleVersion, ArticleStat, ImportJob]

@@ -7,9 +7,9 @@ the stored token columns; the hospital's own medical terms (:class:`~.models.Ter
 the segmenter's words first, and each term found in a text is kept whole too. The title's pinyin initials are a
 token of the title, so ``ggjgz`` finds 股骨颈骨折… as the patient search finds 张三 by ``zs``.
 
-* PostgreSQL: ``setweight(to_tsvector('simple', title_tokens), 'A') ||
-  setweight(to_tsvector('simple', body_tokens), 'B')`` — the migration indexes exactly this
-  expression with GIN; ``ts_rank`` puts title matches above body matches.
+* PostgreSQL: ``search_vector``, a stored generated column ``setweight(to_tsvector('simple',
+  title_tokens), 'A') || setweight(to_tsvector('simple', body_tokens), 'B')`` with a GIN index;
+  ``ts_rank`` puts title matches above body matches.
 * SQLite: the FTS5 table ``knowledge_base_fts`` (rowid = article id), kept in step by
   :func:`sync` in the writer's transaction, ranked by ``bm25`` with the title weighted 10:1.
 
@@ -27,7 +27,7 @@ from markupsafe import Markup, escape
 
 from core.extensions import db
 
-from .models import SEARCH_VECTOR, Article, Term
+from .models import Article, Term
 
 MAX_QUERY = 200
 WORD = re.compile(r"\w+")
@@ -139,8 +139,8 @@ def query_words(q: str) -> list[str]:
 
 
 def _vector():
-    """The indexed expression itself (models.SEARCH_VECTOR), so that PostgreSQL uses the GIN index."""
-    return sa.literal_column(f"({SEARCH_VECTOR})")
+    """The stored, GIN-indexed search vector (models.SEARCH_VECTOR as a generated column)."""
+    return Article.search_vector
 
 
 def _pg_query(tokens: list[str]) -> str:

@@ -227,9 +227,10 @@ def enable_public_link(article: Article, on: bool) -> Article:
 
 
 # -- lists ---------------------------------------------------------------------------------------
-def list_select(filters: dict, *, editor: bool):
+def list_select(filters: dict, *, editor: bool, ranked: bool = True):
     """The articles a filter set names, best match first (or newest first without ``q``).
-    Readers see published articles; editors every status (or the one asked for). A group
+    Readers see published articles; editors every status (or the one asked for). ``ranked``
+    False leaves the order out (what a count needs). A group
     article this hospital made its own copy of is left out: the copy stands for it."""
     stmt = sa.select(Article)
     status = filters.get("status")
@@ -253,8 +254,8 @@ def list_select(filters: dict, *, editor: bool):
                                                           copy.hospital_id.is_not(None))))
     tokens = filters.get("tokens")
     if tokens:
-        return search.match(stmt, tokens, db.session.get_bind().dialect.name)
-    return stmt.order_by(Article.updated_at.desc(), Article.id.desc())
+        return search.match(stmt, tokens, db.session.get_bind().dialect.name, ranked=ranked)
+    return stmt.order_by(Article.updated_at.desc(), Article.id.desc()) if ranked else stmt
 
 
 def matching_patient(departments: list[str], codes: list[str], limit: int = 20) -> list[Article]:

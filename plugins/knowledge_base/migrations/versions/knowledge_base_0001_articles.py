@@ -1,8 +1,8 @@
 """knowledge base: types, terms, articles, versions, statistics, imports
 
-The search index is no model: on PostgreSQL a GIN index over the weighted tsvector of the token
-columns (the expression plugins/knowledge_base/search.py queries), on SQLite the FTS5 table
-knowledge_base_fts (rowid = article id) that search.sync keeps in step.
+Search: on PostgreSQL search_vector is a stored generated column, the weighted tsvector of the
+token columns (models.SEARCH_VECTOR), with a GIN index; on SQLite it is an unused text column and
+the FTS5 table knowledge_base_fts (rowid = article id, kept in step by search.sync) is the index.
 
 Revision ID: knowledge_base_0001
 Revises: 
@@ -138,10 +138,15 @@ def upgrade():
 
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
-        op.execute("CREATE INDEX ix_knowledge_base_article_search ON knowledge_base_article USING gin "
-                   "((setweight(to_tsvector('simple', title_tokens), 'A') || "
-                   "setweight(to_tsvector('simple', body_tokens), 'B')))")
-    elif bind.dialect.name == "sqlite":
+        op.execute("ALTER TABLE knowledge_base_article ADD COLUMN search_vector tsvector GENERATED ALWAYS AS "
+                   "(setweight(to_tsvector('simple'::regconfig, title_tokens), 'A'::\"char\") || "
+                   "setweight(to_tsvector('simple'::regconfig, body_tokens), 'B'::\"char\")) STORED")
+        op.execute("CREATE INDEX ix_knowledge_base_article_search ON knowledge_base_article "
+                   "USING gin (search_vector)")
+    else:
+        op.add_column("knowledge_base_article", sa.Column("search_vector", sa.Text(), nullable=True))
+        op.create_index("ix_knowledge_base_article_search", "knowledge_base_article", ["search_vector"])
+    if bind.dialect.name == "sqlite":
         op.execute("CREATE VIRTUAL TABLE knowledge_base_fts USING fts5(title, body, tokenize = 'unicode61')")
 
 
