@@ -3,7 +3,7 @@ the API reads and writes it."""
 from __future__ import annotations
 
 from flask_babel import gettext as _
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate, validates
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
 
 from core.api import UtcDateTime
 
@@ -28,25 +28,20 @@ class ArticleFilterSchema(Schema):
     status = fields.String(validate=validate.OneOf(STATUSES), load_default=None)
     scope = fields.String(validate=validate.OneOf(("group", "hospital")), load_default=None)
 
-    @validates("q")
-    def _words(self, value, **_kwargs):
-        if value and value.strip():
-            try:
-                search.query_words(value)
-            except search.QueryRefused as exc:
-                if str(exc).startswith("too long"):
-                    size = format(len(value), ",")
-                    raise ValidationError(_("The search is too long (%(n)s characters; at most %(max)d).",
-                                            n=size, max=search.MAX_QUERY)) from None
-                raise ValidationError(_("Type at least one word, letter or number to search for.")) from None
-
     @post_load
     def _tokens(self, data, **_kwargs):
         for key in ("type", "department", "tag", "icd"):
             data[key] = (data.get(key) or "").strip() or None
         q = (data.get("q") or "").strip()
         data["q"] = q
-        data["tokens"] = search.query_words(q) if q else []
+        try:
+            data["tokens"] = search.query_words(q) if q else []
+        except search.QueryRefused as exc:
+            if str(exc).startswith("too long"):
+                size = format(len(q), ",")
+                raise ValidationError({"q": [_("The search is too long (%(n)s characters; at most %(max)d).",
+                                               n=size, max=search.MAX_QUERY)]}) from None
+            raise ValidationError({"q": [_("Type at least one word, letter or number to search for.")]}) from None
         return data
 
 

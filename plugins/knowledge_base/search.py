@@ -20,12 +20,14 @@ from __future__ import annotations
 import html
 import re
 import threading
+import time
 
 import nh3
 import sqlalchemy as sa
 from markupsafe import Markup, escape
 
 from core.extensions import db
+from core.tenancy import current_scope
 
 from .models import Article, Term
 
@@ -37,6 +39,8 @@ FTS = "knowledge_base_fts"
 _lock = threading.Lock()
 _tokenizer = None
 _added: set[str] = set()
+_terms: dict = {}
+TERMS_TTL = 30
 
 
 class QueryRefused(ValueError):
@@ -55,8 +59,14 @@ def tokenizer():
 
 
 def hospital_terms() -> list[str]:
-    """The current hospital's medical terms, made words of the segmenter."""
+    """The current hospital's medical terms, made words of the segmenter. Kept for TERMS_TTL
+    seconds per hospital (a search asks for them each time; :func:`forget_terms` after a change)."""
+    hospital_id = current_scope().hospital_id if current_scope() else None
+    cached = _terms.get(hospital_id)
+    if cached is not None and time.monotonic() - cached[0] < TERMS_TTL:
+        return cached[1]
     words = list(db.session.execute(sa.select(Term.word)).scalars())
+    _terms[hospital_id] = (time.monotonic(), words)
     new = [w for w in words if w not in _added]
     if new:
         cutter = tokenizer()
@@ -67,6 +77,11 @@ def hospital_terms() -> list[str]:
     return words
 
 
+def forget_terms() -> None:
+    """This process forgets the terms it kept (another process within TERMS_TTL seconds)."""
+    _terms.clear()
+
+
 def plain_text(body_html: str | None) -> str:
     """The text of an article's HTML, one line per block (for search, snippets and diffs)."""
     text = BLOCKS.sub("\n", body_html or "")
@@ -75,14 +90,16 @@ def plain_text(body_html: str | None) -> str:
 
 
 def words(text: str, terms=()) -> list[str]:
-    """The search words of a text: jieba's cut for search, lower case, without punctuation."""
-    found = []
-    for word in tokenizer().cut_for_search(text or ""):
-        word = word.strip().lower()
-        if word and WORD.fullmatch(word):
-            found.append(word)
-    found += [t.lower() for t in terms if t in (text or "")]
-    return found
+    """The search words of a text, each once, in order: the segmenter's cut for search, lower
+    case, without punctuation and spaces; plus the hospital's terms it mentions. (Once: the search
+    asks whether an article has a word, and the ranking weighs where — title or text — not how
+    often; shorter token lists index faster.)"""
+    text = text or ""
+    found = dict.fromkeys(w for w in tokenizer().cut_for_search(text.lower()) if w.isalnum())
+    for term in terms:
+        if term in text:
+            found.setdefault(term.lower(), None)
+    return list(found)
 
 
 def initials(text: str) -> str:

@@ -106,6 +106,7 @@ def read_rows(path: Path, kind: str) -> tuple[list[dict], list[list]]:
     rows = iter(iter_rows(path, kind, sheet_limits()))
     columns = _columns(next(rows, ()))
     types = _type_codes()
+    codes = set(types.values())
     articles, errors = [], []
     for number, values in enumerate(rows, start=2):
         cells = {f: cell_text(values[i]) if i < len(values) else None for f, i in columns.items()}
@@ -120,7 +121,7 @@ def read_rows(path: Path, kind: str) -> tuple[list[dict], list[list]]:
                 "sms_text": cells.get("sms_text"), "tags": cells.get("tags") or "",
                 "departments": cells.get("departments") or "", "icd_codes": cells.get("icd_codes") or ""}
         try:
-            services._check(dict(data, type_code=type_code or next(iter(types.values()), "")), partial=False)
+            services._check(dict(data, type_code=type_code or next(iter(codes), "")), partial=False, codes=codes)
         except ValidationError as exc:
             reasons += [str(m) for messages in exc.messages.values() for m in messages]
         if reasons:

@@ -302,6 +302,7 @@ def terms():
 def delete_term(term_id):
     db.session.delete(get_or_404(Term, term_id))
     db.session.commit()
+    search.forget_terms()
     return redirect(url_for("knowledge_base.terms"))
 
 

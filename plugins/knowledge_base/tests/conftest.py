@@ -48,6 +48,8 @@ def _write(services, code, username, publish, group, data):
 
 @pytest.fixture
 def kb(app):
+    from plugins.knowledge_base import search
+    search.forget_terms()  # hospital ids repeat from test to test: no terms kept from an earlier one
     with app.app_context():
         a = make_hospital("A", "甲医院", plugins=["knowledge_base"])
         b = make_hospital("B", "乙医院", plugins=["knowledge_base"])
