@@ -3,23 +3,17 @@ users (a group administrator included), and articles written through the real se
 from __future__ import annotations
 
 import pytest
-import sqlalchemy as sa
 
 from core.extensions import db
-from core.models import Hospital, User
 from core.tenancy import system_scope, use_scope
 from core.testing import make_department, make_hospital, make_user
 from core.web import scope_for
+from plugins.followup.tests.outreach_fixtures import (  # the same lookups: knowledge_base depends on followup
+    hospital,
+    user,
+)
 
-
-def hospital(code: str) -> Hospital:
-    with system_scope():
-        return db.session.execute(sa.select(Hospital).where(Hospital.code == code)).scalar_one()
-
-
-def user(username: str) -> User:
-    with system_scope():
-        return db.session.execute(sa.select(User).where(User.username == username)).scalar_one()
+__all__ = ["as_user", "client_for", "hospital", "user", "write"]
 
 
 def as_user(username: str, code: str | None = None):
