@@ -74,7 +74,6 @@ class Article(GroupShared, db.Model):
     reviewer_name = sa.Column(sa.String(64), nullable=True)
     published_at = sa.Column(sa.DateTime, nullable=True)
     source_id = sa.Column(sa.Integer, sa.ForeignKey("knowledge_base_article.id"), nullable=True)  # local copy of
-    public_token = sa.Column(sa.String(48), nullable=True, unique=True)
     version = sa.Column(sa.Integer, nullable=False, default=1)
     title_tokens = sa.Column(sa.Text, nullable=False, default="")
     body_tokens = sa.Column(sa.Text, nullable=False, default="")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import secrets
 
 import nh3
 import sqlalchemy as sa
@@ -219,14 +218,6 @@ def local_copy(article: Article, *, user=None) -> Article:
     copy = save_article(None, data, user=user)
     copy.source_id = article.id
     return copy
-
-
-def enable_public_link(article: Article, on: bool) -> Article:
-    if on and article.status != "published":
-        raise ValidationError({"public": [_("Only a published article can have a public link.")]})
-    _may_write(article)
-    article.public_token = (article.public_token or secrets.token_urlsafe(24)) if on else None
-    return article
 
 
 # -- lists ---------------------------------------------------------------------------------------

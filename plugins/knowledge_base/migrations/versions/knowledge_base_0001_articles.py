@@ -37,7 +37,6 @@ def upgrade():
     sa.Column('reviewer_name', sa.String(length=64), nullable=True),
     sa.Column('published_at', sa.DateTime(), nullable=True),
     sa.Column('source_id', sa.Integer(), nullable=True),
-    sa.Column('public_token', sa.String(length=48), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('title_tokens', sa.Text(), nullable=False),
     sa.Column('body_tokens', sa.Text(), nullable=False),
@@ -46,8 +45,7 @@ def upgrade():
     sa.Column('hospital_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['hospital_id'], ['core_hospital.id'], name=op.f('fk_knowledge_base_article_hospital_id_core_hospital')),
     sa.ForeignKeyConstraint(['source_id'], ['knowledge_base_article.id'], name=op.f('fk_knowledge_base_article_source_id_knowledge_base_article')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_knowledge_base_article')),
-    sa.UniqueConstraint('public_token', name=op.f('uq_knowledge_base_article_public_token'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_knowledge_base_article'))
     )
     with op.batch_alter_table('knowledge_base_article', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_knowledge_base_article_hospital_id'), ['hospital_id'], unique=False)
