@@ -18,6 +18,7 @@ Every query word must match (AND); a Latin word also matches as a prefix (initia
 from __future__ import annotations
 
 import html
+import os
 import re
 import threading
 import time
@@ -102,10 +103,17 @@ def words(text: str, terms=()) -> list[str]:
     return list(found)
 
 
+def _pypinyin():
+    """pypinyin without its phrase dictionary (~12 MB instead of ~56: initials need no phrases),
+    imported on first use, as the patient search does."""
+    os.environ.setdefault("PYPINYIN_NO_PHRASES", "true")
+    import pypinyin
+    return pypinyin
+
+
 def initials(text: str) -> str:
     """The pinyin initials of the Chinese characters of ``text`` (股骨颈骨折 → ggjgz)."""
-    from plugins.patients.identity import pypinyin
-    module = pypinyin()
+    module = _pypinyin()
     letters = module.lazy_pinyin(re.sub(r"[^\u4e00-\u9fff]", "", text or ""), style=module.Style.FIRST_LETTER)
     return "".join(letters).lower()
 

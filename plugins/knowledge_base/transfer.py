@@ -1,8 +1,8 @@
 """Import of articles from a spreadsheet in the seed's format 【类型|文章标题|文章内容】 (optional
 columns: 标签, 科室, ICD-10, 摘要, 短信), and export of a filtered list.
 
-The upload is stored and checked by the patients import's machinery (``store_file``: size,
-zip bombs, encodings, through core.spreadsheets), then a task on the core queue reads every row:
+The upload is stored and checked as the patient import's is (core.spreadsheets.store_file: size,
+zip bombs, encodings), then a task on the core queue reads every row:
 a row with an unknown type, no title or a refused text is reported with its number and reasons,
 and then nothing is written; otherwise every article is written in that one transaction.
 """
@@ -21,9 +21,8 @@ from core import queue
 from core.declarations import ReportResult
 from core.extensions import db
 from core.models import User
-from core.spreadsheets import SpreadsheetRefused, iter_rows
+from core.spreadsheets import SpreadsheetRefused, cell_text, iter_rows, sheet_limits, store_file
 from core.tenancy import current_scope
-from plugins.patients.transfer_rows import UploadRefused, cell_text, sheet_limits, store_file
 
 from . import search, services
 from .models import Article, ImportJob
@@ -60,7 +59,7 @@ def start_import(stream, filename: str, *, user) -> ImportJob:
     try:
         kind, path = store_file(stream, filename, target, MAX_UPLOAD_BYTES)
         _columns(next(iter(iter_rows(path, kind, sheet_limits())), ()))
-    except (UploadRefused, SpreadsheetRefused, ImportRefused) as exc:
+    except (SpreadsheetRefused, ImportRefused) as exc:
         shutil.rmtree(target, ignore_errors=True)
         raise ImportRefused(str(exc)) from None
     job = ImportJob(filename=Path(filename or "upload").name[:200], path=str(path), kind=kind, state="queued",

@@ -10,8 +10,7 @@ from core.testing import api_token
 from plugins.knowledge_base import services
 from plugins.knowledge_base.models import Article, ArticleStat
 from plugins.knowledge_base.tests.conftest import as_user, client_for, hospital, user, write
-from plugins.patients import services as patient_services
-from plugins.patients.models import Disease
+from plugins.patients.public import Disease, create_patient, record_visit
 
 
 def _patient(app, kb):
@@ -19,9 +18,9 @@ def _patient(app, kb):
     with app.app_context(), hospital_scope(hospital("A"), user=user("a_manager")):
         db.session.add(Disease(code="S72.001", name="股骨颈骨折"))
         db.session.flush()
-        patient = patient_services.create_patient({"name": "张三", "phone": "13812345678",
+        patient = create_patient({"name": "张三", "phone": "13812345678",
                                                    "department_id": kb["ortho"]}, allow_duplicate=True)
-        patient_services.record_visit(patient, {"kind": "inpatient", "visit_at": datetime(2026, 11, 2, 9, 0),
+        record_visit(patient, {"kind": "inpatient", "visit_at": datetime(2026, 11, 2, 9, 0),
                                                 "department_id": kb["ortho"], "diagnoses": ["S72.001"]})
         return patient.id
 
