@@ -56,6 +56,12 @@ def hcrm_blueprints():
 
 
 @hookimpl
+def hcrm_reports():
+    from .reports import reports
+    return reports()
+
+
+@hookimpl
 def hcrm_panels():
     from .panel import render_patient_panel
     return [Panel("knowledge_base.patient", target="patients.patient", title=_l("Health education"),

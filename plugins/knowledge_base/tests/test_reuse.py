@@ -124,3 +124,16 @@ def test_api_create_update_publish_read(app, client, kb):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     assert {"/api/v1/knowledge_base/articles", "/api/v1/knowledge_base/articles/{article_id}",
             "/api/v1/knowledge_base/articles/{article_id}/publish"} <= set(paths)
+
+
+def test_most_read_report(app, kb):
+    read = write(app, "A", "a_manager", title="常读文章", publish=True)
+    write(app, "A", "a_manager", title="没人读", publish=True)
+    client = client_for(app, "a_analyst")
+    for _ in range(3):
+        client.get(f"/knowledge_base/{read}")
+    page = client.get("/reports/knowledge_base.most_read")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "常读文章" in text and "没人读" not in text
+    assert client.get("/reports/knowledge_base.most_read?top=abc").status_code in (200, 400)
