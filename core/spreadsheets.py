@@ -12,19 +12,26 @@ length, and an undecodable file is refused naming the line of the first bad byte
 
 Plain functions of a file path: a page, a CLI command or a queued task call them alike. Any
 plugin's importer uses them (patients, the knowledge base's articles …); it chooses its
-:class:`SheetLimits` (``SheetLimits.from_config`` reads the ``HCRM_IMPORT_*`` settings).
+:class:`SheetLimits` (``SheetLimits.from_config`` reads the ``HCRM_IMPORT_*`` settings;
+:func:`sheet_limits` the deployment's). :func:`store_file` keeps an upload (size limit, kind,
+CSV re-encoded as UTF-8, workbook checked) and :func:`cell_text` reads a cell as the user sees it.
 """
 from __future__ import annotations
 
 import csv
 import io
+import os
 import posixpath
 import re
+import shutil
 import zipfile
+from collections import ChainMap
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
+from datetime import date, datetime, time
 from pathlib import Path
 
+from flask import current_app, has_app_context
 from flask_babel import gettext as _
 
 MB = 1024 * 1024
@@ -274,3 +281,69 @@ def iter_rows(path: Path, kind: str, limits: SheetLimits = SheetLimits()) -> Ite
             yield values
     finally:
         source.close()
+
+
+# -- an upload kept for an importer (the patients' and the knowledge base's) ------------------------
+CHUNK = 64 * 1024
+EXACT_FLOAT_LIMIT = 1e15  # Excel keeps 15 significant digits: larger numbers lost some
+
+
+def sheet_limits() -> SheetLimits:
+    """The deployment's import limits (``HCRM_IMPORT_*`` app settings or environment variables),
+    else the defaults."""
+    if not has_app_context():
+        return SheetLimits()
+    return SheetLimits.from_config(ChainMap(current_app.config, os.environ))
+
+
+def store_file(stream, filename: str, folder: Path, limit: int, *, too_large=SpreadsheetRefused) -> tuple[str, Path]:
+    """Copy the upload into ``folder`` (at most ``limit`` bytes) and return its kind ("xlsx" or
+    "csv") and path; CSV text is stored as UTF-8 whatever it came as. A workbook is checked
+    against the limits before anything parses it. Raises SpreadsheetRefused (``too_large`` for
+    a file over the limit) with a message for the user."""
+    suffix = Path(filename or "").suffix.lower()
+    if suffix not in (".xlsx", ".xlsm", ".csv", ".txt", ".xls"):
+        raise SpreadsheetRefused(_("Upload an Excel workbook (.xlsx) or a CSV file (.csv)."))
+    raw = folder / "upload.bin"
+    size = 0
+    with open(raw, "wb") as out:
+        while chunk := stream.read(CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise too_large(_("The file is larger than %(mb)d MB: split it into smaller files.",
+                                  mb=limit // (1024 * 1024)))
+            out.write(chunk)
+    if size == 0:
+        raise SpreadsheetRefused(_("The file is empty."))
+    check_ole(raw)
+    limits = sheet_limits()
+    if zipfile.is_zipfile(raw):
+        path = folder / "upload.xlsx"
+        shutil.move(raw, path)
+        check_xlsx(path, limits)
+        return "xlsx", path
+    if suffix in (".xlsx", ".xlsm", ".xls"):
+        raise SpreadsheetRefused(_("This file is not a readable Excel workbook (it is damaged or not an .xlsx "
+                                   "file). Open it in Excel, save it as .xlsx and upload it again."))
+    text = decode_text(raw.read_bytes())
+    check_csv_lines(text, limits)
+    path = folder / "upload.csv"
+    path.write_text(text, encoding="utf-8")
+    raw.unlink()
+    return "csv", path
+
+
+def cell_text(value) -> str | None:
+    """A cell as the text a user sees in it."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time() else value.isoformat(" ", "minutes")
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < EXACT_FLOAT_LIMIT else format(value, ".15g")
+    text = str(value).strip()
+    return text or None

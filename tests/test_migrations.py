@@ -22,3 +22,17 @@ def test_each_branch_is_labelled_after_its_owner(app):
         plugins = set(app.extensions["hcrm"].registry.infos)
         assert "core" in labels
         assert labels <= plugins | {"core"}, f"branches named after no plugin: {labels - plugins - {'core'}}"
+
+
+def test_sqlite_virtual_tables_and_their_shadows_are_no_drift():
+    """An FTS5 index a plugin's migration creates is not a model: drift() leaves it (and the
+    shadow tables SQLite keeps for it) alone, but still sees an ordinary table of the same prefix."""
+    import sqlalchemy as sa
+    engine = sa.create_engine("sqlite://")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE VIRTUAL TABLE demo_fts USING fts5(title, body)")
+        conn.exec_driver_sql("CREATE TABLE demo_fts_notes (id INTEGER PRIMARY KEY)")  # not a shadow table
+        conn.exec_driver_sql("CREATE TABLE demo_other (id INTEGER PRIMARY KEY)")
+        virtual = migrations_support.virtual_tables(conn)
+    assert {"demo_fts", "demo_fts_data", "demo_fts_idx", "demo_fts_config"} <= virtual
+    assert not {"demo_other", "demo_fts_notes"} & virtual

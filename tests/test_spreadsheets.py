@@ -172,3 +172,25 @@ def test_refusals_are_in_chinese_for_chinese_users(app, tmp_path):
             check_xlsx(saved(tmp_path, with_sheet(sheet_rows=200_000)))
         with pytest.raises(SpreadsheetRefused, match="第 2 行含有无法识别的字节"):
             decode_text(b"a\n\xff\xfe\x00\x81\n")
+
+
+def test_an_upload_is_kept_as_utf8_csv_or_a_checked_workbook(tmp_path):
+    """store_file (the importers' shared upload step): kind by content, size limit, CSV as UTF-8."""
+    from datetime import datetime
+
+    from core.spreadsheets import cell_text, store_file
+    kind, path = store_file(io.BytesIO("类型,标题\n宣教,饮食\n".encode("gbk")), "a.csv", tmp_path, 1024)
+    assert kind == "csv" and path.read_text(encoding="utf-8") == "类型,标题\n宣教,饮食\n"
+    book = Workbook()
+    book.active.append(["a"])
+    data = io.BytesIO()
+    book.save(data)
+    (tmp_path / "x").mkdir()
+    assert store_file(io.BytesIO(data.getvalue()), "b.xlsx", tmp_path / "x", 1024 * 1024)[0] == "xlsx"
+    for content, name, reason in ((b"x" * 2000, "big.csv", "larger than"), (b"", "empty.csv", "empty"),
+                                  (b"%PDF", "a.pdf", "Upload an Excel"), (b"not zip", "c.xlsx", "not a readable")):
+        (tmp_path / name).mkdir(exist_ok=True)
+        with pytest.raises(SpreadsheetRefused, match=reason):
+            store_file(io.BytesIO(content), name, tmp_path / name, 1024 if name == "big.csv" else 1024 * 1024)
+    assert cell_text(13812345678.0) == "13812345678" and cell_text(datetime(2024, 5, 1)) == "2024-05-01"
+    assert cell_text("  ") is None

@@ -16,6 +16,10 @@ target_metadata = db.metadata
 
 
 def include_object(obj, name, type_, reflected, compare_to):
+    if type_ == "table" and reflected and compare_to is None:
+        from core.migrations_support import virtual_tables  # an FTS5 index is no model: never drop it
+        if name in virtual_tables(context.get_bind()):
+            return False
     prefix = config.attributes.get("hcrm_table_prefix")
     if prefix is None:
         return True

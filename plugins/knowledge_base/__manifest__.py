@@ -1,7 +1,7 @@
 {
     "name": "knowledge_base",
     "title": "医院知识库 Knowledge base",
-    "version": "0.1.0",
+    "version": "0.2.0",
     "summary": "Health education, advice, SMS texts and FAQ articles with Chinese full-text search.",
-    "depends": [],
+    "depends": ["patients", "followup"],
 }

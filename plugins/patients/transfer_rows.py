@@ -7,38 +7,29 @@ Each of those is read back as the text the user meant, or refused with a reason.
 """
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import zipfile
-from collections import ChainMap
-from datetime import date, datetime, time
+from datetime import date, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import current_app, has_app_context
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 
 from core.extensions import db
 from core.models import Department
-from core.spreadsheets import (
-    SheetLimits,
+from core.spreadsheets import (  # the generic part of keeping and reading an upload
+    EXACT_FLOAT_LIMIT,
     SpreadsheetRefused,
-    check_csv_lines,
-    check_ole,
-    check_xlsx,
-    decode_text,
+    cell_text,
     iter_rows,
     refuse_counts,
+    sheet_limits,
+    store_file,  # noqa: F401  (re-exported: transfer_services uses it from here)
 )
 from plugins.patients import services
 from plugins.patients.identity import IdentityError, parse_id_number
 from plugins.patients.models import Referrer, Region, Source
-
-CHUNK = 64 * 1024
-EXACT_FLOAT_LIMIT = 1e15  # Excel keeps 15 significant digits: larger numbers lost some
 
 TARGETS = {
     "ignore": _l("(ignore this column)"), "name": lazy_pgettext("person", "Name"), "gender": _l("Gender"),
@@ -113,50 +104,6 @@ def suggest_mapping(headers: list[str]) -> list[str]:
 
 
 # -- storing and reading the file ---------------------------------------------------------------
-def sheet_limits() -> SheetLimits:
-    """The deployment's import limits (``HCRM_IMPORT_*`` app settings or environment variables),
-    else the defaults."""
-    if not has_app_context():
-        return SheetLimits()
-    return SheetLimits.from_config(ChainMap(current_app.config, os.environ))
-
-
-def store_file(stream, filename: str, folder: Path, limit: int, *, too_large=UploadRefused) -> tuple[str, Path]:
-    """Copy the upload into ``folder`` (at most ``limit`` bytes) and return its kind ("xlsx" or
-    "csv") and path; CSV text is stored as UTF-8 whatever it came as. A workbook is checked
-    against the limits (core.spreadsheets) before anything parses it."""
-    suffix = Path(filename or "").suffix.lower()
-    if suffix not in (".xlsx", ".xlsm", ".csv", ".txt", ".xls"):
-        raise UploadRefused(_("Upload an Excel workbook (.xlsx) or a CSV file (.csv)."))
-    raw = folder / "upload.bin"
-    size = 0
-    with open(raw, "wb") as out:
-        while chunk := stream.read(CHUNK):
-            size += len(chunk)
-            if size > limit:
-                raise too_large(_("The file is larger than %(mb)d MB: split it into smaller files.",
-                                  mb=limit // (1024 * 1024)))
-            out.write(chunk)
-    if size == 0:
-        raise UploadRefused(_("The file is empty."))
-    check_ole(raw)
-    limits = sheet_limits()
-    if zipfile.is_zipfile(raw):
-        path = folder / "upload.xlsx"
-        shutil.move(raw, path)
-        check_xlsx(path, limits)
-        return "xlsx", path
-    if suffix in (".xlsx", ".xlsm", ".xls"):
-        raise UploadRefused(_("This file is not a readable Excel workbook (it is damaged or not an .xlsx "
-                              "file). Open it in Excel, save it as .xlsx and upload it again."))
-    text = decode_text(raw.read_bytes())
-    check_csv_lines(text, limits)
-    path = folder / "upload.csv"
-    path.write_text(text, encoding="utf-8")
-    raw.unlink()
-    return "csv", path
-
-
 def _raw_rows(path: Path, kind: str):
     """Every row of the first sheet (or the CSV) as a tuple of cell values, within the limits."""
     return iter_rows(path, kind, sheet_limits())
@@ -208,22 +155,6 @@ def iter_data_rows(path: Path, kind: str, width: int):
 
 
 # -- from cells to patient data ------------------------------------------------------------------
-def cell_text(value) -> str | None:
-    """A cell as the text a user sees in it."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, datetime):
-        return value.date().isoformat() if value.time() == time() else value.isoformat(" ", "minutes")
-    if isinstance(value, (date, time)):
-        return value.isoformat()
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and abs(value) < EXACT_FLOAT_LIMIT else format(value, ".15g")
-    text = str(value).strip()
-    return text or None
-
-
 def number_text(value) -> tuple[str, bool]:
     """An ID, phone or card number as typed, and whether it may have lost digits: Excel keeps a
     number typed into a number cell to 15 significant digits. Raises UploadRefused when the

@@ -1,6 +1,6 @@
 """The hooks the followup plugin publishes: SMS gateways, the typed hooks of its events
 (``followup.survey_recorded``, ``followup.round_marked_complaint``), plans requested by other
-plugins.
+plugins, satisfaction for other plugins' scores and content sources for the SMS and plan forms.
 
 A plugin implementing it must list ``followup`` in its manifest's ``depends``.
 """
@@ -68,3 +68,23 @@ class FollowupHooks:
         ``satisfaction`` (0–100: the mean of the patient's scale answers, 100 the best mark), one
         row per patient of ``hospital_id`` who answered a survey; use it as a subquery. Where
         followup is not live nobody answers (the caller treats satisfaction as unknown)."""
+    def followup_content_sources(self):
+        """Return a list of content sources this plugin offers (or None): texts a follow-up
+        agent inserts into an SMS, a bulk SMS, an SMS template or a follow-up plan or round.
+
+        Called for the current hospital's live plugins when one of those forms is shown (the
+        "insert from…" picker appears only when some source is offered) and when the picker
+        searches. A source is any object with
+
+        - ``name`` (str, unique, at most 32 characters, ``[a-z0-9_]``) and ``title`` (str, shown);
+        - ``search(q, *, departments, diagnoses, limit) -> list[dict]``: items for the words
+          ``q`` (may be empty), preferring those for the patient's ``departments`` (names) and
+          ``diagnoses`` (ICD-10 codes) — both empty lists without a patient. Each item is a dict
+          with ``id`` (int), ``title``, ``summary`` (str or None), ``text`` (what is inserted: a
+          short SMS text) and ``link`` (an absolute URL a patient may open, or None). Raise
+          ``ValueError`` with a message for the user for a search that cannot be run;
+        - ``used(item_id) -> dict | None``: the item was inserted (count it); returns the item
+          as ``search`` does, or None when it is gone.
+
+        Both run in the request's hospital scope and may read the database; they must not commit.
+        """

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -16,7 +16,7 @@ from core.models import Department
 from core.permissions import require
 from core.tenancy import get_or_404
 from plugins.followup.models import Plan, SmsMessage, SmsTemplate
-from plugins.followup.outreach import bulk, gateways, sms, sms_settings, sms_templates
+from plugins.followup.outreach import bulk, content, gateways, sms, sms_settings, sms_templates
 from plugins.followup.outreach.forms import (
     STATUS_LABELS,
     ComposeForm,
@@ -256,3 +256,34 @@ def settings():
             return redirect(url_for("followup_sms.settings"))
     return render_template("followup/outreach/sms_settings.html", form=form, missing=current.gateway not in available,
                            current=current), _status(200, form)
+
+
+# -- content sources (followup_content_sources): the "insert from…" picker ------------------------
+@bp.app_template_global("followup_content_sources")
+def content_source_titles() -> list[str]:
+    """Titles of the content sources live for the hospital: the forms show the picker when any."""
+    return [str(getattr(s, "title", name)) for name, s in content.sources().items()]
+
+
+@bp.route("/content")
+@require("followup.read")
+def content_search():
+    """Picker search (JSON): items of every live source for ``q``, for the patient ``patient_id``."""
+    patient_id = request.args.get("patient_id", type=int)
+    patient = get_or_404(Patient, patient_id) if patient_id else None
+    try:
+        items = content.search(request.args.get("q", ""), patient)
+    except ValueError as exc:
+        return jsonify(error=str(exc), items=[]), 400
+    return jsonify(items=items)
+
+
+@bp.route("/content/<source>/<int:item_id>", methods=["POST"])
+@require("followup.read")
+def content_used(source, item_id):
+    """The picker inserted an item: the source counts it and answers the item (JSON)."""
+    item = content.used(source, item_id)
+    if item is None:
+        abort(404)
+    db.session.commit()
+    return jsonify(item)

@@ -1,0 +1,46 @@
+"""The knowledge base as a content source of the follow-up centre (``followup_content_sources``):
+the picker on the SMS and follow-up forms searches the published articles, the patient's
+departments and diagnoses first, and inserts an article's SMS version or a link to its handout."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import url_for
+from flask_babel import gettext as _
+
+from core.extensions import db
+
+from . import search, services
+from .models import Article
+
+
+class KnowledgeBaseSource:
+    name = "knowledge_base"
+
+    @property
+    def title(self) -> str:
+        return _("Knowledge base")
+
+    def _item(self, article: Article) -> dict:
+        return {"id": article.id, "title": article.title, "summary": article.summary,
+                "text": article.sms_text or article.summary or article.title,
+                "link": url_for("knowledge_base.handout_page", article_id=article.id, _external=True)}
+
+    def search(self, q, *, departments, diagnoses, limit):
+        q = (q or "").strip()
+        if not q:
+            return [self._item(a) for a in services.matching_patient(departments, diagnoses, limit)]
+        try:
+            tokens = search.query_words(q)
+        except search.QueryRefused as exc:
+            raise ValueError(_("Type at least one word, letter or number to search for.")
+                             if str(exc) == "empty" else _("The search is too long.")) from None
+        rows = db.session.execute(services.list_select({"tokens": tokens}, editor=False).limit(limit)).scalars()
+        return [self._item(a) for a in rows]
+
+    def used(self, item_id):
+        article = db.session.execute(sa.select(Article).where(Article.id == item_id,
+                                                              Article.status == "published")).scalar_one_or_none()
+        if article is None:
+            return None
+        services.count(article, "sends")
+        return self._item(article)
