@@ -44,8 +44,10 @@ def _connections(name: str | None, *, enabled_only: bool):
 
 
 def _counts(run) -> str:
+    skipped = (f", {run.skipped} not read (empty cursor {run.mapping.cursor_column} or key {run.mapping.key_column})"
+               if run.skipped else "")
     return (f"{run.rows_read} read, {run.inserted} inserted, {run.updated} updated, {run.unchanged} unchanged, "
-            f"{run.quarantined} quarantined")
+            f"{run.quarantined} quarantined{skipped}")
 
 
 @his_cli.command("sync")
@@ -169,6 +171,9 @@ def preview_command(code, name, entity, limit):
             shown = ", ".join(f"{k}={v}" for k, v in row.values.items()) if row.values else ""
             click.echo(f"{row.key}: {shown}" + (f"\n    errors: {'; '.join(row.errors)}" if row.errors else ""))
         click.echo(f"{len(result.rows)} rows, {sum(1 for r in result.rows if r.errors)} with errors")
+        if result.skipped:
+            click.echo(f"{result.skipped} rows of the query have an empty cursor or key column: a sync never reads "
+                       "them (it cannot position them)")
 
 
 @his_cli.command("sources")

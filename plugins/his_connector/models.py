@@ -144,6 +144,9 @@ class Run(HospitalOwned, db.Model):
     unchanged = sa.Column(sa.Integer, nullable=False, default=0)
     quarantined = sa.Column(sa.Integer, nullable=False, default=0)
     batches = sa.Column(sa.Integer, nullable=False, default=0)
+    # Rows of the query with an empty cursor or key: they cannot be positioned, so no run reads
+    # them; counted once per run so the administrator learns how many (and why: SKIPPED_REASON).
+    skipped = sa.Column(sa.Integer, nullable=False, default=0, server_default="0")
     cursor_before = sa.Column(sa.Text, nullable=True)
     cursor_after = sa.Column(sa.Text, nullable=True)
     error = sa.Column(sa.Text, nullable=True)

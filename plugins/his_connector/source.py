@@ -254,6 +254,36 @@ def sample(connection, query: str, key_column: str, cursor_column: str, limit: i
         raise HisError(_m("The HIS refused the query: %(error)s", error=describe_error(exc))) from None
 
 
+def _unpositioned_statement(query: str, key_column: str, cursor_column: str):
+    cursor, key = sa.column(cursor_column), sa.column(key_column)
+    return sa.select(sa.func.count()).select_from(_wrapped(query)).where(sa.or_(cursor.is_(None), key.is_(None)))
+
+
+def count_unpositioned(conn, query: str, key_column: str, cursor_column: str, *, commit: bool = False) -> int:
+    """Rows of ``query`` whose cursor or key is NULL (never read: they cannot be positioned)."""
+    value = conn.execute(_unpositioned_statement(query, key_column, cursor_column)).scalar()
+    if commit:
+        conn.commit()
+    return int(value or 0)
+
+
+def preview_sample(connection, query: str, key_column: str, cursor_column: str, limit: int):
+    """(columns, the first rows a sync would read, how many rows it never reads for lack of a
+    cursor or key value) for a preview."""
+    cursor, key = sa.column(cursor_column), sa.column(key_column)
+    statement = (sa.select(sa.literal_column("*")).select_from(_wrapped(query))
+                 .where(cursor.isnot(None), key.isnot(None)).order_by(sa.column(cursor_column), sa.column(key_column)).limit(limit))
+    try:
+        with engine(connection).connect() as conn:
+            result = conn.execute(statement)
+            columns, rows = list(result.keys()), result.fetchall()
+            return columns, rows, count_unpositioned(conn, query, key_column, cursor_column)
+    except HisError:
+        raise
+    except Exception as exc:
+        raise HisError(_m("The HIS refused the query: %(error)s", error=describe_error(exc))) from None
+
+
 # -- positions ----------------------------------------------------------------------------------
 TYPE_NAMES = {datetime: "datetime", date: "date", int: "int", Decimal: "decimal", str: "str", float: "float"}
 
@@ -392,6 +422,11 @@ class Reader:
             self.conn.commit()  # end the read transaction between windows: no long-held snapshot
             if count < window:
                 return
+
+    def count_unpositioned(self) -> int:
+        """How many rows of the query have no cursor or no key value: they cannot be positioned
+        and are never read (one COUNT; the run log and the preview say how many)."""
+        return count_unpositioned(self.conn, self.query, self.key_column, self.cursor_column, commit=True)
 
     def count(self, position: Position | None, upper) -> int:
         """How many rows a run will read (for a progress bar): one COUNT over the index range."""

@@ -90,15 +90,17 @@ class Preview:
     columns: list[str]
     fields: list[str]
     rows: list[PreviewRow] = field(default_factory=list)
+    skipped: int = 0  # rows of the query without a cursor or key value: a sync never reads them
 
 
 def preview_rows(connection, entity: str, values: dict, *, limit: int, unmasked: bool = False) -> Preview:
     """Map the first ``limit`` rows; write nothing."""
-    columns, rows = source.sample(connection, values["query"], values["key_column"], values["cursor_column"], limit)
+    columns, rows, skipped = source.preview_sample(connection, values["query"], values["key_column"],
+                                                   values["cursor_column"], limit)
     mapper = field_maps.compile_mapper(entity, values["fields"], columns, values["key_column"],
                                        values["cursor_column"], to_local=_to_local(connection))
     sensitive = {"phone", "phone2", "id_number"}
-    preview = Preview(columns, list(mapper.columns))
+    preview = Preview(columns, list(mapper.columns), skipped=skipped)
     for row in rows:
         out, errors = mapper(row)
         raw = _raw(columns, row)
@@ -348,7 +350,7 @@ def _start_run(mapping: Mapping, *, full: bool, trigger: str, user) -> Run:
     position = None if full else _stored_position(mapping)
     run = Run(hospital_id=mapping.hospital_id, connection_id=mapping.connection_id, mapping_id=mapping.id,
               entity=mapping.entity, trigger=trigger, full=full, status="running", started_at=utcnow(),
-              rows_read=0, inserted=0, updated=0, unchanged=0, quarantined=0, batches=0,
+              rows_read=0, inserted=0, updated=0, unchanged=0, quarantined=0, batches=0, skipped=0,
               cursor_before=position.describe() if position else None, user_id=getattr(user, "id", None))
     run.cursor_after = run.cursor_before
     db.session.add(run)
@@ -375,6 +377,14 @@ def _add(run: Run, rows: int, counts: Counts, position: source.Position | None =
     run.updated_at = utcnow()  # the heartbeat (locks.py), in the batch's transaction
     if position is not None:
         run.cursor_after = position.describe()
+
+
+def _record_skipped(run_id: int, skipped: int) -> None:
+    """The rows this run cannot read (no cursor or key value), in the run log at once."""
+    if skipped:
+        db.session.execute(sa.update(Run).where(Run.id == run_id).values(skipped=skipped),
+                           execution_options={"synchronize_session": False})
+        db.session.commit()
 
 
 def _retry_policy() -> tuple[int, float]:
@@ -418,6 +428,7 @@ def run_mapping(mapping: Mapping, *, full: bool = False, trigger: str = "cli", u
             if not state["bounded"]:
                 sample = state["position"].cursor if state["position"] else reader.first_cursor()
                 state["upper"] = source.upper_bound(reader.clock(), sample, connection.safety_lag)
+                _record_skipped(run_id, reader.count_unpositioned())
                 state["bounded"] = True
                 if count:
                     state["total"] = reader.count(state["position"], state["upper"])
