@@ -126,6 +126,8 @@ def test_command(code, name):
             result = services.test_connection(connection)
             click.echo(f"{connection.name} ({source.display_url(connection)}): {'OK' if result.ok else 'FAILED'} — "
                        f"{result.message}", err=not result.ok)
+            for warning in result.warnings:
+                click.echo(f"  warning: {warning}", err=True)
             failed = failed or not result.ok
     if failed:
         raise click.ClickException("a connection test failed")

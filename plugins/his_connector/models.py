@@ -47,6 +47,8 @@ class Connection(HospitalOwned, db.Model):
     last_test_ok = sa.Column(sa.Boolean, nullable=True)
     # The outcome of the last test as {"msgid", "params"} JSON text: translated when shown.
     last_test_message = sa.Column(sa.Text, nullable=True)
+    # What the last test found odd though it passed (the HIS clock and the data disagree), same form.
+    last_test_warning = sa.Column(sa.Text, nullable=True)
     # The sync lock (see locks.py): the claiming run's token and when it was claimed.
     sync_token = sa.Column(sa.String(32), nullable=True)
     sync_claimed_at = sa.Column(sa.DateTime, nullable=True)

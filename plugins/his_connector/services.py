@@ -33,7 +33,7 @@ from plugins.his_connector.models import ENCODINGS, ENTITIES, Connection, Mappin
 
 __all__ = [
     "HisError", "create_connection", "update_connection", "delete_connection", "test_connection", "last_test_message",
-    "connection_password_state", "allowed_sources", "allowed_source", "source_problem", "entity_fields", "save_mapping", "preview", "reset_cursor", "sync",
+    "last_test_warning", "connection_password_state", "allowed_sources", "allowed_source", "source_problem", "entity_fields", "save_mapping", "preview", "reset_cursor", "sync",
     "sync_mapping", "due_connections", "list_runs", "last_run_summary", "list_quarantine",
     "resolve_quarantine", "retry_quarantine", "quarantine_row", "SyncBusy", "running_run", "run_state", "claim_sync",
     "release_sync",
@@ -195,6 +195,7 @@ def test_connection(connection: Connection, *, commit: bool = True) -> source.Te
     connection.last_test_at = utcnow()
     connection.last_test_ok = result.ok
     connection.last_test_message = stored(result.message)  # translated when shown: see last_test_message
+    connection.last_test_warning = stored(result.warnings[0]) if result.warnings else None
     if commit:
         db.session.commit()
     return result
@@ -203,6 +204,12 @@ def test_connection(connection: Connection, *, commit: bool = True) -> source.Te
 def last_test_message(connection: Connection) -> Message | None:
     """What the last test said, as a Message (``str()`` English, ``.translated()`` for pages)."""
     return from_stored(connection.last_test_message)
+
+
+def last_test_warning(connection: Connection) -> Message | None:
+    """What the last (passed) test found odd: the HIS clock and the newest cursor value disagree
+    by more than an hour (the connection's time zone is probably wrong)."""
+    return from_stored(connection.last_test_warning)
 
 
 # -- mappings -----------------------------------------------------------------------------------

@@ -26,8 +26,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -47,13 +47,17 @@ CHARSETS = {  # our encoding setting → each driver's name for it
     "postgresql": {"utf8": "UTF8", "gbk": "GBK", "gb18030": "GB18030"},
     "mssql": {"utf8": "UTF-8", "gbk": "GBK", "gb18030": "GB18030"},
 }
+# The HIS's clock in UTC, turned into the connection's zone (clock_of): a HIS server's session
+# zone (NOW()) often differs from the zone its applications write their naive times in.
 CLOCK_SQL = {
-    "mysql": "SELECT NOW(6)",
-    "postgresql": "SELECT LOCALTIMESTAMP",
-    "sqlite": "SELECT strftime('%Y-%m-%d %H:%M:%f', 'now', 'localtime')",
-    "oracle": "SELECT LOCALTIMESTAMP FROM DUAL",
-    "mssql": "SELECT SYSDATETIME()",
+    "mysql": "SELECT UTC_TIMESTAMP(6)",
+    "postgresql": "SELECT CURRENT_TIMESTAMP AT TIME ZONE 'UTC'",
+    "sqlite": "SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')",
+    "oracle": "SELECT SYS_EXTRACT_UTC(SYSTIMESTAMP) FROM DUAL",
+    "mssql": "SELECT SYSUTCDATETIME()",
 }
+CLOCK_TOLERANCE = timedelta(hours=1)  # "test connection" warns beyond it (see clock_warnings)
+ZONE_SPAN = timedelta(hours=14)  # no two zones are further apart: older data is a quiet HIS, not a wrong zone
 DRIVER_EXTRAS = {"pymysql": "PyMySQL", "oracledb": "oracledb", "pymssql": "pymssql", "psycopg2": "psycopg2-binary"}
 
 
@@ -197,6 +201,7 @@ class TestResult:
     message: Message
     server: str | None = None
     clock: object = None
+    warnings: list = field(default_factory=list)  # Messages: the HIS clock and the data disagree
 
 
 def test(connection) -> TestResult:
@@ -205,22 +210,78 @@ def test(connection) -> TestResult:
         with engine(connection).connect() as conn:
             family = _family(conn.dialect.name)
             server = conn.dialect.server_version_info
-            clock = clock_of(conn)
+            clock = clock_of(conn, connection.timezone)
+            warnings = clock_warnings(conn, connection, clock)
     except HisError as exc:
         return TestResult(False, exc.message)
     except Exception as exc:  # any driver error: say what it was, keep the password out
         return TestResult(False, _m("Cannot connect to %(url)s: %(error)s", url=display_url(connection),
                                     error=describe_error(exc)))
     version = ".".join(str(p) for p in server) if server else family
-    return TestResult(True, _m("Connected to %(family)s %(version)s (read-only); the HIS clock says %(clock)s.",
-                               family=family, version=version, clock=str(clock)), version, clock)
+    return TestResult(True, _m("Connected to %(family)s %(version)s (read-only); the HIS clock says %(clock)s "
+                               "(%(zone)s).", family=family, version=version, clock=str(clock),
+                               zone=connection.timezone), version, clock, warnings)
 
 
-def clock_of(conn) -> object:
-    """The HIS's own current time (naive local time), so the upper bound never depends on our
-    clock agreeing with theirs."""
+def as_datetime(value):
+    """A cursor or clock value as a datetime (PyMySQL hands DATETIMEs over as text), else None."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime.combine(value, datetime.min.time())
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def clock_of(conn, zone: str) -> datetime | None:
+    """The HIS's own current time as a naive local time of ``zone`` (the connection's: the zone
+    the HIS writes its timestamps in), so the upper bound never depends on our clock agreeing
+    with theirs, nor on the HIS server's session zone agreeing with its data's."""
     sql = CLOCK_SQL.get(_family(conn.dialect.name), "SELECT CURRENT_TIMESTAMP")
-    return conn.execute(sa.text(sql)).scalar()
+    moment = as_datetime(conn.execute(sa.text(sql)).scalar())
+    if moment is None:
+        return None
+    utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return utc.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+
+
+def clock_warnings(conn, connection, clock) -> list[Message]:
+    """Each enabled mapping whose newest cursor value is more than an hour ahead of the HIS clock
+    (read in the connection's zone), or more than an hour but less than a zone span behind it:
+    the zone is probably wrong, and rows would wait hours (or the safety lag would not hold)."""
+    problems = []
+    if not isinstance(clock, datetime):
+        return problems
+    for mapping in connection.mappings:
+        if not mapping.enabled:
+            continue
+        try:
+            newest = as_datetime(conn.execute(sa.select(sa.func.max(sa.column(mapping.cursor_column)))
+                                              .select_from(_wrapped(mapping.query))).scalar())
+        except sa.exc.DBAPIError:
+            conn.rollback()
+            continue  # a broken query is the mapping page's business
+        if newest is None:
+            continue
+        gap = newest - clock
+        if gap > CLOCK_TOLERANCE or -ZONE_SPAN < gap < -CLOCK_TOLERANCE:
+            params = dict(column=mapping.cursor_column, entity=mapping.entity, newest=newest.isoformat(sep=" "),
+                          hours=f"{abs(gap.total_seconds()) / 3600:.1f}", zone=connection.timezone,
+                          clock=clock.isoformat(sep=" ", timespec="seconds"))
+            if gap > timedelta(0):
+                problems.append(_m("The newest %(column)s of the %(entity)s query (%(newest)s) is %(hours)s hours "
+                                   "ahead of the HIS clock read in %(zone)s (%(clock)s): check the connection's "
+                                   "time zone — rows newer than the HIS clock minus the safety lag wait for a "
+                                   "later run.", **params))
+            else:
+                problems.append(_m("The newest %(column)s of the %(entity)s query (%(newest)s) is %(hours)s hours "
+                                   "behind the HIS clock read in %(zone)s (%(clock)s): if the HIS changed rows "
+                                   "within the hour, check the connection's time zone.", **params))
+    return problems
 
 
 def _wrapped(query: str):
@@ -363,7 +424,7 @@ class Reader:
             self.engine.dispose()
 
     def clock(self):
-        value = clock_of(self.conn)
+        value = clock_of(self.conn, self.connection.timezone)
         self.conn.commit()
         return value
 

@@ -89,6 +89,11 @@ def last_test_text(connection: Connection, *, english: bool = False) -> str:
     return scrub(str(message) if english else message.translated(), connection)
 
 
+def last_test_warning_text(connection: Connection) -> str:
+    message = services.last_test_warning(connection)
+    return scrub(message.translated(), connection) if message is not None else ""
+
+
 def failure_hint(connection: Connection) -> str | None:
     """What to check, in plain words, for a failed connection test."""
     lowered = last_test_text(connection, english=True).lower()
@@ -121,7 +126,7 @@ def his_helpers():
     return dict(ENTITY_LABELS=ENTITY_LABELS, STATUS_LABELS=STATUS_LABELS, TRIGGER_LABELS=TRIGGER_LABELS,
                 ENTITIES=ENTITIES, display_url=source.display_url, password_state=services.connection_password_state,
                 scrub=scrub, can=can, MANAGE=MANAGE, RUN=RUN, failure_hint=failure_hint,
-                last_test_text=last_test_text, source_problem=source_problem_text)
+                last_test_text=last_test_text, last_test_warning_text=last_test_warning_text, source_problem=source_problem_text)
 
 
 def source_problem_text(connection) -> str | None:
@@ -243,6 +248,8 @@ def connection_test(connection_id):
     text = message_text(result.message, connection)
     if result.ok:
         flash(_("Connection test passed: %(message)s", message=text), "success")
+        for warning in result.warnings:
+            flash(message_text(warning, connection), "warning")
     else:
         hint = failure_hint(connection)
         flash(_("Connection test failed: %(message)s", message=text) + (f" — {hint}" if hint else ""), "danger")
