@@ -5,12 +5,17 @@ Thin: every command resolves the hospital and its connections, then calls servic
 """
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+
 import click
 import sqlalchemy as sa
 from flask.cli import AppGroup
 
 from core.extensions import db
 from core.tenancy import hospital_scope
+from plugins.his_connector.models import ENTITIES
 
 his_cli = AppGroup("his", help="HIS connector: sync patients, visits and charges from the hospital's HIS.")
 
@@ -53,7 +58,7 @@ def _counts(run) -> str:
 @his_cli.command("sync")
 @click.option("--hospital", "code", required=True, help="Hospital code.")
 @click.option("--connection", "name", help="Connection name (default: every enabled connection).")
-@click.option("--entity", "entities", multiple=True, type=click.Choice(["patients", "visits", "charges"]),
+@click.option("--entity", "entities", multiple=True, type=click.Choice(list(ENTITIES)),
               help="Only this entity (repeatable; default: every enabled mapping).")
 @click.option("--full", is_flag=True, help="Read everything from the start (idempotent: unchanged rows are not written).")
 @click.option("--no-progress", is_flag=True, help="No progress bar (for cron logs).")
@@ -66,8 +71,10 @@ def sync_command(code, name, entities, full, no_progress, queued):
     if queued:
         return _queue_syncs(hospital, name, entities, full)
     failed = False
-    with hospital_scope(hospital):
+    with hospital_scope(hospital), _stop_on_interrupt() as stop:
         for connection in _connections(name, enabled_only=not name):
+            if stop.is_set():
+                break
             bars = {}
 
             def progress(run, rows, total, bars=bars):
@@ -81,7 +88,7 @@ def sync_command(code, name, entities, full, no_progress, queued):
                 bar.update(rows)
             try:
                 runs = services.sync(connection, entities=list(entities) or None, full=full, progress=progress,
-                                     count=not no_progress)
+                                     count=not no_progress, stop=stop)
             except services.HisError as exc:
                 raise click.ClickException(f"{connection.name}: {exc}") from None
             finally:
@@ -91,11 +98,37 @@ def sync_command(code, name, entities, full, no_progress, queued):
                 line = f"{connection.name}/{run.entity}: {run.status} — {_counts(run)}; cursor {run.cursor_after or '-'}"
                 if run.status == "ok":
                     click.echo(line)
+                elif run.status == "cancelled":
+                    click.echo(f"{line}\n  cancelled at a batch boundary: the next run goes on from this cursor",
+                               err=True)
                 else:
                     failed = True
                     click.echo(f"{line}\n  error: {run.error}", err=True)
+    if stop.is_set():
+        raise click.exceptions.Exit(130)
     if failed:
         raise click.ClickException("the sync failed; the next run resumes after the last committed batch")
+
+
+@contextlib.contextmanager
+def _stop_on_interrupt():
+    """Ctrl-C (SIGINT) asks the sync to stop at the next batch boundary (the run is marked
+    cancelled and the lock released); a second Ctrl-C interrupts at once."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop  # signals reach the main thread only
+        return
+
+    def interrupted(_signum, _frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        click.echo("\nstopping at the next batch boundary (Ctrl-C again to interrupt at once)…", err=True)
+    previous = signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _queue_syncs(hospital, name, entities, full) -> None:
@@ -157,7 +190,7 @@ def runs_command(code, name, limit):
 @his_cli.command("preview")
 @click.option("--hospital", "code", required=True, help="Hospital code.")
 @click.option("--connection", "name", required=True, help="Connection name.")
-@click.option("--entity", required=True, type=click.Choice(["patients", "visits", "charges"]))
+@click.option("--entity", required=True, type=click.Choice(list(ENTITIES)))
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 200))
 def preview_command(code, name, entity, limit):
     """Map the first rows of a saved mapping and show them with every mapping error; writes nothing."""
@@ -204,6 +237,8 @@ def sources_command(code):
 @click.option("--encoding", type=click.Choice(["utf8", "gbk", "gb18030"]))
 @click.option("--timezone", help="The HIS's time zone (IANA name).")
 @click.option("--schedule-minutes", help="Sync every N minutes ('' for by hand only).")
+@click.option("--unknown-diagnoses", type=click.Choice(["quarantine", "add"]),
+              help="A visit's diagnosis code missing from the disease catalogue: quarantine the visit, or add the code.")
 @click.option("--enabled/--disabled", default=None)
 def connect_command(code, name, **options):
     """Create or change a connection: pick a configured source and set the account. Where the

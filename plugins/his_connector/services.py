@@ -29,18 +29,18 @@ from plugins.his_connector import mapping as field_maps
 from plugins.his_connector import settings as his_settings
 from plugins.his_connector.errors import HisError, from_stored, stored
 from plugins.his_connector.locks import SyncBusy, run_state, running_run
-from plugins.his_connector.models import ENCODINGS, ENTITIES, Connection, Mapping, Quarantine, Run
+from plugins.his_connector.models import ENCODINGS, ENTITIES, UNKNOWN_DIAGNOSES, Connection, Mapping, Quarantine, Run
 
 __all__ = [
     "HisError", "create_connection", "update_connection", "delete_connection", "test_connection", "last_test_message",
-    "last_test_warning", "connection_password_state", "allowed_sources", "allowed_source", "source_problem", "entity_fields", "save_mapping", "preview", "reset_cursor", "sync",
+    "last_test_warning", "diseases_from_his", "connection_password_state", "allowed_sources", "allowed_source", "source_problem", "entity_fields", "save_mapping", "preview", "reset_cursor", "sync",
     "sync_mapping", "due_connections", "list_runs", "last_run_summary", "list_quarantine",
     "resolve_quarantine", "retry_quarantine", "quarantine_row", "SyncBusy", "running_run", "run_state", "claim_sync",
     "release_sync",
 ]
 
 CONNECTION_FIELDS = ("name", "source", "username", "password_env", "timezone", "encoding", "statement_timeout", "batch_size",
-                     "safety_lag", "schedule_minutes", "enabled")
+                     "safety_lag", "schedule_minutes", "unknown_diagnoses", "enabled")
 LIMITS = {"statement_timeout": (1, 86_400), "batch_size": (100, 100_000), "safety_lag": (0, 86_400),
           "schedule_minutes": (1, 10_080)}
 
@@ -96,6 +96,10 @@ def clean_connection(data: dict, current: Connection | None = None) -> dict:
             clean[field] = (value or "utf8").strip().lower().replace("-", "")
             if clean[field] not in ENCODINGS:
                 errors[field] = _m("The text encoding is UTF-8, GBK or GB18030.")
+        elif field == "unknown_diagnoses":
+            clean[field] = (value or "quarantine").strip().lower()
+            if clean[field] not in UNKNOWN_DIAGNOSES:
+                errors[field] = _m("Choose quarantine or add.")
         elif field == "enabled":  # a new connection is enabled unless the data says otherwise
             clean[field] = data.get(field, True) in (True, 1, "1", "true", "on", "yes")
         elif field in LIMITS:
@@ -206,6 +210,12 @@ def last_test_message(connection: Connection) -> Message | None:
     return from_stored(connection.last_test_message)
 
 
+def diseases_from_his(connection: Connection) -> int:
+    """How many entries of the disease catalogue this connection added from the HIS."""
+    from plugins.his_connector.diagnoses import from_his_count
+    return from_his_count(connection.id)
+
+
 def last_test_warning(connection: Connection) -> Message | None:
     """What the last (passed) test found odd: the HIS clock and the newest cursor value disagree
     by more than an hour (the connection's time zone is probably wrong)."""
@@ -228,7 +238,7 @@ def clean_mapping(connection: Connection, entity: str, data: dict, *, check_sour
     text), enabled. With ``check_source`` the query runs on the HIS wrapped in ``WHERE 1=0``
     and every named column must be among its columns. Raises HisError; writes nothing."""
     if entity not in ENTITIES:
-        raise HisError(_m("Unknown entity '%(entity)s' (patients, visits or charges).", entity=entity))
+        raise HisError(_m("Unknown entity '%(entity)s' (diseases, patients, visits or charges).", entity=entity))
     errors: dict = {}
     query, problem = source.clean_query(data.get("query"))
     if problem:
@@ -313,7 +323,7 @@ def preview(connection: Connection, entity: str, data: dict | None = None, *, li
 
 # -- syncing ------------------------------------------------------------------------------------
 def sync(connection: Connection, *, entities=None, full: bool = False, trigger: str = "cli", user=None,
-         progress=None, count: bool = False, lock_token: str | None = None) -> list[Run]:
+         progress=None, count: bool = False, lock_token: str | None = None, stop=None) -> list[Run]:
     """Sync the connection's enabled mappings (or only ``entities``) in the order patients →
     visits → charges, each into its own Run. ``full`` reads from the start (still idempotent).
     ``progress(run, batch_rows, total)`` is called after each committed batch; ``total`` is the
@@ -323,12 +333,15 @@ def sync(connection: Connection, *, entities=None, full: bool = False, trigger: 
 
     One sync per connection at a time: the connection's lock (locks.py) is held for the whole
     sync — taken here, or handed over as ``lock_token`` by a caller that claimed it already —
-    and a sync already running raises ``SyncBusy`` (a HisError naming that run)."""
+    and a sync already running raises ``SyncBusy`` (a HisError naming that run). ``stop`` (a
+    threading.Event) set meanwhile ends the sync at the next batch boundary: that run is
+    ``cancelled``, the following mappings are not run, the lock is released."""
     from plugins.his_connector.sync import run_mapping
     wanted = [e for e in ENTITIES if entities is None or e in entities]
     unknown = sorted(set(entities or ()) - set(ENTITIES))
     if unknown:
-        raise HisError(_m("Unknown entity '%(entity)s' (patients, visits or charges).", entity=", ".join(unknown)))
+        raise HisError(_m("Unknown entity '%(entity)s' (diseases, patients, visits or charges).",
+                          entity=", ".join(unknown)))
     mappings = [m for e in wanted if (m := _mapping_for(connection, e)) is not None and m.enabled]
     if not mappings:
         raise HisError(_m("Connection '%(name)s' has no enabled mapping for %(entities)s.", name=connection.name,
@@ -336,7 +349,8 @@ def sync(connection: Connection, *, entities=None, full: bool = False, trigger: 
     runs = []
     with locks.holding(connection, lock_token):
         for mapping in mappings:
-            run = run_mapping(mapping, full=full, trigger=trigger, user=user, progress=progress, count=count)
+            run = run_mapping(mapping, full=full, trigger=trigger, user=user, progress=progress, count=count,
+                              stop=stop)
             runs.append(run)
             if run.status != "ok":
                 break

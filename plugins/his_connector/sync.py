@@ -36,7 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from core import clock
 from core.extensions import db
 from core.models import utcnow
-from plugins.his_connector import locks, source
+from plugins.his_connector import diagnoses, locks, source
 from plugins.his_connector import mapping as field_maps
 from plugins.his_connector.models import Charge, Mapping, Quarantine, Run
 from plugins.patients import bulk
@@ -147,6 +147,9 @@ class BatchWriter:
         self.mapper = field_maps.compile_mapper(mapping.entity, mapping.fields, columns, mapping.key_column,
                                                 mapping.cursor_column, to_local=_to_local(connection))
         self.charges_mapped = any(m.entity == "charges" and m.enabled for m in connection.mappings)
+        columns_out = self.mapper.columns
+        self.diagnoses_index = columns_out.index("diagnoses") if "diagnoses" in columns_out else None
+        self.connection_id, self.add_unknown = connection.id, connection.unknown_diagnoses == "add"
         self.open_quarantine = db.session.execute(
             sa.select(Quarantine.id).where(Quarantine.mapping_id == mapping.id,
                                            Quarantine.resolved.is_(False)).limit(1)).first() is not None
@@ -168,12 +171,25 @@ class BatchWriter:
     def write(self, prepared: Prepared) -> Counts:
         """Write a prepared batch in the current transaction (the caller commits)."""
         counts, bad = Counts(), list(prepared.bad)
-        result = self._upsert(prepared.good)
+        good, columns, wanted, known = prepared.good, self.mapper.columns, None, None
+        if self.diagnoses_index is not None:
+            good, columns, wanted, known, refused = self._split_diagnoses(good)
+            bad += refused
+        result = self._upsert(good, columns)
         if result.missing:
             reason = _("the patient is not in the CRM (not synced yet, or quarantined)") if self.entity == "visits" \
                 else _("the referenced record is not in the CRM")
             bad += [(key, raw, reason) for key, raw in self._source_rows(result.missing)]
         counts.inserted, counts.updated, counts.unchanged = len(result.inserted), len(result.updated), result.unchanged
+        if self.entity == "visits":
+            written = set(result.written)
+            if wanted:
+                # a visit whose only change is its diagnoses was "unchanged" for the upsert
+                more = diagnoses.write(self.hospital_id, wanted, known) - written
+                counts.updated, counts.unchanged = counts.updated + len(more), counts.unchanged - len(more)
+                written |= more
+            if written:  # after the diagnoses: the follow-up rules match on them
+                announce_visits(sorted(written), hospital_id=self.hospital_id)
         if bad:
             self._quarantine(bad)
             counts.quarantined = len({key for key, _raw, _reason in bad})
@@ -193,14 +209,41 @@ class BatchWriter:
                 found.update((_key_text(row[key_index]), _raw(columns, row)) for row in rows)
         return [(key, found.get(key, {self.key_column: key})) for key in keys]
 
-    def _upsert(self, good: list[tuple]) -> bulk.UpsertResult:
-        columns = self.mapper.columns
+    def _split_diagnoses(self, good: list[tuple]):
+        """Take the diagnoses out of the visit rows: (rows, their columns, {key: diagnoses},
+        the catalogue's {code: (id, name)}, rows refused for a code the catalogue lacks)."""
+        at = self.diagnoses_index
+        wanted = {row[0]: row[at] for row in good}
+        codes = {code for pairs in wanted.values() for code, _name in pairs}
+        known = diagnoses.catalogue(self.hospital_id, codes)
+        unknown = codes - set(known)
+        refused = []
+        if unknown and self.add_unknown:
+            names = {}
+            for pairs in wanted.values():
+                for code, name in pairs:
+                    if code in unknown and not names.get(code):
+                        names[code] = name
+            known.update(diagnoses.add_from_his(self.hospital_id, self.connection_id, names))
+        elif unknown:
+            blocked = {key: sorted(c for c, _n in pairs if c in unknown) for key, pairs in wanted.items()
+                       if any(c in unknown for c, _n in pairs)}
+            raw = dict(self._source_rows(sorted(blocked)))
+            refused = [(key, raw[key], _("diagnosis code(s) %(codes)s not in the disease catalogue (load the HIS's "
+                                         "ICD dictionary, or let this connection add missing codes)",
+                                         codes=", ".join(codes_))) for key, codes_ in blocked.items()]
+            good = [row for row in good if row[0] not in blocked]
+            wanted = {key: pairs for key, pairs in wanted.items() if key not in blocked}
+        columns = [c for n, c in enumerate(self.mapper.columns) if n != at]
+        return [row[:at] + row[at + 1:] for row in good], columns, wanted, known, refused
+
+    def _upsert(self, good: list[tuple], columns: list[str]) -> bulk.UpsertResult:
+        if self.entity == "diseases":
+            return diagnoses.upsert_dictionary(self.hospital_id, self.connection_id, columns, good)
         if self.entity == "patients":
             return bulk.upsert_patients(self.hospital_id, columns, good)
         if self.entity == "visits":
             result = bulk.upsert_visits(self.hospital_id, columns, good)
-            if result.written:
-                announce_visits(result.written, hospital_id=self.hospital_id)
             if self.charges_mapped and result.inserted:
                 self._recompute_spending({row[0] for row in good})
             return result
@@ -358,10 +401,15 @@ def _start_run(mapping: Mapping, *, full: bool, trigger: str, user) -> Run:
     return run
 
 
+class Cancelled(Exception):
+    """The sync was asked to stop (Ctrl-C in ``hcrm his sync``): it stops at a batch boundary."""
+
+
 def _finish(run_id: int, error: BaseException | None) -> Run:
     run = db.session.execute(sa.select(Run).where(Run.id == run_id)).scalar_one()
-    run.status = "failed" if error else "ok"
-    run.error = source.describe_error(error) if error else None
+    cancelled = isinstance(error, Cancelled)
+    run.status = "cancelled" if cancelled else ("failed" if error else "ok")
+    run.error = None if cancelled or error is None else source.describe_error(error)
     run.finished_at = run.updated_at = utcnow()
     db.session.commit()
     return run
@@ -415,9 +463,10 @@ def _with_reconnect(work: Callable[[], None], label: str, run_id: int) -> None:
 
 
 def run_mapping(mapping: Mapping, *, full: bool = False, trigger: str = "cli", user=None, progress=None,
-                count: bool = False) -> Run:
+                count: bool = False, stop: threading.Event | None = None) -> Run:
     """Sync one mapping into a new Run (see services.sync). Never raises for a failed sync: the
-    Run says ``failed`` with the error; what was committed before stays, cursor included."""
+    Run says ``failed`` with the error; what was committed before stays, cursor included. When
+    ``stop`` is set the run ends at the next batch boundary as ``cancelled``."""
     run = _start_run(mapping, full=full, trigger=trigger, user=user)
     run_id, connection = run.id, mapping.connection
     state = {"position": None if full else _stored_position(mapping), "upper": None, "bounded": False,
@@ -439,7 +488,11 @@ def run_mapping(mapping: Mapping, *, full: bool = False, trigger: str = "cli", u
                                                window_batches), state["writer"].prepare)
             try:
                 for prepared in prefetch:
+                    if stop is not None and stop.is_set():
+                        raise Cancelled()
                     write_batch(prepared)
+                    if stop is not None and stop.is_set():
+                        raise Cancelled()
             finally:
                 prefetch.close()
 
@@ -457,9 +510,14 @@ def run_mapping(mapping: Mapping, *, full: bool = False, trigger: str = "cli", u
     error = None
     try:
         _with_reconnect(work, f"{connection.name}/{mapping.entity}", run_id)
+    except Cancelled as exc:
+        db.session.rollback()
+        log.info("HIS sync %s/%s cancelled at a batch boundary", connection.name, mapping.entity)
+        error = exc
     except Exception as exc:  # recorded on the run; the caller decides what a failure means
         db.session.rollback()
-        log.exception("HIS sync %s/%s failed", connection.name, mapping.entity)
+        log.warning("HIS sync %s/%s failed: %s", connection.name, mapping.entity, source.describe_error(exc),
+                    exc_info=log.isEnabledFor(logging.DEBUG))
         error = exc
     return _finish(run_id, error)
 

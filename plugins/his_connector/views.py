@@ -265,7 +265,8 @@ def connection(connection_id):
     mappings = {m.entity: m for m in connection.mappings}
     recent = services.list_runs(connection, limit=10)
     return render_template("his_connector/connection.html", connection=connection, mappings=mappings,
-                           runs=recent, running=running_run(connection))
+                           runs=recent, running=running_run(connection),
+                           diseases_from_his=services.diseases_from_his(connection))
 
 
 # -- mappings -----------------------------------------------------------------------------------

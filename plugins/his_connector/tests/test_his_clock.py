@@ -49,5 +49,6 @@ def test_connection_test_warns_when_the_his_clock_and_the_newest_cursor_disagree
         result = app.test_cli_runner().invoke(his_cli, ["test", "--hospital", "A"])
         assert "warning: The newest GXSJ of the patients query" in result.output
     login(client, "a_admin")
+    client.post("/language", data={"locale": "en"})
     page = client.get(f"/his_connector/connections/{connection_id}").get_data(as_text=True)
     assert 'id="test-warning"' in page and "GXSJ" in page

@@ -25,6 +25,7 @@ def test_rows_with_an_empty_cursor_are_counted_with_the_reason(app, client, hosp
             preview = services.preview(connection, "patients")
             assert preview.skipped == 2 and [r.key for r in preview.rows] == ["P1"]
     login(client, "a_admin")
+    client.post("/language", data={"locale": "en"})
     page = client.get(f"/his_connector/runs/{run['id']}").get_data(as_text=True)
     assert "2 rows were not read" in page and "GXSJ" in page
     listed = client.get("/his_connector/runs").get_data(as_text=True)
