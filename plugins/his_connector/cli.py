@@ -259,3 +259,32 @@ def connect_command(code, name, **options):
         click.echo(f"connection '{connection.name}' {'updated' if existing else 'created'}: source "
                    f"{connection.source}, user {connection.username or '-'}, password variable "
                    f"{connection.password_env or '-'}")
+
+
+@his_cli.command("departments")
+@click.option("--hospital", "code", required=True, help="Hospital code.")
+@click.option("--connection", "name", required=True, help="Connection name.")
+@click.option("--query", help="The HIS's department code table, e.g. \"SELECT KSDM, KSMC FROM GY_KSDM\" (code, name).")
+@click.option("--from-mapping", "entity", type=click.Choice(["patients", "visits"]), default="visits", show_default=True,
+              help="Without --query: the distinct department codes of this mapping's rows.")
+@click.option("--apply", "apply_", is_flag=True, help="Create the missing departments and map the codes (else: preview).")
+def departments_command(code, name, query, entity, apply_):
+    """Import the HIS's departments: preview (default), then --apply to create the missing ones and
+    write the HIS code → our code table into the patients and visits mappings."""
+    from plugins.his_connector import services
+    hospital = _hospital(code)
+    with hospital_scope(hospital):
+        connection = _connections(name, enabled_only=False)[0]
+        try:
+            found = services.department_preview(connection, query=query, entity=entity)
+        except services.HisError as exc:
+            raise click.ClickException(str(exc)) from None
+        words = {"mapped": "already in the code table", "exists": "same code here", "name": "same name here", "create": "to create", "invalid":
+                 "skipped: a CRM code is 1-32 letters, digits, '_' or '-'"}
+        for candidate in found:
+            click.echo(f"{candidate.his_code}\t{candidate.his_name}\t→ {candidate.ours or '-'} ({words[candidate.action]})")
+        if not apply_:
+            click.echo(f"{len(found)} HIS departments; nothing written (add --apply)")
+            return
+        done = services.import_departments(connection, query=query, entity=entity)
+        click.echo(f"{done['created']} departments created, {done['mapped']} HIS codes mapped")

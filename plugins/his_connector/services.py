@@ -321,6 +321,25 @@ def preview(connection: Connection, entity: str, data: dict | None = None, *, li
     return preview_rows(connection, entity, values, limit=max(1, min(int(limit), 200)), unmasked=unmasked)
 
 
+# -- departments from the HIS ---------------------------------------------------------------------
+def department_preview(connection: Connection, *, query: str | None = None, entity: str = "visits"):
+    """What importing the HIS's departments would do (departments.Candidate per HIS code: its
+    name, our code, and ``exists`` / ``name`` / ``create`` / ``invalid``), from the HIS's
+    code table (``query``: ``SELECT code, name FROM …``) or the distinct department codes of
+    the ``entity`` mapping's rows. Writes nothing."""
+    from plugins.his_connector import departments
+    return departments.candidates(connection, query=query, entity=entity)
+
+
+def import_departments(connection: Connection, *, query: str | None = None, entity: str = "visits",
+                       commit: bool = True) -> dict:
+    """Create the departments the CRM lacks and map the HIS codes in the patients and visits
+    mappings' department code tables, in one transaction (see department_preview)."""
+    from plugins.his_connector import departments
+    return departments.apply(connection, departments.candidates(connection, query=query, entity=entity),
+                             commit=commit)
+
+
 # -- syncing ------------------------------------------------------------------------------------
 def sync(connection: Connection, *, entities=None, full: bool = False, trigger: str = "cli", user=None,
          progress=None, count: bool = False, lock_token: str | None = None, stop=None) -> list[Run]:

@@ -315,6 +315,30 @@ def sample(connection, query: str, key_column: str, cursor_column: str, limit: i
         raise HisError(_m("The HIS refused the query: %(error)s", error=describe_error(exc))) from None
 
 
+def run_select(connection, statement) -> list:
+    """The rows of a SELECT built on the HIS (e.g. a code table): HisError when refused."""
+    try:
+        with engine(connection).connect() as conn:
+            return conn.execute(statement).fetchall()
+    except HisError:
+        raise
+    except Exception as exc:
+        raise HisError(_m("The HIS refused the query: %(error)s", error=describe_error(exc))) from None
+
+
+def first_rows(connection, query: str, limit: int) -> tuple[list[str], list]:
+    """(columns, the first ``limit`` rows) of an administrator's SELECT, e.g. a code table."""
+    statement = sa.select(sa.literal_column("*")).select_from(_wrapped(query)).limit(limit)
+    try:
+        with engine(connection).connect() as conn:
+            result = conn.execute(statement)
+            return list(result.keys()), result.fetchall()
+    except HisError:
+        raise
+    except Exception as exc:
+        raise HisError(_m("The HIS refused the query: %(error)s", error=describe_error(exc))) from None
+
+
 def _unpositioned_statement(query: str, key_column: str, cursor_column: str):
     cursor, key = sa.column(cursor_column), sa.column(key_column)
     return sa.select(sa.func.count()).select_from(_wrapped(query)).where(sa.or_(cursor.is_(None), key.is_(None)))
