@@ -13,6 +13,7 @@ import click
 import sqlalchemy as sa
 from flask.cli import AppGroup
 
+from core import clock
 from core.extensions import db
 from core.tenancy import hospital_scope
 from plugins.his_connector.models import ENTITIES
@@ -171,7 +172,7 @@ def test_command(code, name):
 @click.option("--connection", "name", help="Only this connection.")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
 def runs_command(code, name, limit):
-    """The run log, newest first."""
+    """The run log, newest first (times in the hospitals' zone)."""
     from plugins.his_connector import services
     hospital = _hospital(code)
     with hospital_scope(hospital):
@@ -181,7 +182,7 @@ def runs_command(code, name, limit):
             click.echo("no runs yet")
         for run in runs:
             took = f"{(run.finished_at - run.started_at).total_seconds():.1f}s" if run.finished_at else "-"
-            click.echo(f"#{run.id} {run.started_at:%Y-%m-%d %H:%M:%S} {run.connection.name}/{run.entity} "
+            click.echo(f"#{run.id} {clock.utc_to_local(run.started_at):%Y-%m-%d %H:%M:%S} {run.connection.name}/{run.entity} "
                        f"{run.trigger}{' full' if run.full else ''} {run.status} {took}: {_counts(run)}; "
                        f"cursor {run.cursor_before or '-'} → {run.cursor_after or '-'}"
                        + (f"\n    error: {run.error}" if run.error else ""))

@@ -148,6 +148,23 @@ def _mysql_conversions() -> dict:
     return {**conversions, FIELD_TYPE.DATETIME: through, FIELD_TYPE.TIMESTAMP: through, FIELD_TYPE.DATE: through}
 
 
+def _quiet_sscursor():
+    """PyMySQL's server-side cursor, but closing one whose connection died (the HIS went away,
+    we reconnect) does nothing instead of raising AttributeError from the dead socket — which
+    the garbage collector printed as "Exception ignored in SSCursor.close"."""
+    import pymysql
+
+    class QuietSSCursor(pymysql.cursors.SSCursor):
+        def close(self):
+            try:
+                super().close()
+            except (AttributeError, OSError, pymysql.err.Error):
+                self.connection = None
+
+        __del__ = close  # PyMySQL binds its own close as the finalizer
+    return QuietSSCursor
+
+
 def engine(connection) -> sa.Engine:
     """An engine for the HIS, with no pool: a sync holds one connection; tests and previews
     open and close theirs."""
@@ -171,6 +188,8 @@ def engine(connection) -> sa.Engine:
         raise HisError(_m("The database driver %(driver)s is not installed: pip install %(package)s",
                           driver=exc.name, package=DRIVER_EXTRAS.get(exc.name, exc.name))) from None
     event.listen(created, "connect", _session_setup(family, timeout))
+    if family == "mysql" and url.get_driver_name() == "pymysql" and created.dialect.supports_server_side_cursors:
+        created.dialect._sscursor = _quiet_sscursor()  # after the property above, which sets PyMySQL's
     return created
 
 
