@@ -159,6 +159,9 @@ def _quiet_sscursor():
             try:
                 super().close()
             except (AttributeError, OSError, pymysql.err.Error):
+                if self._result is not None:  # its own finalizer would read the dead socket too
+                    self._result.unbuffered_active = False
+                    self._result.connection = None
                 self.connection = None
 
         __del__ = close  # PyMySQL binds its own close as the finalizer

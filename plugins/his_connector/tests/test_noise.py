@@ -38,6 +38,8 @@ def test_a_streaming_read_cut_by_the_his_leaves_no_exception_ignored(app, hospit
                 gc.collect()
                 raw.invalidate()
                 engine.dispose()
+                del raw, engine
+                gc.collect()
     finally:
         sys.unraisablehook = previous
     assert [f"{u.exc_type.__name__}: {u.exc_value} in {u.object!r}" for u in ignored] == []
