@@ -518,8 +518,9 @@ def _finish_disease(columns: list[str], known) -> Callable:
 
 
 def _finish_visit(columns: list[str], known) -> Callable:
-    """Kind defaults to outpatient and status as for a visit recorded by hand; the visit time is
-    required and a discharge cannot precede it."""
+    """Kind defaults to outpatient; a status the HIS does not give is derived (a discharge time:
+    discharged; an inpatient without one: admitted; else completed); the visit time is required
+    and a discharge cannot precede it."""
     for derived in ("kind", "status"):
         if derived not in columns:
             columns.append(derived)
@@ -528,9 +529,11 @@ def _finish_visit(columns: list[str], known) -> Callable:
 
     def finish(values, errors):
         values["kind"] = values.get("kind") or "outpatient"
-        if not values.get("status"):
-            admitted = values["kind"] == "inpatient" and not values.get("discharge_at")
-            values["status"] = "admitted" if admitted else "completed"
+        if not values.get("status"):  # the HIS has none: derived, no CASE needed in the query
+            if values.get("discharge_at"):
+                values["status"] = "discharged"
+            else:
+                values["status"] = "admitted" if values["kind"] == "inpatient" else "completed"
         visit_at, discharge_at = values.get("visit_at"), values.get("discharge_at")
         if visit_at is not None and visit_at > horizon:
             errors.append(_("The visit time is in the future."))

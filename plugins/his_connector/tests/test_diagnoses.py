@@ -127,3 +127,17 @@ def test_the_his_icd_dictionary_loads_the_disease_catalogue_in_one_sync(app, hos
         assert [r["rows_read"] for r in sync(hospital["a"], connection_id)] == [0, 0, 0]
         full = sync(hospital["a"], connection_id, entities=["diseases"], full=True)[0]
         assert (full["rows_read"], full["unchanged"]) == (3, 3)
+
+
+def test_a_visit_status_the_his_does_not_give_is_derived(app, hospital, his):
+    his.patient("P1", "张三")
+    his.tick()
+    his.visit(1, "P1", JZLX="2", CYSJ=None)
+    his.visit(2, "P1", JZLX="2", CYSJ="2025-05-25 10:00:00")
+    his.visit(3, "P1", JZLX="1", CYSJ=None)
+    fields = {k: v for k, v in FIELDS.items() if k not in ("status", "diagnoses")}
+    with app.app_context():
+        sync(hospital["a"], connect(his, hospital["a"], visit_fields=fields, safety_lag=0))
+        with hospital_scope(hospital["a"]):
+            statuses = dict(db.session.execute(sa.select(Visit.external_id, Visit.status)).all())
+    assert statuses == {"1": "admitted", "2": "discharged", "3": "completed"}
