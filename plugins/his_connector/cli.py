@@ -289,3 +289,46 @@ def departments_command(code, name, query, entity, apply_):
             return
         done = services.import_departments(connection, query=query, entity=entity)
         click.echo(f"{done['created']} departments created, {done['mapped']} HIS codes mapped")
+
+
+@his_cli.command("export")
+@click.option("--hospital", "code", required=True, help="Hospital code.")
+@click.option("--connection", "name", required=True, help="Connection name.")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Write to this file (default: stdout).")
+def export_command(code, name, output):
+    """A connection and its mappings as YAML (no secrets: the password variable's name only, the
+    source by its name), to review, keep in version control, or import for another hospital."""
+    from plugins.his_connector import services
+    hospital = _hospital(code)
+    with hospital_scope(hospital):
+        text = services.export_connection(_connections(name, enabled_only=False)[0])
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        click.echo(f"connection '{name}' written to {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@his_cli.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--hospital", "code", required=True, help="Hospital code (the connection is created or updated there).")
+@click.option("--name", help="Connection name (default: the file's).")
+@click.option("--source", help="A HIS source of config.yaml for this hospital (default: the file's).")
+@click.option("--username", help="The HIS account's user name.")
+@click.option("--password-env", help="The environment variable holding its password: HCRM_HIS_PASSWORD_….")
+def import_command(file, code, name, source, username, password_env):
+    """Create (or update) a connection and its mappings from `hcrm his export`. Everything is
+    checked first — the source, the settings, each mapping's query on the HIS — and nothing is
+    written unless all of it is valid."""
+    from plugins.his_connector import services
+    hospital = _hospital(code)
+    overrides = {"name": name, "source": source, "username": username, "password_env": password_env}
+    with hospital_scope(hospital):
+        try:
+            connection = services.import_connection(file.read(), overrides=overrides)
+        except services.HisError as exc:
+            details = "; ".join(f"{field}: {message}" for field, message in exc.errors.items())
+            raise click.ClickException(f"{exc}{' — ' + details if details else ''} (nothing was written)") from None
+        click.echo(f"connection '{connection.name}' imported with mappings "
+                   f"{', '.join(m.entity for m in connection.mappings) or '-'} (source {connection.source})")

@@ -33,7 +33,7 @@ from plugins.his_connector.models import ENCODINGS, ENTITIES, UNKNOWN_DIAGNOSES,
 
 __all__ = [
     "HisError", "create_connection", "update_connection", "delete_connection", "test_connection", "last_test_message",
-    "last_test_warning", "diseases_from_his", "connection_password_state", "allowed_sources", "allowed_source", "source_problem", "entity_fields", "save_mapping", "preview", "reset_cursor", "sync",
+    "last_test_warning", "diseases_from_his", "list_connections", "export_connection", "import_connection", "department_preview", "import_departments", "connection_password_state", "allowed_sources", "allowed_source", "source_problem", "entity_fields", "save_mapping", "preview", "reset_cursor", "sync",
     "sync_mapping", "due_connections", "list_runs", "last_run_summary", "list_quarantine",
     "resolve_quarantine", "retry_quarantine", "quarantine_row", "SyncBusy", "running_run", "run_state", "claim_sync",
     "release_sync",
@@ -125,6 +125,24 @@ def clean_connection(data: dict, current: Connection | None = None) -> dict:
     if errors:
         raise HisError(_m("The connection settings are not valid."), errors=errors)
     return clean
+
+
+def list_connections() -> list[Connection]:
+    """The current hospital's connections by name."""
+    return db.session.execute(sa.select(Connection).order_by(Connection.name)).scalars().all()
+
+
+def export_connection(connection: Connection) -> str:
+    """The connection and its mappings as YAML, without secrets (see transfer.py)."""
+    from plugins.his_connector.transfer import export_connection as export
+    return export(connection)
+
+
+def import_connection(text: str, *, overrides: dict | None = None) -> Connection:
+    """Create or update a connection and its mappings from an export, validating everything
+    before writing anything (see transfer.py). Raises HisError."""
+    from plugins.his_connector.transfer import import_connection as load
+    return load(text, overrides=overrides)
 
 
 def _hospital_code(current: Connection | None) -> str | None:
