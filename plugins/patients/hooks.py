@@ -30,3 +30,11 @@ class PatientsHooks:
         with set-based statements rather than a query per visit. The same visit may arrive again
         (edited, discharged later, replayed by a sync): the reaction must be idempotent per
         visit. The follow-up plugin plans calls from it. Return None."""
+
+    @hookspec
+    def patients_visits_backfill(self, hospital_id, since, report):
+        """An importer loaded past visits (e.g. a HIS's first sync of years of history) and the
+        hospital's administrator asks every plugin to apply to the visits since ``since`` (a
+        date) what it applies to newly recorded ones (the follow-up plugin: its active rules).
+        Append a short text saying what was done to ``report`` (a list). Idempotent: asking twice
+        does nothing more. Return None."""
