@@ -33,7 +33,7 @@ from plugins.his_connector.models import ENCODINGS, ENTITIES, UNKNOWN_DIAGNOSES,
 
 __all__ = [
     "HisError", "create_connection", "update_connection", "delete_connection", "test_connection", "last_test_message",
-    "last_test_warning", "diseases_from_his", "list_connections", "export_connection", "import_connection", "department_preview", "import_departments", "connection_password_state", "allowed_sources", "allowed_source", "source_problem", "entity_fields", "save_mapping", "preview", "reset_cursor", "sync",
+    "last_test_warning", "diseases_from_his", "list_connections", "export_connection", "import_connection", "department_preview", "import_departments", "history_loaded", "apply_to_history", "connection_password_state", "allowed_sources", "allowed_source", "source_problem", "entity_fields", "save_mapping", "preview", "reset_cursor", "sync",
     "sync_mapping", "due_connections", "list_runs", "last_run_summary", "list_quarantine",
     "resolve_quarantine", "retry_quarantine", "quarantine_row", "SyncBusy", "running_run", "run_state", "claim_sync",
     "release_sync",
@@ -337,6 +337,38 @@ def preview(connection: Connection, entity: str, data: dict | None = None, *, li
     else:
         values = clean_mapping(connection, entity, data)
     return preview_rows(connection, entity, values, limit=max(1, min(int(limit), 200)), unmasked=unmasked)
+
+
+# -- history ------------------------------------------------------------------------------------
+def history_loaded(connection: Connection) -> bool:
+    """Whether a visits sync of the connection has finished (its history is in the CRM)."""
+    return db.session.execute(sa.select(Run.id).where(Run.connection_id == connection.id, Run.entity == "visits",
+                                                      Run.status == "ok").limit(1)).first() is not None
+
+
+def apply_to_history(connection: Connection, since, *, commit: bool = True) -> list[str]:
+    """Ask the other plugins to apply to the visits since ``since`` (a date or YYYY-MM-DD) what
+    they apply to new ones — the follow-up plugin's rules only plan visits of the last week, so
+    a first sync of years of history plans nothing for older discharges. Returns what each
+    plugin reported (empty when none applies anything). Raises HisError for a bad date."""
+    from datetime import date
+
+    from core.clock import local_today
+    from core.events import emit
+    if isinstance(since, str):
+        try:
+            since = date.fromisoformat(since.strip())
+        except ValueError:
+            raise HisError(_m("Enter a date as YYYY-MM-DD."), errors={"since": _m("Enter a date as YYYY-MM-DD.")}) \
+                from None
+    if not isinstance(since, date) or since > local_today():
+        raise HisError(_m("Enter a date that is not in the future."),
+                       errors={"since": _m("Enter a date that is not in the future.")})
+    report: list[str] = []
+    emit("patients.visits_backfill", hospital_id=connection.hospital_id, since=since, report=report)
+    if commit:
+        db.session.commit()
+    return report
 
 
 # -- departments from the HIS ---------------------------------------------------------------------

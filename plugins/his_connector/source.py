@@ -323,10 +323,8 @@ def query_columns(connection, query: str) -> list[str]:
         raise HisError(_m("The HIS refused the query: %(error)s", error=describe_error(exc))) from None
 
 
-def sample(connection, query: str, key_column: str, cursor_column: str, limit: int) -> tuple[list[str], list]:
-    """The first ``limit`` rows in (cursor, key) order, for a preview."""
-    statement = (sa.select(sa.literal_column("*")).select_from(_wrapped(query))
-                 .order_by(sa.column(cursor_column), sa.column(key_column)).limit(limit))
+def _select(connection, statement) -> tuple[list[str], list]:
+    """(columns, rows) of a SELECT on the HIS; HisError when the HIS refuses it."""
     try:
         with engine(connection).connect() as conn:
             result = conn.execute(statement)
@@ -335,30 +333,22 @@ def sample(connection, query: str, key_column: str, cursor_column: str, limit: i
         raise
     except Exception as exc:
         raise HisError(_m("The HIS refused the query: %(error)s", error=describe_error(exc))) from None
+
+
+def sample(connection, query: str, key_column: str, cursor_column: str, limit: int) -> tuple[list[str], list]:
+    """The first ``limit`` rows in (cursor, key) order, for a preview."""
+    return _select(connection, sa.select(sa.literal_column("*")).select_from(_wrapped(query))
+                   .order_by(sa.column(cursor_column), sa.column(key_column)).limit(limit))
 
 
 def run_select(connection, statement) -> list:
     """The rows of a SELECT built on the HIS (e.g. a code table): HisError when refused."""
-    try:
-        with engine(connection).connect() as conn:
-            return conn.execute(statement).fetchall()
-    except HisError:
-        raise
-    except Exception as exc:
-        raise HisError(_m("The HIS refused the query: %(error)s", error=describe_error(exc))) from None
+    return _select(connection, statement)[1]
 
 
 def first_rows(connection, query: str, limit: int) -> tuple[list[str], list]:
     """(columns, the first ``limit`` rows) of an administrator's SELECT, e.g. a code table."""
-    statement = sa.select(sa.literal_column("*")).select_from(_wrapped(query)).limit(limit)
-    try:
-        with engine(connection).connect() as conn:
-            result = conn.execute(statement)
-            return list(result.keys()), result.fetchall()
-    except HisError:
-        raise
-    except Exception as exc:
-        raise HisError(_m("The HIS refused the query: %(error)s", error=describe_error(exc))) from None
+    return _select(connection, sa.select(sa.literal_column("*")).select_from(_wrapped(query)).limit(limit))
 
 
 def _unpositioned_statement(query: str, key_column: str, cursor_column: str):

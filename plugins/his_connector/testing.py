@@ -319,6 +319,17 @@ def sync(hospital_id: int, connection_id: int, **kwargs) -> list[dict]:
                 for r in runs]
 
 
+def load_visits(his: His, count: int) -> None:
+    """Patient P1 and ``count`` visits of it, seven per cursor second (many ties), for tests that
+    stop a long sync half-way."""
+    his.patient("P1", "张三", gxsj=his.tick())
+    rows = [{"JZID": n, "BRID": "P1", "JZLX": "1", "JZZT": "3", "RYSJ": BASE_TIME, "CYSJ": None, "KSDM": "0101",
+             "YSXM": "王医生", "ZFY": "128.50", "GXSJ": BASE_TIME + timedelta(seconds=10 + n // 7)}
+            for n in range(count)]
+    for start in range(0, count, 5000):
+        his.insert("ZY_JZJL", rows[start:start + 5000])
+
+
 def cli_process(app, *args: str):
     """``hcrm his <args>`` in a process of its own on ``app``'s database and HIS sources (as an
     administrator's terminal would run it), for tests that signal it. Returns the Popen."""

@@ -9,6 +9,7 @@ password's value as well, in case a driver ever echoes it.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -266,7 +267,9 @@ def connection(connection_id):
     recent = services.list_runs(connection, limit=10)
     return render_template("his_connector/connection.html", connection=connection, mappings=mappings,
                            runs=recent, running=running_run(connection),
-                           diseases_from_his=services.diseases_from_his(connection))
+                           diseases_from_his=services.diseases_from_his(connection),
+                           history_loaded=services.history_loaded(connection),
+                           history_since=(clock.local_today() - timedelta(days=365)).isoformat())
 
 
 # -- mappings -----------------------------------------------------------------------------------

@@ -3,11 +3,12 @@ from the distinct codes of the synced rows (preview first, then import). Routes 
 blueprint of views.py; services.py decides."""
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 
 from core.extensions import db
 from core.permissions import require
@@ -23,7 +24,7 @@ class DepartmentImportForm(FlaskForm):
                                      "placeholder": "SELECT KSDM, KSMC FROM GY_KSDM"},
                           description=_l("A SELECT giving code and name. Leave empty to use the distinct department "
                                          "codes of the chosen mapping's rows."))
-    entity = SelectField(_l("Or the codes found in"), choices=[("visits", _l("Visits")), ("patients", _l("Patients"))],
+    entity = SelectField(_l("Or the codes found in"), choices=[SelectChoice("visits", _l("Visits")), SelectChoice("patients", _l("Patients"))],
                          default="visits")
 
 
@@ -55,3 +56,22 @@ def departments(connection_id):
         status = 400
     return render_template("his_connector/departments.html", connection=connection, form=form, found=found,
                            actions=ACTIONS), status
+
+
+@bp.route("/connections/<int:connection_id>/history", methods=["POST"])
+@require(MANAGE)
+def history(connection_id):
+    """The first sync's offer: apply the follow-up rules (and whatever other plugins do for new
+    visits) to the visits since a date."""
+    connection = get_or_404(Connection, connection_id)
+    form = FlaskForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        report = services.apply_to_history(connection, request.form.get("since", ""))
+    except services.HisError as exc:
+        db.session.rollback()
+        flash(message_text(exc.message, connection), "danger")
+        return redirect(url_for("his_connector.connection", connection_id=connection.id)), 303
+    flash(" ".join(report) or _("No module applies anything to past visits here."), "success")
+    return redirect(url_for("his_connector.connection", connection_id=connection.id))

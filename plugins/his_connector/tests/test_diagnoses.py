@@ -141,3 +141,45 @@ def test_a_visit_status_the_his_does_not_give_is_derived(app, hospital, his):
         with hospital_scope(hospital["a"]):
             statuses = dict(db.session.execute(sa.select(Visit.external_id, Visit.status)).all())
     assert statuses == {"1": "admitted", "2": "discharged", "3": "completed"}
+
+
+def test_the_first_syncs_page_applies_follow_up_rules_to_older_visits(app, client, hospital, his):
+    from core.testing import login
+    from plugins.followup.models import Category, Method, Plan
+    from plugins.followup.planning import rules
+    old = (local_now() - timedelta(days=60)).replace(microsecond=0)
+    his.patient("P1", "张三")
+    his.tick()
+    his.visit(1001, "P1", JZLX="2", JZZT="2", RYSJ=old - timedelta(days=5), CYSJ=old)
+    with app.app_context():
+        with system_scope():
+            activation.enable(db.session.get(Hospital, hospital["a"]), "followup")
+            db.session.commit()
+        with hospital_scope(hospital["a"]):
+            method = db.session.execute(sa.select(Method.id).limit(1)).scalar_one()
+            category = db.session.execute(sa.select(Category.id).limit(1)).scalar_one()
+            rules.create_rule({"name": "出院随访", "trigger": "discharged", "visit_kind": "inpatient", "offsets": "1d",
+                               "method_id": method, "category_id": category, "assign_to": "owner"})
+            db.session.commit()
+        connection_id = connect(his, hospital["a"], safety_lag=0)
+        sync(hospital["a"], connection_id)
+
+        def plans():
+            with hospital_scope(hospital["a"]):
+                return db.session.execute(sa.select(sa.func.count(Plan.id))).scalar_one()
+        assert plans() == 0  # two months old: the rule plans only the last week
+    login(client, "a_admin")
+    client.post("/language", data={"locale": "en"})
+    page = client.get(f"/his_connector/connections/{connection_id}").get_data(as_text=True)
+    assert 'id="history"' in page and "Apply follow-up rules to visits discharged since" in page
+    future = client.post(f"/his_connector/connections/{connection_id}/history", data={"since": "2999-01-01"})
+    assert future.status_code == 303
+    with app.app_context():
+        assert plans() == 0
+    since = (old.date() - timedelta(days=1)).isoformat()
+    done = client.post(f"/his_connector/connections/{connection_id}/history", data={"since": since},
+                       follow_redirects=True)
+    assert "1 plans made" in done.get_data(as_text=True)
+    client.post(f"/his_connector/connections/{connection_id}/history", data={"since": since})
+    with app.app_context():
+        assert plans() == 1  # asked twice, planned once

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import time
-from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +12,7 @@ from core.extensions import db
 from core.tenancy import hospital_scope
 from core.testing_queue import wait_until
 from plugins.his_connector.models import Connection, Run
-from plugins.his_connector.testing import BASE_TIME, cli_process, connect, sync
+from plugins.his_connector.testing import cli_process, connect, load_visits, sync
 from plugins.patients.models import Visit
 
 pytestmark = pytest.mark.real_commits
@@ -27,12 +26,7 @@ def _visits(app, hospital_id) -> tuple[int, int]:
 
 
 def test_ctrl_c_stops_at_a_batch_boundary_marks_the_run_cancelled_and_releases_the_lock(app, hospital, mariadb):
-    mariadb.patient("P1", "张三", gxsj=mariadb.tick())
-    rows = [{"JZID": n, "BRID": "P1", "JZLX": "1", "JZZT": "3", "RYSJ": BASE_TIME, "CYSJ": None, "KSDM": "0101",
-             "YSXM": "王医生", "ZFY": "128.50", "GXSJ": BASE_TIME + timedelta(seconds=10 + n // 7)}
-            for n in range(VISITS)]
-    for start in range(0, VISITS, 5000):
-        mariadb.insert("ZY_JZJL", rows[start:start + 5000])
+    load_visits(mariadb, VISITS)
     app.config.update(HCRM_HIS_WINDOW_BATCHES=1)
     with app.app_context():
         connection_id = connect(mariadb, hospital["a"], batch_size=100, safety_lag=0)
