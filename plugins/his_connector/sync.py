@@ -46,7 +46,9 @@ log = logging.getLogger(__name__)
 CHARGE_STAGE = {"external_id": sa.String(64), "visit_external_id": sa.String(64), "amount": sa.Numeric(12, 2),
                 "item": sa.String(128), "charged_at": sa.DateTime()}
 CHARGE_COLUMNS = {"visit_key": "visit_external_id"}  # mapping field → charge column
-KEYS_PER_STATEMENT = 500  # an IN list of natural keys (Oracle allows 1,000)
+KEYS_PER_STATEMENT = 500
+ANALYZED = {"patients": "patients_patient", "visits": "patients_visit", "charges": "his_connector_charge",
+            "diseases": "patients_disease"}  # the table each entity writes (see BatchWriter._analyze_when_grown)  # an IN list of natural keys (Oracle allows 1,000)
 
 
 def _to_local(connection) -> Callable:
@@ -150,6 +152,7 @@ class BatchWriter:
         columns_out = self.mapper.columns
         self.diagnoses_index = columns_out.index("diagnoses") if "diagnoses" in columns_out else None
         self.connection_id, self.add_unknown = connection.id, connection.unknown_diagnoses == "add"
+        self.inserted, self.analyzed_at = 0, int(current_app.config.get("HCRM_HIS_ANALYZE_ROWS", 5000))
         self.open_quarantine = db.session.execute(
             sa.select(Quarantine.id).where(Quarantine.mapping_id == mapping.id,
                                            Quarantine.resolved.is_(False)).limit(1)).first() is not None
@@ -176,6 +179,7 @@ class BatchWriter:
             good, columns, wanted, known, refused = self._split_diagnoses(good)
             bad += refused
         result = self._upsert(good, columns)
+        self._analyze_when_grown(len(result.inserted))
         if result.missing:
             reason = _("the patient is not in the CRM (not synced yet, or quarantined)") if self.entity == "visits" \
                 else _("the referenced record is not in the CRM")
@@ -208,6 +212,24 @@ class BatchWriter:
                 key_index = [c.upper() for c in columns].index(self.key_column.upper())
                 found.update((_key_text(row[key_index]), _raw(columns, row)) for row in rows)
         return [(key, found.get(key, {self.key_column: key})) for key in keys]
+
+    def _analyze_when_grown(self, inserted: int) -> None:
+        """PostgreSQL plans the staged rows' probes (LATERAL lookups, the follow-up plugin's
+        INSERT … SELECT) from the table's statistics. Autovacuum analyzes a table once a share of
+        it changed, which a new hospital's first load into tables holding other hospitals' rows
+        may never reach: planned on statistics that say the hospital has no rows, a probe takes
+        the (hospital, phone) index instead of the unique (hospital, external id) one and the load
+        goes quadratic. So the written table is analyzed, in the batch's transaction, when this
+        run's inserts reach HCRM_HIS_ANALYZE_ROWS (5,000) and each time they double: a few
+        sampled ANALYZEs per run, whatever its size."""
+        self.inserted += inserted
+        if self.inserted < self.analyzed_at or db.session.connection().dialect.name != "postgresql":
+            return
+        while self.analyzed_at <= self.inserted:
+            self.analyzed_at *= 2
+        table = ANALYZED[self.entity]
+        log.info("HIS sync: ANALYZE %s after %d rows inserted by this run", table, self.inserted)
+        db.session.execute(sa.text(f"ANALYZE {table}"))
 
     def _split_diagnoses(self, good: list[tuple]):
         """Take the diagnoses out of the visit rows: (rows, their columns, {key: diagnoses},
