@@ -230,9 +230,7 @@ def run_child(*args: str, env: dict | None = None) -> dict:
 def setup_crm(crm_url: str, his_url: str, batch: int, visits_where: str) -> None:
     from core import migrations_support
     from core.extensions import db
-    from core.tenancy import hospital_scope
-    from core.testing import make_app, make_department, make_hospital
-    from plugins.his_connector import services
+    from core.testing import make_app
     app = make_app(crm_url, config_overrides={"plugins_settings": his_sources()})
     with app.app_context():
         migrations_support.upgrade()
@@ -246,40 +244,35 @@ def setup_crm(crm_url: str, his_url: str, batch: int, visits_where: str) -> None
                 "WHERE conrelid = 'patients_visit'::regclass AND contype = 'f'")):
             db.session.execute(sa.text(f"ALTER TABLE ceiling_crm_visit ADD {definition}"))
         db.session.commit()
-        hospital = make_hospital("BENCH", "基准医院", plugins=["his_connector"])
-        make_department(hospital, "ORTH", "骨科")
-        make_department(hospital, "NEURO", "神经内科")
-        with hospital_scope(hospital):
-            connection = services.create_connection({"name": "HIS", "source": "bench-his", "encoding": "gbk",
-                                                     "batch_size": batch, "safety_lag": 60})
-            services.save_mapping(connection, "patients", {
-                "query": "SELECT BRID, XM, XB, LXDH, GXSJ FROM MZ_BRXX", "key_column": "BRID",
-                "cursor_column": "GXSJ", "fields": PATIENT_FIELDS})
-            services.save_mapping(connection, "visits", {
-                "query": VISITS_QUERY.format(where=visits_where), "key_column": "JZID", "cursor_column": "GXSJ",
-                "fields": VISIT_FIELDS})
+        bench_hospital("BENCH", "基准医院", batch, visits_where)
+
+
+def bench_hospital(code: str, name: str, batch: int, visits_where: str) -> None:
+    """A hospital with the connector, ORTH and NEURO, and the bench's connection (app context)."""
+    from core.tenancy import hospital_scope
+    from core.testing import make_department, make_hospital
+    from plugins.his_connector import services
+    hospital = make_hospital(code, name, plugins=["his_connector"])
+    make_department(hospital, "ORTH", "骨科")
+    make_department(hospital, "NEURO", "神经内科")
+    with hospital_scope(hospital):
+        connection = services.create_connection({"name": "HIS", "source": "bench-his", "encoding": "gbk",
+                                                 "batch_size": batch, "safety_lag": 60})
+        services.save_mapping(connection, "patients", {
+            "query": "SELECT BRID, XM, XB, LXDH, GXSJ FROM MZ_BRXX", "key_column": "BRID",
+            "cursor_column": "GXSJ", "fields": PATIENT_FIELDS})
+        services.save_mapping(connection, "visits", {
+            "query": VISITS_QUERY.format(where=visits_where), "key_column": "JZID", "cursor_column": "GXSJ",
+            "fields": VISIT_FIELDS})
 
 
 def add_hospital(crm_url: str, code: str, batch: int) -> None:
     """Another hospital of the group with the same HIS connection: its first load goes into
     tables that already hold the other hospitals' rows."""
-    from core.tenancy import hospital_scope
-    from core.testing import make_app, make_department, make_hospital
-    from plugins.his_connector import services
+    from core.testing import make_app
     app = make_app(crm_url, config_overrides={"plugins_settings": his_sources()})
     with app.app_context():
-        hospital = make_hospital(code, code, plugins=["his_connector"])
-        make_department(hospital, "ORTH", "骨科")
-        make_department(hospital, "NEURO", "神经内科")
-        with hospital_scope(hospital):
-            connection = services.create_connection({"name": "HIS", "source": "bench-his", "encoding": "gbk",
-                                                     "batch_size": batch, "safety_lag": 60})
-            services.save_mapping(connection, "patients", {
-                "query": "SELECT BRID, XM, XB, LXDH, GXSJ FROM MZ_BRXX", "key_column": "BRID",
-                "cursor_column": "GXSJ", "fields": PATIENT_FIELDS})
-            services.save_mapping(connection, "visits", {
-                "query": VISITS_QUERY.format(where=""), "key_column": "JZID", "cursor_column": "GXSJ",
-                "fields": VISIT_FIELDS})
+        bench_hospital(code, code, batch, "")
 
 
 STALE_TABLES = ("patients_patient", "patients_search_key", "patients_visit")

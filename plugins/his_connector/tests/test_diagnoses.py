@@ -31,6 +31,20 @@ def _diagnoses(hospital_id):
     return found
 
 
+def _follow_up_rule(hospital_id, **data):
+    """The follow-up plugin live for the hospital, with one rule (its default method and category)."""
+    from plugins.followup.models import Category, Method
+    from plugins.followup.planning import rules
+    with system_scope():
+        activation.enable(db.session.get(Hospital, hospital_id), "followup")
+        db.session.commit()
+    with hospital_scope(hospital_id):
+        method = db.session.execute(sa.select(Method.id).limit(1)).scalar_one()
+        category = db.session.execute(sa.select(Category.id).limit(1)).scalar_one()
+        rules.create_rule({**data, "method_id": method, "category_id": category, "assign_to": "owner"})
+        db.session.commit()
+
+
 def _connect(his, hospital_id, **settings):
     return connect(his, hospital_id, visit_fields=FIELDS, visit_query=VISITS_WITH_DIAGNOSES_QUERY, safety_lag=0,
                    **settings)
@@ -78,24 +92,15 @@ def test_the_connection_may_add_missing_codes_from_the_his_flagged(app, hospital
 
 
 def test_follow_up_rules_filtered_by_disease_plan_synced_visits(app, hospital, his):
-    from plugins.followup.models import Category, Method, Plan
-    from plugins.followup.planning import rules
+    from plugins.followup.models import Plan
     yesterday = (local_now() - timedelta(days=1)).replace(microsecond=0)
     his.patient("P1", "张三")
     his.tick()
     his.visit(1001, "P1", RYSJ=yesterday, ZDDM="I10", ZDMC="高血压")
     his.visit(1002, "P1", RYSJ=yesterday, ZDDM="E11.9", ZDMC="2型糖尿病")
     with app.app_context():
-        with system_scope():
-            activation.enable(db.session.get(Hospital, hospital["a"]), "followup")
-            db.session.commit()
-        with hospital_scope(hospital["a"]):
-            method = db.session.execute(sa.select(Method.id).limit(1)).scalar_one()
-            category = db.session.execute(sa.select(Category.id).limit(1)).scalar_one()
-            rules.create_rule({"name": "高血压随访", "trigger": "recorded", "visit_kind": "outpatient",
-                               "disease_codes": "I10", "offsets": "14d", "method_id": method,
-                               "category_id": category, "assign_to": "owner"})
-            db.session.commit()
+        _follow_up_rule(hospital["a"], name="高血压随访", trigger="recorded", visit_kind="outpatient",
+                        disease_codes="I10", offsets="14d")
         connection_id = _connect(his, hospital["a"])
         sync(hospital["a"], connection_id)
         with hospital_scope(hospital["a"]):
@@ -145,22 +150,13 @@ def test_a_visit_status_the_his_does_not_give_is_derived(app, hospital, his):
 
 def test_the_first_syncs_page_applies_follow_up_rules_to_older_visits(app, client, hospital, his):
     from core.testing import login
-    from plugins.followup.models import Category, Method, Plan
-    from plugins.followup.planning import rules
+    from plugins.followup.models import Plan
     old = (local_now() - timedelta(days=60)).replace(microsecond=0)
     his.patient("P1", "张三")
     his.tick()
     his.visit(1001, "P1", JZLX="2", JZZT="2", RYSJ=old - timedelta(days=5), CYSJ=old)
     with app.app_context():
-        with system_scope():
-            activation.enable(db.session.get(Hospital, hospital["a"]), "followup")
-            db.session.commit()
-        with hospital_scope(hospital["a"]):
-            method = db.session.execute(sa.select(Method.id).limit(1)).scalar_one()
-            category = db.session.execute(sa.select(Category.id).limit(1)).scalar_one()
-            rules.create_rule({"name": "出院随访", "trigger": "discharged", "visit_kind": "inpatient", "offsets": "1d",
-                               "method_id": method, "category_id": category, "assign_to": "owner"})
-            db.session.commit()
+        _follow_up_rule(hospital["a"], name="出院随访", trigger="discharged", visit_kind="inpatient", offsets="1d")
         connection_id = connect(his, hospital["a"], safety_lag=0)
         sync(hospital["a"], connection_id)
 
