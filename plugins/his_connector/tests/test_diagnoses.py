@@ -179,3 +179,22 @@ def test_the_first_syncs_page_applies_follow_up_rules_to_older_visits(app, clien
     client.post(f"/his_connector/connections/{connection_id}/history", data={"since": since})
     with app.app_context():
         assert plans() == 1  # asked twice, planned once
+
+
+def test_the_mapping_page_takes_diagnoses_as_code_name_column_pairs(app, client, hospital, his):
+    from core.testing import login
+    from plugins.his_connector.models import Mapping
+    with app.app_context():
+        connection_id = connect(his, hospital["a"], entities=("patients",))
+    login(client, "a_admin")
+    url = f"/his_connector/connections/{connection_id}/mappings/visits"
+    form = {"query": VISITS_WITH_DIAGNOSES_QUERY, "key_column": "JZID", "cursor_column": "GXSJ", "enabled": "y",
+            "f_patient_key-column": "BRID", "f_visit_at-column": "RYSJ", "f_diagnoses-column": "ZDDM:ZDMC, ZDDM2",
+            "action": "save"}
+    assert client.post(url, data=form).status_code == 302
+    with app.app_context(), hospital_scope(hospital["a"]):
+        saved = db.session.execute(sa.select(Mapping).where(Mapping.entity == "visits")).scalar_one()
+        assert saved.fields["diagnoses"] == [{"code": "ZDDM", "name": "ZDMC"}, {"code": "ZDDM2"}]
+    assert 'value="ZDDM:ZDMC, ZDDM2"' in client.get(url).get_data(as_text=True)
+    bad = client.post(url, data={**form, "f_diagnoses-column": "ZDDM:NOPE"})
+    assert bad.status_code == 400 and "NOPE" in bad.get_data(as_text=True)
