@@ -107,13 +107,18 @@ def crm_app(crm_url: str):
 
 
 def child_sync(crm_url: str, entity: str, full: bool) -> dict:
+    # HIS_BENCH_HOSPITAL: another hospital's connection (the stale-statistics case, see main);
+    # HIS_BENCH_ANALYZE_ROWS: the sync's HCRM_HIS_ANALYZE_ROWS (a huge value turns it off).
     from core.extensions import db
     from core.tenancy import hospital_scope
     from plugins.his_connector import services
     from plugins.his_connector.models import Connection
     app = crm_app(crm_url)
+    if os.environ.get("HIS_BENCH_ANALYZE_ROWS"):  # set, even empty, by second_hospital only
+        app.config["HCRM_HIS_ANALYZE_ROWS"] = int(os.environ["HIS_BENCH_ANALYZE_ROWS"])
     with app.app_context():
-        hospital_id = db.session.execute(sa.text("SELECT id FROM core_hospital WHERE code = 'BENCH'")).scalar()
+        hospital_id = db.session.execute(sa.text("SELECT id FROM core_hospital WHERE code = :c"),
+                                         {"c": os.environ.get("HIS_BENCH_HOSPITAL", "BENCH")}).scalar()
         with hospital_scope(hospital_id):
             connection = db.session.execute(sa.select(Connection)).scalar_one()
             baseline = current_rss_mb()
@@ -211,9 +216,9 @@ def settle(crm_url: str) -> None:
     engine.dispose()
 
 
-def run_child(*args: str) -> dict:
+def run_child(*args: str, env: dict | None = None) -> dict:
     settle(args[-3] if args[0] == "sync" else args[2])
-    env = dict(os.environ, PYTHONPATH=ROOT)
+    env = dict(os.environ, PYTHONPATH=ROOT, **(env or {}))
     out = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, env=env,
                          cwd=ROOT, check=False)
     if out.returncode != 0:
@@ -225,9 +230,7 @@ def run_child(*args: str) -> dict:
 def setup_crm(crm_url: str, his_url: str, batch: int, visits_where: str) -> None:
     from core import migrations_support
     from core.extensions import db
-    from core.tenancy import hospital_scope
-    from core.testing import make_app, make_department, make_hospital
-    from plugins.his_connector import services
+    from core.testing import make_app
     app = make_app(crm_url, config_overrides={"plugins_settings": his_sources()})
     with app.app_context():
         migrations_support.upgrade()
@@ -241,18 +244,66 @@ def setup_crm(crm_url: str, his_url: str, batch: int, visits_where: str) -> None
                 "WHERE conrelid = 'patients_visit'::regclass AND contype = 'f'")):
             db.session.execute(sa.text(f"ALTER TABLE ceiling_crm_visit ADD {definition}"))
         db.session.commit()
-        hospital = make_hospital("BENCH", "基准医院", plugins=["his_connector"])
-        make_department(hospital, "ORTH", "骨科")
-        make_department(hospital, "NEURO", "神经内科")
-        with hospital_scope(hospital):
-            connection = services.create_connection({"name": "HIS", "source": "bench-his", "encoding": "gbk",
-                                                     "batch_size": batch, "safety_lag": 60})
-            services.save_mapping(connection, "patients", {
-                "query": "SELECT BRID, XM, XB, LXDH, GXSJ FROM MZ_BRXX", "key_column": "BRID",
-                "cursor_column": "GXSJ", "fields": PATIENT_FIELDS})
-            services.save_mapping(connection, "visits", {
-                "query": VISITS_QUERY.format(where=visits_where), "key_column": "JZID", "cursor_column": "GXSJ",
-                "fields": VISIT_FIELDS})
+        bench_hospital("BENCH", "基准医院", batch, visits_where)
+
+
+def bench_hospital(code: str, name: str, batch: int, visits_where: str) -> None:
+    """A hospital with the connector, ORTH and NEURO, and the bench's connection (app context)."""
+    from core.tenancy import hospital_scope
+    from core.testing import make_department, make_hospital
+    from plugins.his_connector import services
+    hospital = make_hospital(code, name, plugins=["his_connector"])
+    make_department(hospital, "ORTH", "骨科")
+    make_department(hospital, "NEURO", "神经内科")
+    with hospital_scope(hospital):
+        connection = services.create_connection({"name": "HIS", "source": "bench-his", "encoding": "gbk",
+                                                 "batch_size": batch, "safety_lag": 60})
+        services.save_mapping(connection, "patients", {
+            "query": "SELECT BRID, XM, XB, LXDH, GXSJ FROM MZ_BRXX", "key_column": "BRID",
+            "cursor_column": "GXSJ", "fields": PATIENT_FIELDS})
+        services.save_mapping(connection, "visits", {
+            "query": VISITS_QUERY.format(where=visits_where), "key_column": "JZID", "cursor_column": "GXSJ",
+            "fields": VISIT_FIELDS})
+
+
+def add_hospital(crm_url: str, code: str, batch: int) -> None:
+    """Another hospital of the group with the same HIS connection: its first load goes into
+    tables that already hold the other hospitals' rows."""
+    from core.testing import make_app
+    app = make_app(crm_url, config_overrides={"plugins_settings": his_sources()})
+    with app.app_context():
+        bench_hospital(code, code, batch, "")
+
+
+STALE_TABLES = ("patients_patient", "patients_search_key", "patients_visit")
+
+
+def stale_statistics(crm_url: str) -> None:
+    """Autovacuum off on the tables a sync writes, statistics taken now: they say the next
+    hospital has no rows, as on a shared server where autovacuum's threshold (a share of a big
+    table) is never reached by a new hospital's first load."""
+    engine = sa.create_engine(crm_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        for table in STALE_TABLES:
+            conn.execute(sa.text(f"ALTER TABLE {table} SET (autovacuum_enabled = off)"))
+            conn.execute(sa.text(f"ANALYZE {table}"))
+    engine.dispose()
+
+
+def second_hospital(crm_url: str, batch: int) -> list[tuple[str, dict]]:
+    """The stale-statistics case: hospital BENCH2's first load with the sync's ANALYZE turned
+    off (as before the fix), then BENCH3's with it on, each after fresh-then-stale statistics."""
+    results = []
+    for code, analyze in (("BENCH2", str(10 ** 12)), ("BENCH3", "")):
+        add_hospital(crm_url, code, batch)
+        stale_statistics(crm_url)
+        env = {"HIS_BENCH_HOSPITAL": code, "HIS_BENCH_ANALYZE_ROWS": analyze}
+        label = "ANALYZE off (before the fix)" if analyze else "ANALYZE as the sync does it"
+        for entity in ("patients", "visits"):
+            figures = run_child("sync", crm_url, entity, "0", env=env)
+            print(f"second hospital {code}, {entity}, {label}: {figures}", flush=True)
+            results.append((f"{code} {entity}, {label}", figures))
+    return results
 
 
 def set_visits_query(crm_url: str, where: str) -> None:
@@ -273,6 +324,9 @@ def main() -> None:
     parser.add_argument("--mariadb", default="mysql://root@127.0.0.1:3306/")
     parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases (to inspect plans)")
+    parser.add_argument("--second-hospital", action="store_true",
+                        help="then a second (and third) hospital's first load into the full tables, autovacuum "
+                             "off: the sync's ANALYZE off, then on (issue 21)")
     args = parser.parse_args()
     name = f"hcrm_bench_{uuid.uuid4().hex[:8]}"
     maria = sa.create_engine(args.mariadb.replace("mysql://", "mysql+pymysql://", 1), isolation_level="AUTOCOMMIT")
@@ -320,6 +374,7 @@ def main() -> None:
         print(f"re-sync, 1% changed: {one_pct}", flush=True)
         same = run_child("ceiling", his_url, crm_url, str(args.batch), "crm")
         print(f"ceiling, CRM-shaped table: {same}", flush=True)
+        others = second_hospital(crm_url, args.batch) if args.second_hospital else []
     finally:
         if args.keep:
             print(f"kept: {his_url} {crm_url}")
@@ -332,16 +387,16 @@ def main() -> None:
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     rate, ceiling_rate = full["read"] / full["seconds"], ceiling["read"] / ceiling["seconds"]
     print()
-    print(f"{'phase':38} {'rows read':>10} {'written':>9} {'seconds':>8} {'rows/s':>9} {'peak RSS MB':>12}")
+    print(f"{'phase':58} {'rows read':>10} {'written':>9} {'seconds':>8} {'rows/s':>9} {'peak RSS MB':>12}")
     for label, figures in (("patients (setup)", patients), ("visits, first 100k rows", small),
                            *((f"visits, full 1M rows (run {n})", f) for n, f in enumerate(fulls, 1)),
                            ("re-sync, no change", again),
                            (f"re-sync, 1% changed ({changed:,} rows)", one_pct),
                            *((f"ceiling: COPY + 1 upsert, bare (run {n})", c) for n, c in enumerate(ceilings, 1)),
-                           ("reference: COPY + 1 upsert, CRM table", same)):
+                           ("reference: COPY + 1 upsert, CRM table", same), *others):
         written = figures.get("inserted", 0) + figures.get("updated", 0) if "inserted" in figures else "-"
         speed = figures["read"] / figures["seconds"] if figures["read"] else 0
-        print(f"{label:38} {figures['read']:>10,} {written!s:>9} {figures['seconds']:>8.2f} {speed:>9,.0f} "
+        print(f"{label:58} {figures['read']:>10,} {written!s:>9} {figures['seconds']:>8.2f} {speed:>9,.0f} "
               f"{figures['rss_mb']:>12.1f}")
     print()
     same_rate = same["read"] / same["seconds"]

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import click
 import sqlalchemy as sa
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 
 from core.config import ConfigError
 from core.plugins import PluginError
@@ -79,6 +79,13 @@ class HcrmGroup(FlaskGroup):
 
     def list_commands(self, ctx):
         self._add_plugin_commands()
+        # Flask's group builds the app to list its commands and prints a traceback when it
+        # cannot (no secret key, no database before `hcrm init`): list ours, with one line.
+        try:
+            ctx.ensure_object(ScriptInfo).load_app()
+        except click.ClickException as exc:
+            click.echo(f"(the app cannot start yet: {exc.format_message()})", err=True)
+            return sorted(click.Group.list_commands(self, ctx))
         return super().list_commands(ctx)
 
     def get_command(self, ctx, name):

@@ -86,6 +86,11 @@ def patients_visits_recorded(hospital_id, visit_ids):
 
 
 @hookimpl
+def patients_visits_backfill(hospital_id, since, report):
+    planning.visits_backfill(hospital_id, since, report)
+
+
+@hookimpl
 def patients_patient_merged(source, target):
     for part in PARTS:
         part.patient_merged(source, target)

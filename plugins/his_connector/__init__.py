@@ -53,7 +53,7 @@ def hcrm_cli_commands(cli):
 
 @hookimpl
 def hcrm_blueprints():
-    from plugins.his_connector import views, views_runs  # noqa: F401  (views_runs adds its routes to views.bp)
+    from plugins.his_connector import views, views_runs, views_setup  # noqa: F401  (they add routes to views.bp)
     return [views.bp]
 
 

@@ -5,12 +5,18 @@ Thin: every command resolves the hospital and its connections, then calls servic
 """
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+
 import click
 import sqlalchemy as sa
 from flask.cli import AppGroup
 
+from core import clock
 from core.extensions import db
 from core.tenancy import hospital_scope
+from plugins.his_connector.models import ENTITIES
 
 his_cli = AppGroup("his", help="HIS connector: sync patients, visits and charges from the hospital's HIS.")
 
@@ -44,14 +50,16 @@ def _connections(name: str | None, *, enabled_only: bool):
 
 
 def _counts(run) -> str:
+    skipped = (f", {run.skipped} not read (empty cursor {run.mapping.cursor_column} or key {run.mapping.key_column})"
+               if run.skipped else "")
     return (f"{run.rows_read} read, {run.inserted} inserted, {run.updated} updated, {run.unchanged} unchanged, "
-            f"{run.quarantined} quarantined")
+            f"{run.quarantined} quarantined{skipped}")
 
 
 @his_cli.command("sync")
 @click.option("--hospital", "code", required=True, help="Hospital code.")
 @click.option("--connection", "name", help="Connection name (default: every enabled connection).")
-@click.option("--entity", "entities", multiple=True, type=click.Choice(["patients", "visits", "charges"]),
+@click.option("--entity", "entities", multiple=True, type=click.Choice(list(ENTITIES)),
               help="Only this entity (repeatable; default: every enabled mapping).")
 @click.option("--full", is_flag=True, help="Read everything from the start (idempotent: unchanged rows are not written).")
 @click.option("--no-progress", is_flag=True, help="No progress bar (for cron logs).")
@@ -64,8 +72,10 @@ def sync_command(code, name, entities, full, no_progress, queued):
     if queued:
         return _queue_syncs(hospital, name, entities, full)
     failed = False
-    with hospital_scope(hospital):
+    with hospital_scope(hospital), _stop_on_interrupt() as stop:
         for connection in _connections(name, enabled_only=not name):
+            if stop.is_set():
+                break
             bars = {}
 
             def progress(run, rows, total, bars=bars):
@@ -79,7 +89,7 @@ def sync_command(code, name, entities, full, no_progress, queued):
                 bar.update(rows)
             try:
                 runs = services.sync(connection, entities=list(entities) or None, full=full, progress=progress,
-                                     count=not no_progress)
+                                     count=not no_progress, stop=stop)
             except services.HisError as exc:
                 raise click.ClickException(f"{connection.name}: {exc}") from None
             finally:
@@ -89,11 +99,37 @@ def sync_command(code, name, entities, full, no_progress, queued):
                 line = f"{connection.name}/{run.entity}: {run.status} — {_counts(run)}; cursor {run.cursor_after or '-'}"
                 if run.status == "ok":
                     click.echo(line)
+                elif run.status == "cancelled":
+                    click.echo(f"{line}\n  cancelled at a batch boundary: the next run goes on from this cursor",
+                               err=True)
                 else:
                     failed = True
                     click.echo(f"{line}\n  error: {run.error}", err=True)
+    if stop.is_set():
+        raise click.exceptions.Exit(130)
     if failed:
         raise click.ClickException("the sync failed; the next run resumes after the last committed batch")
+
+
+@contextlib.contextmanager
+def _stop_on_interrupt():
+    """Ctrl-C (SIGINT) asks the sync to stop at the next batch boundary (the run is marked
+    cancelled and the lock released); a second Ctrl-C interrupts at once."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop  # signals reach the main thread only
+        return
+
+    def interrupted(_signum, _frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        click.echo("\nstopping at the next batch boundary (Ctrl-C again to interrupt at once)…", err=True)
+    previous = signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _queue_syncs(hospital, name, entities, full) -> None:
@@ -124,6 +160,8 @@ def test_command(code, name):
             result = services.test_connection(connection)
             click.echo(f"{connection.name} ({source.display_url(connection)}): {'OK' if result.ok else 'FAILED'} — "
                        f"{result.message}", err=not result.ok)
+            for warning in result.warnings:
+                click.echo(f"  warning: {warning}", err=True)
             failed = failed or not result.ok
     if failed:
         raise click.ClickException("a connection test failed")
@@ -134,7 +172,7 @@ def test_command(code, name):
 @click.option("--connection", "name", help="Only this connection.")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
 def runs_command(code, name, limit):
-    """The run log, newest first."""
+    """The run log, newest first (times in the hospitals' zone)."""
     from plugins.his_connector import services
     hospital = _hospital(code)
     with hospital_scope(hospital):
@@ -144,7 +182,7 @@ def runs_command(code, name, limit):
             click.echo("no runs yet")
         for run in runs:
             took = f"{(run.finished_at - run.started_at).total_seconds():.1f}s" if run.finished_at else "-"
-            click.echo(f"#{run.id} {run.started_at:%Y-%m-%d %H:%M:%S} {run.connection.name}/{run.entity} "
+            click.echo(f"#{run.id} {clock.utc_to_local(run.started_at):%Y-%m-%d %H:%M:%S} {run.connection.name}/{run.entity} "
                        f"{run.trigger}{' full' if run.full else ''} {run.status} {took}: {_counts(run)}; "
                        f"cursor {run.cursor_before or '-'} → {run.cursor_after or '-'}"
                        + (f"\n    error: {run.error}" if run.error else ""))
@@ -153,7 +191,7 @@ def runs_command(code, name, limit):
 @his_cli.command("preview")
 @click.option("--hospital", "code", required=True, help="Hospital code.")
 @click.option("--connection", "name", required=True, help="Connection name.")
-@click.option("--entity", required=True, type=click.Choice(["patients", "visits", "charges"]))
+@click.option("--entity", required=True, type=click.Choice(list(ENTITIES)))
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 200))
 def preview_command(code, name, entity, limit):
     """Map the first rows of a saved mapping and show them with every mapping error; writes nothing."""
@@ -169,6 +207,9 @@ def preview_command(code, name, entity, limit):
             shown = ", ".join(f"{k}={v}" for k, v in row.values.items()) if row.values else ""
             click.echo(f"{row.key}: {shown}" + (f"\n    errors: {'; '.join(row.errors)}" if row.errors else ""))
         click.echo(f"{len(result.rows)} rows, {sum(1 for r in result.rows if r.errors)} with errors")
+        if result.skipped:
+            click.echo(f"{result.skipped} rows of the query have an empty cursor or key column: a sync never reads "
+                       "them (it cannot position them)")
 
 
 @his_cli.command("sources")
@@ -197,6 +238,8 @@ def sources_command(code):
 @click.option("--encoding", type=click.Choice(["utf8", "gbk", "gb18030"]))
 @click.option("--timezone", help="The HIS's time zone (IANA name).")
 @click.option("--schedule-minutes", help="Sync every N minutes ('' for by hand only).")
+@click.option("--unknown-diagnoses", type=click.Choice(["quarantine", "add"]),
+              help="A visit's diagnosis code missing from the disease catalogue: quarantine the visit, or add the code.")
 @click.option("--enabled/--disabled", default=None)
 def connect_command(code, name, **options):
     """Create or change a connection: pick a configured source and set the account. Where the
@@ -217,3 +260,75 @@ def connect_command(code, name, **options):
         click.echo(f"connection '{connection.name}' {'updated' if existing else 'created'}: source "
                    f"{connection.source}, user {connection.username or '-'}, password variable "
                    f"{connection.password_env or '-'}")
+
+
+@his_cli.command("departments")
+@click.option("--hospital", "code", required=True, help="Hospital code.")
+@click.option("--connection", "name", required=True, help="Connection name.")
+@click.option("--query", help="The HIS's department code table, e.g. \"SELECT KSDM, KSMC FROM GY_KSDM\" (code, name).")
+@click.option("--from-mapping", "entity", type=click.Choice(["patients", "visits"]), default="visits", show_default=True,
+              help="Without --query: the distinct department codes of this mapping's rows.")
+@click.option("--apply", "apply_", is_flag=True, help="Create the missing departments and map the codes (else: preview).")
+def departments_command(code, name, query, entity, apply_):
+    """Import the HIS's departments: preview (default), then --apply to create the missing ones and
+    write the HIS code → our code table into the patients and visits mappings."""
+    from plugins.his_connector import services
+    hospital = _hospital(code)
+    with hospital_scope(hospital):
+        connection = _connections(name, enabled_only=False)[0]
+        try:
+            found = services.department_preview(connection, query=query, entity=entity)
+        except services.HisError as exc:
+            raise click.ClickException(str(exc)) from None
+        words = {"mapped": "already in the code table", "exists": "same code here", "name": "same name here", "create": "to create", "invalid":
+                 "skipped: a CRM code is 1-32 letters, digits, '_' or '-'"}
+        for candidate in found:
+            click.echo(f"{candidate.his_code}\t{candidate.his_name}\t→ {candidate.ours or '-'} ({words[candidate.action]})")
+        if not apply_:
+            click.echo(f"{len(found)} HIS departments; nothing written (add --apply)")
+            return
+        done = services.import_departments(connection, query=query, entity=entity)
+        click.echo(f"{done['created']} departments created, {done['mapped']} HIS codes mapped")
+
+
+@his_cli.command("export")
+@click.option("--hospital", "code", required=True, help="Hospital code.")
+@click.option("--connection", "name", required=True, help="Connection name.")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Write to this file (default: stdout).")
+def export_command(code, name, output):
+    """A connection and its mappings as YAML (no secrets: the password variable's name only, the
+    source by its name), to review, keep in version control, or import for another hospital."""
+    from plugins.his_connector import services
+    hospital = _hospital(code)
+    with hospital_scope(hospital):
+        text = services.export_connection(_connections(name, enabled_only=False)[0])
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        click.echo(f"connection '{name}' written to {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@his_cli.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--hospital", "code", required=True, help="Hospital code (the connection is created or updated there).")
+@click.option("--name", help="Connection name (default: the file's).")
+@click.option("--source", help="A HIS source of config.yaml for this hospital (default: the file's).")
+@click.option("--username", help="The HIS account's user name.")
+@click.option("--password-env", help="The environment variable holding its password: HCRM_HIS_PASSWORD_….")
+def import_command(file, code, name, source, username, password_env):
+    """Create (or update) a connection and its mappings from `hcrm his export`. Everything is
+    checked first — the source, the settings, each mapping's query on the HIS — and nothing is
+    written unless all of it is valid."""
+    from plugins.his_connector import services
+    hospital = _hospital(code)
+    overrides = {"name": name, "source": source, "username": username, "password_env": password_env}
+    with hospital_scope(hospital):
+        try:
+            connection = services.import_connection(file.read(), overrides=overrides)
+        except services.HisError as exc:
+            details = "; ".join(f"{field}: {message}" for field, message in exc.errors.items())
+            raise click.ClickException(f"{exc}{' — ' + details if details else ''} (nothing was written)") from None
+        click.echo(f"connection '{connection.name}' imported with mappings "
+                   f"{', '.join(m.entity for m in connection.mappings) or '-'} (source {connection.source})")

@@ -6,6 +6,8 @@ and the views put their per-field messages on these fields.
 """
 from __future__ import annotations
 
+import re
+
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -16,9 +18,9 @@ from plugins.his_connector.models import ENTITIES
 from plugins.his_connector.services import entity_fields
 
 ENCODING_LABELS = {"utf8": "UTF-8", "gbk": "GBK", "gb18030": "GB18030"}
-ENTITY_LABELS = {"patients": _l("Patients"), "visits": _l("Visits"), "charges": _l("Charges (spending)")}
+ENTITY_LABELS = {"diseases": _l("Diseases (ICD dictionary)"), "patients": _l("Patients"), "visits": _l("Visits"), "charges": _l("Charges (spending)")}
 STATUS_LABELS = {"running": _l("Running"), "ok": _l("OK"), "failed": _l("Failed"),
-                 "stalled": _l("Stopped responding")}
+                 "stalled": _l("Stopped responding"), "cancelled": _l("Cancelled")}
 TRIGGER_LABELS = {"cli": _l("Command line"), "schedule": _l("Schedule"), "web": _l("Web page"), "api": _l("API")}
 SPEC_PARTS = ("column", "value", "codes", "default", "format")
 
@@ -60,10 +62,15 @@ class ConnectionForm(FlaskForm):
                             "committed late by the HIS are not skipped."))
     schedule_minutes = _number(_l("Sync every (minutes)"),
                                _l("Leave empty to sync only by hand (this page or the command line)."))
+    unknown_diagnoses = SelectField(
+        _l("Diagnosis codes missing from the disease catalogue"), default="quarantine", validate_choice=False,
+        choices=[SelectChoice("quarantine", _l("Quarantine the visit")),
+                 SelectChoice("add", _l("Add the code to the catalogue under the HIS's name (flagged “from HIS”)"))],
+        description=_l("What a sync does with a visit whose diagnosis code the catalogue does not have."))
     enabled = BooleanField(_l("Enabled"), default=True)
 
     FIELDS = ("name", "source", "username", "password_env", "timezone", "encoding", "statement_timeout", "batch_size",
-              "safety_lag", "schedule_minutes", "enabled")
+              "safety_lag", "schedule_minutes", "unknown_diagnoses", "enabled")
 
     def __init__(self, sources=(), *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -161,6 +168,10 @@ def field_map_from_form(form) -> tuple[dict, dict]:
     fields, errors = {}, {}
     for info, row in form.spec_rows():
         parts = {part: (row[part].data or "").strip() for part in SPEC_PARTS}
+        if info.kind == "diagnoses":
+            if parts["column"]:
+                fields[info.name] = parse_diagnosis_columns(parts["column"])
+            continue
         try:
             codes = parse_codes(row["codes"].data)
         except CodeTableError as exc:
@@ -183,6 +194,21 @@ def field_map_from_form(form) -> tuple[dict, dict]:
     return fields, errors
 
 
+def parse_diagnosis_columns(text: str) -> list[dict]:
+    """``ZDDM:ZDMC, ZDDM2:ZDMC2`` (code column:name column, the name optional) → the spec."""
+    pairs = []
+    for part in re.split(r"[,，;；\s]+", text.strip()):
+        if part:
+            code, _sep, name = part.partition(":")
+            pairs.append({"code": code.strip(), **({"name": name.strip()} if name.strip() else {})})
+    return pairs
+
+
+def format_diagnosis_columns(spec) -> str:
+    return ", ".join(f"{p.get('code', '')}:{p['name']}" if p.get("name") else str(p.get("code", ""))
+                     for p in (spec if isinstance(spec, list) else []) if isinstance(p, dict))
+
+
 def fill_mapping_form(form, mapping) -> None:
     """Put a stored mapping into the form (a spec may be a bare column name or a dict)."""
     form.query.data, form.key_column.data, form.cursor_column.data = mapping.query, mapping.key_column, \
@@ -190,6 +216,9 @@ def fill_mapping_form(form, mapping) -> None:
     form.enabled.data = mapping.enabled
     for info, row in form.spec_rows():
         spec = (mapping.fields or {}).get(info.name)
+        if info.kind == "diagnoses":
+            row["column"].data = format_diagnosis_columns(spec)
+            continue
         spec = {"column": spec} if isinstance(spec, str) else (spec or {})
         row["column"].data = spec.get("column") or ""
         row["value"].data = "" if spec.get("value") is None else str(spec["value"])

@@ -55,6 +55,10 @@ class FieldInfo:
 
 
 FIELDS: dict[str, list[FieldInfo]] = {
+    "diseases": [  # the HIS's ICD dictionary; the natural key column is the ICD code
+        FieldInfo("name", _l("Disease name"), "text", True, 128),
+        FieldInfo("pinyin", _l("Pinyin abbreviation"), "text", limit=64),
+    ],
     "patients": [
         FieldInfo("name", _l("Name"), "text", True, 64),
         FieldInfo("gender", _l("Gender"), "gender", help=_l("M, F or U; map HIS codes with a code table.")),
@@ -83,6 +87,8 @@ FIELDS: dict[str, list[FieldInfo]] = {
                   help=_l("Leave unmapped when a charges mapping computes it.")),
         FieldInfo("treatment_plan", _l("Treatment plan"), "text", limit=8000),
         FieldInfo("orders", _l("Orders"), "text", limit=8000),
+        FieldInfo("diagnoses", _l("Diagnoses"), "diagnoses",
+                  help=_l("ICD code and name columns, the primary diagnosis first: ZDDM:ZDMC, ZDDM2:ZDMC2.")),
     ],
     "charges": [
         FieldInfo("visit_key", _l("HIS visit ID"), "key", True, 64,
@@ -103,7 +109,38 @@ def _spec(spec) -> dict:
 
 
 def columns_used(fields: dict) -> set[str]:
-    return {s["column"] for s in map(_spec, fields.values()) if isinstance(s, dict) and s.get("column")}
+    used = {s["column"] for s in map(_spec, fields.values()) if isinstance(s, dict) and s.get("column")}
+    for pair in diagnosis_pairs(fields.get("diagnoses")):
+        used.update(c for c in pair if c)
+    return used
+
+
+MAX_DIAGNOSES = 10
+
+
+def diagnosis_pairs(spec) -> list[tuple[str, str | None]]:
+    """The (code column, name column or None) pairs of a diagnoses spec, which is a list of
+    ``{"code": column, "name": column}`` (the primary diagnosis first); [] when malformed."""
+    if not isinstance(spec, list):
+        return []
+    pairs = []
+    for item in spec:
+        if not isinstance(item, dict) or not isinstance(item.get("code"), str):
+            return []
+        pairs.append((item["code"], item.get("name") if isinstance(item.get("name"), str) else None))
+    return pairs
+
+
+def _diagnoses_problem(spec):
+    """Why a diagnoses spec is malformed, or None."""
+    from plugins.his_connector.source import COLUMN_RE
+    pairs = diagnosis_pairs(spec)
+    if not pairs or len(pairs) > MAX_DIAGNOSES or any(set(item) - {"code", "name"} for item in spec) \
+            or any(not COLUMN_RE.fullmatch(c) for pair in pairs for c in pair if c is not None) \
+            or any(item.get("name") is not None and not isinstance(item["name"], str) for item in spec):
+        return _m("diagnoses: give 1 to %(n)d pairs of columns, code and name, e.g. "
+                  "[{\"code\": \"ZDDM\", \"name\": \"ZDMC\"}]", n=MAX_DIAGNOSES)
+    return None
 
 
 def check_fields(entity: str, fields, *, connection=None, department_codes=None, source_codes=None) -> dict:
@@ -119,6 +156,11 @@ def check_fields(entity: str, fields, *, connection=None, department_codes=None,
         spec = _spec(raw)
         if info is None:
             problems.append(_m("unknown field '%(name)s' (fields: %(known)s)", name=name, known=", ".join(known)))
+            continue
+        if info.kind == "diagnoses":
+            problem = _diagnoses_problem(raw)
+            if problem is not None:
+                problems.append(problem)
             continue
         if not isinstance(spec, dict) or not set(spec) <= SPEC_KEYS or ("column" in spec) == ("value" in spec):
             problems.append(_m("%(name)s: give a column or a value, with optional codes, default, format", name=name))
@@ -190,6 +232,9 @@ def mask_sensitive(fields: dict, raw: dict) -> dict:
 
 
 # -- compiling --------------------------------------------------------------------------------
+WHOLE_ROW = -1  # a step whose converter takes the whole row (diagnoses: several columns)
+
+
 class MapError(ValueError):
     """One field's value cannot be mapped; the message says why."""
 
@@ -304,6 +349,29 @@ def _converter(info: FieldInfo, spec: dict, lookups: dict, to_local: Callable) -
     return _coded(convert, codes, has_default, default, label)
 
 
+def _diagnoses(pairs: list[tuple[int, int | None]], label: str) -> Callable:
+    """A row → its diagnoses: a tuple of (ICD code, HIS name or None), primary first, each code
+    once; empty codes are left out. Codes are upper-cased (i10 → I10)."""
+    def convert(row):
+        found, seen = [], set()
+        for code_index, name_index in pairs:
+            code = row[code_index]
+            code = (code if code.__class__ is str else ("" if code is None else str(code))).strip().upper()
+            if not code or code in seen:
+                continue
+            if len(code) > 16:
+                raise MapError(_("%(field)s: the code “%(value)s” is longer than 16 characters", field=label,
+                                 value=code[:40]))
+            name = row[name_index] if name_index is not None else None
+            name = (name if name.__class__ is str else ("" if name is None else str(name))).strip() or None
+            if name is not None and len(name) > 128:
+                raise MapError(_("%(field)s is longer than %(n)d characters", field=label, n=128))
+            seen.add(code)
+            found.append((code, name))
+        return tuple(found)
+    return convert
+
+
 def _outcome(convert: Callable, value) -> tuple:
     try:
         return convert(value), None
@@ -361,7 +429,7 @@ class RowMapper:
         lines = ["def map_row(row):", "    errors = []"]
         for n, (_target, index, constant, convert, required) in enumerate(self.steps):
             scope[f"c{n}"], scope[f"k{n}"] = convert, constant
-            source = f"row[{index}]" if index is not None else f"k{n}"
+            source = "row" if index == WHOLE_ROW else (f"row[{index}]" if index is not None else f"k{n}")
             lines += ["    try:", f"        v{n} = c{n}({source})", "    except MapError as exc:",
                       "        errors.append(str(exc))", f"        v{n} = None"]
             if required:
@@ -393,13 +461,19 @@ def compile_mapper(entity: str, fields: dict, source_columns: list[str], key_col
         lookups = {kind: lookup_table(kind) for kind in kinds}
     steps = []
     for name, raw in fields.items():
-        info, spec = known[name], _spec(raw)
+        info = known[name]
+        if info.kind == "diagnoses":
+            pairs = [(positions[code.upper()], positions[title.upper()] if title else None)
+                     for code, title in diagnosis_pairs(raw)]
+            steps.append((info.column, WHOLE_ROW, None, _diagnoses(pairs, str(info.label)), None))
+            continue
+        spec = _spec(raw)
         index = positions[spec["column"].upper()] if "column" in spec else None
         steps.append((info.column, index, spec.get("value"), _converter(info, spec, lookups, to_local),
                       str(info.label) if info.required else None))
     mapper = RowMapper(entity, ["external_id"] + [s[0] for s in steps], positions[key_column.upper()],
                        positions[cursor_column.upper()], steps)
-    finishers = {"patients": _finish_patient, "visits": _finish_visit, "charges": None}
+    finishers = {"patients": _finish_patient, "visits": _finish_visit, "charges": None, "diseases": _finish_disease}
     mapper.finish = finishers[entity] and finishers[entity](mapper.columns, known)
     mapper._function = mapper._generate()  # here, in the caller's app context and language
     return mapper
@@ -433,9 +507,20 @@ def _finish_patient(columns: list[str], known) -> Callable:
     return finish
 
 
+def _finish_disease(columns: list[str], known) -> Callable:
+    """The natural key is the ICD code: trimmed, upper-cased, at most 16 characters."""
+    def finish(values, errors):
+        code = (values.get("external_id") or "").strip().upper()
+        if len(code) > 16:
+            errors.append(_("The ICD code “%(code)s” is longer than 16 characters.", code=code[:40]))
+        values["external_id"] = code
+    return finish
+
+
 def _finish_visit(columns: list[str], known) -> Callable:
-    """Kind defaults to outpatient and status as for a visit recorded by hand; the visit time is
-    required and a discharge cannot precede it."""
+    """Kind defaults to outpatient; a status the HIS does not give is derived (a discharge time:
+    discharged; an inpatient without one: admitted; else completed); the visit time is required
+    and a discharge cannot precede it."""
     for derived in ("kind", "status"):
         if derived not in columns:
             columns.append(derived)
@@ -444,9 +529,11 @@ def _finish_visit(columns: list[str], known) -> Callable:
 
     def finish(values, errors):
         values["kind"] = values.get("kind") or "outpatient"
-        if not values.get("status"):
-            admitted = values["kind"] == "inpatient" and not values.get("discharge_at")
-            values["status"] = "admitted" if admitted else "completed"
+        if not values.get("status"):  # the HIS has none: derived, no CASE needed in the query
+            if values.get("discharge_at"):
+                values["status"] = "discharged"
+            else:
+                values["status"] = "admitted" if values["kind"] == "inpatient" else "completed"
         visit_at, discharge_at = values.get("visit_at"), values.get("discharge_at")
         if visit_at is not None and visit_at > horizon:
             errors.append(_("The visit time is in the future."))

@@ -13,9 +13,11 @@ from core.extensions import db
 from core.models import utcnow
 from core.tenancy import HospitalOwned
 
-ENTITIES = ("patients", "visits", "charges")  # synced in this order: visits need their patients
+# Synced in this order: visits need their patients, and their diagnoses the disease catalogue.
+ENTITIES = ("diseases", "patients", "visits", "charges")
 ENCODINGS = ("utf8", "gbk", "gb18030")
-RUN_STATUSES = ("running", "ok", "failed")
+UNKNOWN_DIAGNOSES = ("quarantine", "add")
+RUN_STATUSES = ("running", "ok", "failed", "cancelled")
 TRIGGERS = ("cli", "schedule", "web", "api")
 
 
@@ -43,10 +45,15 @@ class Connection(HospitalOwned, db.Model):
     safety_lag = sa.Column(sa.Integer, nullable=False, default=120, server_default="120")  # seconds
     schedule_minutes = sa.Column(sa.Integer, nullable=True)  # None: manual runs only
     enabled = sa.Column(sa.Boolean, nullable=False, default=True, server_default=sa.true())
+    # A visit's diagnosis code missing from the disease catalogue: "quarantine" the visit, or
+    # "add" the code under the HIS's name, flagged as from the HIS (see diagnoses.py).
+    unknown_diagnoses = sa.Column(sa.String(16), nullable=False, default="quarantine", server_default="quarantine")
     last_test_at = sa.Column(sa.DateTime, nullable=True)
     last_test_ok = sa.Column(sa.Boolean, nullable=True)
     # The outcome of the last test as {"msgid", "params"} JSON text: translated when shown.
     last_test_message = sa.Column(sa.Text, nullable=True)
+    # What the last test found odd though it passed (the HIS clock and the data disagree), same form.
+    last_test_warning = sa.Column(sa.Text, nullable=True)
     # The sync lock (see locks.py): the claiming run's token and when it was claimed.
     sync_token = sa.Column(sa.String(32), nullable=True)
     sync_claimed_at = sa.Column(sa.DateTime, nullable=True)
@@ -144,6 +151,9 @@ class Run(HospitalOwned, db.Model):
     unchanged = sa.Column(sa.Integer, nullable=False, default=0)
     quarantined = sa.Column(sa.Integer, nullable=False, default=0)
     batches = sa.Column(sa.Integer, nullable=False, default=0)
+    # Rows of the query with an empty cursor or key: they cannot be positioned, so no run reads
+    # them; counted once per run so the administrator learns how many (and why: SKIPPED_REASON).
+    skipped = sa.Column(sa.Integer, nullable=False, default=0, server_default="0")
     cursor_before = sa.Column(sa.Text, nullable=True)
     cursor_after = sa.Column(sa.Text, nullable=True)
     error = sa.Column(sa.Text, nullable=True)
@@ -180,4 +190,21 @@ class Quarantine(HospitalOwned, db.Model):
     mapping = relationship("Mapping")
 
 
-MODELS = [Connection, Mapping, Charge, Run, Quarantine]
+class DiseaseOrigin(HospitalOwned, db.Model):
+    """A disease of the catalogue (patients plugin) that a connection added from the HIS: a
+    visit's code missing from the catalogue, or a row of the HIS's ICD dictionary (the diseases
+    entity). ``pinyin`` is the HIS's pinyin abbreviation of the name, when it has one."""
+
+    __tablename__ = "his_connector_disease_origin"
+    __table_args__ = (sa.UniqueConstraint("disease_id"),)
+    __hcrm_audit__ = False  # the run log records each sync
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    disease_id = sa.Column(sa.Integer, sa.ForeignKey("patients_disease.id", ondelete="CASCADE"), nullable=False)
+    connection_id = sa.Column(sa.Integer, sa.ForeignKey("his_connector_connection.id", ondelete="SET NULL"),
+                              nullable=True, index=True)
+    pinyin = sa.Column(sa.String(64), nullable=True)
+    created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+
+
+MODELS = [Connection, Mapping, Charge, Run, Quarantine, DiseaseOrigin]

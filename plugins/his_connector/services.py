@@ -29,18 +29,18 @@ from plugins.his_connector import mapping as field_maps
 from plugins.his_connector import settings as his_settings
 from plugins.his_connector.errors import HisError, from_stored, stored
 from plugins.his_connector.locks import SyncBusy, run_state, running_run
-from plugins.his_connector.models import ENCODINGS, ENTITIES, Connection, Mapping, Quarantine, Run
+from plugins.his_connector.models import ENCODINGS, ENTITIES, UNKNOWN_DIAGNOSES, Connection, Mapping, Quarantine, Run
 
 __all__ = [
     "HisError", "create_connection", "update_connection", "delete_connection", "test_connection", "last_test_message",
-    "connection_password_state", "allowed_sources", "allowed_source", "source_problem", "entity_fields", "save_mapping", "preview", "reset_cursor", "sync",
+    "last_test_warning", "diseases_from_his", "list_connections", "export_connection", "import_connection", "department_preview", "import_departments", "history_loaded", "apply_to_history", "connection_password_state", "allowed_sources", "allowed_source", "source_problem", "entity_fields", "save_mapping", "preview", "reset_cursor", "sync",
     "sync_mapping", "due_connections", "list_runs", "last_run_summary", "list_quarantine",
     "resolve_quarantine", "retry_quarantine", "quarantine_row", "SyncBusy", "running_run", "run_state", "claim_sync",
     "release_sync",
 ]
 
 CONNECTION_FIELDS = ("name", "source", "username", "password_env", "timezone", "encoding", "statement_timeout", "batch_size",
-                     "safety_lag", "schedule_minutes", "enabled")
+                     "safety_lag", "schedule_minutes", "unknown_diagnoses", "enabled")
 LIMITS = {"statement_timeout": (1, 86_400), "batch_size": (100, 100_000), "safety_lag": (0, 86_400),
           "schedule_minutes": (1, 10_080)}
 
@@ -96,6 +96,10 @@ def clean_connection(data: dict, current: Connection | None = None) -> dict:
             clean[field] = (value or "utf8").strip().lower().replace("-", "")
             if clean[field] not in ENCODINGS:
                 errors[field] = _m("The text encoding is UTF-8, GBK or GB18030.")
+        elif field == "unknown_diagnoses":
+            clean[field] = (value or "quarantine").strip().lower()
+            if clean[field] not in UNKNOWN_DIAGNOSES:
+                errors[field] = _m("Choose quarantine or add.")
         elif field == "enabled":  # a new connection is enabled unless the data says otherwise
             clean[field] = data.get(field, True) in (True, 1, "1", "true", "on", "yes")
         elif field in LIMITS:
@@ -121,6 +125,24 @@ def clean_connection(data: dict, current: Connection | None = None) -> dict:
     if errors:
         raise HisError(_m("The connection settings are not valid."), errors=errors)
     return clean
+
+
+def list_connections() -> list[Connection]:
+    """The current hospital's connections by name."""
+    return db.session.execute(sa.select(Connection).order_by(Connection.name)).scalars().all()
+
+
+def export_connection(connection: Connection) -> str:
+    """The connection and its mappings as YAML, without secrets (see transfer.py)."""
+    from plugins.his_connector.transfer import export_connection as export
+    return export(connection)
+
+
+def import_connection(text: str, *, overrides: dict | None = None) -> Connection:
+    """Create or update a connection and its mappings from an export, validating everything
+    before writing anything (see transfer.py). Raises HisError."""
+    from plugins.his_connector.transfer import import_connection as load
+    return load(text, overrides=overrides)
 
 
 def _hospital_code(current: Connection | None) -> str | None:
@@ -195,6 +217,7 @@ def test_connection(connection: Connection, *, commit: bool = True) -> source.Te
     connection.last_test_at = utcnow()
     connection.last_test_ok = result.ok
     connection.last_test_message = stored(result.message)  # translated when shown: see last_test_message
+    connection.last_test_warning = stored(result.warnings[0]) if result.warnings else None
     if commit:
         db.session.commit()
     return result
@@ -203,6 +226,18 @@ def test_connection(connection: Connection, *, commit: bool = True) -> source.Te
 def last_test_message(connection: Connection) -> Message | None:
     """What the last test said, as a Message (``str()`` English, ``.translated()`` for pages)."""
     return from_stored(connection.last_test_message)
+
+
+def diseases_from_his(connection: Connection) -> int:
+    """How many entries of the disease catalogue this connection added from the HIS."""
+    from plugins.his_connector.diagnoses import from_his_count
+    return from_his_count(connection.id)
+
+
+def last_test_warning(connection: Connection) -> Message | None:
+    """What the last (passed) test found odd: the HIS clock and the newest cursor value disagree
+    by more than an hour (the connection's time zone is probably wrong)."""
+    return from_stored(connection.last_test_warning)
 
 
 # -- mappings -----------------------------------------------------------------------------------
@@ -221,7 +256,7 @@ def clean_mapping(connection: Connection, entity: str, data: dict, *, check_sour
     text), enabled. With ``check_source`` the query runs on the HIS wrapped in ``WHERE 1=0``
     and every named column must be among its columns. Raises HisError; writes nothing."""
     if entity not in ENTITIES:
-        raise HisError(_m("Unknown entity '%(entity)s' (patients, visits or charges).", entity=entity))
+        raise HisError(_m("Unknown entity '%(entity)s' (diseases, patients, visits or charges).", entity=entity))
     errors: dict = {}
     query, problem = source.clean_query(data.get("query"))
     if problem:
@@ -304,9 +339,60 @@ def preview(connection: Connection, entity: str, data: dict | None = None, *, li
     return preview_rows(connection, entity, values, limit=max(1, min(int(limit), 200)), unmasked=unmasked)
 
 
+# -- history ------------------------------------------------------------------------------------
+def history_loaded(connection: Connection) -> bool:
+    """Whether a visits sync of the connection has finished (its history is in the CRM)."""
+    return db.session.execute(sa.select(Run.id).where(Run.connection_id == connection.id, Run.entity == "visits",
+                                                      Run.status == "ok").limit(1)).first() is not None
+
+
+def apply_to_history(connection: Connection, since, *, commit: bool = True) -> list[str]:
+    """Ask the other plugins to apply to the visits since ``since`` (a date or YYYY-MM-DD) what
+    they apply to new ones — the follow-up plugin's rules only plan visits of the last week, so
+    a first sync of years of history plans nothing for older discharges. Returns what each
+    plugin reported (empty when none applies anything). Raises HisError for a bad date."""
+    from datetime import date
+
+    from core.clock import local_today
+    from core.events import emit
+    if isinstance(since, str):
+        try:
+            since = date.fromisoformat(since.strip())
+        except ValueError:
+            raise HisError(_m("Enter a date as YYYY-MM-DD."), errors={"since": _m("Enter a date as YYYY-MM-DD.")}) \
+                from None
+    if not isinstance(since, date) or since > local_today():
+        raise HisError(_m("Enter a date that is not in the future."),
+                       errors={"since": _m("Enter a date that is not in the future.")})
+    report: list[str] = []
+    emit("patients.visits_backfill", hospital_id=connection.hospital_id, since=since, report=report)
+    if commit:
+        db.session.commit()
+    return report
+
+
+# -- departments from the HIS ---------------------------------------------------------------------
+def department_preview(connection: Connection, *, query: str | None = None, entity: str = "visits"):
+    """What importing the HIS's departments would do (departments.Candidate per HIS code: its
+    name, our code, and ``exists`` / ``name`` / ``create`` / ``invalid``), from the HIS's
+    code table (``query``: ``SELECT code, name FROM …``) or the distinct department codes of
+    the ``entity`` mapping's rows. Writes nothing."""
+    from plugins.his_connector import departments
+    return departments.candidates(connection, query=query, entity=entity)
+
+
+def import_departments(connection: Connection, *, query: str | None = None, entity: str = "visits",
+                       commit: bool = True) -> dict:
+    """Create the departments the CRM lacks and map the HIS codes in the patients and visits
+    mappings' department code tables, in one transaction (see department_preview)."""
+    from plugins.his_connector import departments
+    return departments.apply(connection, departments.candidates(connection, query=query, entity=entity),
+                             commit=commit)
+
+
 # -- syncing ------------------------------------------------------------------------------------
 def sync(connection: Connection, *, entities=None, full: bool = False, trigger: str = "cli", user=None,
-         progress=None, count: bool = False, lock_token: str | None = None) -> list[Run]:
+         progress=None, count: bool = False, lock_token: str | None = None, stop=None) -> list[Run]:
     """Sync the connection's enabled mappings (or only ``entities``) in the order patients →
     visits → charges, each into its own Run. ``full`` reads from the start (still idempotent).
     ``progress(run, batch_rows, total)`` is called after each committed batch; ``total`` is the
@@ -316,12 +402,15 @@ def sync(connection: Connection, *, entities=None, full: bool = False, trigger: 
 
     One sync per connection at a time: the connection's lock (locks.py) is held for the whole
     sync — taken here, or handed over as ``lock_token`` by a caller that claimed it already —
-    and a sync already running raises ``SyncBusy`` (a HisError naming that run)."""
+    and a sync already running raises ``SyncBusy`` (a HisError naming that run). ``stop`` (a
+    threading.Event) set meanwhile ends the sync at the next batch boundary: that run is
+    ``cancelled``, the following mappings are not run, the lock is released."""
     from plugins.his_connector.sync import run_mapping
     wanted = [e for e in ENTITIES if entities is None or e in entities]
     unknown = sorted(set(entities or ()) - set(ENTITIES))
     if unknown:
-        raise HisError(_m("Unknown entity '%(entity)s' (patients, visits or charges).", entity=", ".join(unknown)))
+        raise HisError(_m("Unknown entity '%(entity)s' (diseases, patients, visits or charges).",
+                          entity=", ".join(unknown)))
     mappings = [m for e in wanted if (m := _mapping_for(connection, e)) is not None and m.enabled]
     if not mappings:
         raise HisError(_m("Connection '%(name)s' has no enabled mapping for %(entities)s.", name=connection.name,
@@ -329,7 +418,8 @@ def sync(connection: Connection, *, entities=None, full: bool = False, trigger: 
     runs = []
     with locks.holding(connection, lock_token):
         for mapping in mappings:
-            run = run_mapping(mapping, full=full, trigger=trigger, user=user, progress=progress, count=count)
+            run = run_mapping(mapping, full=full, trigger=trigger, user=user, progress=progress, count=count,
+                              stop=stop)
             runs.append(run)
             if run.status != "ok":
                 break

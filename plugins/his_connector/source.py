@@ -26,8 +26,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -47,13 +47,17 @@ CHARSETS = {  # our encoding setting → each driver's name for it
     "postgresql": {"utf8": "UTF8", "gbk": "GBK", "gb18030": "GB18030"},
     "mssql": {"utf8": "UTF-8", "gbk": "GBK", "gb18030": "GB18030"},
 }
+# The HIS's clock in UTC, turned into the connection's zone (clock_of): a HIS server's session
+# zone (NOW()) often differs from the zone its applications write their naive times in.
 CLOCK_SQL = {
-    "mysql": "SELECT NOW(6)",
-    "postgresql": "SELECT LOCALTIMESTAMP",
-    "sqlite": "SELECT strftime('%Y-%m-%d %H:%M:%f', 'now', 'localtime')",
-    "oracle": "SELECT LOCALTIMESTAMP FROM DUAL",
-    "mssql": "SELECT SYSDATETIME()",
+    "mysql": "SELECT UTC_TIMESTAMP(6)",
+    "postgresql": "SELECT CURRENT_TIMESTAMP AT TIME ZONE 'UTC'",
+    "sqlite": "SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')",
+    "oracle": "SELECT SYS_EXTRACT_UTC(SYSTIMESTAMP) FROM DUAL",
+    "mssql": "SELECT SYSUTCDATETIME()",
 }
+CLOCK_TOLERANCE = timedelta(hours=1)  # "test connection" warns beyond it (see clock_warnings)
+ZONE_SPAN = timedelta(hours=14)  # no two zones are further apart: older data is a quiet HIS, not a wrong zone
 DRIVER_EXTRAS = {"pymysql": "PyMySQL", "oracledb": "oracledb", "pymssql": "pymssql", "psycopg2": "psycopg2-binary"}
 
 
@@ -144,6 +148,26 @@ def _mysql_conversions() -> dict:
     return {**conversions, FIELD_TYPE.DATETIME: through, FIELD_TYPE.TIMESTAMP: through, FIELD_TYPE.DATE: through}
 
 
+def _quiet_sscursor():
+    """PyMySQL's server-side cursor, but closing one whose connection died (the HIS went away,
+    we reconnect) does nothing instead of raising AttributeError from the dead socket — which
+    the garbage collector printed as "Exception ignored in SSCursor.close"."""
+    import pymysql
+
+    class QuietSSCursor(pymysql.cursors.SSCursor):
+        def close(self):
+            try:
+                super().close()
+            except (AttributeError, OSError, pymysql.err.Error):
+                if self._result is not None:  # its own finalizer would read the dead socket too
+                    self._result.unbuffered_active = False
+                    self._result.connection = None
+                self.connection = None
+
+        __del__ = close  # PyMySQL binds its own close as the finalizer
+    return QuietSSCursor
+
+
 def engine(connection) -> sa.Engine:
     """An engine for the HIS, with no pool: a sync holds one connection; tests and previews
     open and close theirs."""
@@ -167,6 +191,8 @@ def engine(connection) -> sa.Engine:
         raise HisError(_m("The database driver %(driver)s is not installed: pip install %(package)s",
                           driver=exc.name, package=DRIVER_EXTRAS.get(exc.name, exc.name))) from None
     event.listen(created, "connect", _session_setup(family, timeout))
+    if family == "mysql" and url.get_driver_name() == "pymysql" and created.dialect.supports_server_side_cursors:
+        created.dialect._sscursor = _quiet_sscursor()  # after the property above, which sets PyMySQL's
     return created
 
 
@@ -197,6 +223,7 @@ class TestResult:
     message: Message
     server: str | None = None
     clock: object = None
+    warnings: list = field(default_factory=list)  # Messages: the HIS clock and the data disagree
 
 
 def test(connection) -> TestResult:
@@ -205,22 +232,78 @@ def test(connection) -> TestResult:
         with engine(connection).connect() as conn:
             family = _family(conn.dialect.name)
             server = conn.dialect.server_version_info
-            clock = clock_of(conn)
+            clock = clock_of(conn, connection.timezone)
+            warnings = clock_warnings(conn, connection, clock)
     except HisError as exc:
         return TestResult(False, exc.message)
     except Exception as exc:  # any driver error: say what it was, keep the password out
         return TestResult(False, _m("Cannot connect to %(url)s: %(error)s", url=display_url(connection),
                                     error=describe_error(exc)))
     version = ".".join(str(p) for p in server) if server else family
-    return TestResult(True, _m("Connected to %(family)s %(version)s (read-only); the HIS clock says %(clock)s.",
-                               family=family, version=version, clock=str(clock)), version, clock)
+    return TestResult(True, _m("Connected to %(family)s %(version)s (read-only); the HIS clock says %(clock)s "
+                               "(%(zone)s).", family=family, version=version, clock=str(clock),
+                               zone=connection.timezone), version, clock, warnings)
 
 
-def clock_of(conn) -> object:
-    """The HIS's own current time (naive local time), so the upper bound never depends on our
-    clock agreeing with theirs."""
+def as_datetime(value):
+    """A cursor or clock value as a datetime (PyMySQL hands DATETIMEs over as text), else None."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime.combine(value, datetime.min.time())
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def clock_of(conn, zone: str) -> datetime | None:
+    """The HIS's own current time as a naive local time of ``zone`` (the connection's: the zone
+    the HIS writes its timestamps in), so the upper bound never depends on our clock agreeing
+    with theirs, nor on the HIS server's session zone agreeing with its data's."""
     sql = CLOCK_SQL.get(_family(conn.dialect.name), "SELECT CURRENT_TIMESTAMP")
-    return conn.execute(sa.text(sql)).scalar()
+    moment = as_datetime(conn.execute(sa.text(sql)).scalar())
+    if moment is None:
+        return None
+    utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return utc.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+
+
+def clock_warnings(conn, connection, clock) -> list[Message]:
+    """Each enabled mapping whose newest cursor value is more than an hour ahead of the HIS clock
+    (read in the connection's zone), or more than an hour but less than a zone span behind it:
+    the zone is probably wrong, and rows would wait hours (or the safety lag would not hold)."""
+    problems = []
+    if not isinstance(clock, datetime):
+        return problems
+    for mapping in connection.mappings:
+        if not mapping.enabled:
+            continue
+        try:
+            newest = as_datetime(conn.execute(sa.select(sa.func.max(sa.column(mapping.cursor_column)))
+                                              .select_from(_wrapped(mapping.query))).scalar())
+        except sa.exc.DBAPIError:
+            conn.rollback()
+            continue  # a broken query is the mapping page's business
+        if newest is None:
+            continue
+        gap = newest - clock
+        if gap > CLOCK_TOLERANCE or -ZONE_SPAN < gap < -CLOCK_TOLERANCE:
+            params = dict(column=mapping.cursor_column, entity=mapping.entity, newest=newest.isoformat(sep=" "),
+                          hours=f"{abs(gap.total_seconds()) / 3600:.1f}", zone=connection.timezone,
+                          clock=clock.isoformat(sep=" ", timespec="seconds"))
+            if gap > timedelta(0):
+                problems.append(_m("The newest %(column)s of the %(entity)s query (%(newest)s) is %(hours)s hours "
+                                   "ahead of the HIS clock read in %(zone)s (%(clock)s): check the connection's "
+                                   "time zone — rows newer than the HIS clock minus the safety lag wait for a "
+                                   "later run.", **params))
+            else:
+                problems.append(_m("The newest %(column)s of the %(entity)s query (%(newest)s) is %(hours)s hours "
+                                   "behind the HIS clock read in %(zone)s (%(clock)s): if the HIS changed rows "
+                                   "within the hour, check the connection's time zone.", **params))
+    return problems
 
 
 def _wrapped(query: str):
@@ -240,14 +323,58 @@ def query_columns(connection, query: str) -> list[str]:
         raise HisError(_m("The HIS refused the query: %(error)s", error=describe_error(exc))) from None
 
 
-def sample(connection, query: str, key_column: str, cursor_column: str, limit: int) -> tuple[list[str], list]:
-    """The first ``limit`` rows in (cursor, key) order, for a preview."""
-    statement = (sa.select(sa.literal_column("*")).select_from(_wrapped(query))
-                 .order_by(sa.column(cursor_column), sa.column(key_column)).limit(limit))
+def _select(connection, statement) -> tuple[list[str], list]:
+    """(columns, rows) of a SELECT on the HIS; HisError when the HIS refuses it."""
     try:
         with engine(connection).connect() as conn:
             result = conn.execute(statement)
             return list(result.keys()), result.fetchall()
+    except HisError:
+        raise
+    except Exception as exc:
+        raise HisError(_m("The HIS refused the query: %(error)s", error=describe_error(exc))) from None
+
+
+def sample(connection, query: str, key_column: str, cursor_column: str, limit: int) -> tuple[list[str], list]:
+    """The first ``limit`` rows in (cursor, key) order, for a preview."""
+    return _select(connection, sa.select(sa.literal_column("*")).select_from(_wrapped(query))
+                   .order_by(sa.column(cursor_column), sa.column(key_column)).limit(limit))
+
+
+def run_select(connection, statement) -> list:
+    """The rows of a SELECT built on the HIS (e.g. a code table): HisError when refused."""
+    return _select(connection, statement)[1]
+
+
+def first_rows(connection, query: str, limit: int) -> tuple[list[str], list]:
+    """(columns, the first ``limit`` rows) of an administrator's SELECT, e.g. a code table."""
+    return _select(connection, sa.select(sa.literal_column("*")).select_from(_wrapped(query)).limit(limit))
+
+
+def _unpositioned_statement(query: str, key_column: str, cursor_column: str):
+    cursor, key = sa.column(cursor_column), sa.column(key_column)
+    return sa.select(sa.func.count()).select_from(_wrapped(query)).where(sa.or_(cursor.is_(None), key.is_(None)))
+
+
+def count_unpositioned(conn, query: str, key_column: str, cursor_column: str, *, commit: bool = False) -> int:
+    """Rows of ``query`` whose cursor or key is NULL (never read: they cannot be positioned)."""
+    value = conn.execute(_unpositioned_statement(query, key_column, cursor_column)).scalar()
+    if commit:
+        conn.commit()
+    return int(value or 0)
+
+
+def preview_sample(connection, query: str, key_column: str, cursor_column: str, limit: int):
+    """(columns, the first rows a sync would read, how many rows it never reads for lack of a
+    cursor or key value) for a preview."""
+    cursor, key = sa.column(cursor_column), sa.column(key_column)
+    statement = (sa.select(sa.literal_column("*")).select_from(_wrapped(query))
+                 .where(cursor.isnot(None), key.isnot(None)).order_by(sa.column(cursor_column), sa.column(key_column)).limit(limit))
+    try:
+        with engine(connection).connect() as conn:
+            result = conn.execute(statement)
+            columns, rows = list(result.keys()), result.fetchall()
+            return columns, rows, count_unpositioned(conn, query, key_column, cursor_column)
     except HisError:
         raise
     except Exception as exc:
@@ -333,7 +460,7 @@ class Reader:
             self.engine.dispose()
 
     def clock(self):
-        value = clock_of(self.conn)
+        value = clock_of(self.conn, self.connection.timezone)
         self.conn.commit()
         return value
 
@@ -392,6 +519,11 @@ class Reader:
             self.conn.commit()  # end the read transaction between windows: no long-held snapshot
             if count < window:
                 return
+
+    def count_unpositioned(self) -> int:
+        """How many rows of the query have no cursor or no key value: they cannot be positioned
+        and are never read (one COUNT; the run log and the preview say how many)."""
+        return count_unpositioned(self.conn, self.query, self.key_column, self.cursor_column, commit=True)
 
     def count(self, position: Position | None, upper) -> int:
         """How many rows a run will read (for a progress bar): one COUNT over the index range."""

@@ -36,7 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from core import clock
 from core.extensions import db
 from core.models import utcnow
-from plugins.his_connector import locks, source
+from plugins.his_connector import diagnoses, locks, source
 from plugins.his_connector import mapping as field_maps
 from plugins.his_connector.models import Charge, Mapping, Quarantine, Run
 from plugins.patients import bulk
@@ -46,7 +46,9 @@ log = logging.getLogger(__name__)
 CHARGE_STAGE = {"external_id": sa.String(64), "visit_external_id": sa.String(64), "amount": sa.Numeric(12, 2),
                 "item": sa.String(128), "charged_at": sa.DateTime()}
 CHARGE_COLUMNS = {"visit_key": "visit_external_id"}  # mapping field → charge column
-KEYS_PER_STATEMENT = 500  # an IN list of natural keys (Oracle allows 1,000)
+KEYS_PER_STATEMENT = 500
+ANALYZED = {"patients": "patients_patient", "visits": "patients_visit", "charges": "his_connector_charge",
+            "diseases": "patients_disease"}  # the table each entity writes (see BatchWriter._analyze_when_grown)  # an IN list of natural keys (Oracle allows 1,000)
 
 
 def _to_local(connection) -> Callable:
@@ -90,15 +92,17 @@ class Preview:
     columns: list[str]
     fields: list[str]
     rows: list[PreviewRow] = field(default_factory=list)
+    skipped: int = 0  # rows of the query without a cursor or key value: a sync never reads them
 
 
 def preview_rows(connection, entity: str, values: dict, *, limit: int, unmasked: bool = False) -> Preview:
     """Map the first ``limit`` rows; write nothing."""
-    columns, rows = source.sample(connection, values["query"], values["key_column"], values["cursor_column"], limit)
+    columns, rows, skipped = source.preview_sample(connection, values["query"], values["key_column"],
+                                                   values["cursor_column"], limit)
     mapper = field_maps.compile_mapper(entity, values["fields"], columns, values["key_column"],
                                        values["cursor_column"], to_local=_to_local(connection))
     sensitive = {"phone", "phone2", "id_number"}
-    preview = Preview(columns, list(mapper.columns))
+    preview = Preview(columns, list(mapper.columns), skipped=skipped)
     for row in rows:
         out, errors = mapper(row)
         raw = _raw(columns, row)
@@ -145,6 +149,10 @@ class BatchWriter:
         self.mapper = field_maps.compile_mapper(mapping.entity, mapping.fields, columns, mapping.key_column,
                                                 mapping.cursor_column, to_local=_to_local(connection))
         self.charges_mapped = any(m.entity == "charges" and m.enabled for m in connection.mappings)
+        columns_out = self.mapper.columns
+        self.diagnoses_index = columns_out.index("diagnoses") if "diagnoses" in columns_out else None
+        self.connection_id, self.add_unknown = connection.id, connection.unknown_diagnoses == "add"
+        self.inserted, self.analyzed_at = 0, int(current_app.config.get("HCRM_HIS_ANALYZE_ROWS", 5000))
         self.open_quarantine = db.session.execute(
             sa.select(Quarantine.id).where(Quarantine.mapping_id == mapping.id,
                                            Quarantine.resolved.is_(False)).limit(1)).first() is not None
@@ -166,12 +174,26 @@ class BatchWriter:
     def write(self, prepared: Prepared) -> Counts:
         """Write a prepared batch in the current transaction (the caller commits)."""
         counts, bad = Counts(), list(prepared.bad)
-        result = self._upsert(prepared.good)
+        good, columns, wanted, known = prepared.good, self.mapper.columns, None, None
+        if self.diagnoses_index is not None:
+            good, columns, wanted, known, refused = self._split_diagnoses(good)
+            bad += refused
+        result = self._upsert(good, columns)
+        self._analyze_when_grown(len(result.inserted))
         if result.missing:
             reason = _("the patient is not in the CRM (not synced yet, or quarantined)") if self.entity == "visits" \
                 else _("the referenced record is not in the CRM")
             bad += [(key, raw, reason) for key, raw in self._source_rows(result.missing)]
         counts.inserted, counts.updated, counts.unchanged = len(result.inserted), len(result.updated), result.unchanged
+        if self.entity == "visits":
+            written = set(result.written)
+            if wanted:
+                # a visit whose only change is its diagnoses was "unchanged" for the upsert
+                more = diagnoses.write(self.hospital_id, wanted, known) - written
+                counts.updated, counts.unchanged = counts.updated + len(more), counts.unchanged - len(more)
+                written |= more
+            if written:  # after the diagnoses: the follow-up rules match on them
+                announce_visits(sorted(written), hospital_id=self.hospital_id)
         if bad:
             self._quarantine(bad)
             counts.quarantined = len({key for key, _raw, _reason in bad})
@@ -191,14 +213,59 @@ class BatchWriter:
                 found.update((_key_text(row[key_index]), _raw(columns, row)) for row in rows)
         return [(key, found.get(key, {self.key_column: key})) for key in keys]
 
-    def _upsert(self, good: list[tuple]) -> bulk.UpsertResult:
-        columns = self.mapper.columns
+    def _analyze_when_grown(self, inserted: int) -> None:
+        """PostgreSQL plans the staged rows' probes (LATERAL lookups, the follow-up plugin's
+        INSERT … SELECT) from the table's statistics. Autovacuum analyzes a table once a share of
+        it changed, which a new hospital's first load into tables holding other hospitals' rows
+        may never reach: planned on statistics that say the hospital has no rows, a probe takes
+        the (hospital, phone) index instead of the unique (hospital, external id) one and the load
+        goes quadratic. So the written table is analyzed, in the batch's transaction, when this
+        run's inserts reach HCRM_HIS_ANALYZE_ROWS (5,000) and each time they double: a few
+        sampled ANALYZEs per run, whatever its size."""
+        self.inserted += inserted
+        if self.inserted < self.analyzed_at or db.session.connection().dialect.name != "postgresql":
+            return
+        while self.analyzed_at <= self.inserted:
+            self.analyzed_at *= 2
+        table = ANALYZED[self.entity]
+        log.info("HIS sync: ANALYZE %s after %d rows inserted by this run", table, self.inserted)
+        db.session.execute(sa.text(f"ANALYZE {table}"))
+
+    def _split_diagnoses(self, good: list[tuple]):
+        """Take the diagnoses out of the visit rows: (rows, their columns, {key: diagnoses},
+        the catalogue's {code: (id, name)}, rows refused for a code the catalogue lacks)."""
+        at = self.diagnoses_index
+        wanted = {row[0]: row[at] for row in good}
+        codes = {code for pairs in wanted.values() for code, _name in pairs}
+        known = diagnoses.catalogue(self.hospital_id, codes)
+        unknown = codes - set(known)
+        refused = []
+        if unknown and self.add_unknown:
+            names = {}
+            for pairs in wanted.values():
+                for code, name in pairs:
+                    if code in unknown and not names.get(code):
+                        names[code] = name
+            known.update(diagnoses.add_from_his(self.hospital_id, self.connection_id, names))
+        elif unknown:
+            blocked = {key: sorted(c for c, _n in pairs if c in unknown) for key, pairs in wanted.items()
+                       if any(c in unknown for c, _n in pairs)}
+            raw = dict(self._source_rows(sorted(blocked)))
+            refused = [(key, raw[key], _("diagnosis code(s) %(codes)s not in the disease catalogue (load the HIS's "
+                                         "ICD dictionary, or let this connection add missing codes)",
+                                         codes=", ".join(codes_))) for key, codes_ in blocked.items()]
+            good = [row for row in good if row[0] not in blocked]
+            wanted = {key: pairs for key, pairs in wanted.items() if key not in blocked}
+        columns = [c for n, c in enumerate(self.mapper.columns) if n != at]
+        return [row[:at] + row[at + 1:] for row in good], columns, wanted, known, refused
+
+    def _upsert(self, good: list[tuple], columns: list[str]) -> bulk.UpsertResult:
+        if self.entity == "diseases":
+            return diagnoses.upsert_dictionary(self.hospital_id, self.connection_id, columns, good)
         if self.entity == "patients":
             return bulk.upsert_patients(self.hospital_id, columns, good)
         if self.entity == "visits":
             result = bulk.upsert_visits(self.hospital_id, columns, good)
-            if result.written:
-                announce_visits(result.written, hospital_id=self.hospital_id)
             if self.charges_mapped and result.inserted:
                 self._recompute_spending({row[0] for row in good})
             return result
@@ -348,7 +415,7 @@ def _start_run(mapping: Mapping, *, full: bool, trigger: str, user) -> Run:
     position = None if full else _stored_position(mapping)
     run = Run(hospital_id=mapping.hospital_id, connection_id=mapping.connection_id, mapping_id=mapping.id,
               entity=mapping.entity, trigger=trigger, full=full, status="running", started_at=utcnow(),
-              rows_read=0, inserted=0, updated=0, unchanged=0, quarantined=0, batches=0,
+              rows_read=0, inserted=0, updated=0, unchanged=0, quarantined=0, batches=0, skipped=0,
               cursor_before=position.describe() if position else None, user_id=getattr(user, "id", None))
     run.cursor_after = run.cursor_before
     db.session.add(run)
@@ -356,10 +423,15 @@ def _start_run(mapping: Mapping, *, full: bool, trigger: str, user) -> Run:
     return run
 
 
+class Cancelled(Exception):
+    """The sync was asked to stop (Ctrl-C in ``hcrm his sync``): it stops at a batch boundary."""
+
+
 def _finish(run_id: int, error: BaseException | None) -> Run:
     run = db.session.execute(sa.select(Run).where(Run.id == run_id)).scalar_one()
-    run.status = "failed" if error else "ok"
-    run.error = source.describe_error(error) if error else None
+    cancelled = isinstance(error, Cancelled)
+    run.status = "cancelled" if cancelled else ("failed" if error else "ok")
+    run.error = None if cancelled or error is None else source.describe_error(error)
     run.finished_at = run.updated_at = utcnow()
     db.session.commit()
     return run
@@ -375,6 +447,14 @@ def _add(run: Run, rows: int, counts: Counts, position: source.Position | None =
     run.updated_at = utcnow()  # the heartbeat (locks.py), in the batch's transaction
     if position is not None:
         run.cursor_after = position.describe()
+
+
+def _record_skipped(run_id: int, skipped: int) -> None:
+    """The rows this run cannot read (no cursor or key value), in the run log at once."""
+    if skipped:
+        db.session.execute(sa.update(Run).where(Run.id == run_id).values(skipped=skipped),
+                           execution_options={"synchronize_session": False})
+        db.session.commit()
 
 
 def _retry_policy() -> tuple[int, float]:
@@ -405,9 +485,10 @@ def _with_reconnect(work: Callable[[], None], label: str, run_id: int) -> None:
 
 
 def run_mapping(mapping: Mapping, *, full: bool = False, trigger: str = "cli", user=None, progress=None,
-                count: bool = False) -> Run:
+                count: bool = False, stop: threading.Event | None = None) -> Run:
     """Sync one mapping into a new Run (see services.sync). Never raises for a failed sync: the
-    Run says ``failed`` with the error; what was committed before stays, cursor included."""
+    Run says ``failed`` with the error; what was committed before stays, cursor included. When
+    ``stop`` is set the run ends at the next batch boundary as ``cancelled``."""
     run = _start_run(mapping, full=full, trigger=trigger, user=user)
     run_id, connection = run.id, mapping.connection
     state = {"position": None if full else _stored_position(mapping), "upper": None, "bounded": False,
@@ -418,6 +499,7 @@ def run_mapping(mapping: Mapping, *, full: bool = False, trigger: str = "cli", u
             if not state["bounded"]:
                 sample = state["position"].cursor if state["position"] else reader.first_cursor()
                 state["upper"] = source.upper_bound(reader.clock(), sample, connection.safety_lag)
+                _record_skipped(run_id, reader.count_unpositioned())
                 state["bounded"] = True
                 if count:
                     state["total"] = reader.count(state["position"], state["upper"])
@@ -428,7 +510,11 @@ def run_mapping(mapping: Mapping, *, full: bool = False, trigger: str = "cli", u
                                                window_batches), state["writer"].prepare)
             try:
                 for prepared in prefetch:
+                    if stop is not None and stop.is_set():
+                        raise Cancelled()
                     write_batch(prepared)
+                    if stop is not None and stop.is_set():
+                        raise Cancelled()
             finally:
                 prefetch.close()
 
@@ -446,9 +532,14 @@ def run_mapping(mapping: Mapping, *, full: bool = False, trigger: str = "cli", u
     error = None
     try:
         _with_reconnect(work, f"{connection.name}/{mapping.entity}", run_id)
+    except Cancelled as exc:
+        db.session.rollback()
+        log.info("HIS sync %s/%s cancelled at a batch boundary", connection.name, mapping.entity)
+        error = exc
     except Exception as exc:  # recorded on the run; the caller decides what a failure means
         db.session.rollback()
-        log.exception("HIS sync %s/%s failed", connection.name, mapping.entity)
+        log.warning("HIS sync %s/%s failed: %s", connection.name, mapping.entity, source.describe_error(exc),
+                    exc_info=log.isEnabledFor(logging.DEBUG))
         error = exc
     return _finish(run_id, error)
 

@@ -30,9 +30,11 @@ TABLES = {
     "DICT_KS": "KSDM VARCHAR(10) PRIMARY KEY, KSMC VARCHAR(32)",
     "DICT_JZZT": "DM CHAR(1) PRIMARY KEY, MC VARCHAR(8)",
     "MZ_BRXX": "BRID VARCHAR(20) PRIMARY KEY, XM VARCHAR(32) NOT NULL, XB CHAR(1), CSRQ CHAR(8), SFZH VARCHAR(18), "
-               "LXDH VARCHAR(20), JTDZ VARCHAR(100), KSDM VARCHAR(10), GXSJ DATETIME NOT NULL",
+               "LXDH VARCHAR(20), JTDZ VARCHAR(100), KSDM VARCHAR(10), GXSJ DATETIME NULL",
     "ZY_JZJL": "JZID BIGINT PRIMARY KEY, BRID VARCHAR(20) NOT NULL, JZLX CHAR(1), JZZT CHAR(1), RYSJ DATETIME NOT NULL, "
-               "CYSJ DATETIME NULL, KSDM VARCHAR(10), YSXM VARCHAR(32), ZFY DECIMAL(12,2), GXSJ {micro} NOT NULL",
+               "CYSJ DATETIME NULL, KSDM VARCHAR(10), YSXM VARCHAR(32), ZFY DECIMAL(12,2), GXSJ {micro} NOT NULL, "
+               "ZDDM VARCHAR(20) NULL, ZDMC VARCHAR(128) NULL, ZDDM2 VARCHAR(20) NULL, ZDMC2 VARCHAR(128) NULL",
+    "GY_ICD": "ICD VARCHAR(20) PRIMARY KEY, MC VARCHAR(128) NOT NULL, PYM VARCHAR(32), GXSJ DATETIME NOT NULL",
     "SF_FYMX": "FYID BIGINT PRIMARY KEY, JZID BIGINT NOT NULL, XMMC VARCHAR(64), JE DECIMAL(12,2) NOT NULL, "
                "SFSJ DATETIME, GXSJ DATETIME NOT NULL",
 }
@@ -51,6 +53,9 @@ PATIENT_FIELDS = {
     "birth_date": {"column": "CSRQ", "format": "%Y%m%d"}, "id_number": "SFZH", "phone": "LXDH",
     "address": "JTDZ", "department": {"column": "KSDM", "codes": DEPARTMENT_CODES, "default": None},
 }
+VISITS_WITH_DIAGNOSES_QUERY = ("SELECT JZID, BRID, JZLX, JZZT, RYSJ, CYSJ, KSDM, YSXM, GXSJ, ZDDM, ZDMC, ZDDM2, ZDMC2 "
+                               "FROM ZY_JZJL")
+DIAGNOSES_SPEC = [{"code": "ZDDM", "name": "ZDMC"}, {"code": "ZDDM2", "name": "ZDMC2"}]
 VISIT_FIELDS = {
     "patient_key": "BRID", "kind": {"column": "JZLX", "codes": {"1": "outpatient", "2": "inpatient", "3": "emergency"}},
     "status": {"column": "JZZT", "codes": {"0": "open", "1": "admitted", "2": "discharged", "3": "completed",
@@ -58,6 +63,8 @@ VISIT_FIELDS = {
     "visit_at": "RYSJ", "discharge_at": "CYSJ", "department": {"column": "KSDM", "codes": DEPARTMENT_CODES},
     "doctor_name": "YSXM", "spending": "ZFY",
 }
+DISEASES_QUERY = "SELECT ICD, MC, PYM, GXSJ FROM GY_ICD"
+DISEASE_FIELDS = {"name": "MC", "pinyin": "PYM"}
 CHARGE_FIELDS = {"visit_key": "JZID", "amount": "JE", "item": "XMMC", "charged_at": "SFSJ"}
 
 
@@ -114,7 +121,7 @@ class His:
         self.run(f"UPDATE {table} SET {sets} WHERE {key_column} = :key", {**values, "key": key})
 
     def clear(self) -> None:
-        for table in ("MZ_BRXX", "ZY_JZJL", "SF_FYMX"):
+        for table in ("MZ_BRXX", "ZY_JZJL", "SF_FYMX", "GY_ICD"):
             self.run(f"DELETE FROM {table}")
         self.time = BASE_TIME
 
@@ -275,14 +282,15 @@ def allow(his: His, app=None):
 
 
 def connect(his: His, hospital_id: int, *, entities=("patients", "visits"), batch_size: int = 100,
-            safety_lag: int = 60, visit_fields=None, **settings) -> int:
+            safety_lag: int = 60, visit_fields=None, visit_query=None, **settings) -> int:
     """A connection to ``his`` (configured as a source first, see allow) with the standard
     mappings; returns its id."""
     from core.extensions import db
     from core.tenancy import hospital_scope
     from plugins.his_connector import services
-    queries = {"patients": (PATIENTS_QUERY, "BRID", PATIENT_FIELDS),
-               "visits": (VISITS_QUERY, "JZID", visit_fields or VISIT_FIELDS),
+    queries = {"diseases": (DISEASES_QUERY, "ICD", DISEASE_FIELDS),
+               "patients": (PATIENTS_QUERY, "BRID", PATIENT_FIELDS),
+               "visits": (visit_query or VISITS_QUERY, "JZID", visit_fields or VISIT_FIELDS),
                "charges": (CHARGES_QUERY, "FYID", CHARGE_FIELDS)}
     settings.setdefault("username", his.username)
     with hospital_scope(hospital_id):
@@ -309,3 +317,65 @@ def sync(hospital_id: int, connection_id: int, **kwargs) -> list[dict]:
         return [{c: getattr(r, c) for c in ("id", "entity", "status", "rows_read", "inserted", "updated", "unchanged",
                                             "quarantined", "cursor_before", "cursor_after", "error", "batches")}
                 for r in runs]
+
+
+def load_visits(his: His, count: int) -> None:
+    """Patient P1 and ``count`` visits of it, seven per cursor second (many ties), for tests that
+    stop a long sync half-way."""
+    his.patient("P1", "张三", gxsj=his.tick())
+    rows = [{"JZID": n, "BRID": "P1", "JZLX": "1", "JZZT": "3", "RYSJ": BASE_TIME, "CYSJ": None, "KSDM": "0101",
+             "YSXM": "王医生", "ZFY": "128.50", "GXSJ": BASE_TIME + timedelta(seconds=10 + n // 7)}
+            for n in range(count)]
+    for start in range(0, count, 5000):
+        his.insert("ZY_JZJL", rows[start:start + 5000])
+
+
+def cli_process(app, *args: str):
+    """``hcrm his <args>`` in a process of its own on ``app``'s database and HIS sources (as an
+    administrator's terminal would run it), for tests that signal it. Returns the Popen."""
+    import json
+    import subprocess
+    import sys
+
+    from core.testing_queue import PLUGINS_SETTINGS, REPO, plugin_settings
+    settings = {k: v for k, v in app.config.items() if (k.startswith("HCRM_") or k in ("TESTING", "SECRET_KEY"))
+                and isinstance(v, (str, int, float, bool)) and k != PLUGINS_SETTINGS}
+    spec = {"database_url": app.extensions["hcrm"].config.database_url, "settings": settings,
+            "plugins_settings": plugin_settings(app), "args": list(args)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.Popen([sys.executable, "-m", "plugins.his_connector.testing", json.dumps(spec)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _cli_main(spec_json: str) -> None:
+    import json
+    import sys
+
+    from core.config import PluginSettings
+    from core.testing import make_app
+    from plugins.his_connector.cli import his_cli
+    spec = json.loads(spec_json)
+    sections = {name: PluginSettings(name, s["group"], s["hospitals"]) for name, s in spec["plugins_settings"].items()}
+    app = make_app(spec["database_url"], config_overrides={"plugins_settings": sections}, **spec["settings"])
+    print("ready", flush=True)
+    sys.exit(_invoke(app, his_cli, spec["args"]))
+
+
+def _invoke(app, command, args) -> int:
+    from flask.cli import ScriptInfo
+    try:
+        code = command.main(args, prog_name="hcrm his", obj=ScriptInfo(create_app=lambda: app), standalone_mode=False)
+        return code if isinstance(code, int) else 0
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    except Exception as exc:  # click's own errors print themselves
+        import click
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+
+
+if __name__ == "__main__":
+    import sys as _sys
+    _cli_main(_sys.argv[1])

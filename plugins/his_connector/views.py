@@ -9,6 +9,7 @@ password's value as well, in case a driver ever echoes it.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -89,6 +90,11 @@ def last_test_text(connection: Connection, *, english: bool = False) -> str:
     return scrub(str(message) if english else message.translated(), connection)
 
 
+def last_test_warning_text(connection: Connection) -> str:
+    message = services.last_test_warning(connection)
+    return scrub(message.translated(), connection) if message is not None else ""
+
+
 def failure_hint(connection: Connection) -> str | None:
     """What to check, in plain words, for a failed connection test."""
     lowered = last_test_text(connection, english=True).lower()
@@ -121,7 +127,7 @@ def his_helpers():
     return dict(ENTITY_LABELS=ENTITY_LABELS, STATUS_LABELS=STATUS_LABELS, TRIGGER_LABELS=TRIGGER_LABELS,
                 ENTITIES=ENTITIES, display_url=source.display_url, password_state=services.connection_password_state,
                 scrub=scrub, can=can, MANAGE=MANAGE, RUN=RUN, failure_hint=failure_hint,
-                last_test_text=last_test_text, source_problem=source_problem_text)
+                last_test_text=last_test_text, last_test_warning_text=last_test_warning_text, source_problem=source_problem_text)
 
 
 def source_problem_text(connection) -> str | None:
@@ -243,6 +249,8 @@ def connection_test(connection_id):
     text = message_text(result.message, connection)
     if result.ok:
         flash(_("Connection test passed: %(message)s", message=text), "success")
+        for warning in result.warnings:
+            flash(message_text(warning, connection), "warning")
     else:
         hint = failure_hint(connection)
         flash(_("Connection test failed: %(message)s", message=text) + (f" — {hint}" if hint else ""), "danger")
@@ -258,7 +266,10 @@ def connection(connection_id):
     mappings = {m.entity: m for m in connection.mappings}
     recent = services.list_runs(connection, limit=10)
     return render_template("his_connector/connection.html", connection=connection, mappings=mappings,
-                           runs=recent, running=running_run(connection))
+                           runs=recent, running=running_run(connection),
+                           diseases_from_his=services.diseases_from_his(connection),
+                           history_loaded=services.history_loaded(connection),
+                           history_since=(clock.local_today() - timedelta(days=365)).isoformat())
 
 
 # -- mappings -----------------------------------------------------------------------------------

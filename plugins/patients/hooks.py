@@ -37,3 +37,9 @@ class PatientsHooks:
         ``plugins.patients.list_filters.ListFilter`` (or None). Called on each list page and export
         of a hospital where your plugin is live; the chosen value narrows the list (see
         plugins/patients/list_filters.py and docs/plugins.md)."""
+    def patients_visits_backfill(self, hospital_id, since, report):
+        """An importer loaded past visits (e.g. a HIS's first sync of years of history) and the
+        hospital's administrator asks every plugin to apply to the visits since ``since`` (a
+        date) what it applies to newly recorded ones (the follow-up plugin: its active rules).
+        Append a short text saying what was done to ``report`` (a list). Idempotent: asking twice
+        does nothing more. Return None."""

@@ -43,6 +43,7 @@ EVENTS = {
     "patients.patient_updated": "patients_patient_updated",
     "patients.patient_merged": "patients_patient_merged",
     "patients.visits_recorded": "patients_visits_recorded",
+    "patients.visits_backfill": "patients_visits_backfill",
 }
 
 __all__ = ["Diagnosis", "Disease", "Patient", "Referrer", "Source", "Tag", "Visit", "PatientInvalid", "PossibleDuplicate",

@@ -92,6 +92,21 @@ def patient_merged(source, target):
     move_patient_rows(source, target)
 
 
+def visits_backfill(hospital_id, since, report):
+    """Apply every active rule to the visits since ``since`` too (an importer loaded history)."""
+    import sqlalchemy as sa
+    from flask_babel import gettext
+
+    from core.extensions import db
+    from plugins.followup.models import Rule
+    from plugins.followup.planning.rules import apply_since
+    active = db.session.execute(sa.select(Rule).where(Rule.active.is_(True))  # the hospital's scope
+                                .order_by(Rule.id)).scalars().all()
+    made = sum(apply_since(rule, since) for rule in active)
+    report.append(gettext("Follow-up: %(rules)d active rules applied, %(plans)d plans made.", rules=len(active),
+                          plans=made))
+
+
 def visits_recorded(hospital_id, visit_ids):
     """Plan follow-ups for these visits by the hospital's active rules (set-based, idempotent)."""
     from plugins.followup.planning.generation import plan_visits

@@ -19,8 +19,8 @@ def test_the_upgrade_keeps_old_connections_url_and_user(tmp_path):
         app = make_app(url)
         with app.app_context():
             migrations_support.upgrade()
-            hospital = activation.create_hospital("OLD", "旧医院")
-            db.session.commit()
+            hospital_id = activation.create_hospital("OLD", "旧医院").id
+            db.session.commit()  # no transaction left open: a downgrade drops tables referencing core_hospital
             config = migrations_support.alembic_config()
             command.downgrade(config, "9b3e41d7c2f0-1")  # back to when connections stored a URL
             now = datetime(2026, 1, 1)
@@ -29,7 +29,7 @@ def test_the_upgrade_keeps_old_connections_url_and_user(tmp_path):
                     "INSERT INTO his_connector_connection (hospital_id, name, url, password_env, timezone, encoding, "
                     "statement_timeout, batch_size, safety_lag, enabled, created_at, updated_at) VALUES (:h, 'old', "
                     ":url, 'HCRM_HIS_PASSWORD_OLD', 'Asia/Shanghai', 'gbk', 300, 5000, 120, :yes, :now, :now)"),
-                    {"h": hospital.id, "url": OLD_URL, "yes": True, "now": now})
+                    {"h": hospital_id, "url": OLD_URL, "yes": True, "now": now})
             command.upgrade(config, "heads")
             with db.engine.connect() as conn:
                 row = conn.execute(sa.text("SELECT source, username, legacy_url, password_env "

@@ -1,6 +1,7 @@
 """Syncing from a real HIS (MariaDB and SQLite sources; the CRM on SQLite or PostgreSQL)."""
 from datetime import datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask_babel import force_locale
@@ -90,7 +91,8 @@ def test_rows_written_during_a_sync_are_read_now_or_next_time(app, hospital, his
 
         def progress(run, rows, total):
             if not events:  # after the first batch the HIS keeps working
-                his.patient("LATE", "迟到者", gxsj=datetime.now() - timedelta(seconds=5))  # inside the safety lag
+                his.patient("LATE", "迟到者", gxsj=datetime.now(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None)
+                            - timedelta(seconds=5))  # inside the safety lag
                 his.patient("AHEAD", "前面的", gxsj=his.time + timedelta(seconds=1))     # ahead of the cursor
                 his.update("MZ_BRXX", "BRID", "P0010", XM="已改名", GXSJ=his.time + timedelta(seconds=2))
             events.append(rows)

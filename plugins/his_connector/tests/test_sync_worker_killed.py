@@ -3,8 +3,6 @@ on another consumer, which takes over the dead attempt's lock at once and resume
 committed cursor -- every visit arrives exactly once."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 import sqlalchemy as sa
 
@@ -12,7 +10,7 @@ from core.extensions import db
 from core.tenancy import hospital_scope
 from core.testing_queue import consumers, drain, wait_until
 from plugins.his_connector.cli import his_cli
-from plugins.his_connector.testing import BASE_TIME, connect
+from plugins.his_connector.testing import connect, load_visits
 from plugins.patients.models import Visit
 
 pytestmark = pytest.mark.real_commits
@@ -20,12 +18,7 @@ VISITS = 30_000
 
 
 def _load(his) -> None:
-    his.patient("P1", "张三", gxsj=his.tick())
-    rows = [{"JZID": n, "BRID": "P1", "JZLX": "1", "JZZT": "3", "RYSJ": BASE_TIME, "CYSJ": None, "KSDM": "0101",
-             "YSXM": "王医生", "ZFY": "128.50", "GXSJ": BASE_TIME + timedelta(seconds=10 + n // 7)}
-            for n in range(VISITS)]
-    for start in range(0, VISITS, 5000):
-        his.insert("ZY_JZJL", rows[start:start + 5000])
+    load_visits(his, VISITS)
 
 
 def _visits(app, hospital_id) -> tuple[int, int]:

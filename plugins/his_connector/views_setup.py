@@ -1,0 +1,77 @@
+"""Setting a connection up from the HIS itself: import departments from the HIS's code table or
+from the distinct codes of the synced rows (preview first, then import). Routes register on the
+blueprint of views.py; services.py decides."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SelectField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+
+from core.extensions import db
+from core.permissions import require
+from core.tenancy import get_or_404
+from plugins.his_connector import MANAGE, services
+from plugins.his_connector.models import Connection
+from plugins.his_connector.views import bp, message_text
+
+
+class DepartmentImportForm(FlaskForm):
+    query = TextAreaField(_l("The HIS's department code table"),
+                          render_kw={"rows": 2, "spellcheck": "false", "class": "font-monospace",
+                                     "placeholder": "SELECT KSDM, KSMC FROM GY_KSDM"},
+                          description=_l("A SELECT giving code and name. Leave empty to use the distinct department "
+                                         "codes of the chosen mapping's rows."))
+    entity = SelectField(_l("Or the codes found in"), choices=[SelectChoice("visits", _l("Visits")), SelectChoice("patients", _l("Patients"))],
+                         default="visits")
+
+
+ACTIONS = {"mapped": _l("already in the mappings' code table"), "exists": _l("same code here"), "name": _l("same name here"), "create": _l("will be created"),
+           "invalid": _l("skipped: not a valid department code")}
+
+
+@bp.route("/connections/<int:connection_id>/departments", methods=["GET", "POST"])
+@require(MANAGE)
+def departments(connection_id):
+    connection = get_or_404(Connection, connection_id)
+    form = DepartmentImportForm()
+    found, status = None, 200
+    if request.method == "POST" and form.validate_on_submit():
+        entity = form.entity.data if form.entity.data in ("visits", "patients") else "visits"
+        query = (form.query.data or "").strip() or None
+        try:
+            if request.form.get("action") == "import":
+                done = services.import_departments(connection, query=query, entity=entity)
+                flash(_("%(created)d departments created, %(mapped)d HIS codes mapped in the mappings.",
+                        created=done["created"], mapped=done["mapped"]), "success")
+                return redirect(url_for("his_connector.connection", connection_id=connection.id))
+            found = services.department_preview(connection, query=query, entity=entity)
+        except services.HisError as exc:
+            db.session.rollback()
+            form.query.errors = list(form.query.errors) + [message_text(exc.message, connection)]
+            status = 400
+    elif request.method == "POST":
+        status = 400
+    return render_template("his_connector/departments.html", connection=connection, form=form, found=found,
+                           actions=ACTIONS), status
+
+
+@bp.route("/connections/<int:connection_id>/history", methods=["POST"])
+@require(MANAGE)
+def history(connection_id):
+    """The first sync's offer: apply the follow-up rules (and whatever other plugins do for new
+    visits) to the visits since a date."""
+    connection = get_or_404(Connection, connection_id)
+    form = FlaskForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        report = services.apply_to_history(connection, request.form.get("since", ""))
+    except services.HisError as exc:
+        db.session.rollback()
+        flash(message_text(exc.message, connection), "danger")
+        return redirect(url_for("his_connector.connection", connection_id=connection.id)), 303
+    flash(" ".join(report) or _("No module applies anything to past visits here."), "success")
+    return redirect(url_for("his_connector.connection", connection_id=connection.id))
