@@ -37,6 +37,8 @@ class PatientsHooks:
         ``plugins.patients.list_filters.ListFilter`` (or None). Called on each list page and export
         of a hospital where your plugin is live; the chosen value narrows the list (see
         plugins/patients/list_filters.py and docs/plugins.md)."""
+
+    @hookspec
     def patients_visits_backfill(self, hospital_id, since, report):
         """An importer loaded past visits (e.g. a HIS's first sync of years of history) and the
         hospital's administrator asks every plugin to apply to the visits since ``since`` (a

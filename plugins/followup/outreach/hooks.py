@@ -68,6 +68,8 @@ class FollowupHooks:
         ``satisfaction`` (0–100: the mean of the patient's scale answers, 100 the best mark), one
         row per patient of ``hospital_id`` who answered a survey; use it as a subquery. Where
         followup is not live nobody answers (the caller treats satisfaction as unknown)."""
+
+    @hookspec
     def followup_content_sources(self):
         """Return a list of content sources this plugin offers (or None): texts a follow-up
         agent inserts into an SMS, a bulk SMS, an SMS template or a follow-up plan or round.
