@@ -175,8 +175,6 @@ def plugin_catalogs(registry: PluginRegistry) -> dict[str, tuple[str, str]]:
 
 
 def translation_directories(registry: PluginRegistry) -> str:
-    """The core's catalog plus each plugin's own ``translations/`` folder (Flask-Babel merges them)."""
-    folders = [ROOT / "core" / "translations"]
-    folders += [info.path / "translations" for info in registry.infos.values()
-                if (info.path / "translations").is_dir()]
-    return ";".join(str(f) for f in folders)
+    """The default domain's catalog: the core's only. Each plugin translates in a domain of its
+    own, its catalog then the core's (core.i18n): one plugin's words never change another's."""
+    return str(ROOT / "core" / "translations")

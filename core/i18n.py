@@ -100,7 +100,9 @@ def install(app, core_dir: str, plugins: dict[str, tuple[str, str]]) -> None:
 
     @pass_context
     def template_ngettext(context, singular, plural, num, **variables):
-        return domains.for_template(context.name).ngettext(singular, plural, num, **variables)
+        # Jinja's newstyle wrapper formats the result itself (with num and the variables): hand it
+        # the bare translation, as Flask-Babel's own template callables do.
+        return domains.for_template(context.name).get_translations().ungettext(singular, plural, num)
 
     @pass_context
     def template_pgettext(context, message_context, string, **variables):

@@ -29,14 +29,14 @@ def _states(client, headers) -> dict:
 # -- who am I ---------------------------------------------------------------------------------
 def test_me_shows_user_hospital_live_plugins_and_permissions(app, client):
     with app.app_context():
-        hospital = make_hospital("A", "示范医院", plugins=["knowledge_base"])
+        hospital = make_hospital("A", "示范医院", plugins=["patients"])
         make_user(hospital, "admin", ("super_admin",))
         make_user(hospital, "nurse", ("staff",))
 
     me = client.get("/api/v1/me", headers=api_token(client, "admin")).get_json()
     assert me["user"]["username"] == "admin" and me["user"]["roles"] == ["super_admin"]
     assert me["hospital"] == {"id": me["user"]["hospital"]["id"], "code": "A", "name": "示范医院"}
-    assert me["plugins"] == ["knowledge_base"]
+    assert me["plugins"] == ["patients"]
     assert me["data_scope"] == "hospital"
     assert {"core.plugins.manage", "core.users.read"} <= set(me["permissions"])
 

@@ -139,7 +139,7 @@ def test_a_plugin_ships_its_own_translations(app, tmp_path, monkeypatch):
     from core.testing import finder_with, login, make_app, make_hospital, make_user, write_plugin
     code = '''
 from flask import Blueprint
-from flask_babel import gettext as _
+from core.i18n import gettext as _
 from core import hookimpl
 from core.declarations import Permission
 from core.permissions import require

@@ -52,3 +52,18 @@ class _Probe:
     def load(self, environment, name, globals=None):
         from jinja2.loaders import BaseLoader
         return BaseLoader.load(self, environment, name, globals)
+
+
+def test_plugins_take_their_translators_from_core_i18n():
+    """flask_babel's gettext family reads the core's catalog only: a plugin using it would show
+    its own words untranslated."""
+    import ast
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    family = {"gettext", "ngettext", "pgettext", "lazy_gettext", "lazy_ngettext", "lazy_pgettext"}
+    offenders = []
+    for path in [*root.glob("plugins/**/*.py"), *root.glob("examples/**/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "flask_babel":
+                offenders += [f"{path.relative_to(root)}: {a.name}" for a in node.names if a.name in family]
+    assert not offenders, "import these from core.i18n instead: " + ", ".join(offenders)

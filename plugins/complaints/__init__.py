@@ -3,10 +3,9 @@ deadlines on the Chinese calendar, the workflow, findings and improvement action
 penalties (赏罚), statistics. This module only wires the hooks; the work is in the services."""
 from datetime import timedelta
 
-from flask_babel import lazy_gettext as _l
-
 from core import hookimpl
 from core.declarations import Job, MenuItem, Panel, Permission
+from core.i18n import lazy_gettext as _l
 from plugins.complaints import models, visibility  # noqa: F401  (visibility registers its query criterion)
 
 OFFICE = ("super_admin", "director")

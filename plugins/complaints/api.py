@@ -4,11 +4,11 @@ unauthenticated, throttled like the public form."""
 from __future__ import annotations
 
 from flask import Blueprint, request
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from core.api import api_route, paginate
 from core.extensions import db
+from core.i18n import gettext as _
 from core.tenancy import get_or_404, hospital_scope
 from core.web import json_error
 

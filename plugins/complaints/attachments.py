@@ -8,9 +8,9 @@ import secrets
 from pathlib import Path
 
 from flask import current_app
-from flask_babel import gettext as _
 
 from core.extensions import db
+from core.i18n import gettext as _
 from core.models import utcnow
 
 from .errors import ComplaintInvalid

@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import date
 
 from flask import url_for
-from flask_babel import gettext as _
-from flask_babel import pgettext
 
 from core.clock import local_today
 from core.declarations import Widget, WidgetData
 from core.extensions import db
+from core.i18n import gettext as _
+from core.i18n import pgettext
 from core.paging import count_rows
 
 from .escalation import due_soon_filters

@@ -12,10 +12,10 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import abort
-from flask_babel import gettext as _
 
 from core.activation import live_plugins
 from core.extensions import db
+from core.i18n import gettext as _
 from core.models import Hospital, utcnow
 from core.tenancy import system_scope
 

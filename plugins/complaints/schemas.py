@@ -3,10 +3,10 @@ API's input and output schemas. Input schemas check types; the rules (this hospi
 staff, the workflow) live in the services."""
 from __future__ import annotations
 
-from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from core.api import Reference, UtcDateTime
+from core.i18n import gettext as _
 from plugins.patients.schemas import RefSchema, UserRefSchema
 
 from .models import FINDINGS, REPLY_METHODS, SEVERITIES, STATUSES

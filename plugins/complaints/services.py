@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_pgettext
 
 from core import clock
 from core.extensions import db
+from core.i18n import gettext as _
+from core.i18n import lazy_gettext as _l
+from core.i18n import lazy_pgettext
 from core.models import Department, User, utcnow
 from core.permissions import can
 from core.tenancy import current_scope

@@ -4,10 +4,10 @@ from __future__ import annotations
 from datetime import date
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
 
 from core.choices import next_position
 from core.extensions import db
+from core.i18n import gettext as _
 from core.models import User
 
 from .errors import ComplaintInvalid

@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
 
 from core.clock import local_sql, local_to_utc, local_today
 from core.declarations import Chart, Report, ReportParam, ReportResult
 from core.extensions import db
+from core.i18n import lazy_gettext as _l
 from core.models import Department, User
 from plugins.patients.reports import change, month_of
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, send_file, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
 
@@ -15,6 +14,7 @@ from core import clock
 from core.choices import ordered
 from core.declarations import ReportResult
 from core.extensions import db
+from core.i18n import gettext as _
 from core.integers import digits_or_none
 from core.models import Department, User
 from core.permissions import can, require

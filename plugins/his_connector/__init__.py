@@ -4,10 +4,9 @@ charges from the hospital's HIS database into the patients plugin's tables.
 This module only wires hooks; the work is in services.py (public API), source.py (reading the
 HIS), mapping.py (columns → fields), sync.py (the batch loop) and plugins/patients/bulk.py.
 """
-from flask_babel import lazy_gettext as _l
-
 from core import hookimpl
 from core.declarations import Permission
+from core.i18n import lazy_gettext as _l
 from plugins.his_connector import models
 
 MANAGE = "his_connector.manage"

@@ -38,7 +38,7 @@ def from_stored(text: str | None) -> Message | None:
         return None
     try:
         data = json.loads(text)
-        return Message(data["msgid"], **data["params"])
+        return Message(data["msgid"], _module=__name__, **data["params"])
     except (ValueError, KeyError, TypeError):
         return Message(text)
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, Form, FormField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
+from core.i18n import gettext as _
+from core.i18n import lazy_gettext as _l
 from plugins.his_connector.models import ENTITIES
 from plugins.his_connector.services import entity_fields
 

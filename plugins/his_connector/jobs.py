@@ -14,11 +14,11 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 
 from core import queue
 from core.declarations import Job, Task
 from core.extensions import db
+from core.i18n import lazy_gettext as _l
 from core.tenancy import current_scope
 
 SYNC = "his_connector.sync"

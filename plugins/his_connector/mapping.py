@@ -22,11 +22,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-
 from core.clock import local_now
 from core.i18n import _m
+from core.i18n import gettext as _
+from core.i18n import lazy_gettext as _l
 from plugins.his_connector.errors import Messages
 from plugins.patients.identity import IdentityError, last4, mask_id_number, mask_phone, normalize_phone, parse_id_number
 from plugins.patients.models import GENDERS, VISIT_KINDS, VISIT_STATUSES

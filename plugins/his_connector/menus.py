@@ -2,9 +2,8 @@
 to the HIS is system setup, not daily CRM work). Each item names the permission its page requires."""
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
-
 from core.declarations import MenuItem
+from core.i18n import lazy_gettext as _l
 from plugins.his_connector import MANAGE, RUN
 
 GROUP = "his_connector"

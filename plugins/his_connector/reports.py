@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from flask import url_for
-from flask_babel import gettext as _
 from werkzeug.routing import BuildError
 
 from core import clock
 from core.declarations import Widget, WidgetData
+from core.i18n import gettext as _
 
 
 def _url(endpoint: str) -> str | None:

@@ -30,11 +30,11 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import force_locale, get_locale
-from flask_babel import gettext as _
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core import clock
 from core.extensions import db
+from core.i18n import gettext as _
 from core.models import utcnow
 from plugins.his_connector import diagnoses, locks, source
 from plugins.his_connector import mapping as field_maps

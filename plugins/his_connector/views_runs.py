@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from core import audit
 from core.extensions import db
+from core.i18n import gettext as _
 from core.permissions import can, require
 from core.tenancy import current_scope, get_or_404
 from plugins.his_connector import RUN, services

@@ -11,10 +11,10 @@ given back and nothing runs.
 """
 from __future__ import annotations
 
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from core import queue
+from core.i18n import gettext as _
 from core.models import TaskRecord
 from plugins.his_connector import services
 from plugins.his_connector.jobs import RETRY, SYNC

@@ -5,10 +5,9 @@ source for the follow-up centre's SMS and round forms (``followup_content_source
 
 This module only wires hooks; the work is in services.py, search.py, transfer.py and the views.
 """
-from flask_babel import lazy_gettext as _l
-
 from core import hookimpl
 from core.declarations import MenuItem, Panel, Permission, Task
+from core.i18n import lazy_gettext as _l
 
 from . import models
 

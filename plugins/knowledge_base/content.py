@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import url_for
-from flask_babel import gettext as _
 
 from core.extensions import db
+from core.i18n import gettext as _
 
 from . import search, services
 from .models import Article

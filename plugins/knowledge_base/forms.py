@@ -2,11 +2,12 @@
 what was typed, and show the services' errors on their fields."""
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
+
+from core.i18n import lazy_gettext as _l
 
 from .services import MAX_BODY
 

@@ -3,10 +3,10 @@ viewed and sent in this hospital."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
 
 from core.declarations import Chart, Report, ReportParam, ReportResult
 from core.extensions import db
+from core.i18n import lazy_gettext as _l
 
 from . import services
 from .models import Article, ArticleStat

@@ -2,10 +2,10 @@
 the API reads and writes it."""
 from __future__ import annotations
 
-from flask_babel import gettext as _
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
 
 from core.api import UtcDateTime
+from core.i18n import gettext as _
 
 from . import search
 from .models import STATUSES

@@ -12,12 +12,12 @@ import functools
 
 import nh3
 import sqlalchemy as sa
-from flask_babel import gettext as _
 from marshmallow import ValidationError
 from sqlalchemy.orm import aliased
 
 from core import choices
 from core.extensions import db
+from core.i18n import gettext as _
 from core.models import utcnow
 from core.tenancy import WriteRefused, current_scope
 

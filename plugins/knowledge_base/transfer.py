@@ -14,12 +14,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import gettext as _
 from marshmallow import ValidationError
 
 from core import audit, queue
 from core.declarations import ReportResult
 from core.extensions import db
+from core.i18n import gettext as _
 from core.models import User, utcnow
 from core.spreadsheets import SpreadsheetRefused, cell_text, iter_rows, sheet_limits, store_file
 from core.tenancy import current_scope

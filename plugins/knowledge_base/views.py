@@ -7,7 +7,6 @@ import io
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 from marshmallow import ValidationError
@@ -15,6 +14,7 @@ from marshmallow import ValidationError
 from core import choices
 from core.clock import local_today
 from core.extensions import db
+from core.i18n import gettext as _
 from core.paging import paginate_capped
 from core.permissions import can, require
 from core.report_export import content_disposition, to_csv, to_xlsx
@@ -33,7 +33,9 @@ EXPORT_LIMIT = 10_000
 
 @bp.context_processor
 def helpers():
-    return dict(status_label=services.status_label, type_names=services.type_names(),
+    # type_names() reads the hospital's types: called by the pages that show them, not for every
+    # template of the blueprint (an error page may render before the request has a hospital).
+    return dict(status_label=services.status_label, type_names=services.type_names,
                 may_write=may_write, sms_segments=services.sms_segments)
 
 

@@ -2,10 +2,9 @@
 
 This module only wires hooks; the work is in services.py, views.py and api.py.
 """
-from flask_babel import lazy_gettext as _l
-
 from core import hookimpl
 from core.declarations import Permission
+from core.i18n import lazy_gettext as _l
 from plugins.patients import models, search_index  # noqa: F401  (search_index: its listeners keep the name index)
 
 

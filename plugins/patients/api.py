@@ -11,12 +11,12 @@ from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from flask import Blueprint, request, url_for
-from flask_babel import gettext as _
 from marshmallow import ValidationError
 from sqlalchemy.orm import joinedload, lazyload, load_only, selectinload
 
 from core.api import api_route, paginate
 from core.extensions import db
+from core.i18n import gettext as _
 from core.models import User
 from core.tenancy import get_or_404
 from core.web import json_error

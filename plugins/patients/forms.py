@@ -9,15 +9,15 @@ import re
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
 from core.extensions import db
+from core.i18n import gettext as _
+from core.i18n import lazy_gettext as _l
+from core.i18n import lazy_pgettext
 from core.models import Department, User
 from plugins.patients import services
 from plugins.patients.models import Disease, Patient, Referrer, Tag

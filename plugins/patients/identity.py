@@ -7,9 +7,8 @@ import os
 import re
 from datetime import date
 
-from flask_babel import gettext as _
-
 from core.clock import local_today
+from core.i18n import gettext as _
 
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"

@@ -3,9 +3,9 @@ requires (the generic plugin suite checks that they agree)."""
 from __future__ import annotations
 
 from flask import Flask
-from flask_babel import lazy_gettext as _l
 
 from core.declarations import MenuItem
+from core.i18n import lazy_gettext as _l
 
 IMPORT_ENDPOINT = "patients_transfer.import_form"
 

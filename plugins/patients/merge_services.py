@@ -11,10 +11,10 @@ import contextlib
 import dataclasses
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
 
 from core import audit, events
 from core.extensions import db
+from core.i18n import gettext as _
 from core.tenancy import current_scope, hospital_scope, use_scope
 from plugins.patients import services
 from plugins.patients.models import Diagnosis, HealthRecord, Patient, Visit

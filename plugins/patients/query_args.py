@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-
+from core.i18n import gettext as _
+from core.i18n import lazy_gettext as _l
 from plugins.patients.list_filters import live_filters
 from plugins.patients.services import SORTS, PatientQuery
 

@@ -14,14 +14,14 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_pgettext
 from werkzeug.routing import BuildError
 
 from core.clock import local_sql, local_to_utc, local_today
 from core.declarations import Chart, Report, ReportParam, ReportResult, Widget, WidgetData
 from core.extensions import db
+from core.i18n import gettext as _
+from core.i18n import lazy_gettext as _l
+from core.i18n import lazy_pgettext
 from core.models import Department
 from core.paging import count_rows
 from plugins.patients import services

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from core.api import LocalDateTime, Reference, UtcDateTime
+from core.i18n import gettext as _
+from core.i18n import lazy_gettext as _l
 from plugins.patients import services
 from plugins.patients.identity import age_on
 from plugins.patients.models import GENDERS, VISIT_KINDS, VISIT_STATUSES

@@ -8,11 +8,11 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
 
 from core import audit, events
 from core.clock import EARLIEST, local_now, local_today
 from core.extensions import db
+from core.i18n import gettext as _
 from core.integers import bounded_int
 from core.models import Department, User
 from core.permissions import can

@@ -13,10 +13,10 @@ import re
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
 
 from core import choices
 from core.extensions import db
+from core.i18n import gettext as _
 from core.models import User
 from plugins.patients.identity import IdentityError, normalize_phone, pypinyin
 from plugins.patients.models import Disease, Referrer, Region, Source

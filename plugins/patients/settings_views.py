@@ -4,10 +4,10 @@ Thin: the rules live in settings_services.py."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 
 from core import tenancy
 from core.extensions import db
+from core.i18n import gettext as _
 from core.integers import digits_or_none
 from core.permissions import require
 from plugins.patients import settings_services as svc

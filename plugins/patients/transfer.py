@@ -19,11 +19,11 @@ from flask import (
     url_for,
 )
 from flask_babel import get_locale
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from core import queue
 from core.clock import local_today
+from core.i18n import gettext as _
 from core.permissions import require
 from core.report_export import content_disposition
 from core.tenancy import current_scope, use_scope

@@ -12,11 +12,11 @@ from datetime import date, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_pgettext
 
 from core.extensions import db
+from core.i18n import gettext as _
+from core.i18n import lazy_gettext as _l
+from core.i18n import lazy_pgettext
 from core.models import Department
 from core.spreadsheets import (  # the generic part of keeping and reading an upload
     EXACT_FLOAT_LIMIT,

@@ -26,9 +26,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import force_locale
-from flask_babel import gettext as _
 
 from core.extensions import db
+from core.i18n import gettext as _
 from core.tenancy import hospital_scope
 from plugins.patients import services
 from plugins.patients.transfer_export import safe_text

@@ -12,13 +12,13 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from core import tenancy
 from core.clock import local_now
 from core.extensions import db
+from core.i18n import gettext as _
 from core.models import AuditLog, Department, User
 from core.paging import paginate_capped
 from core.panels import render_panels

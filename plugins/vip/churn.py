@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
 from core import events
 from core.activation import live_plugins
 from core.clock import local_today
 from core.extensions import db
+from core.i18n import gettext as _
 from core.tenancy import current_scope
 from plugins.vip.models import Score
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask_babel import lazy_gettext as _l
-
 from core.declarations import Job, MenuItem, Panel, Permission, Task, Widget
+from core.i18n import lazy_gettext as _l
 
 MANAGERS = ("super_admin", "director")
 RETIER_TASK = "vip.retier"

@@ -2,11 +2,11 @@
 check the rules and their messages land on the fields (``patients.forms.map_errors``)."""
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
+from core.i18n import lazy_gettext as _l
 from plugins.vip.service_plans import KIND_LABELS, METHOD_LABELS, STATUS_LABELS
 
 

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
 
+from core.i18n import lazy_gettext as _l
 from plugins.patients.public import ListFilter, Patient
 from plugins.vip import tiering, value
 from plugins.vip.models import Member, Score

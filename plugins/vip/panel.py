@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import render_template, url_for
-from flask_babel import gettext as _
 from markupsafe import Markup
 
 from core.declarations import WidgetData
 from core.extensions import db
+from core.i18n import gettext as _
 from plugins.vip import tiering, value
 from plugins.vip.forms import REASON_LABELS
 from plugins.vip.models import Score

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
 
 from core.extensions import db
+from core.i18n import gettext as _
 from plugins.patients.public import Patient, Referrer, Visit
 from plugins.vip.models import ReferrerGrade
 from plugins.vip.tiering import VipInvalid, _int, _money, _text

@@ -2,10 +2,10 @@
 members list: the page, its CSV export and the API all load their query string with it."""
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from core.api import Reference, UtcDateTime
+from core.i18n import lazy_gettext as _l
 from plugins.vip.models import DIRECTIONS, REASON_KINDS, SEGMENTS
 
 ID = {"validate": validate.Range(min=1)}

@@ -14,13 +14,13 @@ import re
 from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from core import events
 from core.activation import live_plugins
 from core.clock import local_today
 from core.extensions import db
+from core.i18n import gettext as _
+from core.i18n import lazy_gettext as _l
 from core.models import utcnow
 from plugins.patients.public import Patient, Visit
 from plugins.vip.models import PLAN_KINDS, TASK_STATUSES, Member, ServicePlan, ServiceTask, Tier

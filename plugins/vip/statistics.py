@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import date, datetime, time
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from core import clock
 from core.clock import local_today
 from core.declarations import Chart, Report, ReportParam, ReportResult
 from core.extensions import db
+from core.i18n import gettext as _
+from core.i18n import lazy_gettext as _l
 from core.models import Department, User
 from plugins.patients.public import Patient
 from plugins.vip import service_plans, value

@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
 
 from core.extensions import db
+from core.i18n import gettext as _
 from core.models import utcnow
 from plugins.patients.public import Patient
 from plugins.vip.models import COMBINES, Member, Tier, TierChange, TierRule

@@ -16,12 +16,12 @@ from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from core.activation import live_plugins
 from core.clock import local_now
 from core.extensions import db
+from core.i18n import gettext as _
+from core.i18n import lazy_gettext as _l
 from core.models import utcnow
 from core.tenancy import system_scope
 from plugins.patients.public import Patient, Referrer, Visit

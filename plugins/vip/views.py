@@ -9,13 +9,13 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
 
 from core import queue
 from core.clock import utc_to_local
 from core.extensions import db
+from core.i18n import gettext as _
 from core.models import Department, User
 from core.paging import paginate_capped
 from core.permissions import can, require

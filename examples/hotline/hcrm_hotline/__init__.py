@@ -5,10 +5,9 @@ and the jobs), views.py, api.py, reports.py and jobs.py.
 """
 from datetime import timedelta
 
-from flask_babel import lazy_gettext as _l
-
 from core import hookimpl
 from core.declarations import Chart, Job, MenuItem, Panel, PanelTarget, Permission, Report, ReportParam, Task, Widget
+from core.i18n import lazy_gettext as _l
 from hcrm_hotline import api, demo, jobs, models, reports, services, views
 from hcrm_hotline.cli import hotline_cli
 from plugins.patients.public import PATIENT_PAGE

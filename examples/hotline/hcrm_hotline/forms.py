@@ -1,9 +1,9 @@
 """Forms of the hotline: early, per-field errors; services.py checks everything again."""
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from core.i18n import lazy_gettext as _l
 from hcrm_hotline.services import TAG_MAX, TOPIC_MAX
 
 

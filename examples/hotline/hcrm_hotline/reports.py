@@ -3,12 +3,12 @@ from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask import url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from core.clock import local_sql, local_to_utc, local_today
 from core.declarations import ReportResult, WidgetData
 from core.extensions import db
+from core.i18n import gettext as _
+from core.i18n import lazy_gettext as _l
 from hcrm_hotline import services
 from hcrm_hotline.models import Call
 

@@ -7,12 +7,12 @@ from datetime import date, datetime, time
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import gettext as _
 
 from core import queue
 from core.clock import local_to_utc
 from core.events import emit
 from core.extensions import db
+from core.i18n import gettext as _
 from core.tenancy import current_scope
 from hcrm_hotline.models import Call
 from plugins.patients.public import IdentityError, Patient, by_phone, normalize_phone

@@ -4,12 +4,12 @@ The core answers 404 for every route of this blueprint when the plugin is not en
 user's hospital, so the views never check that themselves.
 """
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 from marshmallow import ValidationError
 
 from core.extensions import db
+from core.i18n import gettext as _
 from core.panels import render_panels
 from core.permissions import require
 from core.queue import QueueError

@@ -7,9 +7,8 @@ gateways, survey_bank, surveys, survey_stats), which pages, jobs and the plannin
 """
 from datetime import timedelta
 
-from flask_babel import lazy_gettext as _l
-
 from core.declarations import Job, MenuItem, Panel, Permission, Widget
+from core.i18n import lazy_gettext as _l
 
 MANAGERS = ("super_admin", "director", "dept_manager")
 

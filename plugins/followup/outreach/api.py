@@ -4,7 +4,6 @@ patients the caller may see. Phones are masked unless the caller may see them in
 from __future__ import annotations
 
 from flask import Blueprint
-from flask_babel import gettext as _
 from marshmallow import Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 from sqlalchemy.orm import selectinload
@@ -12,6 +11,7 @@ from sqlalchemy.orm import selectinload
 from core import audit
 from core.api import LocalDateTime, UtcDateTime, api_route, paginate
 from core.extensions import db
+from core.i18n import gettext as _
 from core.tenancy import get_or_404
 from plugins.followup.models import SMS_STATUSES, SmsMessage
 from plugins.followup.outreach import sms

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
 from sqlalchemy.orm import aliased
 
 from core import queue
 from core.clock import local_today
 from core.extensions import db
+from core.i18n import gettext as _
 from core.models import Department, Hospital, User
 from core.tenancy import current_scope
 from plugins.followup.models import SmsMessage

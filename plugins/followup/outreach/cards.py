@@ -5,11 +5,11 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask import url_for
-from flask_babel import gettext as _
 
 from core.clock import local_now, local_to_utc
 from core.declarations import WidgetData
 from core.extensions import db
+from core.i18n import gettext as _
 from plugins.followup.models import SmsMessage
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 
 from core import choices
+from core.i18n import gettext as _
+from core.i18n import lazy_gettext as _l
 from plugins.followup.models import Category
 from plugins.followup.outreach.templating import PLACEHOLDERS
 from plugins.patients.forms import NONE, map_errors, options  # noqa: F401  (map_errors re-exported for views)

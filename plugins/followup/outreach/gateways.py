@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 
 from core.activation import live_plugins
 from core.extensions import db
+from core.i18n import lazy_gettext as _l
 from core.tenancy import current_scope, system_scope
 from plugins.followup.models import SmsSettings
 

@@ -6,9 +6,9 @@ one to its author only. Everyone sees the shared phrases and their own.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
 
 from core.extensions import db
+from core.i18n import gettext as _
 from core.permissions import can
 from plugins.followup.models import Phrase
 from plugins.followup.outreach import validation

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
 
 from core.clock import local_today
 from core.extensions import db
+from core.i18n import gettext as _
 from plugins.followup.models import SmsTemplate
 from plugins.followup.outreach import sms
 from plugins.followup.outreach.templating import TemplateInvalid, check, render_template_for

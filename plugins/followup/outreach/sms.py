@@ -19,11 +19,11 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from core.clock import local_now, local_to_utc
 from core.extensions import db
+from core.i18n import gettext as _
 from core.models import utcnow
 from plugins.followup.models import Settings, SmsMessage
 from plugins.followup.outreach import gateways

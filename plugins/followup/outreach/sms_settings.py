@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
 
 from core.extensions import db
+from core.i18n import gettext as _
 from plugins.followup.models import Settings, SmsSettings
 from plugins.followup.outreach import gateways, validation
 from plugins.followup.outreach.validation import OutreachInvalid

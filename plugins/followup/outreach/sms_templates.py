@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
 
 from core.extensions import db
+from core.i18n import gettext as _
 from plugins.followup.models import SmsTemplate
 from plugins.followup.outreach import validation
 from plugins.followup.outreach.sms import MAX_BODY

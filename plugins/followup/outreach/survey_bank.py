@@ -7,9 +7,9 @@ else, add a new question and deactivate the old one.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
 
 from core.extensions import db
+from core.i18n import gettext as _
 from plugins.followup.models import QUESTION_KINDS, Question, Questionnaire, QuestionnaireItem, SurveyAnswer
 from plugins.followup.outreach import validation
 from plugins.followup.outreach.validation import OutreachInvalid

@@ -10,12 +10,12 @@ from collections import Counter
 from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from core.clock import local_today
 from core.declarations import Chart, Report, ReportParam, ReportResult
 from core.extensions import db
+from core.i18n import gettext as _
+from core.i18n import lazy_gettext as _l
 from core.models import Department, User
 from plugins.followup.models import Question, Questionnaire, SurveyAnswer, SurveyResponse
 from plugins.patients.reports import month_of

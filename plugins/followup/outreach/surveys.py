@@ -7,11 +7,11 @@ leaves the database as it was; it does not commit (the caller's transaction deci
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from core.events import emit
 from core.extensions import db
+from core.i18n import gettext as _
 from plugins.followup.models import Questionnaire, SurveyAnswer, SurveyResponse
 from plugins.followup.outreach.validation import OutreachInvalid
 from plugins.patients.models import Visit

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
 
 from core.extensions import db
+from core.i18n import gettext as _
 from plugins.followup.models import Category
 
 TRUE_VALUES = (True, 1, "1", "true", "on", "y", "yes")

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from core import audit
 from core.clock import utc_to_local
 from core.extensions import db
+from core.i18n import gettext as _
 from core.models import Department
 from core.permissions import require
 from core.tenancy import get_or_404

@@ -7,10 +7,10 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 
 from core.clock import local_today
 from core.extensions import db
+from core.i18n import gettext as _
 from core.permissions import require
 from core.tenancy import get_or_404
 from plugins.followup.models import Question, Questionnaire, Round, SurveyResponse

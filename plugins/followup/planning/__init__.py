@@ -7,9 +7,8 @@ rules, generation, queue, escalation, settings_services), which pages, API and j
 """
 from datetime import timedelta
 
-from flask_babel import lazy_gettext as _l
-
 from core.declarations import Job, MenuItem, Panel, Permission
+from core.i18n import lazy_gettext as _l
 
 SUPERVISORS = ("super_admin", "director", "dept_manager", "supervisor")
 
@@ -95,9 +94,9 @@ def patient_merged(source, target):
 def visits_backfill(hospital_id, since, report):
     """Apply every active rule to the visits since ``since`` too (an importer loaded history)."""
     import sqlalchemy as sa
-    from flask_babel import gettext
 
     from core.extensions import db
+    from core.i18n import gettext
     from plugins.followup.models import Rule
     from plugins.followup.planning.rules import apply_since
     active = db.session.execute(sa.select(Rule).where(Rule.active.is_(True))  # the hospital's scope

@@ -6,13 +6,13 @@ from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask import Blueprint
-from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy.orm import selectinload
 
 from core.api import api_route, paginate
 from core.extensions import db
+from core.i18n import gettext as _
 from core.tenancy import get_or_404
 from core.web import json_error
 from plugins.followup.models import Plan, Round, Rule

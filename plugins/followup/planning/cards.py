@@ -8,11 +8,11 @@ from datetime import datetime, time
 
 import sqlalchemy as sa
 from flask import url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from core.declarations import Widget, WidgetData
 from core.extensions import db
+from core.i18n import gettext as _
 from core.permissions import can
 from plugins.followup.models import Round
 from plugins.followup.planning.plan_services import local_now, patient_briefs

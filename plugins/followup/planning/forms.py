@@ -4,11 +4,11 @@ messages land on the fields (``map_errors``)."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectField, StringField, TextAreaField
 
 from core.extensions import db
+from core.i18n import lazy_gettext as _l
 from core.models import Role
 from plugins.followup.models import Questionnaire
 from plugins.followup.planning import settings_services

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
 from core.extensions import db
+from core.i18n import lazy_gettext as _l
 from plugins.followup.models import OPEN_STATUSES, Plan
 from plugins.followup.planning.plan_services import local_now
 from plugins.patients.models import Patient

@@ -12,10 +12,10 @@ import re
 from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
 
 from core import clock
 from core.extensions import db
+from core.i18n import gettext as _
 from core.models import Department, Role, User
 from plugins.followup.models import ASSIGN_TO, RULE_TRIGGERS, Plan, Questionnaire, Rule, RuleDisease, RuleStep
 from plugins.followup.planning.errors import FollowupInvalid, PlanStateError

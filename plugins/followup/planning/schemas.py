@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import date
 
 from flask import g
-from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from core.api import LocalDateTime, Reference, UtcDateTime
+from core.i18n import gettext as _
 from plugins.followup.models import ASSIGN_TO, PLAN_STATUSES, RULE_TRIGGERS
 from plugins.followup.planning.plan_services import ROUND_OUTCOMES, is_overdue, patient_briefs
 from plugins.followup.planning.rules import format_offset

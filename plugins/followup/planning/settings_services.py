@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
 
 from core import choices
 from core.extensions import db
+from core.i18n import gettext as _
 from plugins.followup.models import Category, Method, Settings
 from plugins.followup.planning.errors import FollowupInvalid
 

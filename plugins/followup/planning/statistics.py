@@ -8,12 +8,12 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from core import clock
 from core.declarations import Chart, Report, ReportParam, ReportResult
 from core.extensions import db
+from core.i18n import gettext as _
+from core.i18n import lazy_gettext as _l
 from core.models import Department, User
 from plugins.followup.models import OPEN_STATUSES, Category, Method, Plan, Round
 from plugins.followup.planning.plan_services import local_now

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from core.extensions import db
+from core.i18n import gettext as _
 from core.integers import digits_or_none
 from core.models import User
 from core.paging import paginate_capped

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from core.extensions import db
+from core.i18n import gettext as _
 from core.permissions import require
 from core.tenancy import get_or_404
 from plugins.followup.models import Plan, Rule

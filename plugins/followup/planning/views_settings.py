@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 
 from core.extensions import db
+from core.i18n import gettext as _
 from core.permissions import can, require
 from core.tenancy import get_or_404
 from plugins.followup.models import Category, Method
