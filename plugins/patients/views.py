@@ -15,7 +15,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from core import tenancy
+from core import audit, tenancy
 from core.clock import local_now
 from core.extensions import db
 from core.i18n import gettext as _
@@ -75,7 +75,7 @@ def _log_unmasked(patients, where: str) -> None:
     shown = [p for p in patients if any(getattr(p, f) for f in SENSITIVE_FIELDS)]
     if shown and services.may_see_sensitive():
         services.log_sensitive_view(shown, where)
-        db.session.commit()
+        audit.commit_keeping_loaded()
 
 
 # -- the list -----------------------------------------------------------------------------------
