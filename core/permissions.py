@@ -37,6 +37,11 @@ _BY_OPERATION = {
 }
 
 
+#: Permissions over the whole group that only group administrators hold: roles belong to one
+#: hospital, so the role page does not offer these and a grant stored anyway gives nothing.
+GROUP_ONLY = frozenset({"core.hospitals.manage"})
+
+
 def default_roles_for(perm: Permission) -> tuple[str, ...]:
     """Which default roles get ``perm`` when its plugin is enabled for a hospital."""
     if perm.default_roles is not None:
@@ -53,7 +58,7 @@ def granted_permissions(user) -> set[str]:
     """Permission strings the user's roles hold, before plugin liveness is considered."""
     if user.is_group_admin:
         return set(hcrm().catalog.permissions)
-    return {p for role in user.roles for p in role.permissions}
+    return {p for role in user.roles for p in role.permissions} - GROUP_ONLY
 
 
 def effective_permissions(user, live: set[str]) -> set[str]:
