@@ -39,8 +39,13 @@ ERROR_MESSAGES = {
 }
 
 
+#: Pages for people that live under /api/ next to what they describe (the API reference): they
+#: sign in with the session like every page, not with a bearer token, and answer errors in HTML.
+API_PAGES = frozenset({"/api/v1/docs"})
+
+
 def is_api_request() -> bool:
-    return request.path.startswith("/api/")
+    return request.path.startswith("/api/") and request.path not in API_PAGES
 
 
 @login_manager.user_loader
