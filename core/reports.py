@@ -31,6 +31,7 @@ from core.activation import live_for
 from core.clock import local_today
 from core.declarations import Report, ReportParam, ReportResult
 from core.extensions import db
+from core.i18n import plugin_text
 from core.models import Hospital
 from core.permissions import can, hcrm, require
 from core.plugins import CORE
@@ -265,7 +266,7 @@ def index():
     for report in sorted(reports, key=lambda r: (order.index(r.plugin) if r.plugin in order else 999,
                                                   str(r.title))):
         groups.setdefault(report.plugin, []).append(report)
-    titles = {name: info.title for name, info in registry.infos.items()}
+    titles = {name: plugin_text(name, info.title) for name, info in registry.infos.items()}
     titles[CORE] = _("General")
     return render_template("reports/index.html", groups=groups, plugin_titles=titles)
 

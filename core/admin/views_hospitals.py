@@ -13,6 +13,7 @@ from core.admin.forms import HospitalForm
 from core.admin.services import AdminError
 from core.admin.views import _form_error
 from core.extensions import db
+from core.i18n import plugin_text
 from core.models import Hospital
 from core.permissions import hcrm, require
 from core.tenancy import system_scope
@@ -27,13 +28,13 @@ def hospitals():
     with system_scope():
         live = {h.id: activation.live_plugins(h.id) for h in rows}
     return render_template("admin/hospitals.html", hospitals=rows, live=live, zone=svc.effective_zone,
-                           titles={n: i.title for n, i in hcrm().registry.infos.items()})
+                           titles={n: plugin_text(n, i.title) for n, i in hcrm().registry.infos.items()})
 
 
 def _hospital_page(hospital: Hospital | None):
     form = HospitalForm(obj=hospital)
     registry = hcrm().registry
-    form.plugins.choices = [(name, f"{info.title} ({name})") for name, info in registry.infos.items()]
+    form.plugins.choices = [(name, f"{plugin_text(name, info.title)} ({name})") for name, info in registry.infos.items()]
     if hospital is not None:
         del form.code
     if request.method == "GET":
