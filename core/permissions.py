@@ -10,7 +10,6 @@ import functools
 
 from flask import abort, current_app, g
 from flask_babel import gettext
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from core.declarations import DEFAULT_ROLES, Permission
@@ -75,6 +74,14 @@ def can(permission: str) -> bool:
     return permission in g.get("hcrm_permissions", ())
 
 
+def denied(permission: str) -> str:
+    """The refusal a user reads: the permission's title in their language, and its name for the
+    administrator they will ask."""
+    perm = hcrm().catalog.permissions.get(permission)
+    title = str(perm.title) if perm is not None else permission
+    return gettext("You do not have the permission “%(title)s” (%(name)s).", title=title, name=permission)
+
+
 def require(permission: str):
     """View decorator: login, then ``permission`` (403 without it). Recorded on the view so the
     generic plugin suite and the menu checks know what each route needs."""
@@ -85,7 +92,7 @@ def require(permission: str):
             if not current_user.is_authenticated:
                 return current_app.login_manager.unauthorized()
             if not can(permission):
-                abort(403, description=str(_l("You do not have the permission “%(name)s”.", name=permission)))
+                abort(403, description=denied(permission))
             return view(*args, **kwargs)
 
         wrapped.hcrm_permission = permission

@@ -27,7 +27,7 @@ from core.admin.forms import (
 from core.extensions import db
 from core.i18n import plugin_text
 from core.models import Department, Hospital, Role, User
-from core.permissions import can, effective_permissions, explain, hcrm, require
+from core.permissions import can, denied, effective_permissions, explain, hcrm, require
 
 USERS_PER_PAGE = 25
 AUDIT_PER_PAGE = 50
@@ -230,7 +230,7 @@ def user_edit(user_id):
     if request.method == "GET":
         return _user_page(user)
     if not can("core.users.edit"):
-        abort(403, description=_("You do not have the permission “%(name)s”.", name="core.users.edit"))
+        abort(403, description=denied("core.users.edit"))
     form = UserEditForm()
     _user_choices(form, user)
     if form.validate_on_submit():
@@ -295,7 +295,7 @@ def _role_page(role: Role | None, submitted: bool | None = None, status: int = 2
     if submitted:
         status = 400
         if not can("core.roles.edit"):
-            abort(403, description=_("You do not have the permission “%(name)s”.", name="core.roles.edit"))
+            abort(403, description=denied("core.roles.edit"))
         if form.validate_on_submit():
             try:
                 if role is None:
