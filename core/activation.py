@@ -244,8 +244,9 @@ def create_hospital(code: str, name: str) -> Hospital:
 
 
 def sync_from_config(config) -> list[str]:
-    """Seed hospitals and their plugins from config.yaml. Existing choices win: a plugin with a
-    row (enabled or explicitly disabled) is left as it is. Returns what was done, for the log."""
+    """Seed hospitals, their time zone and plugins from config.yaml. Existing choices win: a
+    plugin with a row (enabled or explicitly disabled) is left as it is, a hospital's name and a
+    zone already set (hospital management page) are kept. Returns what was done, for the log."""
     messages = []
     with system_scope():
         hospitals = {h.code: h for h in db.session.execute(sa.select(Hospital)).scalars()}
@@ -254,6 +255,11 @@ def sync_from_config(config) -> list[str]:
         if hospital is None:
             hospital = create_hospital(hconf.code, hconf.name)
             messages.append(f"created hospital {hconf.code} ({hconf.name})")
+        if hconf.timezone and hospital.timezone is None:  # a zone chosen on the hospitals page wins
+            with system_scope():
+                hospital.timezone = hconf.timezone
+                db.session.flush()
+            messages.append(f"{hconf.code}: time zone {hconf.timezone}")
         with system_scope():
             rows = plugin_rows(hospital.id)
         for name in hconf.plugins:

@@ -12,7 +12,7 @@ from flask import Flask, has_request_context, request, session
 from flask_babel import Babel
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from core import core_hooks, i18n, integers
+from core import clock, core_hooks, i18n, integers
 from core.autocommit_reads import autocommit_twin
 from core.catalog import Catalog, build_catalog
 from core.config import HcrmConfig, PluginSettings, check_plugin_names, load_config
@@ -35,6 +35,7 @@ class HcrmState:
     autocommit_engine: sa.Engine | None = None  # API reads on PostgreSQL (core.autocommit_reads)
     principals: PrincipalCache | None = None  # API tokens' principals (core.principal_cache)
     plugin_settings: dict = field(default_factory=dict)  # plugin -> what its hcrm_settings hook returned
+    zone_cache: dict = field(default_factory=dict)  # hospital id -> (read at, its time zone or None), core.clock
 
 
 def secret_key(instance: Path) -> str | None:
@@ -133,7 +134,7 @@ def build_app(config: HcrmConfig | None, *, overrides=None, finder=None) -> Flas
     csrf.init_app(app)
     # One Babel per app: Flask-Babel caches catalogs on the Babel object by locale alone, so a
     # shared one would serve the first app's catalogs (and plugins' folders) to every other app.
-    Babel(app, locale_selector=lambda: select_locale(config))
+    Babel(app, locale_selector=lambda: select_locale(config), timezone_selector=clock.zone_name)
     i18n.install(app, str(ROOT / "core" / "translations"), plugin_catalogs(registry))
 
     from core import web

@@ -29,6 +29,14 @@ class Catalog:
     models: dict[str, list[type]] = field(default_factory=dict)   # plugin -> models
     blueprint_plugin: dict[str, str] = field(default_factory=dict)  # blueprint name -> plugin
 
+    def shows_something(self, plugin: str) -> bool:
+        """Whether ``plugin`` gives people anything to open: a menu entry leading to a page, a
+        report, a dashboard card or a tab on another page (the Apps screen lists only these)."""
+        return (any(m.plugin == plugin and m.endpoint for m in self.menus.values())
+                or any(r.plugin == plugin for r in self.reports.values())
+                or any(w.plugin == plugin for w in self.widgets)
+                or any(p.plugin == plugin for p in self.panels))
+
     def plugin_of_permission(self, name: str) -> str | None:
         perm = self.permissions.get(name)
         return perm.plugin if perm else None

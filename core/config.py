@@ -50,7 +50,7 @@ _SECTIONS = {
 }
 _DEFAULTS = {field: default for keys in _SECTIONS.values() for field, _, default in keys.values()}
 _TOP_KEYS = (*_SECTIONS, "plugins_settings", "hospitals")
-_HOSPITAL_KEYS = ("code", "name", "plugins", "plugins_settings")
+_HOSPITAL_KEYS = ("code", "name", "timezone", "plugins", "plugins_settings")
 _EMPTY_LIST = yaml.SequenceNode("tag:yaml.org,2002:seq", [])
 
 
@@ -72,6 +72,7 @@ class HospitalConfig:
     plugins: tuple[str, ...] = ()
     line: int = 0  # 1-based line of the entry; 0 when built in code
     plugin_lines: tuple[int, ...] = ()  # line of each plugin name, so plugin errors can point at it
+    timezone: str = ""  # IANA name; "" = the deployment's i18n.timezone. Seeds the hospital once.
 
 
 @dataclass(frozen=True)
@@ -302,9 +303,10 @@ class _Parser:
                 plugins_node = _EMPTY_LIST
             plugins = self.string_list(plugins_node, f"{where}.plugins")
             plugin_lines = tuple(_line(n) for n in plugins_node.value)
+            timezone = self.timezone(fields["timezone"][1], f"{where}.timezone") if "timezone" in fields else ""
             if "plugins_settings" in fields and settings is not None:
                 self.plugins_settings(fields["plugins_settings"][1], settings, code)
-            result.append(HospitalConfig(code, name, plugins, _line(item), plugin_lines))
+            result.append(HospitalConfig(code, name, plugins, _line(item), plugin_lines, timezone))
         return tuple(result)
 
 

@@ -29,6 +29,8 @@ def hcrm_permissions():
         Permission("core.audit.read", _l("Browse the audit log"), ("super_admin", "director")),
         Permission("core.jobs.read", _l("See the background tasks and their errors"), ("super_admin", "director")),
         Permission("core.jobs.manage", _l("Retry failed background tasks"), ADMINS),
+        # Hospitals are the group's, not one hospital's: no role may hold it (core.permissions.GROUP_ONLY).
+        Permission("core.hospitals.manage", _l("Add hospitals and change their name, time zone and apps"), ()),
         Permission("core.reports.read", _l("Open reports"), ("super_admin", "director", "dept_manager",
                                                             "supervisor", "analyst")),
     ]
@@ -44,6 +46,8 @@ def hcrm_menus():
         MenuItem("reports.all", _l("All reports"), endpoint="reports.index", parent="reports",
                  permission="core.reports.read", order=0),
         MenuItem("admin", _l("Administration"), icon="gear", order=90),
+        MenuItem("admin.hospitals", _l("Hospitals"), endpoint="admin.hospitals", parent="admin",
+                 permission="core.hospitals.manage", icon="hospital", order=5),
         MenuItem("admin.apps", _l("Apps"), endpoint="admin.apps", parent="admin",
                  permission="core.plugins.read", icon="grid", order=10),
         MenuItem("admin.users", _l("Users"), endpoint="admin.users", parent="admin",

@@ -81,6 +81,16 @@ class Domains:
         return self.by_plugin.get(first, self.core)
 
 
+def plugin_text(plugin: str, text: str) -> str:
+    """A plugin's manifest title or summary in the request's language, from the plugin's own
+    catalog (``scripts/i18n.sh`` extracts them with :mod:`core.i18n_extract`)."""
+    domains = current_app.extensions.get("hcrm_domains") if has_app_context() else None
+    if domains is None or not text:
+        return text
+    from core.i18n_extract import CONTEXT
+    return domains.by_plugin.get(plugin, domains.core).pgettext(CONTEXT, text)
+
+
 def _domain(folders: tuple[str, ...]) -> Domain:
     """One Domain per set of folders for the process: its catalogs are cached on it by locale."""
     found = _domains.get(folders)

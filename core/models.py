@@ -29,6 +29,8 @@ class Hospital(db.Model):
     # Bumped in the transaction of every change to the hospital's plugins: requests keep the
     # live set per version (core.activation.live_for) instead of reading it each time.
     plugins_version = sa.Column(sa.Integer, nullable=False, default=0, server_default="0")
+    # The hospital's wall clock (IANA name); NULL follows the deployment's i18n.timezone.
+    timezone = sa.Column(sa.String(64), nullable=True)
 
     def __repr__(self) -> str:
         return f"<Hospital {self.code}>"

@@ -10,7 +10,6 @@ import functools
 
 from flask import abort, current_app, g
 from flask_babel import gettext
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from core.declarations import DEFAULT_ROLES, Permission
@@ -37,6 +36,11 @@ _BY_OPERATION = {
 }
 
 
+#: Permissions over the whole group that only group administrators hold: roles belong to one
+#: hospital, so the role page does not offer these and a grant stored anyway gives nothing.
+GROUP_ONLY = frozenset({"core.hospitals.manage"})
+
+
 def default_roles_for(perm: Permission) -> tuple[str, ...]:
     """Which default roles get ``perm`` when its plugin is enabled for a hospital."""
     if perm.default_roles is not None:
@@ -53,7 +57,7 @@ def granted_permissions(user) -> set[str]:
     """Permission strings the user's roles hold, before plugin liveness is considered."""
     if user.is_group_admin:
         return set(hcrm().catalog.permissions)
-    return {p for role in user.roles for p in role.permissions}
+    return {p for role in user.roles for p in role.permissions} - GROUP_ONLY
 
 
 def effective_permissions(user, live: set[str]) -> set[str]:
@@ -70,6 +74,14 @@ def can(permission: str) -> bool:
     return permission in g.get("hcrm_permissions", ())
 
 
+def denied(permission: str) -> str:
+    """The refusal a user reads: the permission's title in their language, and its name for the
+    administrator they will ask."""
+    perm = hcrm().catalog.permissions.get(permission)
+    title = str(perm.title) if perm is not None else permission
+    return gettext("You do not have the permission “%(title)s” (%(name)s).", title=title, name=permission)
+
+
 def require(permission: str):
     """View decorator: login, then ``permission`` (403 without it). Recorded on the view so the
     generic plugin suite and the menu checks know what each route needs."""
@@ -80,7 +92,7 @@ def require(permission: str):
             if not current_user.is_authenticated:
                 return current_app.login_manager.unauthorized()
             if not can(permission):
-                abort(403, description=str(_l("You do not have the permission “%(name)s”.", name=permission)))
+                abort(403, description=denied(permission))
             return view(*args, **kwargs)
 
         wrapped.hcrm_permission = permission

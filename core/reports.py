@@ -31,8 +31,9 @@ from core.activation import live_for
 from core.clock import local_today
 from core.declarations import Report, ReportParam, ReportResult
 from core.extensions import db
+from core.i18n import plugin_text
 from core.models import Hospital
-from core.permissions import can, hcrm, require
+from core.permissions import can, denied, hcrm, require
 from core.plugins import CORE
 from core.report_export import chart_value, content_disposition, format_value, to_csv, to_xlsx
 
@@ -77,7 +78,7 @@ def get_report(report_id: str) -> Report:
     if report is None or not _is_live(report):
         abort(404, description=_("There is no report “%(id)s”.", id=report_id))
     if not can(report.permission):
-        abort(403, description=_("You do not have the permission “%(name)s”.", name=report.permission))
+        abort(403, description=denied(report.permission))
     return report
 
 
@@ -265,7 +266,7 @@ def index():
     for report in sorted(reports, key=lambda r: (order.index(r.plugin) if r.plugin in order else 999,
                                                   str(r.title))):
         groups.setdefault(report.plugin, []).append(report)
-    titles = {name: info.title for name, info in registry.infos.items()}
+    titles = {name: plugin_text(name, info.title) for name, info in registry.infos.items()}
     titles[CORE] = _("General")
     return render_template("reports/index.html", groups=groups, plugin_titles=titles)
 

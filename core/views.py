@@ -56,6 +56,13 @@ def switch_hospital():
     return redirect(url_for("core.dashboard"))
 
 
+@bp.route("/api/v1/docs")
+@login_required
+def api_docs():
+    """The API reference: Swagger UI (vendored) over the app's own OpenAPI document."""
+    return render_template("core/api_docs.html")
+
+
 def register_core_blueprints(app: Flask) -> None:
     from core.admin import bp as admin_bp
     from core.api import bp as api_bp

@@ -14,7 +14,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, NotFound
 
-from core import autocommit_reads, clock, tenancy
+from core import audit_labels, autocommit_reads, clock, tenancy
 from core.activation import live_for
 from core.extensions import db, login_manager
 from core.menus import build_menu
@@ -39,8 +39,13 @@ ERROR_MESSAGES = {
 }
 
 
+#: Pages for people that live under /api/ next to what they describe (the API reference): they
+#: sign in with the session like every page, not with a bearer token, and answer errors in HTML.
+API_PAGES = frozenset({"/api/v1/docs"})
+
+
 def is_api_request() -> bool:
-    return request.path.startswith("/api/")
+    return request.path.startswith("/api/") and request.path not in API_PAGES
 
 
 @login_manager.user_loader
@@ -184,10 +189,23 @@ def json_error(status: int, message: str, **extra):
     return response
 
 
+def _api_message(exc: HTTPException) -> str:
+    """An API error's message in the client's language (Accept-Language) when Werkzeug would
+    answer its stock English sentence; a view's own description is kept."""
+    if exc.description != type(exc).description:
+        return exc.description or exc.name
+    if exc.code == 404:
+        return _("Not found: no such endpoint, or no such record for your hospital.")
+    if exc.code == 405:
+        return _("This endpoint does not accept the method %(method)s; it accepts %(allowed)s.",
+                 method=request.method, allowed=", ".join(sorted(getattr(exc, "valid_methods", None) or ())))
+    return str(ERROR_TITLES.get(exc.code, exc.name))
+
+
 def handle_http_error(exc: HTTPException):
     message = exc.description or exc.name
     if is_api_request():
-        response = json_error(exc.code or 500, message)
+        response = json_error(exc.code or 500, _api_message(exc))
         if getattr(exc, "valid_methods", None):  # 405 must say what is allowed
             response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response
@@ -283,6 +301,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(clock.utc_to_local, "local_time")
     app.add_template_filter(clock.show_stamp, "stamp")
     app.add_template_filter(clock.show_wall, "wall")
+    audit_labels.init_app(app)
 
     from core.views import register_core_blueprints
     register_core_blueprints(app)

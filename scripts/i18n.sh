@@ -18,7 +18,7 @@ refresh() {  # folder holding the sources; its catalog goes to <folder>/translat
   local folder="$1" pot
   pot="$(mktemp --suffix=.pot)"
   # --ignore-dirs replaces Babel's default (".* ._"), so repeat it: hidden folders hold no messages.
-  pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -k _m -k lazy_ngettext:1,2 -k lazy_pgettext:1c,2 \
+  pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -k _m -k lazy_ngettext:1,2 -k lazy_pgettext:1c,2 -k N_ \
     --ignore-dirs=".* ._ __pycache__ tests scaffold_template translations" \
     --no-location --sort-output -o "$pot" "$folder"
   if ! grep -q '^msgid "[^"]' "$pot"; then

@@ -73,11 +73,27 @@ BROKEN_MANIFEST = """{
 }"""
 
 
+QUIET_MANIFEST = """{
+    "name": "quiet", "title": "Quiet helper", "version": "0.1", "summary": "Gives nobody a page.",
+}"""
+
+QUIET_CODE = '''
+from core import hookimpl
+from core.declarations import Permission
+
+
+@hookimpl
+def hcrm_permissions():
+    return [Permission("quiet.use", "Use the quiet helper")]
+'''
+
+
 @pytest.fixture(scope="session")
 def extra_plugins(tmp_path_factory):
     root = tmp_path_factory.mktemp("extra_plugins")
     for module, manifest, code in (("hcrm_probe_plugin", PROBE_MANIFEST, PROBE_CODE),
-                                   ("hcrm_ghost_plugin", BROKEN_MANIFEST, "")):
+                                   ("hcrm_ghost_plugin", BROKEN_MANIFEST, ""),
+                                   ("hcrm_quiet_plugin", QUIET_MANIFEST, QUIET_CODE)):
         package = root / module
         package.mkdir()
         (package / "__manifest__.py").write_text(manifest)
@@ -95,7 +111,8 @@ def app(_schema, extra_plugins):
     def finder():
         candidates, problems = default_finder()
         return candidates + [(extra_plugins / "hcrm_probe_plugin", "hcrm_probe_plugin", "acme-probe"),
-                             (extra_plugins / "hcrm_ghost_plugin", "hcrm_ghost_plugin", "acme-ghost")], problems
+                             (extra_plugins / "hcrm_ghost_plugin", "hcrm_ghost_plugin", "acme-ghost"),
+                             (extra_plugins / "hcrm_quiet_plugin", "hcrm_quiet_plugin", "acme-quiet")], problems
 
     application = make_app(_schema, finder=finder)
     yield application
@@ -251,3 +268,31 @@ def test_role_editor_offers_live_plugins_and_keeps_grants_of_disabled_ones(app, 
             role = db.session.execute(sa.select(Role).where(Role.code == "prober")).scalar_one()
             assert role.name == "Prober 2"
             assert role.permissions == {"probe.tune", "core.users.read"}
+
+
+def test_only_apps_with_something_to_show_are_listed_and_in_the_users_language(app, client):
+    with app.app_context():
+        a = make_hospital("A")
+        make_user(a, "admin", ("super_admin",))
+    login(client, "admin")
+    page = text(client.get("/admin/apps"))
+    assert 'id="app-probe"' in page and 'id="app-ghost"' in page  # a page of its own; broken (shows why)
+    assert "Quiet helper" not in page and 'id="app-quiet"' not in page  # nothing to open
+    assert "1 component without pages of its own is not listed" in page
+    assert "Patients" in page and "患者档案" not in page
+    client.post("/language", data={"locale": "zh_CN"})
+    page = text(client.get("/admin/apps"))
+    # the manifest's title and summary from the plugin's own catalog (msgctxt "app")
+    assert ">患者档案</h2>" in page and "拼音检索" in page and ">随访中心</h2>" in page
+    assert "Patient archive, health records" not in page
+    assert "Probe page" in page  # a plugin without a catalog keeps its own words
+    assert "Quiet helper" not in page
+
+
+def test_manifest_titles_and_summaries_are_extracted_for_the_plugins_catalog():
+    import io
+
+    from core.i18n_extract import extract_manifest
+    found = list(extract_manifest(io.BytesIO(PROBE_MANIFEST.encode()), (), (), {}))
+    assert [(line, func, message) for line, func, message, _c in found] == [
+        (2, "pgettext", ("app", "Probe page")), (3, "pgettext", ("app", "A test plugin with a menu item."))]

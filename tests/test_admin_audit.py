@@ -65,7 +65,7 @@ def test_user_created_through_the_ui_is_in_the_audit_log_with_before_and_after(a
     assert len(rows) == 2 and "update" in rows[0] and "create" in rows[1]  # newest first
     assert all("admin_a" in r for r in rows)
     update, create = detail_rows(html)
-    assert re.search(r"display_name</th>\s*<td[^>]*>.*?张三</span>\s*</td>\s*<td[^>]*>.*?张三丰", update, re.S)
+    assert re.search(r"display_name</code></th>\s*<td[^>]*>.*?张三</span>\s*</td>\s*<td[^>]*>.*?张三丰", update, re.S)
     assert "zhang.san" in create and "password_hash" not in create
     assert "password_hash" not in html and "long-enough-1" not in html
 

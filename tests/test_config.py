@@ -267,7 +267,7 @@ def test_unknown_hospital_key(tmp_path):
           - code: H2
             name: Two
             plugin: [vip]  # <-
-        """, "unknown key 'hospitals[1].plugin'", "code, name, plugins", "did you mean 'plugins'?")
+        """, "unknown key 'hospitals[1].plugin'", "code, name, timezone, plugins", "did you mean 'plugins'?")
 
 
 def test_duplicate_key(tmp_path):
@@ -356,7 +356,7 @@ def test_bad_database_url_from_environment_names_the_variable(tmp_path):
 @pytest.mark.parametrize("hospitals, fragment", [
     ("hospitals:\n  code: H1  # <-\n", "hospitals must be a list of entries ('- code: ...'), got a mapping"),
     ("hospitals: DEMO1  # <-\n", "hospitals must be a list of entries"),
-    ("hospitals:\n  - DEMO1  # <-\n", "hospitals[0] must be a mapping with keys (code, name, plugins, plugins_settings), got the string 'DEMO1'"),
+    ("hospitals:\n  - DEMO1  # <-\n", "hospitals[0] must be a mapping with keys (code, name, timezone, plugins, plugins_settings), got the string 'DEMO1'"),
     ("hospitals:\n  -  # <-\n", "hospitals[0] is missing the required key 'code'"),
     ("hospitals:\n  - name: One  # <-\n", "hospitals[0] is missing the required key 'code'"),
     ("hospitals:\n  - code: H1  # <-\n    plugins: []\n", "hospitals[0] is missing the required key 'name'"),
@@ -523,3 +523,15 @@ def test_plugins_settings_must_be_mappings(tmp_path):
           his_connector: 5  # <-
         """, "plugins_settings.his_connector must be a mapping, got the number 5")
     assert isinstance(PluginSettings("x").error((), "m"), ConfigError)
+
+
+def test_a_hospital_may_name_its_own_timezone(tmp_path):
+    config = load_text(tmp_path, "hospitals:\n  - code: W\n    name: West\n    timezone: Asia/Urumqi\n"
+                                 "  - code: E\n    name: East\n")
+    assert [h.timezone for h in config.hospitals] == ["Asia/Urumqi", ""]
+    expect_error(tmp_path, """\
+        hospitals:
+          - code: W
+            name: West
+            timezone: Asia/Urumchi  # <-
+        """, "hospitals[0].timezone must be an IANA time zone name", "did you mean 'Asia/Urumqi'?")

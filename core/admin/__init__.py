@@ -5,4 +5,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from core.admin import views, views_jobs  # noqa: E402,F401  (routes register on import)
+from core.admin import views, views_hospitals, views_jobs  # noqa: E402,F401  (routes register on import)

@@ -96,3 +96,17 @@ class AuditFilterForm(FlaskForm):
     def validate_date_to(self, field):
         if field.data and self.date_from.data and field.data < self.date_from.data:
             raise ValidationError(_l("The end date is before the start date."))
+
+
+class HospitalForm(FlaskForm):
+    """The apps are posted as checkboxes (``plugins``); the code is fixed once the hospital exists
+    (config.yaml, the API's X-HCRM-Hospital header and exports name hospitals by it)."""
+
+    code = StringField(_l("Code"), validators=[DataRequired(), Regexp(
+        CODE_RE.pattern, message=_l("Codes are 1 to 32 letters, digits, '_' or '-'."))],
+        description=_l("A short technical name, e.g. DEMO1; cannot be changed later."))
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    timezone = StringField(_l("Time zone"), validators=[DataRequired(), Length(max=64)],
+                           description=_l("Visit, due and report times of this hospital are on this clock."),
+                           render_kw={"list": "hcrm-zones", "autocomplete": "off"})
+    plugins = SelectMultipleField(_l("Apps"), default=[])

@@ -19,7 +19,9 @@ from core import audit
 from core.auth import MIN_PASSWORD_LENGTH
 from core.clock import local_to_utc
 from core.extensions import db
+from core.i18n import plugin_text
 from core.models import AuditLog, Department, Role, User, user_roles
+from core.permissions import GROUP_ONLY
 from core.plugins import CORE
 from core.tenancy import LEVELS, system_scope
 
@@ -229,9 +231,10 @@ def permission_groups(live: set[str]) -> list[tuple[str, str, list]]:
     state = _hcrm()
     by_plugin: dict[str, list] = {}
     for perm in state.catalog.permissions.values():
-        by_plugin.setdefault(perm.plugin, []).append(perm)
+        if perm.name not in GROUP_ONLY:
+            by_plugin.setdefault(perm.plugin, []).append(perm)
     groups = [(CORE, _("Core"), by_plugin.get(CORE, []))]
-    groups += [(name, info.title, by_plugin[name]) for name, info in state.registry.infos.items()
+    groups += [(name, plugin_text(name, info.title), by_plugin[name]) for name, info in state.registry.infos.items()
                if name in live and name in by_plugin]
     return groups
 

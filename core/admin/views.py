@@ -25,8 +25,9 @@ from core.admin.forms import (
     UserEditForm,
 )
 from core.extensions import db
+from core.i18n import plugin_text
 from core.models import Department, Hospital, Role, User
-from core.permissions import can, effective_permissions, explain, hcrm, require
+from core.permissions import can, denied, effective_permissions, explain, hcrm, require
 
 USERS_PER_PAGE = 25
 AUDIT_PER_PAGE = 50
@@ -43,7 +44,17 @@ def _form_error(form, exc: svc.AdminError) -> None:
 
 # -- apps ---------------------------------------------------------------------------------------
 def _render_apps(status: int = 200):
-    return render_template("admin/apps.html", rows=activation.overview(g.hcrm_hospital)), status
+    """Plugins that give people something to open (pages, reports, cards, tabs) and the broken
+    ones; the others come along as dependencies, and `hcrm plugins` still lists them all."""
+    catalog = hcrm().catalog
+    rows, hidden = [], 0
+    for row in activation.overview(g.hcrm_hospital):
+        if row.state != "broken" and not catalog.shows_something(row.name):
+            hidden += 1
+            continue
+        row.title, row.summary = plugin_text(row.name, row.title), plugin_text(row.name, row.summary)
+        rows.append(row)
+    return render_template("admin/apps.html", rows=rows, hidden=hidden), status
 
 
 @bp.route("/apps")
@@ -182,7 +193,8 @@ def _explanation(user: User):
     groups = [(_("Core"), by_plugin.get("core", []))]
     for name, info in state.registry.infos.items():
         if name in by_plugin:
-            title = info.title if name in g.hcrm_live else _("%(title)s (not enabled)", title=info.title)
+            title = plugin_text(name, info.title)
+            title = title if name in g.hcrm_live else _("%(title)s (not enabled)", title=title)
             groups.append((title, by_plugin[name]))
     chosen = request.args.get("permission", "")
     answer = error = None
@@ -218,7 +230,7 @@ def user_edit(user_id):
     if request.method == "GET":
         return _user_page(user)
     if not can("core.users.edit"):
-        abort(403, description=_("You do not have the permission “%(name)s”.", name="core.users.edit"))
+        abort(403, description=denied("core.users.edit"))
     form = UserEditForm()
     _user_choices(form, user)
     if form.validate_on_submit():
@@ -283,7 +295,7 @@ def _role_page(role: Role | None, submitted: bool | None = None, status: int = 2
     if submitted:
         status = 400
         if not can("core.roles.edit"):
-            abort(403, description=_("You do not have the permission “%(name)s”.", name="core.roles.edit"))
+            abort(403, description=denied("core.roles.edit"))
         if form.validate_on_submit():
             try:
                 if role is None:

@@ -25,7 +25,7 @@ from core.api.messages import translate_errors
 from core.extensions import csrf, db
 from core.integers import DB_INT_MAX, DB_INT_MIN
 from core.paging import page_of
-from core.permissions import can
+from core.permissions import can, denied
 from core.web import json_error
 
 MAX_PER_PAGE = 200
@@ -235,7 +235,7 @@ def _run(op: Operation, view, kwargs):
     if not op.public and not _token_authenticated():
         return current_app.login_manager.unauthorized()
     if op.permission and not can(op.permission):
-        return json_error(403, _("You do not have the permission “%(name)s”.", name=op.permission),
+        return json_error(403, denied(op.permission),
                           permission=op.permission)
     try:
         if op.paginated:

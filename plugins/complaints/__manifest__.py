@@ -1,6 +1,6 @@
 {
     "name": "complaints",
-    "title": "投诉中心 Complaints",
+    "title": "Complaints",
     "version": "0.1.0",
     "summary": "Complaints and suggestions with an assignment workflow, deadlines, feedback and statistics.",
     "depends": ["patients"],

@@ -17,7 +17,7 @@ from core.extensions import db
 from core.i18n import gettext as _
 from core.integers import digits_or_none
 from core.models import Department, User
-from core.permissions import can, require
+from core.permissions import can, denied, require
 from core.report_export import content_disposition, to_csv
 from core.tenancy import get_or_404
 
@@ -277,7 +277,7 @@ def sanctions():
     errors, data = {}, {}
     if request.method == "POST":
         if not can("complaints.handle"):
-            abort(403, description=_("You do not have the permission “%(name)s”.", name="complaints.handle"))
+            abort(403, description=denied("complaints.handle"))
         data = _form_data()
         try:
             row = sanction_services.propose(data)

@@ -19,6 +19,7 @@ from core import choices
 from core.extensions import db
 from core.i18n import gettext as _
 from core.models import utcnow
+from core.permissions import denied
 from core.tenancy import WriteRefused, current_scope
 
 from . import search
@@ -159,7 +160,7 @@ def transition(article: Article, action: str, *, user=None, may=None) -> Article
         raise ValidationError({"action": [_("Unknown action.")]})
     starts, target, permission = TRANSITIONS[action]
     if may is not None and not may(permission):
-        raise WriteRefused(_("You do not have the permission “%(name)s”.", name=permission))
+        raise WriteRefused(denied(permission))
     if article.status not in starts:
         raise ValidationError({"status": [_("A %(status)s article cannot be moved this way.",
                                             status=status_label(article.status))]})

@@ -1,6 +1,6 @@
 {
     "name": "patients",
-    "title": "患者档案 Patients",
+    "title": "Patients",
     "version": "0.1.0",
     "summary": "Patient archive, health records, visits with ICD-10 diagnoses, pinyin search, screen pop.",
     "depends": [],

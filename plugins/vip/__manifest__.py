@@ -1,6 +1,6 @@
 {
     "name": "vip",
-    "title": "VIP与客户价值 VIP & value",
+    "title": "VIP & value",
     "version": "0.1.0",
     "summary": "VIP tiers, benefits and service plans; customer value scoring and churn warnings.",
     "depends": ["patients"],

@@ -7,7 +7,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from core.i18n import gettext as _
-from core.permissions import can, require
+from core.permissions import can, denied, require
 from core.tenancy import get_or_404
 from plugins.followup.models import Phrase
 from plugins.followup.outreach import phrases
@@ -37,7 +37,7 @@ def index():
     form = _form()
     if request.method == "POST":
         if not can("followup.create"):
-            abort(403, description=_("You do not have the permission “%(name)s”.", name="followup.create"))
+            abort(403, description=denied("followup.create"))
         try:
             phrases.create_phrase(request.form, current_user)
         except OutreachInvalid as exc:
