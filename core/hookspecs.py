@@ -135,6 +135,21 @@ def hcrm_event(event):
 
 
 @hookspec
+def hcrm_notification_created(notification):
+    """Deliver a new notification by another channel (SMS, e-mail, WeChat…).
+
+    Called by ``core.notifications.notify`` once for each notification it writes -- never for a
+    user skipped because they already had that (kind, key) -- only on plugins live for
+    ``notification.hospital_id``, inside the notifying transaction, after the row is flushed (it
+    has its ``id``). ``notification`` is a :class:`core.models.Notification`: ``user_id``,
+    ``kind`` (``<plugin>.<what>``), ``key``, ``title``, ``body`` (or None), ``link`` (a path in
+    the application, or None), ``created_at``. Do not send anything slow here: queue the
+    delivery (``core.queue.enqueue``) so the caller's transaction stays short; an exception
+    aborts the caller's whole change. The return value is ignored.
+    """
+
+
+@hookspec
 def hcrm_cli_commands(cli):
     """Add commands to the ``hcrm`` command line.
 

@@ -278,5 +278,29 @@ class TaskRecord(db.Model):
     result = sa.Column(sa.JSON, nullable=True)
 
 
+class Notification(HospitalOwned, db.Model):
+    """A message for one user of one hospital (core.notifications): a bell in the top bar, the
+    ``/notifications`` page. ``(user, kind, key)`` is unique, so a job that runs again (or twice)
+    never tells anyone the same thing twice."""
+
+    __tablename__ = "core_notification"
+    # Not audited: notifications are the system talking to users, not a change of records.
+    __hcrm_audit__ = False
+    __table_args__ = (sa.UniqueConstraint("user_id", "kind", "key"),
+                      sa.Index("ix_core_notification_user_read", "user_id", "read_at"))
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    user_id = sa.Column(sa.Integer, sa.ForeignKey("core_user.id", ondelete="CASCADE"), nullable=False)
+    kind = sa.Column(sa.String(60), nullable=False)
+    key = sa.Column(sa.String(200), nullable=False)
+    title = sa.Column(sa.String(200), nullable=False)
+    body = sa.Column(sa.Text, nullable=True)
+    link = sa.Column(sa.String(500), nullable=True)
+    created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+    read_at = sa.Column(sa.DateTime, nullable=True)
+
+    user = relationship("User")
+
+
 CORE_MODELS = [Hospital, HospitalPlugin, SeededPermission, Department, Role, RolePermission, User, ApiToken,
-               LoginAttempt, AuditLog, JobRun, TaskRecord]
+               LoginAttempt, AuditLog, JobRun, TaskRecord, Notification]

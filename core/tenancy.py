@@ -63,6 +63,23 @@ class HospitalOwned:
 class DataScoped(HospitalOwned):
     """Mixin for records with an owner and a department: the own/department scopes apply."""
 
+    hcrm_scope_widened = False  # set for a model overriding hcrm_scope_also (read inside SQL lambdas)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.hcrm_scope_widened = "hcrm_scope_also" in cls.__dict__ or any(
+            getattr(base, "hcrm_scope_widened", False) for base in cls.__bases__)
+
+    @classmethod
+    def hcrm_scope_also(cls, user_id: int, department_ids: tuple):
+        """Rows an own or department scope sees besides its own (``owner_id``) and, for the
+        department scope, its departments' (``department_id``): an SQL condition on ``cls``, or
+        None for none. ``department_ids`` is empty for the own scope. A model overrides this for
+        people a record involves otherwise (a complaint's handler and assigned departments);
+        subqueries here should read tables (``Model.__table__``), not scoped models, whose own
+        criteria would loop back here."""
+        return None
+
     @declared_attr
     def owner_id(cls):
         return sa.Column(sa.Integer, sa.ForeignKey("core_user.id"), nullable=True, index=True)
@@ -283,18 +300,36 @@ def _criteria_options(scope: Scope) -> tuple:
             lambda cls: or_(cls.hospital_id.in_(ids), cls.hospital_id.is_(None))
             if cls.hcrm_group_shared else cls.hospital_id.in_(ids),
             include_aliases=True))
-    if scope.level == "own":
+    if scope.level in ("own", "department"):
         uid = scope.user_id
-        options.append(with_loader_criteria(DataScoped, lambda cls: cls.owner_id == uid,
-                                            include_aliases=True))
-    elif scope.level == "department":
-        uid, depts = scope.user_id, tuple(sorted(scope.department_ids))
+        depts = tuple(sorted(scope.department_ids)) if scope.level == "department" else ()
+        # Models that widen the rule get their own criterion (a plain expression: SQLAlchemy's
+        # lambda criteria cannot pass the scope's values on to the model's method safely).
         options.append(with_loader_criteria(
-            DataScoped, lambda cls: or_(cls.owner_id == uid, cls.department_id.in_(depts)),
+            DataScoped, lambda cls: sa.true() if cls.hcrm_scope_widened else or_(cls.owner_id == uid, cls.department_id.in_(depts)),
             include_aliases=True))
+        options.extend(with_loader_criteria(model, _seen_by(model, uid, depts), include_aliases=True)
+                       for model in _widening_models())
     if scope.level in ("own", "department"):
         options.extend(_through_criteria())
     return tuple(options)
+
+
+def _widening_models() -> list[type]:
+    return [m.class_ for m in list(db.Model.registry.mappers)
+            if isinstance(m.class_, type) and issubclass(m.class_, DataScoped) and m.class_.hcrm_scope_widened]
+
+
+def _seen_by(cls, uid, depts: tuple):
+    """The own/department scopes' rows of a DataScoped model: the user's own, their departments'
+    (none for the own scope) and what the model adds (:meth:`DataScoped.hcrm_scope_also`)."""
+    seen = [cls.owner_id == uid]
+    if depts:
+        seen.append(cls.department_id.in_(depts))
+    also = cls.hcrm_scope_also(uid, depts)
+    if also is not None:
+        seen.append(also)
+    return or_(*seen)
 
 
 def _touches_hospital_data(state) -> bool:

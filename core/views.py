@@ -1,11 +1,12 @@
 """The core's own pages: dashboard, language and hospital switches; registration of blueprints."""
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
-from core import tenancy
+from core import notifications, tenancy
 from core.dashboard import widgets_for_current_user
 from core.extensions import db
 from core.models import Hospital
@@ -61,6 +62,40 @@ def switch_hospital():
 def api_docs():
     """The API reference: Swagger UI (vendored) over the app's own OpenAPI document."""
     return render_template("core/api_docs.html")
+
+
+@bp.route("/notifications")
+@login_required
+def notifications_page():
+    """The signed-in user's own notifications, in the hospital they work in (tenancy)."""
+    unread_only = request.args.get("unread") == "1"
+    rows = notifications.listing(current_user.id, unread_only=unread_only)
+    return render_template("core/notifications.html", rows=rows, unread_only=unread_only)
+
+
+@bp.route("/notifications/<int:notification_id>/read", methods=["POST"])
+@login_required
+def notification_read(notification_id: int):
+    """Mark one's own notification read; with ``open=1`` go on to what it links to. Another
+    user's (or hospital's) notification is a 404, as if it did not exist."""
+    row = notifications.own_or_none(current_user.id, notification_id)
+    if row is None:
+        abort(404)
+    notifications.mark_read(row)
+    db.session.commit()
+    from core.auth import _safe_next
+    if request.form.get("open") == "1" and row.link:
+        return redirect(_safe_next(row.link) or url_for("core.notifications_page"))
+    return redirect(_back("core.notifications_page"))
+
+
+@bp.route("/notifications/read-all", methods=["POST"])
+@login_required
+def notifications_read_all():
+    count = notifications.mark_all_read(current_user.id)
+    db.session.commit()
+    flash(ngettext("%(num)d notification marked read.", "%(num)d notifications marked read.", count), "success")
+    return redirect(url_for("core.notifications_page"))
 
 
 def register_core_blueprints(app: Flask) -> None:

@@ -259,7 +259,16 @@ def template_context() -> dict:
         current_locale=str(session.get("locale") if session.get("locale") in config.locales else config.default_locale),
         available_locales=[(code, labels.get(code, code)) for code in config.locales],
         can=can,
+        unread_notifications=_unread_notifications(hospital),
     )
+
+
+def _unread_notifications(hospital) -> int:
+    """The bell's count: one indexed count per page, in the hospital the user works in."""
+    if hospital is None or not current_user.is_authenticated or tenancy.current_scope() is None:
+        return 0
+    from core.notifications import unread_count
+    return unread_count(current_user.id)
 
 
 # Every asset is HCRM's own: scripts only from its files (no inline script or handler, no eval;

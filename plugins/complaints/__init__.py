@@ -25,6 +25,8 @@ def hcrm_permissions():
         Permission("complaints.handle", _l("Handle complaints (accept, assign, investigate, reply)"), HANDLERS),
         Permission("complaints.close", _l("Close complaints"), OFFICE),
         Permission("complaints.reopen", _l("Reopen closed complaints"), OFFICE),
+        Permission("complaints.supervise", _l("Be notified of complaints due soon or overdue (complaint office)"),
+                   OFFICE),
         Permission("complaints.manage_settings", _l("Manage complaint settings"), ("super_admin",)),
         Permission("complaints.decide_rewards", _l("Approve rewards and penalties"), OFFICE),
         Permission("complaints.view_about_me", _l("See complaints about oneself (complaint office)"), OFFICE),

@@ -13,8 +13,9 @@ from core.tenancy import get_or_404, hospital_scope
 from core.web import json_error
 
 from . import attachments, public_services, services
+from . import sanctions as sanction_services
 from .errors import ComplaintInvalid, TransitionRefused
-from .models import Complaint
+from .models import Complaint, Sanction
 from .queries import list_loads, list_statement
 from .schemas import (
     AttachmentSchema,
@@ -27,6 +28,10 @@ from .schemas import (
     PublicIntakeSchema,
     PublicReceiptSchema,
     PublicStatusQuerySchema,
+    SanctionCreateSchema,
+    SanctionDecisionSchema,
+    SanctionFilterSchema,
+    SanctionSchema,
     TransitionBodySchema,
 )
 
@@ -110,6 +115,54 @@ def add_attachment(complaint_id):
     row = attachments.add_attachment(complaint, upload.stream, upload.filename or "", user_id=current_user.id)
     db.session.commit()
     return row, 201
+
+
+@api_route(bp, "/sanctions", permission="complaints.read", query=SanctionFilterSchema, response=SanctionSchema,
+           paginated=True)
+def list_sanctions(query):
+    """List rewards and penalties (赏罚).
+
+    Filters: `user_id` (a staff member's record), `department_id`, `complaint_id`, `kind`,
+    `state` (`proposed`, `approved`, `rejected`); newest first.
+    """
+    return paginate(sanction_services.list_statement(query))
+
+
+@api_route(bp, "/sanctions", methods=("POST",), permission="complaints.handle", body=SanctionCreateSchema,
+           response=SanctionSchema, status=201)
+def propose_sanction(body):
+    """Propose a reward or penalty for a staff member.
+
+    It awaits approval (`state` `proposed`). `complaint_id` links it to a complaint the caller
+    sees; a staff member or complaint of another hospital is a `422` naming the field.
+    """
+    complaint = sanction_services.complaint_for(body["complaint_id"]) if body.get("complaint_id") else None
+    sanction = sanction_services.propose(body, complaint)
+    db.session.commit()
+    return sanction, 201, {"Location": f"/api/v1/complaints/sanctions/{sanction.id}"}
+
+
+@api_route(bp, "/sanctions/<int:sanction_id>", permission="complaints.read", response=SanctionSchema)
+def get_sanction(sanction_id):
+    """One reward or penalty."""
+    return get_or_404(Sanction, sanction_id)
+
+
+@api_route(bp, "/sanctions/<int:sanction_id>/decision", methods=("POST",), permission="complaints.decide_rewards",
+           body=SanctionDecisionSchema, response=SanctionSchema, errors=(409,))
+def decide_sanction(sanction_id, body):
+    """Approve or reject a proposed reward or penalty.
+
+    `decision`: `approve` or `reject`. One already decided is a `409`; nothing is written.
+    """
+    sanction = get_or_404(Sanction, sanction_id)
+    try:
+        sanction_services.decide(sanction, body["decision"] == "approve")
+    except TransitionRefused as exc:
+        db.session.rollback()
+        return json_error(exc.status, exc.message)
+    db.session.commit()
+    return sanction
 
 
 @api_route(bp, "/public/<code>", methods=("POST",), body=PublicIntakeSchema, response=PublicReceiptSchema,

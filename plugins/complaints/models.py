@@ -127,6 +127,11 @@ class Complaint(DataScoped, db.Model):
     attachments = relationship("ComplaintAttachment", cascade="all, delete-orphan", order_by="ComplaintAttachment.id")
     actions = relationship("ImprovementAction", cascade="all, delete-orphan", order_by="ImprovementAction.id")
 
+    @classmethod
+    def hcrm_scope_also(cls, user_id, department_ids):
+        from .visibility import involved  # the visibility rules live there, in one place
+        return involved(cls, user_id, department_ids)
+
     @property
     def complainant_display(self) -> str:
         if self.anonymous:

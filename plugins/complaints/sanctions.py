@@ -70,9 +70,32 @@ def decide(sanction: Sanction, approve: bool) -> Sanction:
     return sanction
 
 
+def list_statement(filters: dict):
+    """Rewards and penalties, newest first, by ``user_id``, ``department_id``, ``complaint_id``,
+    ``kind`` and ``state`` (the record page and the API)."""
+    stmt = sa.select(Sanction)
+    for key, column in (("user_id", Sanction.user_id), ("department_id", Sanction.department_id),
+                        ("complaint_id", Sanction.complaint_id), ("kind", Sanction.kind), ("state", Sanction.state)):
+        if filters.get(key) is not None:
+            stmt = stmt.where(column == filters[key])
+    return stmt.order_by(Sanction.created_at.desc(), Sanction.id.desc())
+
+
 def record_of(user_id: int) -> list[Sanction]:
-    return db.session.execute(sa.select(Sanction).where(Sanction.user_id == user_id)
-                              .order_by(Sanction.created_at.desc(), Sanction.id.desc())).scalars().all()
+    return db.session.execute(list_statement({"user_id": user_id})).scalars().all()
+
+
+def complaint_for(value) -> object | None:
+    """The complaint a new reward or penalty refers to (``complaint_id``), as the caller sees it:
+    one of another hospital, or hidden from the caller, is refused like an unknown one."""
+    from .models import Complaint
+    from .services import _row
+    errors: dict[str, str] = {}
+    complaint = _row(Complaint, value, "complaint_id", errors,
+                     message=_("Unknown complaint: it does not exist in this hospital."))
+    if errors:
+        raise ComplaintInvalid(errors)
+    return complaint
 
 
 def summary(rows: list[Sanction]) -> dict:

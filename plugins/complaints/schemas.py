@@ -9,7 +9,7 @@ from core.api import Reference, UtcDateTime
 from core.i18n import gettext as _
 from plugins.patients.schemas import RefSchema, UserRefSchema
 
-from .models import FINDINGS, REPLY_METHODS, SEVERITIES, STATUSES
+from .models import FINDINGS, REPLY_METHODS, SANCTION_KINDS, SANCTION_STATES, SEVERITIES, STATUSES
 
 ID = {"validate": validate.Range(min=1)}
 TEXT = {"validate": validate.Length(max=5000)}
@@ -161,3 +161,44 @@ class PublicStatusQuerySchema(Schema):
     reference = fields.String(required=True, validate=validate.Length(min=1, max=20))
     last4 = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{4}$"),
                           metadata={"description": "The last 4 digits of the phone given with the complaint."})
+
+
+class SanctionFilterSchema(Schema):
+    """``GET /api/v1/complaints/sanctions``: the record page's filters and more."""
+
+    user_id = fields.Integer(**ID, metadata={"description": "The staff member's record."})
+    department_id = fields.Integer(**ID, metadata={"description": "The staff member's department when proposed."})
+    complaint_id = fields.Integer(**ID)
+    kind = fields.String(validate=validate.OneOf(SANCTION_KINDS))
+    state = fields.String(validate=validate.OneOf(SANCTION_STATES))
+
+
+class SanctionSchema(Schema):
+    id = fields.Integer()
+    user = Reference(UserRefSchema)
+    department = Reference(RefSchema, allow_none=True)
+    complaint_id = fields.Integer(allow_none=True)
+    kind = fields.String(metadata={"enum": list(SANCTION_KINDS)})
+    amount = fields.Decimal(places=2, as_string=True, allow_none=True, metadata={"description": "Yuan."})
+    points = fields.Integer(allow_none=True)
+    reason = fields.String()
+    state = fields.String(metadata={"enum": list(SANCTION_STATES)})
+    proposed_by = Reference(UserRefSchema, allow_none=True)
+    decided_by = Reference(UserRefSchema, allow_none=True)
+    decided_at = UtcDateTime(allow_none=True)
+    created_at = UtcDateTime()
+
+
+class SanctionCreateSchema(Schema):
+    user_id = fields.Integer(required=True, **ID, metadata={"description": "A staff member of this hospital."})
+    kind = fields.String(required=True, validate=validate.OneOf(SANCTION_KINDS))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+    amount = fields.Decimal(allow_none=True, allow_nan=False, validate=validate.Range(min=0, max=99999999.99),
+                            metadata={"description": "Yuan, 0 or more."})
+    points = fields.Integer(allow_none=True, validate=validate.Range(min=-1000, max=1000))
+    complaint_id = fields.Integer(**ID, allow_none=True, metadata={
+        "description": "The complaint it follows from (none for, e.g., a praise letter)."})
+
+
+class SanctionDecisionSchema(Schema):
+    decision = fields.String(required=True, validate=validate.OneOf(("approve", "reject")))

@@ -23,7 +23,7 @@ DEFAULT_REPLY_DAYS, DEFAULT_MULTI_REPLY_DAYS = 5, 15
 OFFICE_ROLE = "complaint_office"
 OFFICE_ROLE_NAME = "投诉办"
 OFFICE_PERMISSIONS = ("complaints.read", "complaints.create", "complaints.handle", "complaints.close",
-                      "complaints.reopen", "complaints.manage_settings", "complaints.decide_rewards",
+                      "complaints.reopen", "complaints.supervise", "complaints.manage_settings", "complaints.decide_rewards",
                       "complaints.view_about_me", "complaints.export", "patients.read", "core.reports.read")
 
 

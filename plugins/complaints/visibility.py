@@ -1,7 +1,13 @@
-"""Complaints about a staff member are hidden from that member (unless they hold
-``complaints.view_about_me``, the office's permission) — applied in one place, the ORM, like the
-core's tenancy: every query of complaints (lists, the detail page, the patient tab, reports,
-exports, the API, counts) gets the criterion, so no page can forget it.
+"""Who sees a complaint, in one place, applied in the ORM like the core's tenancy: every query
+of complaints (lists, the detail page, the patient tab, reports, exports, the API, counts) gets
+the rules, so no page can forget them.
+
+- Beyond the core's data scopes (own: what one took in; department: one's departments'), a
+  complaint is seen by its handler and, under a department scope, by the departments it is
+  assigned to (:func:`involved`, the core's ``DataScoped.hcrm_scope_also``): whoever must act on
+  it sees it, whichever department the event happened in.
+- Complaints about a staff member are hidden from that member (unless they hold
+  ``complaints.view_about_me``, the office's permission), whatever else would show them.
 """
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ from sqlalchemy.orm import Session, with_loader_criteria
 
 from core.tenancy import current_scope
 
-from .models import Complaint, ComplaintStaff
+from .models import AssignedDepartment, Complaint, ComplaintStaff
 
 PERMISSION = "complaints.view_about_me"
 
@@ -27,6 +33,18 @@ def hidden_for() -> int | None:
     if PERMISSION in g.get("hcrm_permissions", ()) or "complaints" not in g.get("hcrm_live", ()):
         return None  # the office, or a hospital without complaints (its pages and API are 404)
     return scope.user_id
+
+
+def involved(cls, user_id, department_ids):
+    """SQL: the complaint ``cls`` is handled by ``user_id`` or assigned to one of
+    ``department_ids``. Reads the assignment table, not its scoped model, whose criteria would
+    ask for the complaint's visibility again."""
+    assigned = AssignedDepartment.__table__
+    seen = [cls.handler_id == user_id]
+    if department_ids:
+        seen.append(sa.exists().where(assigned.c.complaint_id == cls.id,
+                                      assigned.c.department_id.in_(department_ids)))
+    return sa.or_(*seen)
 
 
 def about_user(uid: int):

@@ -4,7 +4,7 @@ A hospital's time zone (IANA name), chosen on the hospital management page or se
 config.yaml; NULL keeps the deployment's i18n.timezone.
 
 Revision ID: f8c2d4e6a7b9
-Revises: e6b1c0d2f3a4
+Revises: f7c2d1e3a5b6
 Create Date: 2026-12-07 14:30:00.000000
 """
 import sqlalchemy as sa
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = 'f8c2d4e6a7b9'
-down_revision = 'e6b1c0d2f3a4'
+down_revision = 'f7c2d1e3a5b6'
 branch_labels = None
 depends_on = None
 
