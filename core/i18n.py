@@ -160,3 +160,74 @@ def lazy_ngettext(singular: str, plural: str, num: int, **variables) -> LazyStri
 
 def lazy_pgettext(context: str, string: str, **variables) -> LazyString:
     return _lazy(sys._getframe(1).f_globals.get("__name__"), "pgettext", context, string, **variables)
+
+
+# -- validation messages that marshmallow formats and the request's language renders -------------
+class _Unfilled(dict):
+    """Formatting before every value is known (marshmallow's Range fills ``min_op`` first)."""
+
+    def __missing__(self, key):
+        return f"%({key})s"
+
+
+class FieldMessage(str):
+    """A validation message marshmallow can use as its own (``error_messages``, a validator's
+    ``error``): as a ``str`` it is the English sentence, so marshmallow formats it, compares and
+    serialises it like its defaults; :meth:`translated` renders it in the request's language.
+
+    The msgid uses ``%(name)s`` placeholders (the catalogs' style); marshmallow's ``format(**kw)``
+    calls bind the values (``input``, ``min``, ``choices``, …) and return a new FieldMessage.
+    Values that are FieldMessages or lazy strings are translated along with it. ``input`` (the
+    caller's value) is cut to 40 characters: a message never echoes a whole pasted document.
+    """
+
+    INPUT_LIMIT = 40
+
+    def __new__(cls, message: Message, **params):
+        params = {**message.params, **params}
+        if "input" in params:
+            params["input"] = str(params["input"])[:cls.INPUT_LIMIT]
+        english = message.msgid % _Unfilled({k: str(v) for k, v in params.items()})
+        made = super().__new__(cls, english)
+        made.message = Message(message.msgid, _module=message.module, **params)
+        return made
+
+    def format(self, *args, **params):
+        return FieldMessage(self.message, **params)
+
+    # marshmallow deep-copies declared fields with their messages: the message is immutable.
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __reduce__(self):
+        return FieldMessage, (self.message,)
+
+    def translated(self) -> str:
+        params = {k: v.translated() if isinstance(v, FieldMessage) else str(v)
+                  for k, v in self.message.params.items()}
+        return _module_domain(self.message.module).gettext(self.message.msgid, **params) \
+            if params else _module_domain(self.message.module).gettext(self.message.msgid)
+
+
+def field_message(message: Message, **params) -> FieldMessage:
+    """``field_message(_m("%(field)s must be chosen from the list.", field=_l("Tag")))``: a message
+    for marshmallow's ``error_messages``/``error=``, translated in the catalog that made ``_m``."""
+    return FieldMessage(message, **params)
+
+
+def localized(errors):
+    """``ValidationError.messages`` (field -> messages, nested for nested fields and list items)
+    in the request's language: FieldMessages and lazy strings translated, other text as it is
+    (a service's own message, already translated)."""
+    if isinstance(errors, dict):
+        return {key: localized(value) for key, value in errors.items()}
+    if isinstance(errors, list | tuple):
+        return [localized(value) for value in errors]
+    if isinstance(errors, FieldMessage):
+        return errors.translated()
+    if isinstance(errors, LazyString | Message):
+        return errors.translated() if isinstance(errors, Message) else str(errors)
+    return errors
