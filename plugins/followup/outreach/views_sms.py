@@ -32,11 +32,8 @@ from plugins.followup.outreach.forms import (
 from plugins.followup.outreach.preview import preview_context
 from plugins.followup.outreach.templating import PLACEHOLDERS, TemplateInvalid, render_template_for
 from plugins.followup.outreach.validation import OutreachInvalid
-from plugins.patients import services as patient_services
-from plugins.patients.identity import mask_phone
-from plugins.patients.models import Patient, Tag
-from plugins.patients.query_args import filters_of, query_from_args
-from plugins.patients.settings_services import ordered_sources
+from plugins.patients import public as patient_services
+from plugins.patients.public import Patient, Tag, filters_of, mask_phone, ordered_sources, query_from_args
 
 TEMPLATES = str(Path(__file__).resolve().parent.parent / "templates")
 bp = Blueprint("followup_sms", __name__, url_prefix="/followup/sms", template_folder=TEMPLATES)
