@@ -23,3 +23,6 @@ def create_app(config=None, *, overrides: dict | None = None, finder=None):
 
 
 __all__ = ["create_app", "hookimpl", "hookspec"]
+
+# marshmallow's messages become the catalog's before any schema declares a field.
+from core import i18n as _i18n  # noqa: E402,F401

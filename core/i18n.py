@@ -170,3 +170,164 @@ def lazy_ngettext(singular: str, plural: str, num: int, **variables) -> LazyStri
 
 def lazy_pgettext(context: str, string: str, **variables) -> LazyString:
     return _lazy(sys._getframe(1).f_globals.get("__name__"), "pgettext", context, string, **variables)
+
+
+# -- validation messages that marshmallow formats and the request's language renders -------------
+class _Unfilled(dict):
+    """Formatting before every value is known (marshmallow's Range fills ``min_op`` first)."""
+
+    def __missing__(self, key):
+        return f"%({key})s"
+
+
+class FieldMessage(str):
+    """A validation message marshmallow can use as its own (``error_messages``, a validator's
+    ``error``): as a ``str`` it is the English sentence, so marshmallow formats it, compares and
+    serialises it like its defaults; :meth:`translated` renders it in the request's language.
+
+    The msgid uses ``%(name)s`` placeholders (the catalogs' style); marshmallow's ``format(**kw)``
+    calls bind the values (``input``, ``min``, ``choices``, …) and return a new FieldMessage.
+    Values that are FieldMessages or lazy strings are translated along with it. ``input`` (the
+    caller's value) is cut to 40 characters: a message never echoes a whole pasted document.
+    """
+
+    INPUT_LIMIT = 40
+
+    def __new__(cls, message: Message, **params):
+        params = {**message.params, **params}
+        if "input" in params:
+            params["input"] = str(params["input"])[:cls.INPUT_LIMIT]
+        english = message.msgid % _Unfilled({k: str(v) for k, v in params.items()})
+        made = super().__new__(cls, english)
+        made.message = Message(message.msgid, _module=message.module, **params)
+        return made
+
+    def format(self, *args, **params):
+        return FieldMessage(self.message, **params)
+
+    # marshmallow deep-copies declared fields with their messages: the message is immutable.
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __reduce__(self):
+        return FieldMessage, (self.message,)
+
+    def translated(self) -> str:
+        params = {k: v.translated() if isinstance(v, FieldMessage) else str(v)
+                  for k, v in self.message.params.items()}
+        return _module_domain(self.message.module).gettext(self.message.msgid, **params) \
+            if params else _module_domain(self.message.module).gettext(self.message.msgid)
+
+
+def field_message(message: Message, **params) -> FieldMessage:
+    """``field_message(_m("%(field)s must be chosen from the list.", field=_l("Tag")))``: a message
+    for marshmallow's ``error_messages``/``error=``, translated in the catalog that made ``_m``."""
+    return FieldMessage(message, **params)
+
+
+def localized(errors):
+    """``ValidationError.messages`` (field -> messages, nested for nested fields and list items)
+    in the request's language: FieldMessages and lazy strings translated, other text as it is
+    (a service's own message, already translated)."""
+    if isinstance(errors, dict):
+        return {key: localized(value) for key, value in errors.items()}
+    if isinstance(errors, list | tuple):
+        return [localized(value) for value in errors]
+    if isinstance(errors, FieldMessage):
+        return errors.translated()
+    if isinstance(errors, LazyString | Message):
+        return errors.translated() if isinstance(errors, Message) else str(errors)
+    return errors
+
+
+# -- marshmallow's own messages, in the core's catalog --------------------------------------------
+# Set as the fields' default_error_messages and the validators' messages once, at import (fields
+# copy their messages when declared, so before any schema exists: core/__init__ imports this).
+# The keys are marshmallow's; each sentence uses only values marshmallow passes with that key.
+_FIELD_MESSAGES = {
+    "Field": {"required": _m("Missing data for required field."), "null": _m("Field may not be null."),
+              "validator_failed": _m("Invalid value.")},
+    "Nested": {"type": _m("Invalid type.")},
+    "List": {"invalid": _m("Not a valid list.")},
+    "Tuple": {"invalid": _m("Not a valid tuple.")},
+    "String": {"invalid": _m("Not a valid string."), "invalid_utf8": _m("Not a valid utf-8 string.")},
+    "UUID": {"invalid_uuid": _m("Not a valid UUID.")},
+    "Number": {"invalid": _m("Not a valid number."), "too_large": _m("Number too large.")},
+    "Integer": {"invalid": _m("Not a valid integer.")},
+    "Float": {"special": _m("Special numeric values (nan or infinity) are not permitted.")},
+    "Decimal": {"special": _m("Special numeric values (nan or infinity) are not permitted.")},
+    "Boolean": {"invalid": _m("Not a valid boolean.")},
+    "DateTime": {"invalid": _m("Not a valid datetime.")},
+    "NaiveDateTime": {"invalid_awareness": _m("Not a valid naive datetime.")},
+    "AwareDateTime": {"invalid_awareness": _m("Not a valid aware datetime.")},
+    "Time": {"invalid": _m("Not a valid time.")},
+    "Date": {"invalid": _m("Not a valid date.")},
+    "TimeDelta": {"invalid": _m("Not a valid period of time.")},
+    "Mapping": {"invalid": _m("Not a valid mapping type.")},
+    "Url": {"invalid": _m("Not a valid URL.")},
+    "Email": {"invalid": _m("Not a valid email address.")},
+    "IP": {"invalid_ip": _m("Not a valid IP address.")},
+    "Enum": {"unknown": _m("Must be one of: %(choices)s.")},
+}
+_SCHEMA_MESSAGES = {"type": _m("Invalid input type."), "unknown": _m("Unknown field.")}
+_VALIDATOR_MESSAGES = {
+    "URL": {"default_message": _m("Not a valid URL.")},
+    "Email": {"default_message": _m("Not a valid email address.")},
+    "Length": {"message_min": _m("Shorter than minimum length %(min)s."),
+               "message_max": _m("Longer than maximum length %(max)s."),
+               "message_all": _m("Length must be between %(min)s and %(max)s."),
+               "message_equal": _m("Length must be %(equal)s.")},
+    "Equal": {"default_message": _m("Must be equal to %(other)s.")},
+    "Regexp": {"default_message": _m("String does not match expected pattern.")},
+    "Predicate": {"default_message": _m("Invalid input.")},
+    "NoneOf": {"default_message": _m("Invalid input.")},
+    "OneOf": {"default_message": _m("Must be one of: %(choices)s.")},
+    "ContainsOnly": {"default_message": _m("One or more of the choices you made was not in: %(choices)s.")},
+    "ContainsNoneOf": {"default_message": _m("One or more of the choices you made was in: %(values)s.")},
+}
+# Range builds its sentence from pieces ("Must be {min_op} {{min}}."), which no language but
+# English can reorder: it picks the whole sentence here by its bounds' inclusiveness.
+_RANGE_OPS = {"gte": "greater than or equal to", "gt": "greater than", "lte": "less than or equal to",
+              "lt": "less than"}
+_RANGE_SENTENCES = {
+    ("gte", None): _m("Must be greater than or equal to %(min)s."),
+    ("gt", None): _m("Must be greater than %(min)s."),
+    (None, "lte"): _m("Must be less than or equal to %(max)s."),
+    (None, "lt"): _m("Must be less than %(max)s."),
+    ("gte", "lte"): _m("Must be greater than or equal to %(min)s and less than or equal to %(max)s."),
+    ("gte", "lt"): _m("Must be greater than or equal to %(min)s and less than %(max)s."),
+    ("gt", "lte"): _m("Must be greater than %(min)s and less than or equal to %(max)s."),
+    ("gt", "lt"): _m("Must be greater than %(min)s and less than %(max)s."),
+}
+
+
+class _RangeSentence(str):
+    """Range's message template: its first ``format(min_op=…, max_op=…)`` picks the sentence."""
+
+    def format(self, *args, min_op=None, max_op=None, **params):
+        return FieldMessage(_RANGE_SENTENCES[(min_op, max_op)], **params)
+
+
+def _install_marshmallow_messages() -> None:
+    from marshmallow import Schema, validate
+    from marshmallow import fields as mfields
+
+    for name, messages in _FIELD_MESSAGES.items():
+        cls = getattr(mfields, name)
+        cls.default_error_messages = {**cls.__dict__.get("default_error_messages", {}),
+                                      **{key: FieldMessage(m) for key, m in messages.items()}}
+    Schema._default_error_messages = {key: FieldMessage(m) for key, m in _SCHEMA_MESSAGES.items()}
+    for name, messages in _VALIDATOR_MESSAGES.items():
+        for attr, message in messages.items():
+            setattr(getattr(validate, name), attr, FieldMessage(message))
+    for op in _RANGE_OPS:
+        setattr(validate.Range, f"message_{op}", op)
+    validate.Range.message_min = _RangeSentence("Must be {min_op} {{min}}.")
+    validate.Range.message_max = _RangeSentence("Must be {max_op} {{max}}.")
+    validate.Range.message_all = _RangeSentence("Must be {min_op} {{min}} and {max_op} {{max}}.")
+
+
+_install_marshmallow_messages()

@@ -13,6 +13,7 @@ import importlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from graphlib import CycleError, TopologicalSorter
 from types import ModuleType
 
 import pluggy
@@ -128,19 +129,14 @@ class PluginRegistry:
 
     @staticmethod
     def _topological(infos: dict[str, PluginInfo]) -> list[PluginInfo]:
+        """Dependencies first; among plugins ready together, by name (a stable order)."""
+        sorter = TopologicalSorter({name: infos[name].depends for name in infos})
+        sorter.prepare()  # the cycles are gone (_drop_unresolvable)
         order: list[PluginInfo] = []
-        done: set[str] = set()
-
-        def visit(name: str) -> None:
-            if name in done:
-                return
-            done.add(name)
-            for dep in sorted(infos[name].depends):
-                visit(dep)
-            order.append(infos[name])
-
-        for name in sorted(infos):
-            visit(name)
+        while sorter.is_active():
+            ready = sorted(sorter.get_ready())
+            order += [infos[name] for name in ready]
+            sorter.done(*ready)
         return order
 
     def _import_and_register(self, info: PluginInfo) -> None:
@@ -255,29 +251,18 @@ class HookRelay:
 
 
 def find_cycle(graph: dict[str, Iterable[str]]) -> list[str] | None:
-    """Return one dependency cycle as a path (first node repeated at the end), or None."""
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        stack.append(node)
-        for dep in sorted(graph.get(node, ())):
-            if dep not in graph:
-                continue
-            if state.get(dep) == 1:
-                return stack[stack.index(dep):] + [dep]
-            if dep not in state:
-                found = visit(dep)
-                if found:
-                    return found
-        stack.pop()
-        state[node] = 2
-        return None
-
+    """One dependency cycle as a path from a plugin to what it depends on, starting and ending
+    at the cycle's first name in alphabetical order (``aa -> bb -> aa``), or None. Dependencies
+    outside ``graph`` are ignored (reported as missing before)."""
+    sorter = TopologicalSorter()
     for node in sorted(graph):
-        if node not in state:
-            cycle = visit(node)
-            if cycle:
-                return cycle
+        sorter.add(node, *sorted(dep for dep in graph[node] if dep in graph))
+    try:
+        sorter.prepare()
+    except CycleError as exc:
+        # graphlib lists each node before the one that depends on it, the first repeated last
+        ring = list(reversed(exc.args[1]))[:-1]
+        start = ring.index(min(ring))
+        ring = ring[start:] + ring[:start]
+        return ring + [ring[0]]
     return None

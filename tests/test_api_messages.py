@@ -1,7 +1,9 @@
-"""Field errors of a 400/422 are in the caller's language, like the sentence above them."""
+"""Field errors of a 400/422 are in the caller's language, like the sentence above them:
+marshmallow's own messages are the core catalog's (core.i18n sets them as its defaults)."""
 import pytest
+from marshmallow import Schema, ValidationError, fields, validate
 
-from core.api.messages import MARSHMALLOW_MESSAGES, translate_errors, translate_message
+from core.i18n import _FIELD_MESSAGES, _RANGE_SENTENCES, _SCHEMA_MESSAGES, _VALIDATOR_MESSAGES, localized
 from core.testing import api_token, make_hospital, make_user
 
 
@@ -29,19 +31,34 @@ def test_query_and_body_field_errors_follow_the_callers_language(client, headers
 
 
 def test_every_marshmallow_sentence_has_a_translation(app):
+    messages = [m for group in (_FIELD_MESSAGES, _VALIDATOR_MESSAGES) for table in group.values()
+                for m in table.values()] + list(_SCHEMA_MESSAGES.values()) + list(_RANGE_SENTENCES.values())
     with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
-        for message in MARSHMALLOW_MESSAGES:
+        for message in messages:
             assert message.translated() != message.msgid, message.msgid
 
 
-def test_sentences_are_matched_whole_with_their_values(app):
+class Probe(Schema):
+    kind = fields.String(validate=validate.OneOf(("outpatient", "inpatient")))
+    name = fields.String(validate=validate.Length(max=3))
+    count = fields.Integer(validate=validate.Range(min=0, max=10, max_inclusive=False))
+    when = fields.DateTime()
+    visits = fields.List(fields.Nested(Schema.from_dict({"at": fields.DateTime(required=True)})))
+
+
+def test_marshmallow_formats_the_values_and_the_request_picks_the_language(app):
+    with pytest.raises(ValidationError) as caught:
+        Probe().load({"kind": "ward", "name": "四个字的", "count": 10, "when": "soon", "visits": [{}], "extra": 1})
+    errors = caught.value.messages
+    # As strings they are marshmallow's English sentences (logs, CLI, tests compare them as such).
+    assert errors["kind"] == ["Must be one of: outpatient, inpatient."]
+    assert errors["count"] == ["Must be greater than or equal to 0 and less than 10."]
+    assert errors["name"] == ["Longer than maximum length 3."]
     with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
-        assert translate_message("Must be one of: outpatient, inpatient, emergency.") == \
-            "必须是以下之一：outpatient, inpatient, emergency。"
-        assert translate_message("Longer than maximum length 64.") == "长度不能超过 64。"
-        # A service's own message, already translated, and unknown English stay as they are.
-        assert translate_message("身份证号校验位错误。") == "身份证号校验位错误。"
-        assert translate_message("Not a valid integer. Really.") == "Not a valid integer. Really."
-        nested = {"visits": {0: {"visit_at": ["Not a valid datetime."]}}, "_schema": ["Invalid input type."]}
-        assert translate_errors(nested) == {"visits": {0: {"visit_at": ["不是有效的日期时间（ISO 8601，如 2026-05-01T08:00:00）。"]}},
-                                            "_schema": ["输入类型无效。"]}
+        assert localized(errors) == {
+            "kind": ["必须是以下之一：outpatient, inpatient。"], "name": ["长度不能超过 3。"],
+            "count": ["必须大于或等于 0 且小于 10。"],
+            "when": ["不是有效的日期时间（ISO 8601，如 2026-05-01T08:00:00）。"],
+            "visits": {0: {"at": ["缺少此必填字段。"]}}, "extra": ["未知字段。"]}
+        # A service's own message, already translated, stays as it is.
+        assert localized({"id_number": ["身份证号校验位错误。"]}) == {"id_number": ["身份证号校验位错误。"]}

@@ -156,6 +156,17 @@ def test_builtin_plugins_all_load():
 def test_find_cycle():
     assert find_cycle({"a": ["b"], "b": []}) is None
     assert find_cycle({"a": ["a"]}) == ["a", "a"]
+    # The path follows "depends on", from the cycle's first name, whichever node graphlib met first.
+    ring = {"c": ["a"], "b": ["c"], "a": ["b"], "d": ["a", "x"]}
+    assert find_cycle(ring) == ["a", "b", "c", "a"]
+    assert find_cycle({"d": ["c"], "c": ["b"], "b": ["a"], "a": []}) is None
+
+
+def test_plugins_load_after_what_they_depend_on():
+    from types import SimpleNamespace
+    infos = {name: SimpleNamespace(name=name, depends=depends) for name, depends in
+             (("zeta", ()), ("alpha", ("zeta",)), ("mid", ("alpha", "zeta")), ("beta", ()))}
+    assert [i.name for i in PluginRegistry._topological(infos)] == ["beta", "zeta", "alpha", "mid"]
 
 
 def test_every_hookspec_has_a_docstring():

@@ -21,8 +21,8 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from core import clock
 from core.api.dumping import dump
-from core.api.messages import translate_errors
 from core.extensions import csrf, db
+from core.i18n import localized
 from core.integers import DB_INT_MAX, DB_INT_MIN
 from core.paging import page_of
 from core.permissions import can, denied
@@ -184,7 +184,7 @@ class _BadInput(Exception):
         self.status, self.message, self.fields = status, message, fields_
 
     def response(self):
-        extra = {"fields": translate_errors(self.fields)} if self.fields is not None else {}
+        extra = {"fields": localized(self.fields)} if self.fields is not None else {}
         return json_error(self.status, self.message, **extra)
 
 

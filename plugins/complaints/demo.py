@@ -66,7 +66,7 @@ def load(hospital) -> None:
     users = db.session.execute(sa.select(User).where(User.active.is_(True)).order_by(User.id)).scalars().all()
     staff_users = [u for u in users if u.department_id] or users
     try:
-        from plugins.patients.models import Patient
+        from plugins.patients.public import Patient
         patients = db.session.execute(sa.select(Patient.id).where(Patient.merged_into_id.is_(None))
                                       .order_by(Patient.id).limit(200)).scalars().all()
     except Exception:  # pragma: no cover - patients is a dependency, its tables exist

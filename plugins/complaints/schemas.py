@@ -7,7 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from core.api import Reference, UtcDateTime
 from core.i18n import gettext as _
-from plugins.patients.schemas import RefSchema, UserRefSchema
+from plugins.patients.public import RefSchema, UserRefSchema
 
 from .models import FINDINGS, REPLY_METHODS, SANCTION_KINDS, SANCTION_STATES, SEVERITIES, STATUSES
 

@@ -217,7 +217,7 @@ def check_intake(data: dict, *, errors: dict | None = None) -> dict:
     patient_id = _id(data.get("patient_id"))
     values["patient"] = None
     if patient_id is not None:
-        from plugins.patients.models import Patient
+        from plugins.patients.public import Patient
         values["patient"] = _row(Patient, patient_id, "patient_id", errors,
                                  message=_("Unknown patient: choose a patient of this hospital's archive."))
     if values["settled_on_spot"] and not values["resolution"] and "resolution" not in errors:

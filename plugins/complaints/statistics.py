@@ -13,7 +13,7 @@ from core.declarations import Chart, Report, ReportParam, ReportResult
 from core.extensions import db
 from core.i18n import lazy_gettext as _l
 from core.models import Department, User
-from plugins.patients.reports import change, month_of
+from plugins.patients.public import change, month_of
 
 from .models import POSITIVE_KINDS, Complaint, ComplaintCategory, ComplaintChannel, ComplaintStaff, Sanction
 
@@ -147,7 +147,7 @@ def repeat_complainants(params: dict) -> ReportResult:
     patient_names = {}
     ids = [int(r.who) for r in rows if r.who and r.who.isdigit() and len(r.who) < 10]
     if ids:
-        from plugins.patients.models import Patient
+        from plugins.patients.public import Patient
         patient_names = dict(db.session.execute(sa.select(Patient.id, Patient.name).where(Patient.id.in_(ids))).all())
     result = []
     for r in rows:

@@ -150,7 +150,7 @@ def new():
     patient = None
     patient_id = digits_or_none(str(data.get("patient_id") or ""))
     if patient_id and "patient_id" not in errors:
-        from plugins.patients.models import Patient
+        from plugins.patients.public import Patient
         patient = db.session.execute(sa.select(Patient).where(Patient.id == patient_id)).scalar_one_or_none()
     return render_template("complaints/form.html", data=data, errors=errors, patient=patient, **_choices()), \
         422 if errors else 200

@@ -28,8 +28,7 @@ from core.models import Department
 from plugins.his_connector import guard, services
 from plugins.his_connector import settings as his_settings
 from plugins.his_connector.models import Connection
-from plugins.patients.demo import COUNTIES, FEMALE_NAMES, MALE_NAMES, MOBILE_PREFIXES, SURNAMES
-from plugins.patients.identity import ID_CHECK, ID_WEIGHTS
+from plugins.patients.public import COUNTIES, FEMALE_NAMES, ID_CHECK, ID_WEIGHTS, MALE_NAMES, MOBILE_PREFIXES, SURNAMES
 
 CONNECTION_NAME = "演示HIS"
 SOURCE_NAME = "demo-his"  # the SQLite source config.yaml gives the demo hospital

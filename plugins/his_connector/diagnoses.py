@@ -61,7 +61,7 @@ def upsert_dictionary(hospital_id: int, connection_id: int, columns: list[str], 
     """The diseases entity: rows of the HIS's ICD dictionary (external_id = the code, name,
     optional pinyin). New codes join the catalogue flagged as from the HIS; a code whose name
     differs takes the HIS's name (the hospital's dictionary is the reference). Exact counts."""
-    from plugins.patients.bulk import UpsertResult
+    from plugins.patients.public import UpsertResult
     result = UpsertResult()
     at = {c: n for n, c in enumerate(columns)}
     latest = {row[0]: row for row in rows}  # a code twice in a batch: the last row wins

@@ -27,8 +27,17 @@ from core.i18n import _m
 from core.i18n import gettext as _
 from core.i18n import lazy_gettext as _l
 from plugins.his_connector.errors import Messages
-from plugins.patients.identity import IdentityError, last4, mask_id_number, mask_phone, normalize_phone, parse_id_number
-from plugins.patients.models import GENDERS, VISIT_KINDS, VISIT_STATUSES
+from plugins.patients.public import (
+    GENDERS,
+    VISIT_KINDS,
+    VISIT_STATUSES,
+    IdentityError,
+    last4,
+    mask_id_number,
+    mask_phone,
+    normalize_phone,
+    parse_id_number,
+)
 
 SPEC_KEYS = {"column", "value", "codes", "default", "format"}
 SENSITIVE = {"phone": mask_phone, "phone2": mask_phone, "id_number": mask_id_number}
@@ -209,7 +218,7 @@ def lookup_table(kind: str) -> dict[str, int]:
 
     from core.extensions import db
     from core.models import Department
-    from plugins.patients.models import Source
+    from plugins.patients.public import Source
     if kind == "department":
         return dict(db.session.execute(sa.select(Department.code, Department.id)).all())
     table = {}

@@ -39,8 +39,8 @@ from core.models import utcnow
 from plugins.his_connector import diagnoses, locks, source
 from plugins.his_connector import mapping as field_maps
 from plugins.his_connector.models import Charge, Mapping, Quarantine, Run
-from plugins.patients import bulk
-from plugins.patients.services import announce_visits
+from plugins.patients import public as bulk
+from plugins.patients.public import announce_visits
 
 log = logging.getLogger(__name__)
 CHARGE_STAGE = {"external_id": sa.String(64), "visit_external_id": sa.String(64), "amount": sa.Numeric(12, 2),

@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from core.testing import make_department, make_hospital, make_user
-from plugins.patients.identity import ID_CHECK, ID_WEIGHTS
+from plugins.patients.public import ID_CHECK, ID_WEIGHTS
 
 DEFAULT_MARIADB = "mysql://root@127.0.0.1:3306/"
 BASE_TIME = datetime(2025, 6, 1, 8, 0, 0)

@@ -35,9 +35,8 @@ from plugins.his_connector.forms import (
 )
 from plugins.his_connector.models import ENTITIES, Connection, Mapping, Run
 from plugins.his_connector.views_sync import running_run
-from plugins.patients.forms import GENDER_LABELS, KIND_LABELS, map_errors
-from plugins.patients.forms import STATUS_LABELS as VISIT_STATUS_LABELS
-from plugins.patients.models import Source
+from plugins.patients.public import GENDER_LABELS, KIND_LABELS, Source, map_errors
+from plugins.patients.public import STATUS_LABELS as VISIT_STATUS_LABELS
 
 bp = Blueprint("his_connector", __name__, url_prefix="/his_connector", template_folder="templates")
 

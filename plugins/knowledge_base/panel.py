@@ -6,7 +6,7 @@ from flask import render_template
 from markupsafe import Markup
 
 from core.permissions import can
-from plugins.followup.outreach.content import patient_context
+from plugins.followup.public import patient_context
 
 from . import services
 

@@ -38,6 +38,7 @@ from plugins.patients.schemas import (
     VisitCreateSchema,
     VisitSchema,
     VisitUpdateSchema,
+    patient_query,
 )
 
 bp = Blueprint("patients_api", __name__, url_prefix="/api/v1/patients")
@@ -100,13 +101,10 @@ def list_patients(query):
     """Search patients.
 
     One box `q` (name, pinyin full or initials, phone or its last 4 digits, ID number,
-    insurance number) plus filters; newest first unless `sort`/`order` say otherwise.
+    insurance number) plus filters, the same as the list page's (with those other plugins add,
+    e.g. `vip_tier`); newest first unless `sort`/`order` say otherwise.
     """
-    search = services.PatientQuery(
-        q=query["q"], department_id=query.get("department_id"), source_id=query.get("source_id"),
-        tag_id=query.get("tag_id"), disease_id=query.get("disease_id"), visit_from=query.get("visit_from"),
-        visit_to=query.get("visit_to"), key_patient=query.get("key_patient"), sort=query["sort"],
-        descending=query["order"] == "desc")
+    search = patient_query(query)
     page = paginate(services.search(search), load=PATIENT_LOADS, count_cap=services.LIST_COUNT_CAP,
                     counted=services.counted(search))
     _audit_unmasked(page.rows, "API patient list")

@@ -11,17 +11,20 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
+from marshmallow import fields, validate
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
 from core.extensions import db
+from core.i18n import _m, field_message, lazy_pgettext
 from core.i18n import gettext as _
 from core.i18n import lazy_gettext as _l
-from core.i18n import lazy_pgettext
+from core.integers import DB_INT_MAX
 from core.models import Department, User
 from plugins.patients import services
 from plugins.patients.models import Disease, Patient, Referrer, Tag
-from plugins.patients.query_args import filters_of, query_from_args
+from plugins.patients.query_args import ListQueryInvalid, filters_of, load_filters
+from plugins.patients.schemas import MAX_Q, PatientListQuerySchema, patient_query
 from plugins.patients.settings_services import ordered_sources, region_tree
 
 GENDER_LABELS = {"M": _l("Male"), "F": _l("Female"), "U": _l("Unknown")}
@@ -222,14 +225,28 @@ def active_diseases() -> list[Disease]:
 
 # -- the patient list's query arguments ---------------------------------------------------------
 PER_PAGE_CHOICES = (10, 25, 50, 100)
+_NOT_VALID = _m("“%(input)s” is not a valid value for “%(name)s”.")
+
+
+class ListPageSchema(PatientListQuerySchema):
+    """The list page's arguments: the list's filters plus paging."""
+
+    page = fields.Integer(load_default=1, error_messages={"invalid": field_message(_NOT_VALID, name="page")},
+                          validate=validate.Range(min=1, max=DB_INT_MAX, error=field_message(_NOT_VALID, name="page")))
+    per_page = fields.Integer(load_default=25, error_messages={"invalid": field_message(_NOT_VALID, name="per_page")},
+                              validate=validate.OneOf(PER_PAGE_CHOICES, error=field_message(
+                                  _m("Rows per page is one of %(choices)s."))))
+
+
+LIST_PAGE = ListPageSchema()
 
 
 def parse_list_args(args) -> tuple[services.PatientQuery, dict, int, int, list[str]]:
-    """The list's query, its filters (to carry over to the export link), page and page size.
+    """The list's query, its filters (to carry over to the export link), page and page size, and
+    the messages of what could not be read (never guessed at).
 
-    The filters are read by query_args, the parser the export and the API share; the page adds
-    ``disease`` (a code typed in the box, turned into ``disease_id``) and the paging arguments.
-    A value that cannot be read is reported, never guessed at.
+    Read by the list's one schema (the export and the API use it too); the page adds ``disease``
+    (a code typed in the box, turned into ``disease_id``) and the paging arguments.
     """
     values = {k: v for k, v in args.items()}
     errors: list[str] = []
@@ -241,25 +258,11 @@ def parse_list_args(args) -> tuple[services.PatientQuery, dict, int, int, list[s
         else:
             values["disease_id"] = str(disease_id)
     try:
-        query = query_from_args(values)
-    except ValueError as exc:
-        errors.append(str(exc))
-        query = services.PatientQuery(q=(values.get("q") or "").strip()[:100])
-
-    def positive(name: str, default: int) -> int:
-        value = (values.get(name) or "").strip()
-        if not value:
-            return default
-        if not value.isdigit() or int(value) < 1 or len(value) > 9:
-            errors.append(_("“%(value)s” is not a valid value for “%(name)s”.", value=value[:40], name=name))
-            return default
-        return int(value)
-
-    page, per_page = positive("page", 1), positive("per_page", 25)
-    if per_page not in PER_PAGE_CHOICES:
-        errors.append(_("Rows per page is one of %(choices)s.", choices=", ".join(map(str, PER_PAGE_CHOICES))))
-        per_page = 25
-    return query, filters_of(values), page, per_page, errors
+        loaded = load_filters(values, LIST_PAGE)
+    except ListQueryInvalid as exc:
+        errors += [message for messages in exc.messages.values() for message in messages]
+        return services.PatientQuery(q=(values.get("q") or "").strip()[:MAX_Q]), filters_of(values), 1, 25, errors
+    return patient_query(loaded), filters_of(values), loaded["page"], loaded["per_page"], errors
 
 
 def local_input(value: datetime | None) -> str:

@@ -1,91 +1,55 @@
-"""Reading a patient list's filters from request arguments: one parser for the list page, the
-export and the API, so the three can never filter differently."""
+"""The patient list's filters read from request arguments, for the callers that are not an API
+view (the list page, the export inline and queued, the SMS audience): through the one parser,
+:class:`plugins.patients.schemas.PatientListQuerySchema`, which the API uses directly."""
 from __future__ import annotations
 
-from datetime import date
+from marshmallow import EXCLUDE, ValidationError
 
-from core.i18n import gettext as _
-from core.i18n import lazy_gettext as _l
+from core.i18n import localized
 from plugins.patients.list_filters import live_filters
-from plugins.patients.services import SORTS, PatientQuery
+from plugins.patients.schemas import PatientListQuerySchema, patient_query
+from plugins.patients.services import PatientQuery
 
-MAX_Q = 100
-TRUE_WORDS = ("1", "true", "yes", "on", "是")
-FALSE_WORDS = ("0", "false", "no", "off", "否")
-FILTER_ARGS = ("q", "department_id", "source_id", "tag_id", "disease_id", "visit_from", "visit_to",
-               "key_patient", "sort", "order")
+SCHEMA = PatientListQuerySchema()  # stateless: one instance serves every request
+FILTER_ARGS = tuple(name for name in SCHEMA.load_fields if name != "extra")
 
 
-def _arg(args, name: str) -> str:
-    return (args.get(name) or "").strip()
+class ListQueryInvalid(ValueError):
+    """Filters that cannot be read; ``messages`` maps each argument to its messages, in the
+    request's language, and ``str()`` joins them for a page's alert."""
+
+    def __init__(self, messages: dict[str, list[str]]):
+        self.messages = messages
+        super().__init__(" ".join(message for found in messages.values() for message in _flat(found)))
 
 
-def _identifier(args, name: str, label: str) -> int | None:
-    text = _arg(args, name)
-    if not text:
-        return None
-    if not text.isdigit() or int(text) <= 0 or len(text) > 12:
-        raise ValueError(_("%(field)s must be chosen from the list (got “%(value)s”).", field=label, value=text[:40]))
-    return int(text)
+def _flat(messages):
+    if isinstance(messages, dict):
+        for value in messages.values():
+            yield from _flat(value)
+    elif isinstance(messages, list):
+        for value in messages:
+            yield from _flat(value)
+    else:
+        yield str(messages)
 
 
-def _day(args, name: str, label: str) -> date | None:
-    text = _arg(args, name)
-    if not text:
-        return None
+def load_filters(args, schema=SCHEMA) -> dict:
+    """``args`` (``request.args`` or any mapping) loaded by ``schema``, other arguments (the
+    export's format, paging) ignored. Raises :class:`ListQueryInvalid`."""
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(_("%(field)s must be a real date as YYYY-MM-DD (got “%(value)s”).",
-                           field=label, value=text[:40])) from None
+        return schema.load({key: args.get(key) for key in args}, unknown=EXCLUDE)
+    except ValidationError as exc:
+        raise ListQueryInvalid(localized(exc.messages)) from None
 
 
 def query_from_args(args) -> PatientQuery:
-    """A PatientQuery from ``request.args`` (or any mapping with ``get``). Raises ValueError with a
+    """A PatientQuery from ``args``; raises :class:`ListQueryInvalid` (a ValueError) with a
     message for the user on a bad value; empty values mean "no filter"."""
-    q = _arg(args, "q")
-    if len(q) > MAX_Q:
-        raise ValueError(_("The search text is too long (at most %(n)d characters).", n=MAX_Q))
-    key_text = _arg(args, "key_patient").lower()
-    if key_text in ("", "any", "all"):
-        key_patient = None
-    elif key_text in TRUE_WORDS:
-        key_patient = True
-    elif key_text in FALSE_WORDS:
-        key_patient = False
-    else:
-        raise ValueError(_("Key patient must be yes or no (got “%(value)s”).", value=key_text[:40]))
-    sort = _arg(args, "sort") or "created"
-    if sort not in SORTS:
-        raise ValueError(_("Unknown sort order “%(value)s” (use one of: %(choices)s).",
-                           value=sort[:40], choices=", ".join(SORTS)))
-    order = _arg(args, "order").lower() or ("asc" if sort == "name" else "desc")
-    if order not in ("asc", "desc"):
-        raise ValueError(_("The order is asc or desc (got “%(value)s”).", value=order[:40]))
-    visit_from = _day(args, "visit_from", _l("Visit date from"))
-    visit_to = _day(args, "visit_to", _l("Visit date to"))
-    if visit_from and visit_to and visit_from > visit_to:
-        raise ValueError(_("The visit date range ends before it starts."))
-    extra = {}
-    for offered in live_filters():
-        chosen = _arg(args, offered.name)
-        if chosen:
-            if chosen not in {str(value) for value, _label in offered.choices()}:
-                raise ValueError(_("%(field)s must be chosen from the list (got “%(value)s”).",
-                                   field=offered.label, value=chosen[:40]))
-            extra[offered.name] = chosen
-    return PatientQuery(
-        extra=extra,
-        q=q,
-        department_id=_identifier(args, "department_id", _l("Department")),
-        source_id=_identifier(args, "source_id", _l("Source")),
-        tag_id=_identifier(args, "tag_id", _l("Tag")),
-        disease_id=_identifier(args, "disease_id", _l("Disease")),
-        visit_from=visit_from, visit_to=visit_to, key_patient=key_patient,
-        sort=sort, descending=order == "desc")
+    return patient_query(load_filters(args))
 
 
 def filters_of(args) -> dict[str, str]:
     """The non-empty filter arguments, as given: to carry them over to links and to audit notes."""
     names = FILTER_ARGS + tuple(offered.name for offered in live_filters())
-    return {name: _arg(args, name) for name in names if _arg(args, name)}
+    return {name: (args.get(name) or "").strip() for name in names if (args.get(name) or "").strip()}

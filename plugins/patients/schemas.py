@@ -8,18 +8,22 @@ from __future__ import annotations
 
 from datetime import date
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
 from core.api import LocalDateTime, Reference, UtcDateTime
+from core.i18n import _m, field_message
 from core.i18n import gettext as _
 from core.i18n import lazy_gettext as _l
+from core.integers import DB_INT_MAX
 from plugins.patients import services
 from plugins.patients.identity import age_on
+from plugins.patients.list_filters import live_filters
 from plugins.patients.models import GENDERS, VISIT_KINDS, VISIT_STATUSES
 
 SORTS = tuple(services.SORTS)
 CONSENT = ("Marketing SMS consent: true agreed, false opted out (no bulk SMS at all), null not asked "
            "(care messages only).")
+MAX_Q = 100  # characters of the list's search box
 
 
 def _limit(field: str) -> dict:
@@ -229,26 +233,99 @@ class VisitUpdateSchema(VisitCreateSchema):
     visit_at = LocalDateTime(metadata={"description": "ISO 8601. Without an offset it is the hospital's local time."})
 
 
+def _list_id(label, description: str | None = None) -> fields.Integer:
+    """A filter naming a row by id: anything but a positive id is refused with the filter's name."""
+    chosen = field_message(_m("%(field)s must be chosen from the list (got “%(input)s”).", field=label))
+    return fields.Integer(validate=validate.Range(min=1, max=DB_INT_MAX, error=chosen),
+                          error_messages={"invalid": chosen},
+                          metadata={"description": description} if description else {})
+
+
+def _list_day(label, description: str) -> fields.Date:
+    return fields.Date(error_messages={"invalid": field_message(
+        _m("%(field)s must be a real date as YYYY-MM-DD (got “%(input)s”).", field=label))},
+        metadata={"description": description})
+
+
 class PatientListQuerySchema(Schema):
-    q = fields.String(load_default="", metadata={
+    """The patient list's filters: the one parser of the list page, its export (inline and
+    queued), the SMS audience and the API, so they can never filter differently.
+
+    Empty values mean "no filter" (the page's form sends every box). The filters other plugins
+    add (hook ``patients_list_filters``, e.g. vip's ``vip_tier``) are read too: each is a query
+    argument of its own name whose value must be one of the filter's choices for the hospital.
+    ``patient_query(loaded)`` turns the result into the services' :class:`PatientQuery`.
+    """
+
+    q = fields.String(load_default="", validate=validate.Length(max=MAX_Q, error=field_message(
+        _m("The search text is too long (at most %(max)s characters)."))), metadata={
         "description": "One box: name prefix, pinyin (full or initials: `zs`), phone or its last 4 "
                        "digits, ID number, insurance number."})
-    department_id = fields.Integer(validate=validate.Range(min=1))
-    source_id = fields.Integer(validate=validate.Range(min=1))
-    tag_id = fields.Integer(validate=validate.Range(min=1))
-    disease_id = fields.Integer(validate=validate.Range(min=1), metadata={
-        "description": "Patients with a visit diagnosed with this disease (catalogue id)."})
-    visit_from = fields.Date(metadata={"description": "Patients with a visit on or after this day."})
-    visit_to = fields.Date(metadata={"description": "Patients with a visit on or before this day."})
-    key_patient = fields.Boolean(metadata={"description": "Only key patients (true) or only the others (false)."})
-    sort = fields.String(load_default="created", validate=validate.OneOf(SORTS))
-    order = fields.String(load_default="desc", validate=validate.OneOf(("asc", "desc")))
+    department_id = _list_id(_l("Department"))
+    source_id = _list_id(_l("Source"))
+    tag_id = _list_id(_l("Tag"))
+    disease_id = _list_id(_l("Disease"), "Patients with a visit diagnosed with this disease (catalogue id).")
+    visit_from = _list_day(_l("Visit date from"), "Patients with a visit on or after this day.")
+    visit_to = _list_day(_l("Visit date to"), "Patients with a visit on or before this day.")
+    key_patient = fields.Boolean(
+        truthy={"1", "true", "yes", "on", "是"}, falsy={"0", "false", "no", "off", "否"},
+        error_messages={"invalid": field_message(_m("Key patient must be yes or no (got “%(input)s”)."))},
+        metadata={"description": "Only key patients (true) or only the others (false); `any` or "
+                                 "empty: both."})
+    sort = fields.String(load_default="created", validate=validate.OneOf(SORTS, error=field_message(
+        _m("Unknown sort order “%(input)s” (use one of: %(choices)s)."))))
+    order = fields.String(validate=validate.OneOf(("asc", "desc"), error=field_message(
+        _m("The order is asc or desc (got “%(input)s”)."))), metadata={
+        "description": "Default: asc when sorting by name, else desc."})
+    extra = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict, metadata={
+        "description": "Not a parameter of its own: the filters other plugins add to the list "
+                       "(e.g. `vip_tier`, `vip_segment` with the vip plugin), each sent as its "
+                       "own query parameter; a value outside the filter's choices is refused."})
+
+    @pre_load
+    def _read(self, data, **kwargs):
+        """Trim every value, drop the empty ones, and move the live extension filters into
+        ``extra`` (a value sent as ``extra`` itself is not a filter and is refused as unknown)."""
+        data = {key: value.strip() if isinstance(value, str) else value for key, value in data.items()}
+        data = {key: value for key, value in data.items() if value not in ("", None)}
+        for name in ("key_patient", "order"):
+            if isinstance(data.get(name), str):
+                data[name] = data[name].lower()
+        if data.get("key_patient") in ("any", "all"):
+            del data["key_patient"]
+        if "extra" in data:
+            raise ValidationError({"extra": [self.error_messages["unknown"]]})
+        extension = {offered.name for offered in live_filters()}
+        data["extra"] = {key: data.pop(key) for key in list(data) if key in extension}
+        return data
 
     @validates_schema
-    def _range(self, data, **kwargs):
+    def _check(self, data, **kwargs):
         start, end = data.get("visit_from"), data.get("visit_to")
         if isinstance(start, date) and isinstance(end, date) and start > end:
-            raise ValidationError(_("The end of the visit date range comes before its start."), "visit_to")
+            raise ValidationError(_("The visit date range ends before it starts."), "visit_to")
+        wrong = {}
+        for offered in live_filters():
+            chosen = data.get("extra", {}).get(offered.name)
+            if chosen is not None and chosen not in {str(value) for value, _label in offered.choices()}:
+                wrong[offered.name] = [field_message(_m(
+                    "%(field)s must be chosen from the list (got “%(input)s”).", field=offered.label), input=chosen)]
+        if wrong:
+            raise ValidationError(wrong)
+
+    @post_load
+    def _order(self, data, **kwargs):
+        data.setdefault("order", "asc" if data["sort"] == "name" else "desc")
+        return data
+
+
+def patient_query(loaded: dict) -> services.PatientQuery:
+    """The services' query from what :class:`PatientListQuerySchema` loaded."""
+    return services.PatientQuery(
+        q=loaded["q"], department_id=loaded.get("department_id"), source_id=loaded.get("source_id"),
+        tag_id=loaded.get("tag_id"), disease_id=loaded.get("disease_id"), visit_from=loaded.get("visit_from"),
+        visit_to=loaded.get("visit_to"), key_patient=loaded.get("key_patient"), sort=loaded["sort"],
+        descending=loaded["order"] == "desc", extra=dict(loaded["extra"]))
 
 
 class LookupQuerySchema(Schema):

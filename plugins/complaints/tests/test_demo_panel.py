@@ -26,7 +26,7 @@ def test_demo_complaints_cover_every_state_and_load_once(app, centre):
 
 
 def test_patient_page_tab_lists_the_patients_complaints(app, client, centre):
-    from plugins.patients import services as patient_services
+    from plugins.patients import public as patient_services
     with app.app_context(), hospital_scope(hospital("A")):
         patient = patient_services.create_patient({"name": "周九", "phone": "13822223333"}, allow_duplicate=True)
         db.session.commit()

@@ -21,8 +21,8 @@ def loop(app):
         ward = make_department(h, "ORTH", "骨科")
         make_user(h, "f_agent", ("supervisor",), department=ward)
         doctor = make_user(h, "f_doctor", ("staff",), department=ward)
-        from plugins.followup.models import Category, Method, Questionnaire, QuestionnaireItem
-        from plugins.patients import services as patient_services
+        from plugins.followup.public import Category, Method, Questionnaire, QuestionnaireItem
+        from plugins.patients import public as patient_services
         with hospital_scope(h):
             patient = patient_services.create_patient({"name": "孙八", "phone": "13811112222",
                                                        "department_id": ward.id}, allow_duplicate=True)

@@ -15,9 +15,8 @@ from core.i18n import gettext as _
 from core.tenancy import get_or_404
 from plugins.followup.models import SMS_STATUSES, SmsMessage
 from plugins.followup.outreach import sms
-from plugins.patients import services as patient_services
-from plugins.patients.identity import mask_phone
-from plugins.patients.models import Patient
+from plugins.patients import public as patient_services
+from plugins.patients.public import Patient, mask_phone
 
 bp = Blueprint("followup_sms_api", __name__, url_prefix="/api/v1/followup/sms")
 

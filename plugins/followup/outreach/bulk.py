@@ -25,8 +25,8 @@ from core.tenancy import current_scope
 from plugins.followup.models import SmsMessage
 from plugins.followup.outreach import sms
 from plugins.followup.outreach.templating import Facts, TemplateInvalid, check, fill, parse
-from plugins.patients import services as patient_services
-from plugins.patients.models import Patient, Visit
+from plugins.patients import public as patient_services
+from plugins.patients.public import Patient, Visit
 
 SEND_SLICE = 200    # messages read and handed over per round of the bulk task
 MAX_BULK = 50_000  # messages per batch: a larger list is refused with a message, never cut short

@@ -12,7 +12,7 @@ from core.activation import live_plugins
 from core.extensions import db
 from core.models import Department
 from core.tenancy import current_scope, system_scope
-from plugins.patients.models import Diagnosis, Patient, Visit
+from plugins.patients.public import Diagnosis, Patient, Visit
 
 NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 LIMIT = 20

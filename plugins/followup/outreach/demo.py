@@ -20,7 +20,7 @@ from plugins.followup.outreach import sms
 from plugins.followup.outreach.setup import QUESTIONNAIRE_NAME, seed_defaults
 from plugins.followup.outreach.surveys import check_answers, doctor_name
 from plugins.followup.outreach.templating import render_template_for
-from plugins.patients.models import Patient, Visit
+from plugins.patients.public import Patient, Visit
 
 MESSAGES = 60
 RESPONSES = 120

@@ -12,7 +12,7 @@ from core.i18n import gettext as _
 from core.i18n import lazy_gettext as _l
 from plugins.followup.models import Category
 from plugins.followup.outreach.templating import PLACEHOLDERS
-from plugins.patients.forms import NONE, map_errors, options  # noqa: F401  (map_errors re-exported for views)
+from plugins.patients.public import NONE, map_errors, options  # noqa: F401  (map_errors re-exported for views)
 
 KIND_LABELS = {"single": _l("Single choice"), "multiple": _l("Multiple choice"), "scale": _l("Scale"),
                "text": _l("Free text")}

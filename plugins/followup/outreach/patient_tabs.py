@@ -11,8 +11,8 @@ from plugins.followup.models import Question, SmsMessage, SurveyAnswer, SurveyRe
 from plugins.followup.outreach import sms
 from plugins.followup.outreach.forms import STATUS_LABELS
 from plugins.followup.outreach.survey_stats import percent
-from plugins.patients import services as patient_services
-from plugins.patients.identity import mask_phone
+from plugins.patients import public as patient_services
+from plugins.patients.public import mask_phone
 
 PANEL_ROWS = 20
 

@@ -12,8 +12,8 @@ from core.i18n import gettext as _
 from plugins.followup.models import SmsTemplate
 from plugins.followup.outreach import sms
 from plugins.followup.outreach.templating import TemplateInvalid, check, render_template_for
-from plugins.patients import services as patient_services
-from plugins.patients.models import Patient
+from plugins.patients import public as patient_services
+from plugins.patients.public import Patient
 
 CANDIDATES = 10
 

@@ -29,7 +29,7 @@ from plugins.followup.models import Settings, SmsMessage
 from plugins.followup.outreach import gateways
 from plugins.followup.outreach.templating import TemplateInvalid, render_template_for
 from plugins.followup.outreach.validation import OutreachInvalid
-from plugins.patients.identity import MOBILE_RE
+from plugins.patients.public import MOBILE_RE
 
 MAX_BODY = 500          # characters: a long text is split by the network into up to 8 parts
 DELIVERY_BATCH = 2000   # messages handed to the gateway per delivery run and hospital

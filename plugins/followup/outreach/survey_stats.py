@@ -18,7 +18,7 @@ from core.i18n import gettext as _
 from core.i18n import lazy_gettext as _l
 from core.models import Department, User
 from plugins.followup.models import Question, Questionnaire, SurveyAnswer, SurveyResponse
-from plugins.patients.reports import month_of
+from plugins.patients.public import month_of
 
 PERMISSION = "followup.surveys"
 GROUPS = (("department", _l("Department")), ("doctor", _l("Doctor")), ("month", _l("Month")),

@@ -14,7 +14,7 @@ from core.extensions import db
 from core.i18n import gettext as _
 from plugins.followup.models import Questionnaire, SurveyAnswer, SurveyResponse
 from plugins.followup.outreach.validation import OutreachInvalid
-from plugins.patients.models import Visit
+from plugins.patients.public import Visit
 
 MAX_TEXT_ANSWER = 2000
 

@@ -18,7 +18,7 @@ from core.extensions import db
 from core.i18n import gettext as _
 from core.i18n import lazy_gettext as _l
 from core.models import Hospital
-from plugins.patients.models import Visit
+from plugins.patients.public import Visit
 
 #: name → what it is replaced with (shown in the template editor and the docs).
 PLACEHOLDERS = {

@@ -35,11 +35,15 @@ from plugins.followup.outreach.forms import (
 from plugins.followup.outreach.preview import preview_context
 from plugins.followup.outreach.templating import PLACEHOLDERS, TemplateInvalid, render_template_for
 from plugins.followup.outreach.validation import OutreachInvalid
-from plugins.patients import services as patient_services
-from plugins.patients.forms import active_diseases, parse_list_args
-from plugins.patients.identity import mask_phone
-from plugins.patients.models import Patient, Tag
-from plugins.patients.settings_services import ordered_sources
+from plugins.patients import public as patient_services
+from plugins.patients.public import (
+    Patient,
+    Tag,
+    active_diseases,
+    mask_phone,
+    ordered_sources,
+    parse_list_args,
+)
 
 TEMPLATES = str(Path(__file__).resolve().parent.parent / "templates")
 bp = Blueprint("followup_sms", __name__, url_prefix="/followup/sms", template_folder=TEMPLATES)

@@ -30,7 +30,7 @@ from plugins.followup.planning.schemas import (
     RuleSchema,
     RuleWriteSchema,
 )
-from plugins.patients.models import Patient
+from plugins.patients.public import Patient
 
 bp = Blueprint("followup_api", __name__, url_prefix="/api/v1/followup")
 PLAN_LOADS = (selectinload(Plan.category), selectinload(Plan.method),

@@ -18,7 +18,7 @@ from plugins.followup.planning.escalation import escalate
 from plugins.followup.planning.generation import plan_visits
 from plugins.followup.planning.plan_services import local_now, record_round
 from plugins.followup.planning.setup import seed_defaults
-from plugins.patients.models import Visit
+from plugins.patients.public import Visit
 
 HISTORY = timedelta(days=120)  # the rules apply to the demo visits of the last four months
 # name, trigger, kind, department code, disease prefixes, offsets, method, category

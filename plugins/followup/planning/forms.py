@@ -12,8 +12,8 @@ from core.i18n import lazy_gettext as _l
 from core.models import Role
 from plugins.followup.models import Questionnaire
 from plugins.followup.planning import settings_services
-from plugins.patients.forms import KIND_LABELS as VISIT_KIND_LABELS
-from plugins.patients.forms import NONE, department_choices, options, user_choices
+from plugins.patients.public import KIND_LABELS as VISIT_KIND_LABELS
+from plugins.patients.public import NONE, department_choices, options, user_choices
 
 TRIGGER_LABELS = {"discharged": _l("When the patient is discharged"), "recorded": _l("When the visit is recorded"),
                   "birthday": _l("On the patient's birthday (offset = time of day, e.g. 9h)")}

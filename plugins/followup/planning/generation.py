@@ -37,7 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from core.extensions import db
 from core.models import User, user_roles, utcnow
 from plugins.followup.models import Plan, Rule, RuleDisease, RuleStep
-from plugins.patients.models import Diagnosis, Patient, Visit
+from plugins.patients.public import Diagnosis, Patient, Visit
 
 PLAN = Plan.__table__
 RULE, STEP, RULE_DISEASE = Rule.__table__, RuleStep.__table__, RuleDisease.__table__

@@ -21,7 +21,7 @@ from plugins.followup.merging import repoint_patient
 from plugins.followup.models import OPEN_STATUSES, PLAN_STATUSES, Plan, Questionnaire, Round
 from plugins.followup.planning.errors import FollowupInvalid, PlanStateError
 from plugins.followup.planning.settings_services import active_category, usable_method
-from plugins.patients.models import Patient
+from plugins.patients.public import Patient
 
 STATUS_LABELS = {"pending": _l("Pending"), "in_progress": _l("In progress"), "completed": _l("Completed"),
                  "cancelled": _l("Cancelled"), "no_followup": _l("No follow-up")}

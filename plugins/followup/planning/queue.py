@@ -19,7 +19,7 @@ from core.extensions import db
 from core.i18n import lazy_gettext as _l
 from plugins.followup.models import OPEN_STATUSES, Plan
 from plugins.followup.planning.plan_services import local_now
-from plugins.patients.models import Patient
+from plugins.patients.public import Patient
 
 BUCKETS = ("overdue", "today", "week", "month", "later")
 BUCKET_LABELS = {"overdue": _l("Overdue"), "today": _l("Today"), "week": _l("Next 7 days"),

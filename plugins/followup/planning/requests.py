@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from core.extensions import db
 from core.models import User, utcnow
 from plugins.followup.models import Category, Method, Plan
-from plugins.patients.models import Patient
+from plugins.patients.public import Patient
 
 TEXT_MAX = 4000
 

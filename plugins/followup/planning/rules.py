@@ -20,7 +20,7 @@ from core.models import Department, Role, User
 from plugins.followup.models import ASSIGN_TO, RULE_TRIGGERS, Plan, Questionnaire, Rule, RuleDisease, RuleStep
 from plugins.followup.planning.errors import FollowupInvalid, PlanStateError
 from plugins.followup.planning.settings_services import active_category, usable_method
-from plugins.patients.models import VISIT_KINDS, Disease
+from plugins.patients.public import VISIT_KINDS, Disease
 
 MINUTES = {"d": 1440, "h": 60, "m": 1}
 MAX_OFFSET_MINUTES = 3 * 366 * 1440  # three years: further than that is a reminder, not a follow-up

@@ -13,8 +13,7 @@ from core.i18n import gettext as _
 from plugins.followup.models import ASSIGN_TO, PLAN_STATUSES, RULE_TRIGGERS
 from plugins.followup.planning.plan_services import ROUND_OUTCOMES, is_overdue, patient_briefs
 from plugins.followup.planning.rules import format_offset
-from plugins.patients.models import VISIT_KINDS
-from plugins.patients.schemas import RefSchema, UserRefSchema
+from plugins.patients.public import VISIT_KINDS, RefSchema, UserRefSchema
 
 ID = {"validate": validate.Range(min=1)}
 

@@ -28,9 +28,8 @@ from plugins.followup.planning.forms import (
     method_choices,
 )
 from plugins.followup.planning.plan_services import STATUS_LABELS, is_overdue, local_now
-from plugins.patients import services as patient_services
-from plugins.patients.forms import local_input, map_errors
-from plugins.patients.models import Patient
+from plugins.patients import public as patient_services
+from plugins.patients.public import Patient, local_input, map_errors
 
 bp = Blueprint("followup", __name__, url_prefix="/followup",
                template_folder=str(Path(__file__).resolve().parent.parent / "templates"))

@@ -16,7 +16,7 @@ from plugins.followup.models import Plan, Rule
 from plugins.followup.planning import rules
 from plugins.followup.planning.errors import FollowupInvalid, PlanStateError
 from plugins.followup.planning.forms import ASSIGN_LABELS, TRIGGER_LABELS, ApplySinceForm, RuleForm, fill_rule_choices
-from plugins.patients.forms import KIND_LABELS, map_errors
+from plugins.patients.public import KIND_LABELS, map_errors
 
 bp = Blueprint("followup_rules", __name__, url_prefix="/followup/rules",
                template_folder=str(Path(__file__).resolve().parent.parent / "templates"))

@@ -15,7 +15,7 @@ from plugins.followup.models import Category, Method
 from plugins.followup.planning import settings_services as svc
 from plugins.followup.planning.errors import FollowupInvalid
 from plugins.followup.planning.forms import CategoryForm, EscalationForm, MethodForm
-from plugins.patients.forms import map_errors
+from plugins.patients.public import map_errors
 
 bp = Blueprint("followup_settings", __name__, url_prefix="/followup/settings",
                template_folder=str(Path(__file__).resolve().parent.parent / "templates"))

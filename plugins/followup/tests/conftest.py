@@ -25,7 +25,7 @@ def user(username: str) -> User:
 
 def new_patient(code: str, name: str = "张三", **fields):
     """A patient of hospital ``code`` (created inside its scope); returns its id."""
-    from plugins.patients import services
+    from plugins.patients import public as services
     with hospital_scope(hospital(code), user=user(fields.pop("as_user", f"{code.lower()}_admin"))):
         patient = services.create_patient({"name": name, **fields}, allow_duplicate=True)
         return patient.id
@@ -33,8 +33,8 @@ def new_patient(code: str, name: str = "张三", **fields):
 
 def new_visit(code: str, patient_id: int, **fields) -> int:
     """Record a visit through patients' services (fires the bulk visit hook); returns its id."""
-    from plugins.patients import services
-    from plugins.patients.models import Patient
+    from plugins.patients import public as services
+    from plugins.patients.public import Patient
     with hospital_scope(hospital(code), user=user(fields.pop("as_user", f"{code.lower()}_admin"))):
         patient = db.session.execute(sa.select(Patient).where(Patient.id == patient_id)).scalar_one()
         data = {"kind": "inpatient", "visit_at": local_now() - timedelta(days=3), **fields}

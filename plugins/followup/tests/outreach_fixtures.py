@@ -13,7 +13,7 @@ from core.models import Hospital, User
 from core.tenancy import hospital_scope, system_scope
 from core.testing import make_department, make_hospital, make_user
 from plugins.followup.models import Plan, Round
-from plugins.patients import services as patient_services
+from plugins.patients import public as patient_services
 
 
 def hospital(code: str) -> Hospital:

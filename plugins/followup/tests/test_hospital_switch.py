@@ -17,7 +17,7 @@ from core.tenancy import hospital_scope, system_scope
 from core.testing import api_token, login, make_department, make_hospital, make_user
 from plugins.followup.models import Plan, Round, SmsMessage
 from plugins.followup.tests.dashboard_cards import card_links
-from plugins.patients import services as patient_services
+from plugins.patients import public as patient_services
 
 #: Names only one hospital's data carries: a page of A must show none of B's, and the reverse.
 A_PATIENTS = ("张甲一", "张甲二", "张甲三", "张甲四")

@@ -60,7 +60,7 @@ def test_phrase_pages(client, app, outreach):
 
 def test_dashboard_card_counts_this_months_messages(client, app, outreach):
     from plugins.followup.outreach import sms
-    from plugins.patients.models import Patient
+    from plugins.patients.public import Patient
     with app.app_context(), hospital_scope(hospital("A")):
         sms.send_now(sms.queue_message(db.session.get(Patient, outreach["zhang"]), "one"))
         db.session.commit()
@@ -73,7 +73,7 @@ def test_dashboard_card_counts_this_months_messages(client, app, outreach):
 def test_demo_data(app, outreach):
     from core.testing import make_department, make_hospital, make_user
     from plugins.followup import outreach as part
-    from plugins.patients.demo import load as load_patients
+    from plugins.patients.public import load_demo as load_patients
     with app.app_context():
         demo = make_hospital("DEMO", "演示医院", plugins=["followup"])
         for code in ("IM", "SURG", "ORTH"):

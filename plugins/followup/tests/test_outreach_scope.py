@@ -11,8 +11,8 @@ from plugins.followup.outreach import sms, surveys
 from plugins.followup.outreach.setup import QUESTIONNAIRE_NAME
 from plugins.followup.tests.dashboard_cards import card_links
 from plugins.followup.tests.outreach_fixtures import hospital, plan_and_round, user
-from plugins.patients import services as patient_services
-from plugins.patients.models import Patient
+from plugins.patients import public as patient_services
+from plugins.patients.public import Patient
 
 
 def own_patient_and_messages(app, outreach) -> dict:

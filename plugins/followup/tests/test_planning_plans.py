@@ -115,7 +115,7 @@ def test_bad_rounds_are_refused_and_nothing_is_written(app, centre):
         pid = new_patient("A")
         ids = catalogue_ids("A")
         with hospital_scope(hospital("A"), user=user("a_admin")):
-            from plugins.patients.models import Patient
+            from plugins.patients.public import Patient
             patient = db.session.get(Patient, pid)
             plan = plan_services.create_plan(patient, {"category_id": ids["category_chronic"],
                                                        "method_id": ids["method_phone"], "due_at": NOW},
@@ -137,7 +137,7 @@ def test_bad_rounds_are_refused_and_nothing_is_written(app, centre):
 
 def test_an_unreached_patient_leaves_the_plan_in_progress(app, centre):
     from plugins.followup.planning import plan_services
-    from plugins.patients.models import Patient
+    from plugins.patients.public import Patient
     with app.app_context(), app.test_request_context():
         pid = new_patient("A")
         ids = catalogue_ids("A")
@@ -181,7 +181,7 @@ def test_settings_categories_and_escalation_delay(app, client, centre):
 
 def test_merging_patients_moves_plans_and_rounds(app, centre):
     from plugins.followup.planning import plan_services
-    from plugins.patients.models import Patient
+    from plugins.patients.public import Patient
     with app.app_context(), app.test_request_context():
         source, target = new_patient("A", name="赵六"), new_patient("A", name="赵六")
         ids = catalogue_ids("A")

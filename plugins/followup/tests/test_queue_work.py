@@ -22,7 +22,7 @@ def _plans(app, centre, specs, base=None):
     patient, extra fields) → ids."""
     base = base or NOW
     from plugins.followup.planning import plan_services
-    from plugins.patients.models import Patient
+    from plugins.patients.public import Patient
     made = []
     with app.app_context(), app.test_request_context():
         ids = catalogue_ids("A")

@@ -63,7 +63,7 @@ def test_api_discharge_later_and_replays_plan_each_step_once(app, client, centre
                                 json={"discharge_at": discharge.isoformat()})
         assert response.status_code == 200, response.get_json()
     with app.app_context():
-        from plugins.patients.services import announce_visits
+        from plugins.patients.public import announce_visits
         with hospital_scope(hospital("A")):
             announce_visits([vid, vid])  # a replayed batch
             db.session.commit()
@@ -101,7 +101,7 @@ def test_a_discharge_recorded_on_the_patient_page_is_planned(app, client, centre
 def test_a_rule_added_later_does_not_plan_old_visits_unless_applied_since(app, centre):
     from plugins.followup.models import Rule
     from plugins.followup.planning import rules
-    from plugins.patients.services import announce_visits
+    from plugins.patients.public import announce_visits
     with app.app_context():
         pid = new_patient("A")
         old = new_visit("A", pid, **_discharged(days_ago=20))
@@ -120,7 +120,7 @@ def test_a_rule_added_later_does_not_plan_old_visits_unless_applied_since(app, c
 
 
 def test_cancelled_visits_and_merged_patients_are_skipped(app, centre):
-    from plugins.patients.models import Patient
+    from plugins.patients.public import Patient
     with app.app_context():
         new_rule("A", trigger="recorded", visit_kind=None)
         pid, other = new_patient("A"), new_patient("A", name="李四")
@@ -159,7 +159,7 @@ def test_without_a_doctor_the_patients_owner_gets_the_plan(app, centre):
 
 def test_a_his_batch_is_planned_in_one_call_and_a_replay_writes_nothing(app, centre):
     from plugins.followup.planning.generation import plan_visits
-    from plugins.patients.models import Patient, Visit
+    from plugins.patients.public import Patient, Visit
     with app.app_context():
         new_rule("A", applies_from=datetime(2000, 1, 1))
         pid = new_patient("A")

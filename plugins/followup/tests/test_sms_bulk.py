@@ -12,8 +12,7 @@ from core.testing import login
 from plugins.followup.models import SmsMessage
 from plugins.followup.outreach import bulk, sms
 from plugins.followup.tests.outreach_fixtures import hospital
-from plugins.patients.models import Patient
-from plugins.patients.services import PatientQuery
+from plugins.patients.public import Patient, PatientQuery
 
 
 def count_messages():

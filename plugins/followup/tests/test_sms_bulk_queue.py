@@ -14,7 +14,7 @@ from core.tenancy import hospital_scope
 from core.testing import finder_with, login, make_hospital, make_user, write_plugin
 from core.testing_queue import FAST, consumers, drain, wait_until
 from plugins.followup.models import SmsMessage, SmsSettings
-from plugins.patients.models import Patient
+from plugins.patients.public import Patient
 
 pytestmark = pytest.mark.real_commits
 PATIENTS = 30

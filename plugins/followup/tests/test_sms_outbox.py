@@ -14,7 +14,7 @@ from core.testing import finder_with, login, make_app, write_plugin
 from plugins.followup.models import Settings, SmsMessage, SmsSettings
 from plugins.followup.outreach import gateways, sms, sms_settings
 from plugins.followup.tests.outreach_fixtures import hospital
-from plugins.patients.models import Patient
+from plugins.patients.public import Patient
 
 FLAKY_GATEWAY = '''
 from core import hookimpl

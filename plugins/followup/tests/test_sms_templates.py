@@ -13,7 +13,7 @@ from plugins.followup.outreach import sms_templates
 from plugins.followup.outreach.templating import TemplateInvalid, check, render_template_for
 from plugins.followup.outreach.validation import OutreachInvalid
 from plugins.followup.tests.outreach_fixtures import hospital
-from plugins.patients.models import Patient
+from plugins.patients.public import Patient
 
 
 def test_unknown_placeholder_is_named_with_the_valid_ones(app, outreach):

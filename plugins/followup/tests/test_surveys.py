@@ -11,7 +11,7 @@ from plugins.followup.outreach import survey_bank, survey_stats, surveys
 from plugins.followup.outreach.setup import QUESTIONNAIRE_NAME, move_patient_rows
 from plugins.followup.outreach.validation import OutreachInvalid
 from plugins.followup.tests.outreach_fixtures import hospital, plan_and_round
-from plugins.patients.models import Patient
+from plugins.patients.public import Patient
 
 
 def default_questionnaire():

@@ -15,7 +15,7 @@ from plugins.his_connector import services
 from plugins.his_connector.cli import his_cli
 from plugins.his_connector.models import Connection, Run
 from plugins.his_connector.tests.conftest import connect, id_number
-from plugins.patients.models import Patient
+from plugins.patients.public import Patient
 
 
 def _connection(connection_id):

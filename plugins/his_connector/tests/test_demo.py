@@ -10,7 +10,7 @@ from core.testing import login, make_hospital
 from plugins.his_connector import demo, services
 from plugins.his_connector.models import Connection, Mapping, Quarantine
 from plugins.his_connector.testing import allow_sources
-from plugins.patients.models import Patient, Visit
+from plugins.patients.public import Patient, Visit
 
 # As config.yaml gives it to the demo hospital.
 DEMO_SOURCE = {"name": "demo-his", "title": "演示HIS", "dialect": "sqlite", "database": "demo_his_demo1.sqlite3"}

@@ -33,8 +33,8 @@ def _diagnoses(hospital_id):
 
 def _follow_up_rule(hospital_id, **data):
     """The follow-up plugin live for the hospital, with one rule (its default method and category)."""
-    from plugins.followup.models import Category, Method
-    from plugins.followup.planning import rules
+    from plugins.followup import public as rules
+    from plugins.followup.public import Category, Method
     with system_scope():
         activation.enable(db.session.get(Hospital, hospital_id), "followup")
         db.session.commit()
@@ -92,7 +92,7 @@ def test_the_connection_may_add_missing_codes_from_the_his_flagged(app, hospital
 
 
 def test_follow_up_rules_filtered_by_disease_plan_synced_visits(app, hospital, his):
-    from plugins.followup.models import Plan
+    from plugins.followup.public import Plan
     yesterday = (local_now() - timedelta(days=1)).replace(microsecond=0)
     his.patient("P1", "张三")
     his.tick()
@@ -150,7 +150,7 @@ def test_a_visit_status_the_his_does_not_give_is_derived(app, hospital, his):
 
 def test_the_first_syncs_page_applies_follow_up_rules_to_older_visits(app, client, hospital, his):
     from core.testing import login
-    from plugins.followup.models import Plan
+    from plugins.followup.public import Plan
     old = (local_now() - timedelta(days=60)).replace(microsecond=0)
     his.patient("P1", "张三")
     his.tick()

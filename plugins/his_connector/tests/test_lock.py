@@ -16,7 +16,7 @@ from plugins.his_connector.cli import his_cli
 from plugins.his_connector.jobs import sync_due_connections
 from plugins.his_connector.models import Connection, Mapping, Run
 from plugins.his_connector.tests.conftest import connect, sync
-from plugins.patients.models import Patient
+from plugins.patients.public import Patient
 
 
 @pytest.fixture

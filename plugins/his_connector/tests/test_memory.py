@@ -22,7 +22,7 @@ def test_building_the_app_leaves_pypinyin_unloaded_until_a_name_is_indexed(tmp_p
         def rss_mb():
             return int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) // 1024
         before = rss_mb()
-        from plugins.patients.identity import pinyin_keys
+        from plugins.patients.public import pinyin_keys
         print("keys:", sorted(pinyin_keys("曾三")))
         print("pinyin cost MB:", rss_mb() - before)
     """)

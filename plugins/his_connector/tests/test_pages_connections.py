@@ -8,7 +8,7 @@ from core.testing import login, make_hospital, make_user
 from plugins.his_connector.models import Connection, Mapping, Quarantine, Run
 from plugins.his_connector.testing import allow, allow_sources
 from plugins.his_connector.tests.conftest import PATIENTS_QUERY, connect, id_number, sync
-from plugins.patients.models import Patient
+from plugins.patients.public import Patient
 
 SECRET = "Zx9-his-password-never-shown"
 ENV = "HCRM_HIS_PASSWORD_PAGETEST"

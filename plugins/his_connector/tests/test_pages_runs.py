@@ -10,7 +10,7 @@ from core.testing_queue import drain
 from plugins.his_connector import services
 from plugins.his_connector.models import Connection, Mapping, Quarantine, Run
 from plugins.his_connector.tests.conftest import connect, id_number, sync
-from plugins.patients.models import Patient
+from plugins.patients.public import Patient
 
 pytestmark = pytest.mark.real_commits
 

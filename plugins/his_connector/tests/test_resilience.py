@@ -7,7 +7,7 @@ from plugins.his_connector import services, source
 from plugins.his_connector.models import Connection, Mapping
 from plugins.his_connector.testing import allow_sources
 from plugins.his_connector.tests.conftest import VISITS_QUERY, connect, sync
-from plugins.patients.models import Visit
+from plugins.patients.public import Visit
 
 
 def _connection(hospital_id, connection_id):

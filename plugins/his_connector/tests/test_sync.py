@@ -11,7 +11,7 @@ from core.tenancy import hospital_scope
 from plugins.his_connector import services
 from plugins.his_connector.models import Connection, Mapping
 from plugins.his_connector.tests.conftest import VISIT_FIELDS, connect, id_number, sync
-from plugins.patients.models import Patient, SearchKey, Visit
+from plugins.patients.public import Patient, SearchKey, Visit
 
 
 def _patients(hospital_id):

@@ -13,7 +13,7 @@ from core.tenancy import hospital_scope
 from core.testing_queue import wait_until
 from plugins.his_connector.models import Connection, Run
 from plugins.his_connector.testing import cli_process, connect, load_visits, sync
-from plugins.patients.models import Visit
+from plugins.patients.public import Visit
 
 pytestmark = pytest.mark.real_commits
 VISITS = 20_000

@@ -11,7 +11,7 @@ from core.tenancy import hospital_scope
 from core.testing_queue import consumers, drain, wait_until
 from plugins.his_connector.cli import his_cli
 from plugins.his_connector.testing import connect, load_visits
-from plugins.patients.models import Visit
+from plugins.patients.public import Visit
 
 pytestmark = pytest.mark.real_commits
 VISITS = 30_000

@@ -8,7 +8,7 @@ from core.extensions import db
 from core.tenancy import system_scope, use_scope
 from core.testing import make_department, make_hospital, make_user
 from core.web import scope_for
-from plugins.followup.tests.outreach_fixtures import (  # the same lookups: knowledge_base depends on followup
+from plugins.followup.testing import (  # the same lookups: knowledge_base depends on followup
     hospital,
     user,
 )

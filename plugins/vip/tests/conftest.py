@@ -19,7 +19,7 @@ def hospital(code: str) -> Hospital:
 
 def add_patient(code: str, name: str = "张三", *, visits=(), **fields) -> int:
     """A patient of hospital ``code`` with ``visits`` as (days ago, spending) pairs; returns its id."""
-    from plugins.patients.models import Patient, Visit
+    from plugins.patients.public import Patient, Visit
     with hospital_scope(hospital(code)):
         patient = Patient(name=name, **fields)
         db.session.add(patient)
@@ -34,7 +34,7 @@ def add_patient(code: str, name: str = "张三", *, visits=(), **fields) -> int:
 
 
 def add_visits(code: str, patient_id: int, visits) -> None:
-    from plugins.patients.models import Visit
+    from plugins.patients.public import Visit
     with hospital_scope(hospital(code)):
         now = local_now()
         for days_ago, spending in visits:

@@ -216,3 +216,40 @@ def test_patient_list_gains_tier_and_segment_filters(app, client, vip):
         segment = value.score_of(poor).segment
     listed = client.get(f"/patients/?vip_segment={segment}", headers=EN).get_data(as_text=True)
     assert "穷乙" in listed
+
+
+def test_the_api_reads_the_tier_and_segment_filters_as_the_page_does(app, client, vip):
+    with app.app_context():
+        add_patient("A", "富甲", visits=[(3, 25000)])
+        poor = add_patient("A", "穷乙", visits=[(3, 10)])
+        gold = tier_ids("A")["gold"]
+        theirs_gold = tier_ids("B")["gold"]
+    _applied(app)
+    with app.app_context(), hospital_scope(hospital("A")):
+        segment = value.score_of(poor).segment
+    auth = {**api_token(client, "a_admin"), **EN}
+
+    def names(**params):
+        response = client.get("/api/v1/patients", query_string=params, headers=auth)
+        assert response.status_code == 200, response.get_json()
+        return [item["name"] for item in response.get_json()["items"]]
+
+    assert names(vip_tier=gold) == ["富甲"]
+    assert names(vip_segment=segment) == ["穷乙"]
+    assert names(vip_tier=gold, vip_segment=segment) == []
+    assert sorted(names(vip_tier="")) == ["富甲", "穷乙"]  # empty: no filter, as on the page
+    for bad, field in (({"vip_tier": theirs_gold}, "vip_tier"), ({"vip_segment": "nonsense"}, "vip_segment")):
+        response = client.get("/api/v1/patients", query_string=bad, headers=auth)
+        assert response.status_code == 400
+        assert response.get_json()["error"]["fields"][field] == [
+            f"{'VIP tier' if field == 'vip_tier' else 'RFM segment'} must be chosen from the list "
+            f"(got “{bad[field]}”)."]
+    zh = client.get("/api/v1/patients", query_string={"vip_segment": "nonsense"},
+                    headers={**auth, "Accept-Language": "zh-CN"})
+    assert zh.status_code == 400 and "RFM" in zh.get_json()["error"]["fields"]["vip_segment"][0]
+    assert "必须" in zh.get_json()["error"]["fields"]["vip_segment"][0]
+    # The choices are the caller's hospital's: B's own gold reads there, A's is refused.
+    theirs = {**api_token(client, "b_admin"), **EN}
+    assert client.get("/api/v1/patients", query_string={"vip_tier": theirs_gold}, headers=theirs).status_code == 200
+    refused = client.get("/api/v1/patients", query_string={"vip_tier": gold}, headers=theirs)
+    assert refused.status_code == 400 and "vip_tier" in refused.get_json()["error"]["fields"]

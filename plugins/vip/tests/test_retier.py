@@ -137,7 +137,7 @@ def test_manual_change_needs_a_reason_and_is_never_downgraded_by_rules(app, vip)
         hid = hospital("A").id
         diamond = tier_ids("A")["diamond"]
         with hospital_scope(hid):
-            from plugins.patients.models import Patient
+            from plugins.patients.public import Patient
             row = db.session.get(Patient, patient)
             for reason in ("", "   ", None):
                 with pytest.raises(tiering.VipInvalid) as refused:

@@ -128,7 +128,7 @@ def test_survey_satisfaction_counts_only_where_followup_surveys(app, vip):
     from datetime import datetime
 
     from core.testing import make_hospital
-    from plugins.followup.models import Question, Questionnaire, SurveyAnswer, SurveyResponse
+    from plugins.followup.public import Question, Questionnaire, SurveyAnswer, SurveyResponse
     with app.app_context():
         make_hospital("C", "丙医院", plugins=["patients", "followup", "vip"])
         happy = add_patient("C", "满意", visits=[(3, 100)])
