@@ -170,3 +170,23 @@ def test_statistics_report_rates_and_excel_export(app, client, centre):
     staff = app.test_client()
     login(staff, "a_doc")
     assert staff.get("/reports/followup.plan_statistics").status_code in (403, 404)
+
+
+def test_key_patient_filter_uses_the_partial_index(app, centre):
+    """``= true`` and ``merged_into_id IS NULL``, as the partial index ``ix_patients_patient_key``
+    is written: ``IS true`` would read every patient of the hospital on each queue page."""
+    from core.testing import postgres_plan, statements_run
+    from plugins.followup.planning import queue
+    _plans(app, centre, [("重点", timedelta(hours=1), "a_doc", True, {}),
+                         ("普通", timedelta(hours=1), "a_doc", False, {})], base=TEN)
+    with app.app_context(), hospital_scope(hospital("A")):
+        if db.engine.dialect.name == "postgresql":
+            from plugins.patients.testing import pad_patients
+            pad_patients(hospital("A").id)
+        with statements_run() as seen:
+            counts = queue.counts(queue.QueueFilter(view="mine", key_only=True), centre["a_doc"], now=TEN)
+        assert counts["today"] == 1
+        for sql, params in seen:
+            assert "key_patient IS" not in sql, sql
+            if db.engine.dialect.name == "postgresql":
+                assert "ix_patients_patient_key" in postgres_plan(sql, params)
