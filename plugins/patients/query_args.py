@@ -7,13 +7,16 @@ from datetime import date
 from core.i18n import gettext as _
 from core.i18n import lazy_gettext as _l
 from plugins.patients.list_filters import live_filters
+from plugins.patients.models import ORIGINS
 from plugins.patients.services import SORTS, PatientQuery
 
 MAX_Q = 100
 TRUE_WORDS = ("1", "true", "yes", "on", "是")
 FALSE_WORDS = ("0", "false", "no", "off", "否")
+#: How a patient came into the archive (models.ORIGINS), as the list's filter names it.
+ORIGIN_LABELS = {"crm": _l("Registered in the CRM"), "his": _l("Synced from the HIS"), "import": _l("Imported from a file")}
 FILTER_ARGS = ("q", "department_id", "source_id", "tag_id", "disease_id", "visit_from", "visit_to",
-               "key_patient", "sort", "order")
+               "registered_from", "registered_to", "origin", "key_patient", "sort", "order")
 
 
 def _arg(args, name: str) -> str:
@@ -66,6 +69,14 @@ def query_from_args(args) -> PatientQuery:
     visit_to = _day(args, "visit_to", _l("Visit date to"))
     if visit_from and visit_to and visit_from > visit_to:
         raise ValueError(_("The visit date range ends before it starts."))
+    registered_from = _day(args, "registered_from", _l("Registered from"))
+    registered_to = _day(args, "registered_to", _l("Registered until"))
+    if registered_from and registered_to and registered_from > registered_to:
+        raise ValueError(_("The registration date range ends before it starts."))
+    origin = _arg(args, "origin") or None
+    if origin is not None and origin not in ORIGINS:
+        raise ValueError(_("%(field)s must be chosen from the list (got “%(value)s”).",
+                           field=_l("Registered in"), value=origin[:40]))
     extra = {}
     for offered in live_filters():
         chosen = _arg(args, offered.name)
@@ -82,6 +93,7 @@ def query_from_args(args) -> PatientQuery:
         tag_id=_identifier(args, "tag_id", _l("Tag")),
         disease_id=_identifier(args, "disease_id", _l("Disease")),
         visit_from=visit_from, visit_to=visit_to, key_patient=key_patient,
+        registered_from=registered_from, registered_to=registered_to, origin=origin,
         sort=sort, descending=order == "desc")
 
 
