@@ -102,8 +102,11 @@ def _changes_today():
     from core.admin.services import AuditFilters, audit_select
     from core.paging import count_rows
     today = local_today()
+    from core.dashboard import daily_trend
+    from core.models import AuditLog
     count, _exact = count_rows(audit_select(AuditFilters(date_from=today, date_to=today)))
     return WidgetData(title=str(_l("Data changes today")), value=count, icon="journal-text",
+                      trend=daily_trend(AuditLog.at, today, utc=True),
                       url=url_for("admin.audit", date_from=today.isoformat(), date_to=today.isoformat()))
 
 

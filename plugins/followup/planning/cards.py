@@ -1,6 +1,6 @@
 """Dashboard cards: today's follow-ups for me (seed §8 今日随访计划), overdue (mine, and my
-department's for supervisors, with the escalated ones), this month's phone follow-ups and SMS
-sent (seed §8 shows them apart). The
+department's for supervisors, with the escalated ones), this month's phone follow-ups (seed §8
+shows them apart from the SMS, which the outreach part's card counts). The
 counts come from the work queue's own statements, so a card never disagrees with the list it
 opens; both run in the request's scope (the chosen hospital, the user's data scope)."""
 from __future__ import annotations
@@ -15,10 +15,8 @@ from core.dashboard import daily_trend
 from core.declarations import Widget, WidgetData
 from core.extensions import db
 from core.i18n import gettext as _
-from core.paging import count_rows
 from core.permissions import can
-from plugins.followup.models import Method, Round, SmsMessage
-from plugins.followup.outreach.sms import outbox_select
+from plugins.followup.models import Method, Plan, Round
 from plugins.followup.planning.plan_services import local_now, patient_briefs
 from plugins.followup.planning.queue import QueueFilter, counts, plans_stmt
 
@@ -34,6 +32,7 @@ def today_card() -> WidgetData:
     plans = db.session.execute(plans_stmt(mine, current_user.id, now).limit(CARD_ITEMS)).scalars().all()
     patients = patient_briefs(p.patient_id for p in plans)
     return WidgetData(title=_("Today's follow-ups for me"), value=counts(mine, current_user.id, now)["today"],
+                      trend=daily_trend(Plan.due_at, now.date(), Plan.owner_id == current_user.id),
                       icon="telephone-outbound", url=url_for("followup.queue", bucket="today"),
                       items=[(_item_label(p, patients[p.patient_id].name), "", url_for("followup.plan", plan_id=p.id))
                              for p in plans])
@@ -79,17 +78,6 @@ def month_calls_card() -> WidgetData:
                       url=_report_url(), trend=daily_trend(Round.at, now.date(), _phone_rounds()))
 
 
-def month_sms_card() -> WidgetData:
-    """This month's SMS sent (seed §8: 短信统计), counted with the SMS log's own statement for
-    the link's filters (sent, from the 1st to today), with the last 30 days' messages per day."""
-    today = local_now().date()
-    sent = outbox_select(status="sent", since=today.replace(day=1), until=today)
-    return WidgetData(title=_("SMS sent this month"), value=count_rows(sent)[0], icon="chat-dots",
-                      url=url_for("followup_sms.outbox", status="sent", since=today.replace(day=1).isoformat(),
-                                  until=today.isoformat()),
-                      trend=daily_trend(SmsMessage.created_at, today, SmsMessage.status == "sent", utc=True))
-
-
 def _report_url() -> str | None:
     if not can("followup.reports"):
         return None
@@ -99,5 +87,4 @@ def _report_url() -> str | None:
 def widgets() -> list[Widget]:
     return [Widget("followup.today", "followup.read", today_card, order=20),
             Widget("followup.overdue", "followup.read", overdue_card, order=21),
-            Widget("followup.month_calls", "followup.read", month_calls_card, order=22),
-            Widget("followup.month_sms", "followup.read", month_sms_card, order=23)]
+            Widget("followup.month_calls", "followup.read", month_calls_card, order=22)]

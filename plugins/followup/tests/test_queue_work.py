@@ -138,7 +138,7 @@ def test_dashboard_cards_today_and_this_months_calls(app, client, centre):
     assert "Today&#39;s follow-ups for me" in page or "Today's follow-ups for me" in page
     assert "今日患者" in page or NOW.hour == 23
     assert "Phone follow-ups this month" in page and "1 by me · 1 reached" in page
-    assert "SMS sent this month" in page and 'class="hcrm-trend' in page
+    assert "SMS this month" in page and 'class="hcrm-trend' in page
 
 
 def test_dashboard_phone_and_sms_cards_count_apart_and_the_sms_card_equals_its_log(app, client, centre):
@@ -146,6 +146,7 @@ def test_dashboard_phone_and_sms_cards_count_apart_and_the_sms_card_equals_its_l
     own count for the link's filters; each card carries 30 days of trend, today last."""
     from core.models import utcnow
     from plugins.followup.models import SmsMessage
+    from plugins.followup.outreach.cards import sms_month_card
     from plugins.followup.planning import cards, plan_services
     with app.app_context():
         ids = catalogue_ids("A")
@@ -162,7 +163,7 @@ def test_dashboard_phone_and_sms_cards_count_apart_and_the_sms_card_equals_its_l
     with app.app_context(), app.test_request_context(), hospital_scope(hospital("A"), user=user("a_admin")):
         from flask_login import login_user
         login_user(user("a_admin"))
-        calls, texts = cards.month_calls_card(), cards.month_sms_card()
+        calls, texts = cards.month_calls_card(), sms_month_card()
     assert (calls.value, texts.value) == (1, 2)
     assert len(calls.trend) == 30 and calls.trend[-1][1] == 1.0 and texts.trend[-1][1] == 2.0
     login(client, "a_admin")

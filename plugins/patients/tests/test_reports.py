@@ -199,6 +199,7 @@ def test_dashboard_card_counts_this_hospital_only(app, clinic, client):
     with app.test_request_context(), hospital_scope(A):
         card = reports.patients_card()
     assert (card.value, card.items[0][1], card.items[1][1]) == (2, 1, 2)
+    assert card.trend[-1][1] == 2  # today's registrations: A's two, not B's, not the merged duplicate
     login(client, "a_admin")
     client.post("/language", data={"locale": "en"})
     page = client.get("/").get_data(as_text=True)
