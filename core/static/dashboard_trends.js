@@ -19,7 +19,7 @@
       xAxis: {type: "category", show: false, boundaryGap: false, data: points.map(function (p) { return p[0]; })},
       yAxis: {type: "value", show: false, min: 0},
       series: [{type: "line", data: points.map(function (p) { return p[1]; }), showSymbol: false,
-                smooth: true, lineStyle: {width: 2, color: color},
+                lineStyle: {width: 2, color: color},
                 areaStyle: {color: color, opacity: 0.12}}]
     });
     charts.push(chart);

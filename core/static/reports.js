@@ -18,9 +18,12 @@
     // Every name shown (ECharts would drop every other one when they crowd): tilted when
     // they are many or long; only a long daily axis lets ECharts thin its labels out.
     var count = data.x.length;
-    var longest = data.x.reduce(function (n, label) { return Math.max(n, String(label).length); }, 0);
+    // A label's width in Latin letters: a Chinese character takes about two.
+    var longest = data.x.reduce(function (n, label) {
+      return Math.max(n, String(label).replace(/[^\x00-\xff]/g, "xx").length);
+    }, 0);
     var every = count <= 40;
-    var tilted = every && (count > 12 || longest * count > 60);
+    var tilted = every && (count > 12 || longest * count > 100);
     return {
       tooltip: {trigger: "axis"},
       legend: {top: 0, type: "scroll"},
