@@ -217,7 +217,7 @@ def check_report(report) -> None:
     if report.chart is not None:
         if report.chart.kind not in CHART_KINDS:
             raise PluginError(f"{where}: chart kind '{report.chart.kind}' is not one of {', '.join(CHART_KINDS)}")
-        if not report.chart.y:
+        if not report.chart.y and not report.chart.y_prefix:
             raise PluginError(f"{where}: the chart names no y column")
 
 

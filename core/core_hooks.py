@@ -77,8 +77,9 @@ def _audit_activity(params: dict) -> ReportResult:
                AuditLog.at < local_to_utc(datetime.combine(end + timedelta(days=1), time.min)))
         .group_by(day).order_by(day)).all()
     return ReportResult(
-        columns=[("day", _l("Day")), ("created", _l("Created")), ("updated", _l("Updated")),
-                 ("deleted", _l("Deleted"))],
+        # Counts of records, not times: headed so ("Created" read as 创建时间 in Chinese).
+        columns=[("day", _l("Day")), ("created", _l("Records created")), ("updated", _l("Records updated")),
+                 ("deleted", _l("Records deleted"))],
         # SQLite's date() gives text, PostgreSQL a date: hand out a date either way (typed in .xlsx).
         rows=[{"day": r.day if isinstance(r.day, date) else date.fromisoformat(str(r.day)),
                "created": int(r.created or 0), "updated": int(r.updated or 0),
@@ -105,8 +106,11 @@ def _changes_today():
     from core.admin.services import AuditFilters, audit_select
     from core.paging import count_rows
     today = local_today()
+    from core.dashboard import daily_trend
+    from core.models import AuditLog
     count, _exact = count_rows(audit_select(AuditFilters(date_from=today, date_to=today)))
     return WidgetData(title=str(_l("Data changes today")), value=count, icon="journal-text",
+                      trend=daily_trend(AuditLog.at, today, utc=True),
                       url=url_for("admin.audit", date_from=today.isoformat(), date_to=today.isoformat()))
 
 

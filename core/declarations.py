@@ -65,11 +65,18 @@ class ReportParam:
 
 @dataclass(frozen=True)
 class Chart:
-    """How to chart a report's rows: ``kind`` bar/line/pie, x column, one or more y columns."""
+    """How to chart a report's rows: ``kind`` bar/line/pie, x column, one or more y columns.
+    ``y_prefix``: every column whose key starts with it is a series too (columns a report makes
+    per row of a table, e.g. one per source channel); ``stack``: bars (or areas) stacked, so
+    the parts add up to the whole; ``total_row``: the last row sums the others and is left out
+    of the chart (it is in the table)."""
 
     kind: str
     x: str
     y: Sequence[str]
+    y_prefix: str = ""
+    stack: bool = False
+    total_row: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,7 +105,9 @@ class Report:
 
 @dataclass(frozen=True)
 class WidgetData:
-    """What a dashboard widget shows; ``items`` are (label, value, url-or-None) rows."""
+    """What a dashboard widget shows; ``items`` are (label, value, url-or-None) rows; ``trend``
+    the card's figure per day, oldest first, as (ISO day, number) pairs — drawn as a small line
+    (``core.dashboard.daily_trend`` makes one from a single grouped query)."""
 
     title: str
     value: Any = None
@@ -106,6 +115,7 @@ class WidgetData:
     url: str | None = None
     icon: str | None = None
     items: Sequence[tuple[str, Any, str | None]] = ()
+    trend: Sequence[tuple[str, float]] = ()
 
 
 @dataclass(frozen=True)

@@ -203,13 +203,17 @@ def chart_data(report: Report, result: ReportResult, limit: int = DISPLAY_LIMIT)
     labels = {key: str(label) for key, label in result.columns}
     if chart is None or not result.rows or chart.x not in labels or not all(y in labels for y in chart.y):
         return None
-    rows = result.rows[:limit]
+    rows = result.rows[:-1] if chart.total_row else result.rows
+    rows = rows[:limit]
+    ys = [key for key, _label in result.columns if chart.y_prefix and key.startswith(chart.y_prefix)]
+    ys += [y for y in chart.y if y not in ys]
     return {
         "kind": chart.kind,
         "title": str(report.title),
         "x": [format_value(row.get(chart.x)) or "" for row in rows],
         "xLabel": labels[chart.x],
-        "series": [{"name": labels[y], "data": [chart_value(row.get(y)) for row in rows]} for y in chart.y],
+        "stack": chart.stack,
+        "series": [{"name": labels[y], "data": [chart_value(row.get(y)) for row in rows]} for y in ys],
     }
 
 

@@ -363,6 +363,39 @@ def api_token(client, username: str, password: str = PASSWORD) -> dict:
     return {"Authorization": f"Bearer {response.get_json()['token']}"}
 
 
+@contextlib.contextmanager
+def statements_run():
+    """The (SQL, parameters) the session's engine runs inside the block, in order."""
+    from core.extensions import db
+    seen: list[tuple[str, object]] = []
+
+    def record(_conn, _cursor, statement, parameters, _context, _many):
+        seen.append((statement, parameters))
+
+    engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def postgres_plan(statement: str, parameters) -> str:
+    """PostgreSQL's plan for a statement as run, with sequential scans priced out: an index
+    whose predicate the statement matches then shows in the plan; one it cannot use does not,
+    whatever the (tiny) test tables would make the planner prefer."""
+    from core.extensions import db
+    connection = db.session.connection()
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + statement, parameters)
+        return "\n".join(row[0] for row in cursor.fetchall())
+    finally:
+        cursor.execute("SET LOCAL enable_seqscan = on")
+        cursor.close()
+
+
 # -- the generic plugin suite -----------------------------------------------------------------
 class PluginContract:
     """Every plugin passes this suite. Subclass it in the plugin's tests and name the plugin::

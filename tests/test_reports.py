@@ -317,7 +317,7 @@ def test_audit_activity_counts_only_the_users_hospital(app, client):
         page = user.get(f"/reports/core.audit_activity?{span}")
         assert page.status_code == 200
         chart = chart_json(page.get_data(as_text=True))
-        created = next(s for s in chart["series"] if s["name"] == "Created")
+        created = next(s for s in chart["series"] if s["name"] == "Records created")
         assert sum(created["data"]) == expected[code]
 
         book = load_workbook(io.BytesIO(user.get(f"/reports/core.audit_activity.xlsx?{span}").data))

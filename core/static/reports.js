@@ -2,7 +2,7 @@
  *
  * The page puts the data in <script type="application/json" id="hcrm-report-chart-data">
  * (rendered with |tojson, never concatenated into HTML) as
- *   {kind: "bar"|"line"|"pie", title, x: [labels], xLabel, series: [{name, data: [numbers]}]}
+ *   {kind: "bar"|"line"|"pie", title, x: [labels], xLabel, stack: bool, series: [{name, data: [numbers]}]}
  * and an empty <div id="hcrm-report-chart"> to draw into.
  */
 (function () {
@@ -15,16 +15,26 @@
   var data = JSON.parse(source.textContent);
 
   function cartesian(kind) {
+    // Every name shown (ECharts would drop every other one when they crowd): tilted when
+    // they are many or long; only a long daily axis lets ECharts thin its labels out.
+    var count = data.x.length;
+    // A label's width in Latin letters: a Chinese character takes about two.
+    var longest = data.x.reduce(function (n, label) {
+      return Math.max(n, String(label).replace(/[^\x00-\xff]/g, "xx").length);
+    }, 0);
+    var every = count <= 40;
+    var tilted = every && (count > 12 || longest * count > 100);
     return {
       tooltip: {trigger: "axis"},
       legend: {top: 0, type: "scroll"},
       grid: {left: 8, right: 16, top: 40, bottom: 28, containLabel: true},  // room for the x-axis name
-      xAxis: {type: "category", data: data.x, name: data.xLabel, nameLocation: "middle", nameGap: 28,
-              axisLabel: {hideOverlap: true}},
+      // Tilted names leave no room under them for the axis's own name: the table heads it.
+      xAxis: {type: "category", data: data.x, name: tilted ? "" : data.xLabel, nameLocation: "middle", nameGap: 28,
+              axisLabel: every ? {interval: 0, rotate: tilted ? 35 : 0} : {hideOverlap: true}},
       yAxis: {type: "value", minInterval: 1},
       series: data.series.map(function (s) {
-        return {name: s.name, type: kind, data: s.data, showSymbol: data.x.length <= 60,
-                emphasis: {focus: "series"}};
+        return {name: s.name, type: kind, data: s.data, showSymbol: count <= 60,
+                stack: data.stack ? "total" : undefined, emphasis: {focus: "series"}};
       })
     };
   }

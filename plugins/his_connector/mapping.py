@@ -81,6 +81,9 @@ FIELDS: dict[str, list[FieldInfo]] = {
         FieldInfo("source", _l("Source channel"), "source", target="source_id",
                   help=_l("Code or name of one of our source channels.")),
         FieldInfo("notes", _l("Notes"), "text", limit=4000),
+        FieldInfo("registered_at", _l("Registration time"), "datetime",
+                  help=_l("When the HIS registered the patient: kept as their registration date, so a first "
+                          "sync does not count years of patients as this month's new ones.")),
     ],
     "visits": [
         FieldInfo("patient_key", _l("HIS patient ID"), "key", True, 64,

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from core.bulk_copy import copy_into
+from core.clock import local_to_utc
 from core.extensions import db
 from core.models import utcnow
 from plugins.patients.search_index import index_patients
@@ -40,6 +41,7 @@ PATIENT_STAGE = {  # column → type of the staging table (every column a caller
     "id_number": sa.String(18), "phone": sa.String(32), "phone_last4": sa.String(4), "phone2": sa.String(32),
     "insurance_no": sa.String(32), "address": sa.String(200), "occupation": sa.String(64),
     "department_id": sa.Integer(), "source_id": sa.Integer(), "notes": sa.Text(),
+    "registered_at": sa.DateTime(),  # the HIS's registration time (local), kept as the patient's on insert
 }
 VISIT_STAGE = {
     "external_id": sa.String(64), "patient_key": sa.String(64), "kind": sa.String(16), "status": sa.String(16),
@@ -145,11 +147,20 @@ def _upsert(conn, table: str, insert_cols: list[str], select_sql: str, update_co
 
 
 # -- patients -----------------------------------------------------------------------------------
-def upsert_patients(hospital_id: int, columns: Sequence[str], rows: Sequence[tuple]) -> UpsertResult:
+def upsert_patients(hospital_id: int, columns: Sequence[str], rows: Sequence[tuple], *,
+                    origin: str = "his") -> UpsertResult:
     """Insert or update patients by ``external_id``. ``columns`` names the tuple positions: it
     holds ``external_id`` and ``name`` plus any of PATIENT_STAGE's columns; columns not given are
-    left as they are on existing patients (fields the CRM's staff maintain stay theirs)."""
+    left as they are on existing patients (fields the CRM's staff maintain stay theirs).
+
+    New patients get ``origin`` (models.ORIGINS: they existed before they reached the CRM, so
+    they are not counted as its new patients) and, as their registration time, ``registered_at``
+    (the hospital's wall-clock time, as visit times are given) when the row has one, else now.
+    An existing patient's registration time is left as it is."""
     result = UpsertResult()
+    if "registered_at" in columns:
+        at = list(columns).index("registered_at")
+        rows = [row[:at] + (local_to_utc(row[at]) if row[at] is not None else None,) + row[at + 1:] for row in rows]
     staged = _staged("patients", PATIENT_STAGE, {"external_id", "name"}, columns, rows)
     if staged is None:
         return result
@@ -160,11 +171,14 @@ def upsert_patients(hospital_id: int, columns: Sequence[str], rows: Sequence[tup
     reindexed = set(conn.execute(sa.text(
         f"SELECT p.id FROM {stage} s {_patient_of(conn, 'external_id')} WHERE p.name <> s.name{moved}"),
         params).scalars())
-    data_cols = [c for c in columns if c != "external_id"]
+    data_cols = [c for c in columns if c not in ("external_id", "registered_at")]
     extra = ([] if "gender" in columns else ["gender"])
-    insert_cols = ["hospital_id", "external_id", *data_cols, *extra, "key_patient", "created_at", "updated_at"]
+    insert_cols = ["hospital_id", "external_id", *data_cols, *extra, "key_patient", "origin", "created_at",
+                   "updated_at"]
+    params["origin"] = origin
+    registered = "COALESCE(s.registered_at, :now)" if "registered_at" in columns else ":now"
     select_sql = (f"SELECT :h, s.external_id, {', '.join('s.' + c for c in data_cols)}"
-                  + (", 'U'" if extra else "") + f", false, :now, :now FROM {stage} s WHERE true")
+                  + (", 'U'" if extra else "") + f", false, :origin, {registered}, :now FROM {stage} s WHERE true")
     existing_sql = (f"SELECT p.external_id FROM {stage} s JOIN patients_patient p "
                     "ON p.hospital_id = :h AND p.external_id = s.external_id")
     result.inserted, result.updated = _upsert(conn, "patients_patient", insert_cols, select_sql, data_cols,

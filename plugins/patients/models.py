@@ -13,6 +13,9 @@ from core.tenancy import DataScoped, HospitalOwned
 GENDERS = ("M", "F", "U")  # male, female, unknown (as the ID number and HIS records allow)
 VISIT_KINDS = ("outpatient", "inpatient", "emergency")
 VISIT_STATUSES = ("open", "admitted", "discharged", "completed", "cancelled")
+#: How a patient came into the archive: registered in the CRM by staff (a new patient of the
+#: hospital's), synced from the HIS, or imported from a file (both: patients who already existed).
+ORIGINS = ("crm", "his", "import")
 
 patient_tags = sa.Table(
     "patients_patient_tag", db.metadata,
@@ -118,6 +121,9 @@ class Patient(DataScoped, db.Model):
     notes = sa.Column(sa.Text, nullable=True)
     external_id = sa.Column(sa.String(64), nullable=True)  # the HIS's patient id
     merged_into_id = sa.Column(sa.Integer, sa.ForeignKey("patients_patient.id"), nullable=True)
+    origin = sa.Column(sa.String(8), nullable=False, default="crm", server_default="crm")  # ORIGINS
+    # The registration time (UTC): when staff registered the patient, or the HIS's own
+    # registration time for a synced patient when the HIS has one.
     created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
     updated_at = sa.Column(sa.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, ValidationError
 
+from core.i18n import lazy_gettext as _l
 from core.i18n import localized
 from plugins.patients.list_filters import live_filters
 from plugins.patients.schemas import PatientListQuerySchema, patient_query
 from plugins.patients.services import PatientQuery
 
+#: How a patient came into the archive (models.ORIGINS), as the list's filter names it.
+ORIGIN_LABELS = {"crm": _l("Registered in the CRM"), "his": _l("Synced from the HIS"), "import": _l("Imported from a file")}
 SCHEMA = PatientListQuerySchema()  # stateless: one instance serves every request
 FILTER_ARGS = tuple(name for name in SCHEMA.load_fields if name != "extra")
 

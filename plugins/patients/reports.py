@@ -17,6 +17,7 @@ from flask import url_for
 from werkzeug.routing import BuildError
 
 from core.clock import local_sql, local_to_utc, local_today
+from core.dashboard import daily_trend
 from core.declarations import Chart, Report, ReportParam, ReportResult, Widget, WidgetData
 from core.extensions import db
 from core.i18n import gettext as _
@@ -102,19 +103,26 @@ def _kind_param():
 
 # -- new patients per month by source -------------------------------------------------------------
 def new_by_source(params: dict) -> ReportResult:
+    """Patients registered in the CRM per month and source channel (the total, MoM and YoY are
+    theirs), and beside them those synced from the HIS and imported from files in the month:
+    people who already existed, reported as such rather than as new patients."""
     year = _year(params)
     months = report_months(year)
     # Registration stamps are UTC; the month is the hospital's (a 23:30 registration on 31 May
     # in Beijing is May's, though it is 15:30 UTC).
     month = month_of(local_sql(Patient.created_at, db.engine.dialect.name)).label("month")
     grouped = db.session.execute(
-        sa.select(month, Source.name, sa.func.count(Patient.id))
+        sa.select(month, Patient.origin, Source.name, sa.func.count(Patient.id))
         .select_from(Patient).outerjoin(Source, Patient.source_id == Source.id)
         .where(_range(Patient.created_at, year, utc=True), Patient.merged_into_id.is_(None))
-        .group_by(month, Source.name)).all()
+        .group_by(month, Patient.origin, Source.name)).all()
     counts: dict[tuple[str, str | None], int] = defaultdict(int)
     totals: dict[str, int] = defaultdict(int)
-    for m, source, n in grouped:
+    arrived: dict[tuple[str, str], int] = defaultdict(int)  # (month, origin) of the others
+    for m, origin, source, n in grouped:
+        if origin != "crm":
+            arrived[(m, origin)] += n
+            continue
         counts[(m, source)] += n
         totals[m] += n
     this_year = {key(year, m) for m in months}
@@ -130,8 +138,9 @@ def new_by_source(params: dict) -> ReportResult:
     columns = [("month", _l("Month"))] + [(source_keys[name], name) for name in shown]
     if None in used:
         columns.append(("source_none", _l("No source")))
-    columns += [("total", _l("Total")), ("last_year", _l("Same month last year")),
-                ("mom", _l("MoM %")), ("yoy", _l("YoY %"))]
+    columns += [("total", _l("New patients")), ("last_year", _l("Same month last year")),
+                ("mom", _l("MoM %")), ("yoy", _l("YoY %")),
+                ("from_his", _l("Synced from the HIS")), ("imported", _l("Imported"))]
     rows = []
     for m in months:
         label = key(year, m)
@@ -140,7 +149,8 @@ def new_by_source(params: dict) -> ReportResult:
             row["source_none"] = counts[(label, None)]
         row.update(total=totals[label], last_year=totals[key(year - 1, m)],
                    mom=change(totals[label], totals[_previous(year, m)]),
-                   yoy=change(totals[label], totals[key(year - 1, m)]))
+                   yoy=change(totals[label], totals[key(year - 1, m)]),
+                   from_his=arrived[(label, "his")], imported=arrived[(label, "import")])
         rows.append(row)
     return ReportResult(columns=columns, rows=rows)
 
@@ -176,28 +186,33 @@ def visits_by_department(params: dict) -> ReportResult:
     return ReportResult(columns=columns, rows=rows + ([unassigned] if unassigned else []))
 
 
-# -- spending per visit (创收 / 人均消费 / 零消费) --------------------------------------------------
+# -- spending per visit and per patient (创收 / 次均消费 / 人均消费 / 零消费) ------------------------------
 def spending_per_visit(params: dict) -> ReportResult:
+    """Per month: visits, the patients they were of, spending, spending per visit (次均) and per
+    patient (人均: a patient seen three times in the month counts once)."""
     year = _year(params)
     month = month_of(Visit.visit_at).label("month")
     zero = sa.func.sum(sa.case((Visit.spending == 0, 1), else_=0))
     grouped = db.session.execute(_visits(
-        params, month, sa.func.count(Visit.id), sa.func.coalesce(sa.func.sum(Visit.spending), 0), zero,
-        group_by=(month,))).all()
-    stats = {m: (int(n), _money(total), int(zeros or 0)) for m, n, total, zeros in grouped}
-    empty = (0, Decimal("0.00"), 0)
+        params, month, sa.func.count(Visit.id), sa.func.count(sa.distinct(Visit.patient_id)),
+        sa.func.coalesce(sa.func.sum(Visit.spending), 0), zero, group_by=(month,))).all()
+    stats = {m: (int(n), int(people), _money(total), int(zeros or 0)) for m, n, people, total, zeros in grouped}
+    empty = (0, 0, Decimal("0.00"), 0)
     columns = [("month", _l("Month")), ("visits", lazy_pgettext("count", "Visits")),
+               ("patients", _l("Patients seen")),
                ("spending", _l("Spending (yuan)")), ("per_visit", _l("Spending per visit")),
+               ("per_patient", _l("Spending per patient")),
                ("zero_spending", _l("Zero-spending visits")),
                ("last_year", _l("Spending same month last year")), ("mom", _l("Spending MoM %")),
                ("yoy", _l("Spending YoY %"))]
     rows = []
     for m in report_months(year):
-        visits, spending, zeros = stats.get(key(year, m), empty)
-        before = stats.get(_previous(year, m), empty)[1]
-        last_year = stats.get(key(year - 1, m), empty)[1]
-        rows.append({"month": key(year, m), "visits": visits, "spending": spending,
+        visits, people, spending, zeros = stats.get(key(year, m), empty)
+        before = stats.get(_previous(year, m), empty)[2]
+        last_year = stats.get(key(year - 1, m), empty)[2]
+        rows.append({"month": key(year, m), "visits": visits, "patients": people, "spending": spending,
                      "per_visit": (spending / visits).quantize(CENT) if visits else None,
+                     "per_patient": (spending / people).quantize(CENT) if people else None,
                      "zero_spending": zeros, "last_year": last_year,
                      "mom": change(spending, before), "yoy": change(spending, last_year)})
     return ReportResult(columns=columns, rows=rows)
@@ -206,19 +221,22 @@ def spending_per_visit(params: dict) -> ReportResult:
 def reports() -> list[Report]:
     return [
         Report(id="patients.new_by_source", title=_l("New patients by source"), permission=PERMISSION,
-               query=new_by_source, params=[_year_param()], chart=Chart("bar", "month", ("total", "last_year")),
-               description=_l("Patients registered per month and source channel, with month-on-month and "
-                              "year-on-year change of the total.")),
+               query=new_by_source, params=[_year_param()],
+               chart=Chart("bar", "month", (), y_prefix="source_", stack=True),
+               description=_l("Patients registered in the CRM per month and source channel, with month-on-month "
+                              "and year-on-year change of their total; patients synced from the HIS or imported "
+                              "from a file in the month are counted in columns of their own.")),
         Report(id="patients.visits_by_department", title=_l("Visits by department"), permission=PERMISSION,
                query=visits_by_department, params=[_year_param(), _kind_param()],
                chart=Chart("bar", "department", ("total", "last_year")),
                description=_l("Outpatient, inpatient and emergency volume per department and month, with the "
                               "year-on-year change over the same months.")),
-        Report(id="patients.spending_per_visit", title=_l("Spending per visit"), permission=PERMISSION,
-               query=spending_per_visit, params=[_year_param(), _kind_param()],
+        Report(id="patients.spending_per_visit", title=_l("Spending per visit and per patient"),
+               permission=PERMISSION, query=spending_per_visit, params=[_year_param(), _kind_param()],
                chart=Chart("line", "month", ("spending", "last_year")),
-               description=_l("Visits, total spending, spending per visit and zero-spending visits per month, "
-                              "with month-on-month and year-on-year change of the spending.")),
+               description=_l("Visits, the patients seen, total spending, spending per visit and per patient, and "
+                              "zero-spending visits per month, with month-on-month and year-on-year change of "
+                              "the spending.")),
     ]
 
 
@@ -240,17 +258,29 @@ def _listed(**filters) -> int:
 
 
 def patients_card(today: date | None = None) -> WidgetData:
-    """New patients this month, and the patients seen today and the key patients: these two
-    are counted with the patient list's statement, so each equals the list its link opens."""
+    """New patients this month (registered in the CRM: synced and imported ones already existed,
+    and show on their own line when there are any), the patients seen today and the key
+    patients. Each figure is counted with the patient list's statement for the filters its link
+    opens the list with, so a card never disagrees with its list. The trend: the CRM's new
+    patients per day over the last 30 days (one grouped query)."""
     today = today or local_today()
-    month_start = datetime(today.year, today.month, 1)
-    new = _count(sa.select(sa.func.count(Patient.id)).where(Patient.created_at >= local_to_utc(month_start),
-                                                            Patient.merged_into_id.is_(None)))
-    return WidgetData(title=_("Patients"), value=new, subtitle=_("New patients this month"),
-                      url=_url("patients.index"), icon="people",
-                      items=[(_("Patients seen today"), _listed(visit_from=today, visit_to=today),
-                               _url("patients.index", visit_from=today.isoformat(), visit_to=today.isoformat())),
-                              (_("Key patients"), _listed(key_patient=True), _url("patients.index", key_patient="1"))])
+    month = {"registered_from": today.replace(day=1), "registered_to": today}
+
+    def listed(label, **filters):
+        args = {k: v.isoformat() if isinstance(v, date) else v for k, v in filters.items()}
+        return label, _listed(**filters), _url("patients.index", **args)
+
+    _label, new, new_url = listed("", origin="crm", **month)
+    items = [listed(_("Patients seen today"), visit_from=today, visit_to=today),
+             listed(_("Key patients"), key_patient=True)]
+    for origin, label in ((("his", _("Synced from the HIS this month")), ("import", _("Imported this month")))):
+        item = listed(label, origin=origin, **month)
+        if item[1]:
+            items.append(item)
+    return WidgetData(title=_("Patients"), value=new, subtitle=_("New patients this month"), url=new_url,
+                      icon="people", items=items,
+                      trend=daily_trend(Patient.created_at, today, Patient.origin == "crm",
+                                        Patient.merged_into_id.is_(None), utc=True))
 
 
 def widgets() -> list[Widget]:

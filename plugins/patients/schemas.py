@@ -18,7 +18,7 @@ from core.integers import DB_INT_MAX
 from plugins.patients import services
 from plugins.patients.identity import age_on
 from plugins.patients.list_filters import live_filters
-from plugins.patients.models import GENDERS, VISIT_KINDS, VISIT_STATUSES
+from plugins.patients.models import GENDERS, ORIGINS, VISIT_KINDS, VISIT_STATUSES
 
 SORTS = tuple(services.SORTS)
 CONSENT = ("Marketing SMS consent: true agreed, false opted out (no bulk SMS at all), null not asked "
@@ -267,6 +267,12 @@ class PatientListQuerySchema(Schema):
     disease_id = _list_id(_l("Disease"), "Patients with a visit diagnosed with this disease (catalogue id).")
     visit_from = _list_day(_l("Visit date from"), "Patients with a visit on or after this day.")
     visit_to = _list_day(_l("Visit date to"), "Patients with a visit on or before this day.")
+    registered_from = _list_day(_l("Registered from"), "Patients registered on or after this day (the hospital's).")
+    registered_to = _list_day(_l("Registered until"), "Patients registered on or before this day (the hospital's).")
+    origin = fields.String(validate=validate.OneOf(ORIGINS, error=field_message(
+        _m("%(field)s must be chosen from the list (got “%(input)s”).", field=_l("Registered in")))), metadata={
+        "description": "How the patient came into the archive: crm (registered by staff), his (synced), "
+                       "import (a file)."})
     key_patient = fields.Boolean(
         truthy={"1", "true", "yes", "on", "是"}, falsy={"0", "false", "no", "off", "否"},
         error_messages={"invalid": field_message(_m("Key patient must be yes or no (got “%(input)s”)."))},
@@ -304,6 +310,9 @@ class PatientListQuerySchema(Schema):
         start, end = data.get("visit_from"), data.get("visit_to")
         if isinstance(start, date) and isinstance(end, date) and start > end:
             raise ValidationError(_("The visit date range ends before it starts."), "visit_to")
+        start, end = data.get("registered_from"), data.get("registered_to")
+        if isinstance(start, date) and isinstance(end, date) and start > end:
+            raise ValidationError(_("The registration date range ends before it starts."), "registered_to")
         wrong = {}
         for offered in live_filters():
             chosen = data.get("extra", {}).get(offered.name)
@@ -324,7 +333,9 @@ def patient_query(loaded: dict) -> services.PatientQuery:
     return services.PatientQuery(
         q=loaded["q"], department_id=loaded.get("department_id"), source_id=loaded.get("source_id"),
         tag_id=loaded.get("tag_id"), disease_id=loaded.get("disease_id"), visit_from=loaded.get("visit_from"),
-        visit_to=loaded.get("visit_to"), key_patient=loaded.get("key_patient"), sort=loaded["sort"],
+        visit_to=loaded.get("visit_to"), key_patient=loaded.get("key_patient"),
+        registered_from=loaded.get("registered_from"), registered_to=loaded.get("registered_to"),
+        origin=loaded.get("origin"), sort=loaded["sort"],
         descending=loaded["order"] == "desc", extra=dict(loaded["extra"]))
 
 

@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 import sqlalchemy as sa
 
 from core import audit, events
-from core.clock import EARLIEST, local_now, local_today
+from core.clock import EARLIEST, local_now, local_to_utc, local_today
 from core.extensions import db
 from core.i18n import gettext as _
 from core.integers import bounded_int
@@ -19,6 +19,7 @@ from core.permissions import can
 from plugins.patients.identity import IdentityError, last4, normalize_phone, parse_id_number
 from plugins.patients.models import (
     GENDERS,
+    ORIGINS,
     VISIT_KINDS,
     VISIT_STATUSES,
     Diagnosis,
@@ -231,14 +232,17 @@ def tags_named(names) -> list[Tag]:
     return [found[n] for n in wanted]
 
 
-def create_patient(data: dict, *, allow_duplicate: bool = False, commit: bool = True) -> Patient:
+def create_patient(data: dict, *, allow_duplicate: bool = False, commit: bool = True, origin: str = "crm") -> Patient:
+    """Register a patient; ``origin`` says how they came (models.ORIGINS): ``import`` for a file's rows."""
+    if origin not in ORIGINS:
+        raise ValueError(f"unknown origin {origin!r}")
     values = clean_patient(data)
     if not allow_duplicate:
         matches = find_duplicates(id_number=values.get("id_number"), name=values.get("name"),
                                   phone=values.get("phone"))
         if matches:
             raise PossibleDuplicate(matches)
-    patient = Patient()
+    patient = Patient(origin=origin)
     _apply(patient, values, data.get("tags"))
     db.session.add(patient)
     db.session.flush()
@@ -426,6 +430,9 @@ class PatientQuery:
     visit_from: date | None = None
     visit_to: date | None = None
     key_patient: bool | None = None
+    registered_from: date | None = None  # the hospital's days
+    registered_to: date | None = None
+    origin: str | None = None  # one of models.ORIGINS
     sort: str = "created"
     descending: bool = True
     extra: dict = dataclasses.field(default_factory=dict)  # other plugins' list filters: name → chosen value
@@ -496,6 +503,13 @@ def search(query: PatientQuery):
         stmt = stmt.where(Patient.source_id == query.source_id)
     if query.key_patient is not None:  # "= true", which the partial index's predicate matches
         stmt = stmt.where(Patient.key_patient == (sa.true() if query.key_patient else sa.false()))
+    if query.registered_from:
+        stmt = stmt.where(Patient.created_at >= local_to_utc(datetime.combine(query.registered_from, time.min)))
+    if query.registered_to:
+        stmt = stmt.where(Patient.created_at < local_to_utc(datetime.combine(query.registered_to + timedelta(days=1),
+                                                                             time.min)))
+    if query.origin:
+        stmt = stmt.where(Patient.origin == query.origin)
     if query.tag_id:
         stmt = stmt.where(Patient.id.in_(sa.select(patient_tags.c.patient_id).where(patient_tags.c.tag_id == query.tag_id)))
     if query.disease_id or query.visit_from or query.visit_to:
@@ -521,7 +535,8 @@ def counted(query: PatientQuery):
     """A statement with one row per patient ``search(query)`` lists, cheaper to count, or None
     when the list's own statement is the one to count: a name search filtered at most by
     department is counted in the name index alone."""
-    others = (query.source_id, query.tag_id, query.disease_id, query.visit_from, query.visit_to)
+    others = (query.source_id, query.tag_id, query.disease_id, query.visit_from, query.visit_to,
+              query.registered_from, query.registered_to, query.origin)
     if not query.q or not query.q.strip() or query.key_patient is not None or any(others) or query.extra:
         return None
     condition = _text_condition(query.q)

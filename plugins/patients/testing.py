@@ -38,3 +38,16 @@ def make_visit(patient: Patient, visit_at: datetime | str | None = None, **field
     when = visit_at or (local_now() - timedelta(hours=1)).replace(microsecond=0)
     with hospital_scope(patient.hospital_id):
         return services.record_visit(patient, {"visit_at": when, **fields})
+
+
+def pad_patients(hospital_id: int, count: int = 5000) -> None:
+    """``count`` plain (not key) patients of ``hospital_id`` written in one statement, then the
+    table analyzed: enough rows for the planner's choice of index to be the one it makes at
+    scale. PostgreSQL only (its ``generate_series``); the rows are the test's, rolled back."""
+    from core.extensions import db
+    connection = db.session.connection()
+    connection.exec_driver_sql(
+        "INSERT INTO patients_patient (hospital_id, name, gender, key_patient, created_at, updated_at) "
+        "SELECT %(h)s, 'pad' || n, 'U', false, now() - n * interval '1 minute', now() "
+        "FROM generate_series(1, %(n)s) AS n", {"h": hospital_id, "n": count})
+    connection.exec_driver_sql("ANALYZE patients_patient")

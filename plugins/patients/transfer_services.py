@@ -415,7 +415,7 @@ def commit_upload(meta: dict) -> dict:
         try:
             if problems:
                 raise services.PatientInvalid(problems)
-            services.create_patient(data, allow_duplicate=allow, commit=False)
+            services.create_patient(data, allow_duplicate=allow, commit=False, origin="import")
         except (services.PatientInvalid, services.PossibleDuplicate) as exc:
             db.session.rollback()
             reason = "; ".join(exc.errors.values()) if isinstance(exc, services.PatientInvalid) else \

@@ -53,6 +53,7 @@ from plugins.patients.identity import (
 )
 from plugins.patients.list_filters import live_filters
 from plugins.patients.models import Disease, Patient, Tag, Visit
+from plugins.patients.query_args import ORIGIN_LABELS
 from plugins.patients.settings_services import ordered_sources
 
 bp = Blueprint("patients", __name__, url_prefix="/patients", template_folder="templates")
@@ -121,7 +122,7 @@ def index():
                                        .order_by(Department.name)).scalars().all(),
         sources=ordered_sources(),
         tags=db.session.execute(sa.select(Tag).order_by(Tag.name).limit(300)).scalars().all(),
-        diseases=active_diseases(), extra_filters=live_filters(),
+        diseases=active_diseases(), extra_filters=live_filters(), origins=ORIGIN_LABELS,
     ), 400 if errors else 200
 
 

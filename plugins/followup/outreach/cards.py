@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from flask import url_for
 
 from core.clock import local_now, local_to_utc
+from core.dashboard import daily_trend
 from core.declarations import WidgetData
 from core.extensions import db
 from core.i18n import gettext as _
@@ -32,6 +33,7 @@ def sms_month_card():
     counts, since = month_counts(now), _month_start(now).date().isoformat()
     return WidgetData(
         title=_("SMS this month"), value=counts.get("sent", 0), subtitle=_("sent"), icon="envelope",
+        trend=daily_trend(SmsMessage.created_at, now.date(), SmsMessage.status == "sent", utc=True),
         url=url_for("followup_sms.outbox", status="sent", since=since),
         items=[(_("Waiting"), counts.get("queued", 0), url_for("followup_sms.outbox", status="queued", since=since)),
                (_("Failed"), counts.get("failed", 0), url_for("followup_sms.outbox", status="failed", since=since))])

@@ -36,6 +36,13 @@ class QueueFilter:
     key_only: bool = False
 
 
+def key_patients():
+    """The key patients' ids, written as the partial index ``ix_patients_patient_key`` is
+    (``key_patient AND merged_into_id IS NULL``): ``= true``, not ``IS true``, which PostgreSQL
+    cannot match to that predicate (a sequential scan of every patient instead)."""
+    return sa.select(Patient.id).where(Patient.key_patient == sa.true(), Patient.merged_into_id.is_(None))
+
+
 def bucket_bounds(now: datetime | None = None) -> dict[str, tuple[datetime | None, datetime | None]]:
     """[start, end) of each bucket's due times."""
     now = now or local_now()
@@ -55,7 +62,7 @@ def _base(filters: QueueFilter, user_id: int):
     if filters.method_id:
         conditions.append(Plan.method_id == filters.method_id)
     if filters.key_only:
-        conditions.append(Plan.patient_id.in_(sa.select(Patient.id).where(Patient.key_patient.is_(True))))
+        conditions.append(Plan.patient_id.in_(key_patients()))
     return conditions
 
 

@@ -54,17 +54,19 @@ def queue_page():
     view = request.args.get("view", "mine")
     if view not in queue.VIEWS or (view == "team" and not can("followup.supervise")):
         view = "mine"
-    bucket = request.args.get("bucket", "today")
-    if bucket not in queue.BUCKETS + ("escalated",):
+    bucket = request.args.get("bucket")
+    if bucket is not None and bucket not in queue.BUCKETS + ("escalated",):
         bucket = "today"
-    filters = queue.QueueFilter(view=view, bucket=bucket, category_id=_int_arg("category"),
+    filters = queue.QueueFilter(view=view, bucket=bucket or "today", category_id=_int_arg("category"),
                                 method_id=_int_arg("method"), key_only=request.args.get("key") == "1")
     now = local_now()
+    counts = queue.counts(filters, current_user.id, now)  # the buckets' counts do not depend on the bucket shown
+    if bucket is None and counts["overdue"]:
+        filters.bucket = "overdue"  # late work first: the queue opens where it is
     page = paginate_capped(queue.plans_stmt(filters, current_user.id, now), page=_int_arg("page") or 1,
                            per_page=PER_PAGE, cap=LIST_CAP)
     return render_template(
-        "followup/planning/queue.html", filters=filters, page=page, now=now,
-        counts=queue.counts(filters, current_user.id, now),
+        "followup/planning/queue.html", filters=filters, page=page, now=now, counts=counts,
         patients=plan_services.patient_briefs(plan.patient_id for plan in page.items),
         categories=category_choices(), methods=method_choices(current_user.id),
         assignees=db.session.execute(sa.select(User).where(User.active.is_(True))

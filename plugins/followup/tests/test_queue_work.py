@@ -137,7 +137,38 @@ def test_dashboard_cards_today_and_this_months_calls(app, client, centre):
     page = client.get("/").get_data(as_text=True)
     assert "Today&#39;s follow-ups for me" in page or "Today's follow-ups for me" in page
     assert "今日患者" in page or NOW.hour == 23
-    assert "Follow-up calls this month" in page and "1 by me · 1 reached" in page
+    assert "Phone follow-ups this month" in page and "1 by me · 1 reached" in page
+    assert "SMS this month" in page and 'class="hcrm-trend' in page
+
+
+def test_dashboard_phone_and_sms_cards_count_apart_and_the_sms_card_equals_its_log(app, client, centre):
+    """Seed §8: this month's phone follow-ups and SMS separately. The SMS figure is the SMS log's
+    own count for the link's filters; each card carries 30 days of trend, today last."""
+    from core.models import utcnow
+    from plugins.followup.models import SmsMessage
+    from plugins.followup.outreach.cards import sms_month_card
+    from plugins.followup.planning import cards, plan_services
+    with app.app_context():
+        ids = catalogue_ids("A")
+    phone, sms = _plans(app, centre, [("电话", timedelta(minutes=30), "a_doc", False, {}),
+                                      ("短信", timedelta(minutes=40), "a_doc", False, {})])
+    with app.app_context(), app.test_request_context(), hospital_scope(hospital("A"), user=user("a_doc")):
+        plan_services.record_round(db.session.get(Plan, phone), {"reached": True}, centre["a_doc"])
+        plan = db.session.get(Plan, sms)
+        plan_services.record_round(plan, {"reached": True, "method_id": ids["method_sms"]}, centre["a_doc"])
+        for status in ("sent", "sent", "failed"):
+            db.session.add(SmsMessage(hospital_id=hospital("A").id, patient_id=plan.patient_id, phone="13800138000",
+                                      body="复诊提醒", status=status, created_at=utcnow()))
+        db.session.commit()
+    with app.app_context(), app.test_request_context(), hospital_scope(hospital("A"), user=user("a_admin")):
+        from flask_login import login_user
+        login_user(user("a_admin"))
+        calls, texts = cards.month_calls_card(), sms_month_card()
+    assert (calls.value, texts.value) == (1, 2)
+    assert len(calls.trend) == 30 and calls.trend[-1][1] == 1.0 and texts.trend[-1][1] == 2.0
+    login(client, "a_admin")
+    log = client.get(texts.url).get_data(as_text=True)
+    assert log.count("复诊提醒") == 2
 
 
 def test_statistics_report_rates_and_excel_export(app, client, centre):
@@ -158,6 +189,9 @@ def test_statistics_report_rates_and_excel_export(app, client, centre):
         result = plan_statistics({"date_from": start, "date_to": start + timedelta(days=3), "group": "assignee"})
     rows = {str(r["group"]): r for r in result.rows}
     assert rows, result
+    # Seed §3.8.2: completed (完成), following up (跟进: a round, not closed), not completed (未完成).
+    assert [(r["completed"], r["following_up"], r["not_completed"]) for r in (rows["A_Doc"], rows["A_Doc2"])] == [
+        (1, 0, 1), (0, 0, 1)]
     doc = rows["A_Doc"]
     assert (doc["plans"], doc["completed"], doc["overdue"], doc["completion_rate"], doc["overdue_rate"]) == \
         (2, 1, 1, 50.0, 50.0)
@@ -170,3 +204,90 @@ def test_statistics_report_rates_and_excel_export(app, client, centre):
     staff = app.test_client()
     login(staff, "a_doc")
     assert staff.get("/reports/followup.plan_statistics").status_code in (403, 404)
+
+
+def test_key_patient_filter_uses_the_partial_index(app, centre):
+    """``= true`` and ``merged_into_id IS NULL``, as the partial index ``ix_patients_patient_key``
+    is written: ``IS true`` would read every patient of the hospital on each queue page."""
+    from core.testing import postgres_plan, statements_run
+    from plugins.followup.planning import queue
+    _plans(app, centre, [("重点", timedelta(hours=1), "a_doc", True, {}),
+                         ("普通", timedelta(hours=1), "a_doc", False, {})], base=TEN)
+    with app.app_context(), hospital_scope(hospital("A")):
+        if db.engine.dialect.name == "postgresql":
+            from plugins.patients.testing import pad_patients
+            pad_patients(hospital("A").id)
+        with statements_run() as seen:
+            counts = queue.counts(queue.QueueFilter(view="mine", key_only=True), centre["a_doc"], now=TEN)
+        assert counts["today"] == 1
+        for sql, params in seen:
+            assert "key_patient IS" not in sql, sql
+            if db.engine.dialect.name == "postgresql":
+                assert "ix_patients_patient_key" in postgres_plan(sql, params)
+
+
+def test_method_crosstab_per_department_and_person_and_its_exports(app, client, centre):
+    """Seed §3.8.3: phone and SMS follow-ups counted per department and per person, on a small
+    known set: ORTH's doctor called once (not reached) then texted; IM's doctor called once."""
+    from flask_babel import force_locale
+
+    from plugins.followup.planning import plan_services
+    from plugins.followup.planning.statistics import method_crosstab, plan_statistics
+    with app.app_context():
+        ids = catalogue_ids("A")
+    ortho_plan, im_plan, _untouched = _plans(app, centre, [
+        ("骨科患者", timedelta(minutes=30), "a_doc", False, {}),
+        ("内科患者", timedelta(minutes=30), "a_doc2", False, {"department_id": centre["im"]}),
+        ("未联系", timedelta(minutes=30), "a_doc", False, {})])
+    with app.app_context(), app.test_request_context(), hospital_scope(hospital("A"), user=user("a_admin")):
+        plan = db.session.get(Plan, ortho_plan)
+        plan_services.record_round(plan, {"reached": False}, centre["a_doc"])
+        plan_services.record_round(plan, {"reached": True, "method_id": ids["method_sms"]}, centre["a_doc"])
+        plan_services.record_round(db.session.get(Plan, im_plan), {"reached": True, "outcome": "in_progress"},
+                                   centre["a_doc2"])
+        db.session.commit()
+    period = {"date_from": NOW.date() - timedelta(days=1), "date_to": NOW.date() + timedelta(days=1)}
+    with app.app_context(), app.test_request_context(), hospital_scope(hospital("A")), force_locale("en"):
+        by_department = method_crosstab({**period, "per": "department"})
+        by_person = method_crosstab({**period, "per": "assignee"})
+        statuses = plan_statistics({**period, "group": "department"})
+    labels = {k: str(label) for k, label in by_department.columns}
+    key = {label: k for k, label in labels.items()}
+    assert [labels[k] for k, _l in by_department.columns][:3] == ["Department", "电话", "短信"]
+
+    def table(result):
+        return {str(r["group"]): (r[key["电话"]], r[key["短信"]], r["total"]) for r in result.rows}
+
+    assert table(by_department) == {"骨科": (1, 1, 2), "内科": (1, 0, 1), "Total": (2, 1, 3)}
+    assert table(by_person) == {"A_Doc": (1, 1, 2), "A_Doc2": (1, 0, 1), "Total": (2, 1, 3)}
+    status = {str(r["group"]): (r["completed"], r["following_up"], r["not_completed"]) for r in statuses.rows}
+    assert status == {"骨科": (1, 0, 1), "内科": (0, 1, 0), "Total": (1, 1, 1)}
+    login(client, "a_admin")
+    client.post("/language", data={"locale": "en"})
+    query = f"date_from={period['date_from']}&date_to={period['date_to']}&per=department"
+    csv = client.get(f"/reports/followup.method_crosstab.csv?{query}")
+    assert csv.status_code == 200
+    lines = csv.get_data(as_text=True).lstrip("\ufeff").splitlines()
+    assert lines[0].split(",")[:3] == ["Department", "电话", "短信"] and lines[1].startswith("骨科,1,1,")
+    xlsx = client.get(f"/reports/followup.method_crosstab.xlsx?{query}")
+    assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
+    page = client.get(f"/reports/followup.method_crosstab?{query}")
+    assert page.status_code == 200 and "hcrm-report-chart" in page.get_data(as_text=True)
+    assert client.get("/reports/followup.method_crosstab?date_from=2026-01-01&date_to=2026-01-02&per=moon").status_code == 400
+
+
+def test_queue_opens_on_overdue_when_there_is_late_work_and_shows_the_plans_content(app, client, centre, at_ten):
+    login(client, "a_doc")
+    client.post("/language", data={"locale": "en"})
+    (today_plan,) = _plans(app, centre, [("今天的", timedelta(hours=2), "a_doc", False, {})], base=at_ten)
+    with app.app_context(), hospital_scope(hospital("A")):
+        plan = db.session.get(Plan, today_plan)
+        plan.content = "询问术后伤口愈合情况，提醒下周复查"
+        db.session.commit()
+    opened = client.get("/followup/").get_data(as_text=True)
+    assert "今天的" in opened and "询问术后伤口愈合情况，提醒下周复查" in opened  # nothing late: today
+    _plans(app, centre, [("迟了", -timedelta(hours=3), "a_doc", False, {})], base=at_ten)
+    opened = client.get("/followup/").get_data(as_text=True)
+    assert "迟了" in opened and "今天的" not in opened  # late work first
+    assert "今天的" in client.get("/followup/?bucket=today").get_data(as_text=True)  # still one click away
+    assert client.get("/followup/?bucket=moon").status_code == 200

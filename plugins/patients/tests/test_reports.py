@@ -20,14 +20,14 @@ def source_ids(hospital_id):
         return dict(db.session.execute(sa.select(Source.code, Source.id)).all())
 
 
-def patient(hospital_id, name, created, source=None, **data):
+def patient(hospital_id, name, created, source=None, origin="crm", **data):
     """A patient registered at ``created`` (the hospital's wall-clock time; stored as UTC like
     every registration, so 00:30 on 1 February is 16:30 UTC on 31 January and must still count
     as February) from ``source`` (a source code)."""
     with hospital_scope(hospital_id):
         if source:
             data["source_id"] = source_ids(hospital_id)[source]
-        row = services.create_patient({"name": name, **data}, allow_duplicate=True)
+        row = services.create_patient({"name": name, **data}, allow_duplicate=True, origin=origin)
         row.created_at = clock.local_to_utc(created)
         db.session.commit()
         return row
@@ -55,6 +55,9 @@ def data(app, clinic):
         p4 = patient(A, "甲四", datetime(2025, 3, 1), "phone")
         patient(A, "甲五", datetime(2025, 3, 15), "phone")
         patient(A, "甲六", datetime(2025, 3, 31, 12))
+        patient(A, "同步一", datetime(2025, 3, 3), "phone", origin="his")  # existed before: not new
+        patient(A, "同步二", datetime(2025, 3, 4), origin="his")
+        patient(A, "导入一", datetime(2025, 2, 4), "online", origin="import")
         dup = patient(A, "甲四", datetime(2025, 3, 2), "phone")
         with hospital_scope(A):  # a merged duplicate is not a new patient
             merge_services.merge_patients(db.session.get(Patient, dup.id), db.session.get(Patient, p4.id))
@@ -87,20 +90,22 @@ def test_month_of_groups_by_local_month_on_this_database(app, data):
     with app.app_context(), hospital_scope(data["a"]):
         month = reports.month_of(clock.local_sql(Patient.created_at, db.engine.dialect.name))
         rows = db.session.execute(sa.select(month, sa.func.count()).group_by(month).order_by(month)).all()
-    assert [tuple(r) for r in rows] == [("2024-03", 1), ("2025-02", 2), ("2025-03", 4)]
+    assert [tuple(r) for r in rows] == [("2024-03", 1), ("2025-02", 3), ("2025-03", 6)]
 
 
 def test_new_patients_by_source(app, data):
     columns, rows = run(app, data["a"], reports.new_by_source)
     names = list(columns.values())
     assert names[:6] == ["Month", "网络", "电话咨询", "自然来源", "员工介绍", "转诊"]
-    assert names[6:] == ["No source", "Total", "Same month last year", "MoM %", "YoY %"]
+    assert names[6:] == ["No source", "New patients", "Same month last year", "MoM %", "YoY %",
+                         "Synced from the HIS", "Imported"]
     by_name = {label: key for key, label in columns.items()}
     assert [r["month"] for r in rows] == [f"2025-{m:02d}" for m in range(1, 13)]
     feb, mar, apr = rows[1], rows[2], rows[3]
     assert (feb[by_name["网络"]], feb[by_name["自然来源"]], feb["total"], feb["mom"], feb["yoy"]) == (1, 1, 2, None, None)
     assert (mar[by_name["电话咨询"]], mar["source_none"], mar["total"]) == (2, 1, 3)  # the merged duplicate is not counted
     assert (mar["last_year"], mar["mom"], mar["yoy"]) == (1, 50.0, 200.0)
+    assert (feb["from_his"], feb["imported"], mar["from_his"], mar["imported"]) == (0, 1, 2, 0)
     assert (apr["total"], apr["mom"], apr["yoy"]) == (0, -100.0, None)
     assert sum(r["total"] for r in rows) == 5  # none of hospital B's registrations
 
@@ -125,8 +130,12 @@ def test_visits_by_department(app, data):
 
 def test_spending_per_visit(app, data):
     columns, rows = run(app, data["a"], reports.spending_per_visit)
-    assert list(columns) == ["month", "visits", "spending", "per_visit", "zero_spending", "last_year", "mom", "yoy"]
+    assert list(columns) == ["month", "visits", "patients", "spending", "per_visit", "per_patient", "zero_spending",
+                             "last_year", "mom", "yoy"]
+    assert (columns["per_visit"], columns["per_patient"]) == ("Spending per visit", "Spending per patient")
     jan, feb, mar, apr = rows[:4]
+    # January: two visits of one patient: 2550 per visit (次均), 5100 per patient (人均).
+    assert (jan["patients"], jan["per_patient"]) == (1, Decimal("5100.00"))
     assert (jan["visits"], jan["spending"], jan["per_visit"], jan["zero_spending"]) == (2, Decimal("5100.00"),
                                                                                          Decimal("2550.00"), 0)
     assert (jan["last_year"], jan["mom"], jan["yoy"]) == (Decimal("200.00"), 6275.0, 2450.0)  # MoM from Dec 2024
@@ -190,6 +199,7 @@ def test_dashboard_card_counts_this_hospital_only(app, clinic, client):
     with app.test_request_context(), hospital_scope(A):
         card = reports.patients_card()
     assert (card.value, card.items[0][1], card.items[1][1]) == (2, 1, 2)
+    assert card.trend[-1][1] == 2  # today's registrations: A's two, not B's, not the merged duplicate
     login(client, "a_admin")
     client.post("/language", data={"locale": "en"})
     page = client.get("/").get_data(as_text=True)
@@ -203,3 +213,48 @@ def test_dashboard_card_counts_this_hospital_only(app, clinic, client):
             make_user(db.session.get(Hospital, A), "a_nobody", ())
     login(nobody, "a_nobody")
     assert "New patients this month" not in nobody.get("/").get_data(as_text=True)
+
+
+def test_card_counts_crm_registrations_and_each_equals_the_list_it_opens(app, clinic, client):
+    """A HIS sync or a file import this month does not move "new patients this month": those
+    patients show on lines of their own. Every figure equals the patient list its link opens."""
+    import re
+    today = clock.local_today()
+    with app.test_request_context():
+        A = clinic["a"]
+        patient(A, "新登记", clock.local_now())
+        patient(A, "月初", datetime.combine(today.replace(day=1), time(0, 5)))  # 00:05 local: this month
+        patient(A, "上月", datetime.combine(today.replace(day=1), time.min) - timedelta(minutes=5))
+        for n in range(3):
+            patient(A, f"同步{n}", clock.local_now(), origin="his")
+        patient(A, "导入", clock.local_now(), origin="import")
+    with app.test_request_context(), force_locale("en"), hospital_scope(A):
+        card = reports.patients_card()
+    assert card.value == 2
+    lines = {label: (n, url) for label, n, url in card.items}
+    assert (lines["Synced from the HIS this month"][0], lines["Imported this month"][0]) == (3, 1)
+    assert len(card.trend) == 30 and card.trend[-1] == (today.isoformat(), float(1 + (today.day == 1)))
+    login(client, "a_admin")
+    client.post("/language", data={"locale": "en"})
+
+    def listed(url):
+        page = client.get(url)
+        assert page.status_code == 200, url
+        return len(re.findall(r'href="/patients/\d+"', page.get_data(as_text=True)))
+
+    assert listed(card.url) == 2
+    assert listed(lines["Synced from the HIS this month"][1]) == 3
+    assert listed(lines["Imported this month"][1]) == 1
+    assert client.get("/patients/?origin=moon").status_code == 400
+    bad = client.get("/patients/?registered_from=2026-02-30")
+    assert bad.status_code == 400 and "Registered from" in bad.get_data(as_text=True)
+
+
+def test_new_patients_chart_stacks_the_sources(app, data):
+    from core.reports import chart_data
+    report = next(r for r in reports.reports() if r.id == "patients.new_by_source")
+    with app.test_request_context(), force_locale("en"), hospital_scope(data["a"]):
+        chart = chart_data(report, reports.new_by_source({"year": 2025}))
+    assert chart["stack"] is True
+    assert [s["name"] for s in chart["series"]] == ["网络", "电话咨询", "自然来源", "员工介绍", "转诊", "No source"]
+    assert [s["data"][2] for s in chart["series"]] == [0, 2, 0, 0, 0, 1]  # March: the CRM's 3, by source
