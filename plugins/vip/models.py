@@ -2,8 +2,7 @@
 
 Every table is hospital-owned. Tiers are ordered by ``position`` (higher = better); a tier's
 rule (one per tier) qualifies patients automatically. A patient is a *member* when a row of
-``vip_member`` names their tier; ``vip_tier_change`` is the full history. ``vip_retier_move``
-is the working table of one re-tier run (filled and read by set-based statements).
+``vip_member`` names their tier; ``vip_tier_change`` is the full history.
 ``vip_score`` holds each live patient's value score, its points per item, RFM quintiles and
 segment, and the churn flag, rewritten by the (set-based) re-score job.
 """
@@ -125,22 +124,6 @@ class RetierRun(HospitalOwned, db.Model):
     moved_down = sa.Column(sa.Integer, nullable=False, default=0)
     left = sa.Column(sa.Integer, nullable=False, default=0)
     held = sa.Column(sa.Integer, nullable=False, default=0)
-
-
-class RetierMove(HospitalOwned, db.Model):
-    """Working rows of a re-tier run: what each patient's membership does (set-based input)."""
-
-    __tablename__ = "vip_retier_move"
-    # No index and (on PostgreSQL) UNLOGGED, see the migration: the table only ever holds the
-    # rows of the runs in progress, written once, read by run and deleted at the run's end.
-    __hcrm_audit__ = False
-    id = sa.Column(sa.Integer, primary_key=True)
-    hospital_id = sa.Column(sa.Integer, nullable=False)
-    run_id = sa.Column(sa.Integer, nullable=False)
-    patient_id = sa.Column(sa.Integer, nullable=False)
-    from_tier_id = sa.Column(sa.Integer, nullable=True)
-    to_tier_id = sa.Column(sa.Integer, nullable=True)
-    move = sa.Column(sa.String(8), nullable=False)
 
 
 class ValueItem(HospitalOwned, db.Model):
@@ -285,5 +268,5 @@ class ServiceTask(ScopedThrough, db.Model):
     done_by = relationship("User")
 
 
-MODELS = [Tier, TierRule, Member, TierChange, RetierRun, RetierMove, ValueItem, Settings, Score, ReferrerGrade,
+MODELS = [Tier, TierRule, Member, TierChange, RetierRun, ValueItem, Settings, Score, ReferrerGrade,
           ServicePlan, ServiceTask]
