@@ -199,7 +199,7 @@ class Score(DataScoped, db.Model):
     m = sa.Column(sa.Integer, nullable=True)
     segment = sa.Column(sa.String(16), nullable=True)
     churn = sa.Column(sa.Boolean, nullable=False, default=False)
-    computed_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+    computed_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)  # when the row last changed
 
     patient = relationship("Patient")
 
