@@ -2,8 +2,7 @@
 
 Every table is hospital-owned. Tiers are ordered by ``position`` (higher = better); a tier's
 rule (one per tier) qualifies patients automatically. A patient is a *member* when a row of
-``vip_member`` names their tier; ``vip_tier_change`` is the full history. ``vip_retier_move``
-is the working table of one re-tier run (filled and read by set-based statements).
+``vip_member`` names their tier; ``vip_tier_change`` is the full history.
 ``vip_score`` holds each live patient's value score, its points per item, RFM quintiles and
 segment, and the churn flag, rewritten by the (set-based) re-score job.
 """
@@ -127,22 +126,6 @@ class RetierRun(HospitalOwned, db.Model):
     held = sa.Column(sa.Integer, nullable=False, default=0)
 
 
-class RetierMove(HospitalOwned, db.Model):
-    """Working rows of a re-tier run: what each patient's membership does (set-based input)."""
-
-    __tablename__ = "vip_retier_move"
-    # No index and (on PostgreSQL) UNLOGGED, see the migration: the table only ever holds the
-    # rows of the runs in progress, written once, read by run and deleted at the run's end.
-    __hcrm_audit__ = False
-    id = sa.Column(sa.Integer, primary_key=True)
-    hospital_id = sa.Column(sa.Integer, nullable=False)
-    run_id = sa.Column(sa.Integer, nullable=False)
-    patient_id = sa.Column(sa.Integer, nullable=False)
-    from_tier_id = sa.Column(sa.Integer, nullable=True)
-    to_tier_id = sa.Column(sa.Integer, nullable=True)
-    move = sa.Column(sa.String(8), nullable=False)
-
-
 class ValueItem(HospitalOwned, db.Model):
     """An item of the customer value rule (客户价值规则): what is judged, its weight, its scale
     (``threshold:points`` pairs; recency's thresholds are days, met when at most that many) and
@@ -216,7 +199,7 @@ class Score(DataScoped, db.Model):
     m = sa.Column(sa.Integer, nullable=True)
     segment = sa.Column(sa.String(16), nullable=True)
     churn = sa.Column(sa.Boolean, nullable=False, default=False)
-    computed_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+    computed_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)  # when the row last changed
 
     patient = relationship("Patient")
 
@@ -285,5 +268,5 @@ class ServiceTask(ScopedThrough, db.Model):
     done_by = relationship("User")
 
 
-MODELS = [Tier, TierRule, Member, TierChange, RetierRun, RetierMove, ValueItem, Settings, Score, ReferrerGrade,
+MODELS = [Tier, TierRule, Member, TierChange, RetierRun, ValueItem, Settings, Score, ReferrerGrade,
           ServicePlan, ServiceTask]

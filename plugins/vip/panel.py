@@ -20,7 +20,7 @@ def patient_value(patient_id: int) -> dict:
             "score": score.score if score else None, "explanation": value.explain(score) if score else [],
             "r": score.r if score else None, "f": score.f if score else None, "m": score.m if score else None,
             "segment": score.segment if score else None, "churn": bool(score and score.churn),
-            "history": tiering.history_of(patient_id), "computed_at": score.computed_at if score else None}
+            "history": tiering.history_of(patient_id), "computed_at": value.settings().scored_at if score else None}
 
 
 def render_patient_panel(patient):

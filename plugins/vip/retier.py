@@ -7,10 +7,12 @@ rule once the grace period has run out, or at once without one), ``leave`` (meet
 more, grace over), ``hold`` (just fell below: the grace period starts) and ``clear`` (back above:
 it ends). A manual member is moved up by the rules, never down.
 
-The preview counts the moves without writing. Applying writes them into ``vip_retier_move`` with
-one INSERT…SELECT, then changes the history and the members with a few INSERT…SELECT, UPDATE…FROM
-and DELETE statements: never a row at a time in Python. All statements use the tables directly
-and name the hospital themselves (Core statements bypass the ORM's scoping).
+The preview counts the moves without writing. Applying writes each changed member row once: on
+PostgreSQL one statement whose data-modifying CTEs upsert the members (INSERT … ON CONFLICT DO
+UPDATE … WHERE something changes), delete the leavers and write the history for the rows those two
+report back; on SQLite (no data-modifying CTE) the same writes as three statements. Never a row at
+a time in Python, no working table. All statements use the tables directly and name the hospital
+themselves (Core statements bypass the ORM's scoping).
 """
 from __future__ import annotations
 
@@ -19,19 +21,19 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from core.clock import local_now, local_today
 from core.extensions import db
 from core.models import utcnow
 from plugins.patients.public import Patient, Visit
-from plugins.vip.models import Member, RetierMove, RetierRun, Tier, TierChange, TierRule
+from plugins.vip.models import Member, RetierRun, Tier, TierChange, TierRule
 from plugins.vip.tiering import RuleSpec, active_specs
 
 VISITS = Visit.__table__
 PATIENTS = Patient.__table__
 MEMBERS = Member.__table__
 TIERS = Tier.__table__
-MOVES_T = RetierMove.__table__
 CHANGES = TierChange.__table__
 COUNTED = ("join", "up", "down", "leave", "hold", "clear")
 ANALYZE_AFTER = 10000  # moves in one run after which the member table's statistics are refreshed
@@ -123,7 +125,7 @@ def moves(hospital_id: int, specs: list[RuleSpec], now: datetime, today: date):
                    .where(target.c.patient_id.is_(None)))
     parts.append(without)
     every = sa.union_all(*parts).subquery("every") if len(parts) > 1 else parts[0].subquery("every")
-    return sa.select(every).where(every.c.move.is_not(None)).subquery("moves")
+    return sa.select(every).where(every.c.move.is_not(None))
 
 
 @dataclass
@@ -143,9 +145,78 @@ class Preview:
 def preview(hospital_id: int, specs: list[RuleSpec] | None = None) -> Preview:
     """What applying the rules (the saved ones, or ``specs``) would do now; writes nothing."""
     specs = active_specs() if specs is None else specs
-    found = moves(hospital_id, specs, local_now(), local_today())
+    found = moves(hospital_id, specs, local_now(), local_today()).subquery("moves")
     counts = dict(db.session.execute(sa.select(found.c.move, sa.func.count()).group_by(found.c.move)).all())
     return Preview(**{move: counts.get(move, 0) for move in COUNTED})
+
+
+def _member_rows(found, hospital_id: int, stamp: datetime, today: date):
+    """The members' rows after the moves other than ``leave``: the new tier (hold and clear keep
+    theirs) and the grace period's start."""
+    keeps = found.c.move.in_(("hold", "clear"))
+    return (["hospital_id", "patient_id", "tier_id", "since", "reason_kind", "below_since"],
+            sa.select(sa.literal(hospital_id), found.c.patient_id,
+                      sa.case((keeps, found.c.from_tier_id), else_=found.c.to_tier_id),
+                      sa.literal(stamp, sa.DateTime), sa.literal("rule"),
+                      sa.case((found.c.move == "hold", sa.literal(today, sa.Date)), else_=sa.null()))
+            .where(found.c.move.in_(("join", "up", "down", "hold", "clear"))))
+
+
+def _upsert(dialect: str, columns, rows):
+    """INSERT … ON CONFLICT (patient) DO UPDATE of the members, only where something changes.
+    A member keeping their tier (hold, clear) keeps since, why and who; a new tier is the rule's."""
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(MEMBERS).from_select(columns, rows)
+    new = insert.excluded
+    same_tier = MEMBERS.c.tier_id == new.tier_id
+
+    def kept_or(column, value):
+        return sa.case((same_tier, MEMBERS.c[column]), else_=value)
+
+    return insert.on_conflict_do_update(
+        index_elements=[MEMBERS.c.patient_id],
+        set_={"tier_id": new.tier_id, "below_since": new.below_since, "since": kept_or("since", new.since),
+              "reason_kind": kept_or("reason_kind", new.reason_kind), "reason": kept_or("reason", sa.null()),
+              "changed_by_id": kept_or("changed_by_id", sa.null())},
+        where=sa.or_(MEMBERS.c.tier_id != new.tier_id, MEMBERS.c.below_since.is_distinct_from(new.below_since)))
+
+
+def _history(found, hospital_id: int, run_id: int, stamp: datetime, kinds=("join", "up", "down", "leave")):
+    return (["hospital_id", "patient_id", "from_tier_id", "to_tier_id", "direction", "kind", "run_id", "changed_at"],
+            sa.select(sa.literal(hospital_id), found.c.patient_id, found.c.from_tier_id, found.c.to_tier_id,
+                      found.c.move, sa.literal("rule"), sa.literal(run_id), sa.literal(stamp, sa.DateTime))
+            .where(found.c.move.in_(kinds)))
+
+
+def _apply_postgresql(found, hospital_id: int, run_id: int, stamp: datetime, today: date) -> dict[str, int]:
+    """One statement: the moves (visits aggregated once) feed a data-modifying CTE per write, so
+    each member row is written once and the history only for the rows the upsert and the
+    delete report back (RETURNING)."""
+    found = found.cte("moves")
+    upserted = (_upsert("postgresql", *_member_rows(found, hospital_id, stamp, today))
+                .returning(MEMBERS.c.patient_id).cte("upserted"))
+    removed = (sa.delete(MEMBERS).where(MEMBERS.c.hospital_id == hospital_id,
+                                        MEMBERS.c.patient_id == found.c.patient_id, found.c.move == "leave")
+               .returning(MEMBERS.c.patient_id).cte("removed"))
+    written = sa.union_all(sa.select(upserted.c.patient_id), sa.select(removed.c.patient_id)).subquery("written")
+    changed = (sa.select(found).join(written, written.c.patient_id == found.c.patient_id).subquery("changed"))
+    history = sa.insert(CHANGES).from_select(*_history(changed, hospital_id, run_id, stamp)).cte("history")
+    counted = sa.select(found.c.move, sa.func.count()).group_by(found.c.move).add_cte(upserted, removed, history)
+    return dict(db.session.execute(counted).all())
+
+
+def _apply_sqlite(found, hospital_id: int, run_id: int, stamp: datetime, today: date) -> dict[str, int]:
+    """SQLite has no data-modifying CTE: the moves are evaluated per statement, the history
+    first (it reads the members before they change), then the leavers' delete (after which
+    they are no longer among the moves) and the upsert."""
+    moved = found.subquery("moves")
+    counts = dict(db.session.execute(sa.select(moved.c.move, sa.func.count()).group_by(moved.c.move)).all())
+    db.session.execute(sa.insert(CHANGES).from_select(*_history(found.subquery("moves"), hospital_id, run_id, stamp)))
+    leaving = found.subquery("moves")
+    db.session.execute(sa.delete(MEMBERS).where(
+        MEMBERS.c.hospital_id == hospital_id,
+        MEMBERS.c.patient_id.in_(sa.select(leaving.c.patient_id).where(leaving.c.move == "leave"))))
+    db.session.execute(_upsert("sqlite", *_member_rows(found.subquery("moves"), hospital_id, stamp, today)))
+    return counts
 
 
 def apply(hospital_id: int, user_id: int | None = None) -> RetierRun:
@@ -155,40 +226,10 @@ def apply(hospital_id: int, user_id: int | None = None) -> RetierRun:
     run = RetierRun(hospital_id=hospital_id, user_id=user_id, started_at=stamp)
     db.session.add(run)
     db.session.flush()
-    found = moves(hospital_id, specs, now, today)
-    db.session.execute(sa.insert(MOVES_T).from_select(
-        ["hospital_id", "run_id", "patient_id", "from_tier_id", "to_tier_id", "move"],
-        sa.select(sa.literal(hospital_id), sa.literal(run.id), found.c.patient_id, found.c.from_tier_id,
-                  found.c.to_tier_id, found.c.move)))
-    mine = sa.and_(MOVES_T.c.run_id == run.id, MOVES_T.c.hospital_id == hospital_id)
-    counts = dict(db.session.execute(sa.select(MOVES_T.c.move, sa.func.count()).where(mine)
-                                     .group_by(MOVES_T.c.move)).all())
-    db.session.execute(sa.insert(CHANGES).from_select(
-        ["hospital_id", "patient_id", "from_tier_id", "to_tier_id", "direction", "kind", "run_id", "changed_at"],
-        sa.select(sa.literal(hospital_id), MOVES_T.c.patient_id, MOVES_T.c.from_tier_id, MOVES_T.c.to_tier_id,
-                  MOVES_T.c.move, sa.literal("rule"), sa.literal(run.id), sa.literal(stamp, sa.DateTime))
-        .where(mine, MOVES_T.c.move.in_(("join", "up", "down", "leave")))))
-
-    def patients_moving(*kinds):
-        return sa.select(MOVES_T.c.patient_id).where(mine, MOVES_T.c.move.in_(kinds))
-
-    in_hospital = MEMBERS.c.hospital_id == hospital_id
-    db.session.execute(sa.update(MEMBERS).where(in_hospital, MEMBERS.c.patient_id.in_(patients_moving("hold")))
-                       .values(below_since=today))
-    db.session.execute(sa.update(MEMBERS).where(in_hospital, MEMBERS.c.patient_id.in_(patients_moving("clear")))
-                       .values(below_since=None))
-    db.session.execute(sa.update(MEMBERS).where(in_hospital, MEMBERS.c.patient_id == MOVES_T.c.patient_id, mine,
-                                                MOVES_T.c.move.in_(("up", "down")))
-                       .values(tier_id=MOVES_T.c.to_tier_id, since=stamp, reason_kind="rule", reason=None,
-                               below_since=None, changed_by_id=None))
-    db.session.execute(sa.insert(MEMBERS).from_select(
-        ["hospital_id", "patient_id", "tier_id", "since", "reason_kind"],
-        sa.select(sa.literal(hospital_id), MOVES_T.c.patient_id, MOVES_T.c.to_tier_id,
-                  sa.literal(stamp, sa.DateTime), sa.literal("rule"))
-        .where(mine, MOVES_T.c.move == "join")))
-    db.session.execute(sa.delete(MEMBERS).where(in_hospital, MEMBERS.c.patient_id.in_(patients_moving("leave"))))
-    db.session.execute(sa.delete(MOVES_T).where(mine))
-    if sum(counts.values()) > ANALYZE_AFTER and db.session.get_bind().dialect.name == "postgresql":
+    dialect = db.session.get_bind().dialect.name
+    write = _apply_postgresql if dialect == "postgresql" else _apply_sqlite
+    counts = write(moves(hospital_id, specs, now, today), hospital_id, run.id, stamp, today)
+    if sum(counts.values()) > ANALYZE_AFTER and dialect == "postgresql":
         # Fresh statistics for the next run's plan: with the stale ones of a table that just
         # grew by a million rows, PostgreSQL would compare members and targets in a nested loop.
         db.session.execute(sa.text("ANALYZE vip_member"))

@@ -1,7 +1,7 @@
 """Customer value (客户价值): weighted items, scales, RFM segments and the churn warning.
 
-``rescore`` rewrites ``vip_score`` for the whole hospital with one DELETE and one INSERT…SELECT:
-visits are aggregated per patient in one pass, referrals joined by phone (a patient is a
+``rescore`` brings ``vip_score`` up to date for the whole hospital with one INSERT…SELECT … ON
+CONFLICT DO UPDATE that writes only the rows whose values changed: visits are aggregated per patient in one pass, referrals joined by phone (a patient is a
 referrer when a referrer of the hospital has their phone), each item's points taken from its
 scale by a CASE, the score weighted in SQL, RFM quintiles by NTILE(5) and the segment from them;
 satisfaction comes from the followup plugin's published hook ``followup_satisfaction`` where
@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.dialects import postgresql, sqlite
 
 from core.activation import live_plugins
 from core.clock import local_now
@@ -28,6 +29,8 @@ from plugins.patients.public import Patient, Referrer, Visit
 from plugins.vip.models import SEGMENTS, Score, Settings, ValueItem
 from plugins.vip.retier import months_back
 from plugins.vip.tiering import VipInvalid, _int
+
+SCORES = Score.__table__
 
 ITEM_LABELS = {
     "profile": _l("Profile completeness (%)"),
@@ -266,17 +269,32 @@ def score_select(hospital_id: int, dialect: str):
                                       for name, expr in columns.items()])
 
 
+def _upsert(dialect: str, names: list[str], select):
+    """INSERT … ON CONFLICT (patient) DO UPDATE of the scores, only where a value changed: a
+    nightly run rewrites the patients whose measures, points, quintiles or flag moved, not the
+    whole hospital (``computed_at`` is then when the row last changed)."""
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(SCORES).from_select(names, select)
+    compared = [name for name in names if name not in ("hospital_id", "patient_id", "computed_at")]
+    return insert.on_conflict_do_update(
+        index_elements=[SCORES.c.patient_id],
+        set_={name: insert.excluded[name] for name in compared + ["computed_at"]},
+        where=sa.or_(*[SCORES.c[name].is_distinct_from(insert.excluded[name]) for name in compared]))
+
+
 def rescore(hospital_id: int) -> int:
-    """Rewrite the hospital's scores (one DELETE, one INSERT…SELECT); returns the rows written."""
+    """Bring the hospital's scores up to date in one upsert (each changed row written once) and
+    drop those of merged patients; returns how many patients have a score."""
     dialect = db.session.get_bind().dialect.name
     names, select = score_select(hospital_id, dialect)
-    table = Score.__table__
-    db.session.execute(sa.delete(table).where(table.c.hospital_id == hospital_id))
-    db.session.execute(sa.insert(table).from_select(names, select))
+    select = select.where(sa.true())  # SQLite reads an upsert's SELECT without WHERE ambiguously
+    patients = Patient.__table__
+    db.session.execute(sa.delete(SCORES).where(SCORES.c.hospital_id == hospital_id, SCORES.c.patient_id.in_(
+        sa.select(patients.c.id).where(patients.c.hospital_id == hospital_id, patients.c.merged_into_id.is_not(None)))))
+    db.session.execute(_upsert(dialect, names, select))
     settings().scored_at = utcnow()
     db.session.flush()
-    return db.session.execute(sa.select(sa.func.count()).select_from(table)
-                              .where(table.c.hospital_id == hospital_id)).scalar_one()
+    return db.session.execute(sa.select(sa.func.count()).select_from(SCORES)
+                              .where(SCORES.c.hospital_id == hospital_id)).scalar_one()
 
 
 def run_task(hospital, **_args) -> None:

@@ -165,3 +165,41 @@ def test_another_hospitals_patient_is_not_found(app, vip):
             with pytest.raises(tiering.VipInvalid) as refused:
                 tiering.find_patient(theirs)
             assert "patient_id" in refused.value.errors
+
+
+def test_back_above_the_rule_ends_the_grace_period_without_a_move(app, vip):
+    """hold then clear: only below_since changes (the tier, since and history stay); a manual
+    member the rules move up becomes a rule member; the other hospital's members are untouched."""
+    with app.app_context():
+        patient = add_patient("A", "甲", visits=[(5, 25000)])
+        manual = add_patient("A", "乙", visits=[(5, 100)])
+        theirs = add_patient("B", "丙", visits=[(5, 100)])
+        hid = hospital("A").id
+        apply_rules("A")
+        apply_rules("B")
+        with hospital_scope(hid):
+            from plugins.patients.models import Patient
+            tiering.change_member_tier(db.session.get(Patient, manual), tier_ids("A")["silver"], "老客户", vip["a_admin"])
+            db.session.commit()
+            joined_at = db.session.execute(sa.select(Member.since).where(Member.patient_id == patient)).scalar_one()
+            tiering.save_rule(_tier("A", "gold"), {"window_months": 12, "min_spending": "30000", "min_visits": 10,
+                                                   "grace_days": 90})
+            run = retier.apply(hid)
+            db.session.commit()
+            assert (run.held, run.moved_down) == (1, 0)
+        add_visits("A", patient, [(2, 6000)])
+        add_visits("A", manual, [(2, 31000)])
+        with hospital_scope(hid):
+            shown = retier.preview(hid)
+            assert (shown.clear, shown.up, shown.changes) == (1, 1, 1)
+            retier.apply(hid)
+            db.session.commit()
+            held = db.session.execute(sa.select(Member).where(Member.patient_id == patient)).scalar_one()
+            assert (held.tier.code, held.below_since, held.since) == ("gold", None, joined_at)
+            assert [h.direction for h in tiering.history_of(patient)] == ["join"]
+            moved = db.session.execute(sa.select(Member).where(Member.patient_id == manual)).scalar_one()
+            assert (moved.tier.code, moved.reason_kind, moved.reason, moved.changed_by_id) == ("gold", "rule", None, None)
+            assert [(h.direction, h.kind) for h in tiering.history_of(manual)] == [("up", "rule"), ("up", "manual"),
+                                                                                   ("join", "rule")]
+            assert retier.preview(hid).changes == 0
+        assert members("B") == {theirs: "normal"}

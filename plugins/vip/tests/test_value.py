@@ -154,3 +154,29 @@ def test_survey_satisfaction_counts_only_where_followup_surveys(app, vip):
         with hospital_scope(hospital("A")):
             value.rescore(hospital("A").id)
             assert value.score_of(plain).satisfaction is None  # no follow-up centre there
+
+
+def test_rescore_rewrites_only_changed_scores_and_drops_merged_patients(app, vip):
+    from datetime import datetime
+
+    from plugins.patients.models import Patient
+    from plugins.vip.tests.conftest import add_visits
+    with app.app_context():
+        steady = add_patient("A", "甲", visits=[(30, 500)])
+        active = add_patient("A", "乙", visits=[(30, 500)])
+        duplicate = add_patient("A", "丙", visits=[(30, 500)])
+        hid = hospital("A").id
+        with hospital_scope(hid):
+            value.rescore(hid)
+            db.session.execute(sa.update(Score).values(computed_at=datetime(2020, 1, 1)))
+            db.session.commit()
+        add_visits("A", active, [(1, 30000)])
+        with hospital_scope(hid):
+            # Merged while vip did not hear of it (e.g. switched off): the next re-score drops it.
+            db.session.execute(sa.update(Patient).where(Patient.id == duplicate).values(merged_into_id=steady))
+            assert value.rescore(hid) == 2
+            db.session.commit()
+            assert value.score_of(steady).computed_at == datetime(2020, 1, 1)  # nothing changed: not rewritten
+            changed = value.score_of(active)
+            assert changed.computed_at > datetime(2020, 1, 1) and changed.spending == Decimal("30500.00")
+            assert value.score_of(duplicate) is None
