@@ -182,5 +182,10 @@ class ImportJob(HospitalOwned, db.Model):
 SEARCH_VECTOR = ("setweight(to_tsvector('simple'::regconfig, title_tokens), 'A'::\"char\") || "
                  "setweight(to_tsvector('simple'::regconfig, body_tokens), 'B'::\"char\")")
 sa.Index("ix_knowledge_base_article_search", Article.__table__.c.search_vector, postgresql_using="gin")
+# The title's words alone (search.match finds its candidates, title matches first, with it).
+Article.__table__.append_constraint(sa.Index(
+    "ix_knowledge_base_article_title_search",
+    sa.func.to_tsvector(sa.literal_column("'simple'::regconfig"), Article.__table__.c.title_tokens),
+    postgresql_using="gin").ddl_if(dialect="postgresql"))
 
 MODELS = [ArticleType, Term, Article, ArticleVersion, ArticleStat, PublicLink, ImportJob]

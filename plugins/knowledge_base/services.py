@@ -235,7 +235,7 @@ def list_select(filters: dict, *, editor: bool, ranked: bool = True):
     Readers see published articles; editors every status (or the one asked for). ``ranked``
     False leaves the order out (what a count needs). A group
     article this hospital made its own copy of is left out: the copy stands for it."""
-    stmt = sa.select(Article)
+    stmt = sa.select(Article).options(*search.LIST_DEFERRED)
     status = filters.get("status")
     if not editor:
         stmt = stmt.where(Article.status == "published")

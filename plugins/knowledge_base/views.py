@@ -74,7 +74,8 @@ def index():
     filters, error = _filters()
     editor = can("knowledge_base.edit")
     page = paginate_capped(services.list_select(filters, editor=editor),
-                           page=request.args.get("page", 1, type=int) or 1, per_page=PER_PAGE, cap=EXPORT_LIMIT,
+                           page=request.args.get("page", 1, type=int) or 1, per_page=PER_PAGE,
+                           cap=search.result_cap(filters["tokens"], EXPORT_LIMIT),
                            counted=services.list_select(filters, editor=editor, ranked=False))
     rows = page.items
     return render_template("knowledge_base/index.html", page=page, filters=filters, error=error, editor=editor,
