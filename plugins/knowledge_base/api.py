@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, abort
 from flask_login import current_user
+from sqlalchemy.orm import defer
 
 from core.api import api_route, paginate
 from core.extensions import db
 from core.permissions import can
 from core.tenancy import get_or_404
 
-from . import services
+from . import search, services
 from .models import Article
 from .schemas import (
     ApiFilterSchema,
@@ -39,11 +40,13 @@ def list_articles(query):
 
     `q` searches the title (weighted above the text), text, summary and tags in Chinese words
     (`股骨 骨折 康复`) or a title's pinyin initials; best match first. Readers see published
-    articles, editors every status. A search of only punctuation or longer than 200 characters is a 400.
+    articles, editors every status. A search lists its best 500 matches at most (title matches
+    first, then the newest, ranked); `total` stops there. A search of only punctuation or longer
+    than 200 characters is a 400.
     """
     editor = can("knowledge_base.edit")
-    return paginate(services.list_select(query, editor=editor), count_cap=COUNT_CAP,
-                    counted=services.list_select(query, editor=editor, ranked=False))
+    return paginate(services.list_select(query, editor=editor), count_cap=search.result_cap(query["tokens"], COUNT_CAP),
+                    counted=services.list_select(query, editor=editor, ranked=False), load=(defer(Article.body),))
 
 
 @api_route(bp, "/articles/<int:article_id>", permission="knowledge_base.read", response=ArticleSchema)

@@ -144,6 +144,22 @@ class ArticleStat(HospitalOwned, db.Model):
     sends = sa.Column(sa.Integer, nullable=False, default=0)
 
 
+class PublicLink(HospitalOwned, db.Model):
+    """A hospital's public read-only link to a published article (公开链接), for an SMS to carry:
+    the token is the whole address (unguessable, 128 bits), not the article's id, so links cannot
+    be enumerated. One per article and hospital — a group article gets one per hospital, with that
+    hospital's name on the page. Revoking deletes the row; a new link replaces the token."""
+
+    __tablename__ = "knowledge_base_link"
+    __table_args__ = (sa.UniqueConstraint("hospital_id", "article_id"),)
+    __hcrm_audit_exclude__ = ("token",)  # the audit log records that a link changed, not the secret
+    id = sa.Column(sa.Integer, primary_key=True)
+    article_id = sa.Column(sa.Integer, sa.ForeignKey("knowledge_base_article.id"), nullable=False, index=True)
+    token = sa.Column(sa.String(64), nullable=False, unique=True)
+    created_by_name = sa.Column(sa.String(64), nullable=True)
+    created_at = sa.Column(sa.DateTime, nullable=False, default=utcnow)
+
+
 class ImportJob(HospitalOwned, db.Model):
     """An uploaded spreadsheet of articles and what its queued import made of it."""
 
@@ -166,5 +182,10 @@ class ImportJob(HospitalOwned, db.Model):
 SEARCH_VECTOR = ("setweight(to_tsvector('simple'::regconfig, title_tokens), 'A'::\"char\") || "
                  "setweight(to_tsvector('simple'::regconfig, body_tokens), 'B'::\"char\")")
 sa.Index("ix_knowledge_base_article_search", Article.__table__.c.search_vector, postgresql_using="gin")
+# The title's words alone (search.match finds its candidates, title matches first, with it).
+Article.__table__.append_constraint(sa.Index(
+    "ix_knowledge_base_article_title_search",
+    sa.func.to_tsvector(sa.literal_column("'simple'::regconfig"), Article.__table__.c.title_tokens),
+    postgresql_using="gin").ddl_if(dialect="postgresql"))
 
-MODELS = [ArticleType, Term, Article, ArticleVersion, ArticleStat, ImportJob]
+MODELS = [ArticleType, Term, Article, ArticleVersion, ArticleStat, PublicLink, ImportJob]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import secrets
 
 import nh3
 import sqlalchemy as sa
@@ -16,14 +17,15 @@ from marshmallow import ValidationError
 from sqlalchemy.orm import aliased
 
 from core import choices
+from core.activation import live_plugins
 from core.extensions import db
 from core.i18n import gettext as _
-from core.models import utcnow
+from core.models import Hospital, utcnow
 from core.permissions import denied
-from core.tenancy import WriteRefused, current_scope
+from core.tenancy import WriteRefused, current_scope, hospital_scope, system_scope
 
 from . import search
-from .models import DEFAULT_TYPES, Article, ArticleStat, ArticleType, ArticleVersion, Term
+from .models import DEFAULT_TYPES, Article, ArticleStat, ArticleType, ArticleVersion, PublicLink, Term
 
 MAX_BODY = 1_000_000        # characters of HTML: a long handout with tables is ~50,000
 SMS_SEGMENT = 70            # characters of one SMS segment
@@ -234,7 +236,7 @@ def list_select(filters: dict, *, editor: bool, ranked: bool = True):
     Readers see published articles; editors every status (or the one asked for). ``ranked``
     False leaves the order out (what a count needs). A group
     article this hospital made its own copy of is left out: the copy stands for it."""
-    stmt = sa.select(Article)
+    stmt = sa.select(Article).options(*search.LIST_DEFERRED)
     status = filters.get("status")
     if not editor:
         stmt = stmt.where(Article.status == "published")
@@ -268,6 +270,66 @@ def matching_patient(departments: list[str], codes: list[str], limit: int = 20) 
         return []
     stmt = list_select({}, editor=False).where(sa.or_(*conditions)).limit(limit)
     return db.session.execute(stmt).scalars().all()
+
+
+# -- public links ---------------------------------------------------------------------------------
+TOKEN_BYTES = 16  # 128 bits: as hard to guess as a session id
+
+
+def public_link(article: Article) -> PublicLink | None:
+    """This hospital's public link to the article, if it made one."""
+    return db.session.execute(sa.select(PublicLink).where(PublicLink.article_id == article.id)).scalar_one_or_none()
+
+
+def public_links(article_ids) -> dict[int, PublicLink]:
+    if not article_ids:
+        return {}
+    rows = db.session.execute(sa.select(PublicLink).where(PublicLink.article_id.in_(article_ids))).scalars()
+    return {link.article_id: link for link in rows}
+
+
+def make_public_link(article: Article, *, user=None) -> PublicLink:
+    """A new public link for a published article; an existing one gets a new token (its old
+    address stops working at once)."""
+    if article.status != "published":
+        raise ValidationError({"status": [_("Only a published article can have a public link.")]})
+    link = public_link(article)
+    if link is None:
+        link = PublicLink(article_id=article.id)
+        db.session.add(link)
+    link.token = secrets.token_urlsafe(TOKEN_BYTES)
+    link.created_by_name = _user_name(user)
+    link.created_at = utcnow()
+    db.session.flush()
+    return link
+
+
+def revoke_public_link(article: Article) -> bool:
+    """Delete this hospital's public link to the article; False when there was none."""
+    link = public_link(article)
+    if link is None:
+        return False
+    db.session.delete(link)
+    db.session.flush()
+    return True
+
+
+def published_by_token(token: str):
+    """(hospital, article) a public link opens, or None: the token must exist, its hospital be
+    active with the knowledge base live, and the article be published and readable by that
+    hospital (its own or the group's). The caller renders inside ``hospital_scope(hospital)``."""
+    if not token or len(token) > 64:
+        return None
+    with system_scope():
+        row = db.session.execute(sa.select(PublicLink.hospital_id, PublicLink.article_id)
+                                 .where(PublicLink.token == token)).first()
+        hospital = db.session.get(Hospital, row.hospital_id) if row else None
+        if hospital is None or not hospital.active or "knowledge_base" not in live_plugins(hospital.id):
+            return None
+    with hospital_scope(hospital):
+        article = db.session.execute(sa.select(Article).where(Article.id == row.article_id,
+                                                              Article.status == "published")).scalar_one_or_none()
+    return (hospital, article) if article is not None else None
 
 
 # -- statistics -----------------------------------------------------------------------------------

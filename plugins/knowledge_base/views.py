@@ -16,9 +16,9 @@ from core.clock import local_today
 from core.extensions import db
 from core.i18n import gettext as _
 from core.paging import paginate_capped
-from core.permissions import can, require
+from core.permissions import can, public, require
 from core.report_export import content_disposition, to_csv, to_xlsx
-from core.tenancy import current_scope, get_or_404
+from core.tenancy import current_scope, get_or_404, hospital_scope
 
 from . import handout, search, services, transfer
 from .forms import ArticleForm, ImportForm, TermForm, TypeForm
@@ -74,7 +74,8 @@ def index():
     filters, error = _filters()
     editor = can("knowledge_base.edit")
     page = paginate_capped(services.list_select(filters, editor=editor),
-                           page=request.args.get("page", 1, type=int) or 1, per_page=PER_PAGE, cap=EXPORT_LIMIT,
+                           page=request.args.get("page", 1, type=int) or 1, per_page=PER_PAGE,
+                           cap=search.result_cap(filters["tokens"], EXPORT_LIMIT),
                            counted=services.list_select(filters, editor=editor, ranked=False))
     rows = page.items
     return render_template("knowledge_base/index.html", page=page, filters=filters, error=error, editor=editor,
@@ -162,8 +163,10 @@ def article(article_id):
     if record.hospital_id is None:
         copy = db.session.execute(sa.select(Article).where(Article.source_id == record.id,
                                                            Article.hospital_id.is_not(None))).scalars().first()
+    link = services.public_link(record)
     return render_template("knowledge_base/article.html", article=record, body=Markup(services.sanitise(record.body)),
                            stat=services.stats_of([record.id]).get(record.id), copy=copy,
+                           public_link=link, public_url=public_url(link),
                            actions=[a for a, (starts, _t, perm) in services.TRANSITIONS.items()
                                     if record.status in starts and can(perm)])
 
@@ -234,7 +237,11 @@ def restore(article_id, version_id):
     return redirect(url_for("knowledge_base.article", article_id=article_id))
 
 
-# -- handout --------------------------------------------------------------------------------------
+# -- handout and public link ----------------------------------------------------------------------
+def public_url(link) -> str | None:
+    return url_for("knowledge_base.public_article", token=link.token, _external=True) if link else None
+
+
 @bp.route("/<int:article_id>/print")
 @require("knowledge_base.read")
 def handout_page(article_id):
@@ -242,15 +249,69 @@ def handout_page(article_id):
     if record.status != "published" and not can("knowledge_base.edit"):
         abort(404)
     return render_template("knowledge_base/handout.html", article=record, hospital=g.hcrm_hospital,
-                           body=Markup(services.sanitise(record.body)))
+                           body=Markup(services.sanitise(record.body)), public=False)
 
 
 @bp.route("/<int:article_id>/qr.svg")
 @require("knowledge_base.read")
 def qr(article_id):
+    """The handout's QR code: the public link when the hospital made one (a patient can open
+    it), else the handout's own address (staff only)."""
     record = get_or_404(Article, article_id)
-    svg = handout.qr_svg(url_for("knowledge_base.handout_page", article_id=record.id, _external=True))
-    return Response(svg, mimetype="image/svg+xml", headers={"Cache-Control": "private, max-age=3600"})
+    target = public_url(services.public_link(record)) if record.status == "published" else None
+    svg = handout.qr_svg(target or url_for("knowledge_base.handout_page", article_id=record.id, _external=True))
+    return Response(svg, mimetype="image/svg+xml", headers={"Cache-Control": "private, no-cache"})
+
+
+@bp.route("/<int:article_id>/public_link", methods=["POST"])
+@require("knowledge_base.edit")
+def public_link(article_id):
+    """Make, renew (a new address; the old one stops working) or revoke the public link."""
+    record = get_or_404(Article, article_id)
+    action = request.form.get("action", "")
+    if action == "revoke":
+        services.revoke_public_link(record)
+        db.session.commit()
+        flash(_("The public link is revoked: its address no longer opens the article."), "success")
+    elif action in ("create", "renew"):
+        try:
+            services.make_public_link(record, user=current_user)
+        except ValidationError as exc:
+            db.session.rollback()
+            flash("; ".join(str(m) for ms in exc.messages.values() for m in ms), "danger")
+            return redirect(url_for("knowledge_base.article", article_id=article_id))
+        db.session.commit()
+        flash(_("Public link ready: anyone with its address can read this article without signing in."), "success")
+    else:
+        abort(400, description=_("Unknown action."))
+    return redirect(url_for("knowledge_base.article", article_id=article_id))
+
+
+@bp.route("/public/handout.css")
+@public
+def public_css():
+    """The handout's stylesheet for the public page: the blueprint's static files need a sign-in
+    like its pages (the core serves a plugin's routes to signed-in users only)."""
+    return bp.send_static_file("handout.css")
+
+
+@bp.route("/p/<token>")
+@public
+def public_article(token):
+    """A published article for anyone holding its link (an SMS to a patient): no sign-in, the
+    article's text and the hospital's name only. Unknown, revoked or renewed tokens, articles no
+    longer published and hospitals without the plugin are one and the same 404."""
+    found = services.published_by_token(token)
+    if found is None:
+        abort(404)
+    hospital, record = found
+    with hospital_scope(hospital):
+        page = render_template("knowledge_base/handout.html", article=record, hospital=hospital,
+                               body=Markup(services.sanitise(record.body)), public=True)
+    # The token is the secret: no Referer to linked sites, no search engine, no shared cache
+    # keeping a revoked article.
+    return page, 200, {"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex, nofollow",
+                       "Cache-Control": "private, no-cache"}
 
 
 # -- settings: types and terms ------------------------------------------------------------------

@@ -125,3 +125,28 @@ def test_search_sees_only_the_hospital_and_the_group(app, kb):
     assert set(found) == {theirs, group} and mine not in found
     with app.app_context(), as_user("b_staff"):
         assert db.session.execute(sa.select(sa.func.count()).select_from(Article)).scalar() == 2
+
+
+def test_a_common_word_lists_its_best_candidates_title_matches_first(app, client, kb, monkeypatch):
+    """A search ranks a bounded set (search.CANDIDATES): the title matches, even old ones, are in
+    it and first; the count stops at the same bound, so every page it announces has rows."""
+    from core.testing import api_token
+    from plugins.knowledge_base import search
+    monkeypatch.setattr(search, "CANDIDATES", 3)
+    old_title = write(app, "A", "a_manager", title="康复训练要点", body="<p>循序渐进</p>", publish=True)
+    newer = [write(app, "A", "a_manager", title=f"住院须知{n}", body="<p>出院后注意康复</p>", publish=True)
+             for n in range(5)]
+    write(app, "A", "a_manager", title="康复草稿", body="<p>草稿</p>")  # not published: not for readers
+    headers = api_token(client, "a_analyst")
+    first = client.get("/api/v1/knowledge_base/articles", query_string={"q": "康复", "per_page": 2},
+                       headers=headers).get_json()
+    assert first["total"] == 3 and first["total_exact"] is False
+    assert [a["id"] for a in first["items"]][0] == old_title
+    second = client.get("/api/v1/knowledge_base/articles", query_string={"q": "康复", "per_page": 2, "page": 2},
+                        headers=headers).get_json()
+    listed = [a["id"] for a in first["items"] + second["items"]]
+    assert len(listed) == len(set(listed)) and set(listed) <= {old_title, *newer}
+    with app.app_context():
+        dialect = db.engine.dialect.name
+    if dialect == "postgresql":  # candidates: the title match, then the newest
+        assert listed == [old_title, newer[4], newer[3]]
