@@ -247,12 +247,12 @@ def setup_crm(crm_url: str, his_url: str, batch: int, visits_where: str) -> None
         bench_hospital("BENCH", "基准医院", batch, visits_where)
 
 
-def bench_hospital(code: str, name: str, batch: int, visits_where: str) -> None:
-    """A hospital with the connector, ORTH and NEURO, and the bench's connection (app context)."""
+def bench_hospital(code: str, name: str, batch: int, visits_where: str, plugins=("his_connector",)) -> None:
+    """A hospital with ``plugins``, ORTH and NEURO, and the bench's connection (app context)."""
     from core.tenancy import hospital_scope
     from core.testing import make_department, make_hospital
     from plugins.his_connector import services
-    hospital = make_hospital(code, name, plugins=["his_connector"])
+    hospital = make_hospital(code, name, plugins=list(plugins))
     make_department(hospital, "ORTH", "骨科")
     make_department(hospital, "NEURO", "神经内科")
     with hospital_scope(hospital):
@@ -266,16 +266,31 @@ def bench_hospital(code: str, name: str, batch: int, visits_where: str) -> None:
             "fields": VISIT_FIELDS})
 
 
-def add_hospital(crm_url: str, code: str, batch: int) -> None:
+def add_hospital(crm_url: str, code: str, batch: int, visits_where: str) -> None:
     """Another hospital of the group with the same HIS connection: its first load goes into
-    tables that already hold the other hospitals' rows."""
+    tables that already hold the other hospitals' rows. Follow-up is live with a discharge rule
+    of three steps, so each visits batch also plans its follow-ups (the follow-up plugin's
+    INSERT … SELECT, planned from the same statistics)."""
+    from core.extensions import db
+    from core.tenancy import hospital_scope
     from core.testing import make_app
+    from plugins.followup.models import Category, Method
+    from plugins.followup.planning import rules
     app = make_app(crm_url, config_overrides={"plugins_settings": his_sources()})
     with app.app_context():
-        bench_hospital(code, code, batch, "")
+        bench_hospital(code, code, batch, visits_where, plugins=("his_connector", "followup"))
+        hospital_id = db.session.execute(sa.text("SELECT id FROM core_hospital WHERE code = :c"), {"c": code}).scalar()
+        with hospital_scope(hospital_id):
+            method = db.session.execute(sa.select(Method.id).limit(1)).scalar_one()
+            category = db.session.execute(sa.select(Category.id).limit(1)).scalar_one()
+            rule = rules.create_rule({"name": "出院随访", "trigger": "discharged", "visit_kind": "inpatient",
+                                      "offsets": "1d,7d,30d", "method_id": method, "category_id": category,
+                                      "assign_to": "owner"})
+            rule.applies_from = datetime(2000, 1, 1)  # the bench's visits are from 2024
+            db.session.commit()
 
 
-STALE_TABLES = ("patients_patient", "patients_search_key", "patients_visit")
+STALE_TABLES = ("patients_patient", "patients_search_key", "patients_visit", "followup_plan")
 
 
 def stale_statistics(crm_url: str) -> None:
@@ -290,20 +305,32 @@ def stale_statistics(crm_url: str) -> None:
     engine.dispose()
 
 
-def second_hospital(crm_url: str, batch: int) -> list[tuple[str, dict]]:
-    """The stale-statistics case: hospital BENCH2's first load with the sync's ANALYZE turned
-    off (as before the fix), then BENCH3's with it on, each after fresh-then-stale statistics."""
+def second_hospital(crm_url: str, batch: int, visits: int) -> list[tuple[str, dict]]:
+    """The stale-statistics case: hospital BENCH2's first load (patients, then its first
+    ``visits`` visits with their follow-up plans) with the sync's ANALYZE turned off (as before
+    the fix), then BENCH3's with it on, each after fresh-then-stale statistics."""
     results = []
     for code, analyze in (("BENCH2", str(10 ** 12)), ("BENCH3", "")):
-        add_hospital(crm_url, code, batch)
+        add_hospital(crm_url, code, batch, f" WHERE j.JZID <= {visits}")
         stale_statistics(crm_url)
         env = {"HIS_BENCH_HOSPITAL": code, "HIS_BENCH_ANALYZE_ROWS": analyze}
         label = "ANALYZE off (before the fix)" if analyze else "ANALYZE as the sync does it"
         for entity in ("patients", "visits"):
             figures = run_child("sync", crm_url, entity, "0", env=env)
+            if entity == "visits":
+                figures["plans"] = count_plans(crm_url, code)
             print(f"second hospital {code}, {entity}, {label}: {figures}", flush=True)
             results.append((f"{code} {entity}, {label}", figures))
     return results
+
+
+def count_plans(crm_url: str, code: str) -> int:
+    engine = sa.create_engine(crm_url)
+    with engine.connect() as conn:
+        found = conn.execute(sa.text("SELECT count(*) FROM followup_plan p JOIN core_hospital h ON h.id = p.hospital_id "
+                                     "WHERE h.code = :c"), {"c": code}).scalar()
+    engine.dispose()
+    return found
 
 
 def set_visits_query(crm_url: str, where: str) -> None:
@@ -316,6 +343,19 @@ def set_visits_query(crm_url: str, where: str) -> None:
     engine.dispose()
 
 
+def report(rows) -> None:
+    """The table of phases: (label, a child's figures); ``plans``: follow-up plans made."""
+    print()
+    print(f"{'phase':58} {'rows read':>10} {'written':>9} {'seconds':>8} {'rows/s':>9} {'peak RSS MB':>12} "
+          f"{'plans':>8}")
+    for label, figures in rows:
+        written = figures.get("inserted", 0) + figures.get("updated", 0) if "inserted" in figures else "-"
+        speed = figures["read"] / figures["seconds"] if figures["read"] else 0
+        print(f"{label:58} {figures['read']:>10,} {written!s:>9} {figures['seconds']:>8.2f} {speed:>9,.0f} "
+              f"{figures['rss_mb']:>12.1f} {figures.get('plans', '')!s:>8}")
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--visits", type=int, default=1_000_000)
@@ -324,9 +364,15 @@ def main() -> None:
     parser.add_argument("--mariadb", default="mysql://root@127.0.0.1:3306/")
     parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases (to inspect plans)")
+    parser.add_argument("--patients-only", action="store_true",
+                        help="only the patients phase: its time and memory (the loaded app, the peak)")
     parser.add_argument("--second-hospital", action="store_true",
                         help="then a second (and third) hospital's first load into the full tables, autovacuum "
                              "off: the sync's ANALYZE off, then on (issue 21)")
+    parser.add_argument("--second-visits", type=int, default=200_000,
+                        help="visits of the second (and third) hospital's first load, with follow-up planning")
+    parser.add_argument("--second-only", action="store_true",
+                        help="fill the tables with one sync of the first hospital, then only --second-hospital")
     args = parser.parse_args()
     name = f"hcrm_bench_{uuid.uuid4().hex[:8]}"
     maria = sa.create_engine(args.mariadb.replace("mysql://", "mysql+pymysql://", 1), isolation_level="AUTOCOMMIT")
@@ -352,6 +398,17 @@ def main() -> None:
         setup_crm(crm_url, his_url, args.batch, " WHERE j.JZID <= 100000")
         patients = run_child("sync", crm_url, "patients", "0")
         print(f"patients: {patients}", flush=True)
+        if args.patients_only:
+            print(f"patients phase: {patients['read']:,} rows in {patients['seconds']:.1f}s, loaded app "
+                  f"{patients['base_mb']:.1f} MB, peak RSS {patients['rss_mb']:.1f} MB (target <= 100 MB)")
+            return
+        if args.second_only:  # the first hospital's rows, loaded once, then the case itself
+            set_visits_query(crm_url, "")
+            filled = run_child("sync", crm_url, "visits", "0")
+            print(f"first hospital's visits: {filled}", flush=True)
+            report((("patients (first hospital)", patients), ("visits (first hospital)", filled),
+                    *second_hospital(crm_url, args.batch, args.second_visits)))
+            return
         small = run_child("sync", crm_url, "visits", "0")
         print(f"visits, first 100k: {small}", flush=True)
         # The full sync and the bare ceiling twice each, interleaved, best of two: a shared
@@ -374,7 +431,7 @@ def main() -> None:
         print(f"re-sync, 1% changed: {one_pct}", flush=True)
         same = run_child("ceiling", his_url, crm_url, str(args.batch), "crm")
         print(f"ceiling, CRM-shaped table: {same}", flush=True)
-        others = second_hospital(crm_url, args.batch) if args.second_hospital else []
+        others = second_hospital(crm_url, args.batch, args.second_visits) if args.second_hospital else []
     finally:
         if args.keep:
             print(f"kept: {his_url} {crm_url}")
@@ -386,19 +443,12 @@ def main() -> None:
             with pg.connect() as conn:
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     rate, ceiling_rate = full["read"] / full["seconds"], ceiling["read"] / ceiling["seconds"]
-    print()
-    print(f"{'phase':58} {'rows read':>10} {'written':>9} {'seconds':>8} {'rows/s':>9} {'peak RSS MB':>12}")
-    for label, figures in (("patients (setup)", patients), ("visits, first 100k rows", small),
-                           *((f"visits, full 1M rows (run {n})", f) for n, f in enumerate(fulls, 1)),
-                           ("re-sync, no change", again),
-                           (f"re-sync, 1% changed ({changed:,} rows)", one_pct),
-                           *((f"ceiling: COPY + 1 upsert, bare (run {n})", c) for n, c in enumerate(ceilings, 1)),
-                           ("reference: COPY + 1 upsert, CRM table", same), *others):
-        written = figures.get("inserted", 0) + figures.get("updated", 0) if "inserted" in figures else "-"
-        speed = figures["read"] / figures["seconds"] if figures["read"] else 0
-        print(f"{label:58} {figures['read']:>10,} {written!s:>9} {figures['seconds']:>8.2f} {speed:>9,.0f} "
-              f"{figures['rss_mb']:>12.1f}")
-    print()
+    report((("patients (setup)", patients), ("visits, first 100k rows", small),
+            *((f"visits, full 1M rows (run {n})", f) for n, f in enumerate(fulls, 1)),
+            ("re-sync, no change", again),
+            (f"re-sync, 1% changed ({changed:,} rows)", one_pct),
+            *((f"ceiling: COPY + 1 upsert, bare (run {n})", c) for n, c in enumerate(ceilings, 1)),
+            ("reference: COPY + 1 upsert, CRM table", same), *others))
     same_rate = same["read"] / same["seconds"]
     print(f"full sync / ceiling (bare table), best of two each: {rate:,.0f} / {ceiling_rate:,.0f} rows/s = "
           f"{rate / ceiling_rate:.0%} (target >= 70%)")

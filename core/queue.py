@@ -25,7 +25,6 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import get_locale
-from huey.storage import PostgresStorage
 
 from core.declarations import Job, Task
 from core.extensions import db
@@ -80,16 +79,21 @@ def settings(app) -> dict:
             "periodic": get("HCRM_JOBS_PERIODIC", True)}  # False: this consumer queues no periodic job
 
 
-class _PostgresStorage(PostgresStorage):
+def _postgres_storage():
     """Huey's PostgreSQL storage with the enqueue in one round trip: the INSERT and its NOTIFY in
-    one autocommitted statement, instead of BEGIN / INSERT / NOTIFY / COMMIT."""
+    one autocommitted statement, instead of BEGIN / INSERT / NOTIFY / COMMIT. Made on first use:
+    importing huey's storage module imports psycopg 3 and redis (~18 MB), which a process that
+    never queues (a web worker of a SQLite setup, a sync in the CLI) should not carry."""
+    from huey.storage import PostgresStorage
 
-    def enqueue(self, data, priority=None):
-        with self.db() as curs:
-            table = self.table_task
-            curs.execute(f"with added as (insert into {table} (queue, data, priority) values (%s, %s, %s) "
-                         "returning 1) select pg_notify(%s, '') from added", (self.name, data, priority or 0,
-                                                                             self.channel))
+    class _PostgresStorage(PostgresStorage):
+        def enqueue(self, data, priority=None):
+            with self.db() as curs:
+                table = self.table_task
+                curs.execute(f"with added as (insert into {table} (queue, data, priority) values (%s, %s, %s) "
+                             "returning 1) select pg_notify(%s, '') from added", (self.name, data, priority or 0,
+                                                                                 self.channel))
+    return _PostgresStorage
 
 
 def make_huey(backend: str, url: str, *, database_url: str, instance_path: str, name: str = QUEUE_NAME):
@@ -106,7 +110,7 @@ def make_huey(backend: str, url: str, *, database_url: str, instance_path: str, 
         dsn = sa.engine.make_url(dsn).set(drivername="postgresql").render_as_string(hide_password=False)
         # The messages need no fsync of their own: a message lost in a server crash leaves its
         # task record queued, and the consumers' recovery sends it again (core.queue_worker.tick).
-        return PostgresHuey(dsn=dsn, table_prefix=TABLE_PREFIX, connect_timeout=5, storage_class=_PostgresStorage,
+        return PostgresHuey(dsn=dsn, table_prefix=TABLE_PREFIX, connect_timeout=5, storage_class=_postgres_storage(),
                             options="-c synchronous_commit=off", **common)
     if backend == "redis":
         import redis

@@ -103,12 +103,6 @@ def failure_hint(connection: Connection) -> str | None:
     return None
 
 
-@bp.app_template_filter("his_local_time")
-def his_local_time(moment):
-    """A naive-UTC bookkeeping stamp (run start/end, test time) on the hospitals' wall clock."""
-    return clock.utc_to_local(moment)
-
-
 @bp.app_template_global("his_scrub")
 def his_scrub(text, connection=None) -> str:
     """scrub() for macros: _his.html is imported without the page's context."""

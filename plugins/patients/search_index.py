@@ -25,7 +25,7 @@ from plugins.patients.models import Patient, SearchKey
 SEPARATORS = re.compile(r"[\s·•.\-]")
 COPIED = ("hospital_id", "owner_id", "department_id", "created_at")  # the patient's columns each key carries
 FOLLOWED = ("name", "owner_id", "department_id", "created_at", "merged_into_id")  # a change rewrites the keys
-CHUNK = 5000
+CHUNK = 1000  # patients per statement: a batch of 5,000 names makes ~25,000 keys, held twice (rows, COPY text)
 
 _keys = SearchKey.__table__
 _patients = Patient.__table__
