@@ -17,7 +17,8 @@ versions of this plugin; everything else in ``plugins.patients`` is private and 
 * the patient list's query: ``PatientQuery`` and ``search(query)`` (the list's select, tenancy
   applied); ``PatientListQuerySchema`` -- the one parser of the list's arguments (with the
   filters of ``patients_list_filters``), ``query_from_args(args)`` / ``filters_of(args)`` to read
-  and carry them from a page of your own (the SMS audience does);
+  and carry them from a page of your own, ``parse_list_args(args)`` as the list page reads them
+  (with the ``disease`` code box; the SMS audience does) and ``active_diseases()`` for that box;
 * sensitive data -- ``may_see_sensitive()``, ``shown_phone(patient, reveal)``, ``mask_phone``,
   ``mask_id_number``, ``last4``;
 * identity -- ``normalize_phone(text)`` (a phone in the form the archive stores it, or
