@@ -54,7 +54,7 @@ from plugins.patients.list_filters import live_filters
 from plugins.patients.models import Disease, Patient, Tag, Visit
 from plugins.patients.settings_services import ordered_sources
 
-bp = Blueprint("patients", __name__, url_prefix="/patients", template_folder="templates")
+bp = Blueprint("patients", __name__, url_prefix="/patients", template_folder="templates", static_folder="static")
 
 HUB_TABS = ("overview", "health", "visits")
 RECENT_VISITS = 3
@@ -262,6 +262,21 @@ def patient(patient_id):
         flash(_("This record was merged into another patient; showing that patient."), "info")
         return redirect(url_for("patients.patient", patient_id=resolve_merged(record).id))
     return _hub(record, tab=request.args.get("tab", "overview"))
+
+
+@bp.route("/<int:patient_id>/print")
+@require("patients.print")
+def print_record(patient_id):
+    """The patient's card and visit summary on one printable A4 page; numbers masked as on screen
+    unless the user may see them (such a print is logged like any unmasked view)."""
+    patient = tenancy.get_or_404(Patient, patient_id)
+    visits = _visits(patient)
+    reveal = services.may_see_sensitive()
+    if reveal:
+        _log_unmasked([patient], "patient print")
+    return render_template("patients/print.html", patient=patient, reveal=reveal, visits=visits,
+                           record=services.health_record(patient), printed_at=local_now(),
+                           spending=sum((v.spending or 0) for v in visits))
 
 
 @bp.route("/<int:patient_id>/health", methods=["POST"])
