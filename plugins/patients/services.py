@@ -397,9 +397,10 @@ def update_visit(visit: Visit, data: dict, *, commit: bool = True) -> Visit:
                                                "doctor_id", "doctor_name", "treatment_plan", "orders",
                                                "spending", "external_id")}
     current["diagnoses"] = [d.code for d in visit.diagnoses]
-    if "status" not in data and data.get("discharge_at") and current["status"] == "admitted":
-        current["status"] = "discharged"  # recording the discharge time is the discharge
-    values, diseases = clean_visit({**current, **data})
+    merged = {**current, **data}
+    if data.get("discharge_at") and merged["status"] in ("admitted", "", None):
+        merged["status"] = "discharged"  # recording the discharge time is the discharge
+    values, diseases = clean_visit(merged)
     for field, value in values.items():
         setattr(visit, field, value)
     if "diagnoses" in data:
@@ -421,7 +422,7 @@ def discharge_visit(visit: Visit, discharge_at, *, commit: bool = True) -> Visit
         raise PatientInvalid({"discharge_at": _("Enter the discharge time.")})
     if visit.kind != "inpatient" or visit.discharge_at is not None:
         raise PatientInvalid({"discharge_at": _("Only an inpatient not yet discharged can be discharged.")})
-    return update_visit(visit, {"discharge_at": discharge_at, "status": "discharged"}, commit=commit)
+    return update_visit(visit, {"discharge_at": discharge_at}, commit=commit)
 
 
 def delete_visit(visit: Visit) -> None:
