@@ -658,3 +658,19 @@ def test_the_template_needs_the_import_permission(app, client, imports):
     admin = app.test_client()
     english(admin, "a_admin")
     assert admin.get(f"{IMPORT_URL}/template.pdf").status_code == 404
+
+
+def test_export_shows_the_registration_time_on_the_hospitals_clock(app, client, exportable):
+    """Registered at 23:24 UTC is 07:24 the next morning in Asia/Shanghai: the sheet says so."""
+    with app.app_context(), hospital_scope(exportable["a"]):
+        zhang = db.session.execute(sa.select(Patient).where(Patient.name == "张三")).scalar_one()
+        zhang.created_at = datetime(2026, 12, 6, 23, 24, 5)
+        db.session.commit()
+    login(client, "a_analyst")
+    zhang = next(r for r in export_csv(client) if r["姓名"] == "张三")
+    assert zhang["登记时间"] == "2026-12-07 07:24:05"
+    sheet = load_workbook(io.BytesIO(client.get("/patients/transfer/export?format=xlsx").data)).active
+    header = [c.value for c in sheet[1]]
+    cells = [row[header.index("登记时间")] for row in sheet.iter_rows(min_row=2, values_only=True)
+             if row[header.index("姓名")] == "张三"]
+    assert cells == [datetime(2026, 12, 7, 7, 24, 5)]
