@@ -8,6 +8,7 @@
  *   may be visually small) so the form still works without JavaScript.
  * data-confirm="question": on a <form>, asked before it is submitted; on a button
  *   or link, asked before the click goes through. Cancel stops it.
+ * data-print: on a button, prints the page (the browser's print dialog).
  * data-hotkey="/": on an input, the key focuses it (unless the user is typing elsewhere).
  * data-tab-param="tab" on a Bootstrap tab list: the open tab's data-tab value is kept in
  *   that query parameter, so reloading or sharing the link shows the same tab;
@@ -39,6 +40,14 @@
     if (form && form.hasAttribute && form.hasAttribute("data-confirm")
         && !window.confirm(form.getAttribute("data-confirm"))) {
       event.preventDefault();
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target && event.target.closest ? event.target.closest("[data-print]") : null;
+    if (button) {
+      event.preventDefault();
+      window.print();
     }
   });
 

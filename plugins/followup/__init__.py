@@ -86,6 +86,11 @@ def patients_visits_recorded(hospital_id, visit_ids):
 
 
 @hookimpl
+def patients_visit_deleted(hospital_id, visit_id, patient_id):
+    planning.visit_deleted(visit_id)
+
+
+@hookimpl
 def patients_visits_backfill(hospital_id, since, report):
     planning.visits_backfill(hospital_id, since, report)
 

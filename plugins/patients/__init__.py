@@ -30,6 +30,8 @@ def hcrm_permissions():
         Permission("patients.create", _l("Register patients and record visits")),
         Permission("patients.edit", _l("Edit patients, health records and visits")),
         Permission("patients.delete", _l("Delete patients without visits")),
+        Permission("patients.delete_visits", _l("Delete visits recorded by mistake"),
+                   ("super_admin", "director", "dept_manager")),
         Permission("patients.import", _l("Import patients from Excel/CSV")),
         Permission("patients.export", _l("Export the patient list")),
         Permission("patients.print", _l("Print patient records")),

@@ -252,6 +252,21 @@ def update_visit(patient_id, visit_id, body):
     return _write_visit(services.update_visit, visit, body)
 
 
+@api_route(bp, "/<int:patient_id>/visits/<int:visit_id>", methods=("DELETE",), permission="patients.delete_visits",
+           status=204)
+def delete_visit(patient_id, visit_id):
+    """Delete a visit recorded by mistake.
+
+    The audit log keeps its values; other plugins let go of their rows about it (the follow-up
+    plugin cancels its open plans).
+    """
+    visit = get_or_404(Visit, visit_id)
+    if visit.patient_id != patient_id:
+        return json_error(404, _("This patient has no such visit."))
+    services.delete_visit(visit)
+    return None
+
+
 def _write_visit(write, record, body):
     """Run a visit-writing service, turning its refusals into 422 / 409 answers."""
     try:

@@ -9,6 +9,7 @@ import re
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask import request
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from marshmallow import fields, validate
@@ -22,7 +23,7 @@ from core.i18n import lazy_gettext as _l
 from core.integers import DB_INT_MAX
 from core.models import Department, User
 from plugins.patients import services
-from plugins.patients.models import Disease, Patient, Referrer, Tag
+from plugins.patients.models import Disease, Patient, Referrer, Tag, Visit
 from plugins.patients.query_args import ListQueryInvalid, filters_of, load_filters
 from plugins.patients.schemas import MAX_Q, PatientListQuerySchema, patient_query
 from plugins.patients.settings_services import ordered_sources, region_tree
@@ -131,9 +132,16 @@ class VisitForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.visit_at.flags.required = True
 
+    #: Diagnosis codes the last refusal offered to add to the catalogue (a name box each).
+    new_disease_codes: list[str] = []
+    new_disease_names: dict[str, str] = {}
+
     def data_for_service(self) -> dict:
         data = {f.name: f.data for f in self if f.name != "csrf_token"}
         data["diagnoses"] = [c for c in CODE_SEPARATORS.split(self.diagnoses.data or "") if c]
+        # The name boxes of codes being added to the catalogue: new_disease_<code>=<name>.
+        data["new_diseases"] = {k[len("new_disease_"):]: v[:200] for k, v in request.form.items()
+                                if k.startswith("new_disease_") and v.strip()}
         return data
 
 
@@ -210,9 +218,18 @@ def fill_patient_choices(form: PatientForm, patient: Patient | None = None) -> N
     form.department_id.choices = department_choices(current("department_id"))
 
 
-def fill_visit_choices(form: VisitForm) -> None:
-    form.department_id.choices = department_choices()
-    form.doctor_id.choices = user_choices()
+def fill_visit_choices(form: VisitForm, visit: Visit | None = None) -> None:
+    form.department_id.choices = department_choices(getattr(visit, "department_id", None))
+    form.doctor_id.choices = user_choices(getattr(visit, "doctor_id", None))
+
+
+def visit_initial(visit: Visit) -> dict:
+    """A visit as its edit form's values."""
+    return {"kind": visit.kind, "status": visit.status, "visit_at": local_input(visit.visit_at),
+            "discharge_at": local_input(visit.discharge_at), "department_id": str(visit.department_id or ""),
+            "doctor_id": str(visit.doctor_id or ""), "doctor_name": visit.doctor_name or "",
+            "diagnoses": ", ".join(d.code for d in visit.diagnoses), "treatment_plan": visit.treatment_plan or "",
+            "orders": visit.orders or "", "spending": str(visit.spending or 0)}
 
 
 def tag_names() -> list[str]:

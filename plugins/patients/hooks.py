@@ -32,6 +32,13 @@ class PatientsHooks:
         visit. The follow-up plugin plans calls from it. Return None."""
 
     @hookspec
+    def patients_visit_deleted(self, hospital_id, visit_id, patient_id):
+        """Visit ``visit_id`` of patient ``patient_id`` (hospital ``hospital_id``) is about to be
+        deleted, in the current transaction: delete or detach your rows that reference it
+        (``patients_visit.id`` foreign keys would refuse the delete). The follow-up plugin cancels
+        the visit's open plans and keeps the history of the others. Return None."""
+
+    @hookspec
     def patients_list_filters(self):
         """Offer filters for the patient list: return a list of
         ``plugins.patients.list_filters.ListFilter`` (or None). Called on each list page and export

@@ -111,6 +111,7 @@ EVENTS = {
     "patients.patient_merged": "patients_patient_merged",
     "patients.visits_recorded": "patients_visits_recorded",
     "patients.visits_backfill": "patients_visits_backfill",
+    "patients.visit_deleted": "patients_visit_deleted",
 }
 
 __all__ = [

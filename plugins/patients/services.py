@@ -37,6 +37,8 @@ from plugins.patients.models import (
 from plugins.patients.search_index import name_key
 
 SENSITIVE_PERMISSION = "patients.view_sensitive"
+CATALOGUE_PERMISSION = "patients.settings"  # who may add a disease to the catalogue
+DISEASE_CODE_RE = re.compile(r"^[A-Z][0-9]{2}(?:\.[0-9A-Z]{1,4})?$")  # ICD-10: M51.2, I10, S72.001
 PATIENT_FIELDS = ("name", "gender", "birth_date", "id_number", "phone", "phone2", "insurance_no", "region_id",
                   "address", "occupation", "source_id", "referrer_id", "owner_id", "department_id",
                   "key_patient", "sms_consent", "notes", "external_id")
@@ -52,6 +54,15 @@ class PatientInvalid(ValueError):
     def __init__(self, errors: dict[str, str]):
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = errors
+
+
+class UnknownDiseases(PatientInvalid):
+    """Well-formed diagnosis codes missing from the catalogue, which this user may add on the spot
+    by naming them (``data["new_diseases"]``: code -> name)."""
+
+    def __init__(self, errors: dict[str, str], codes: list[str]):
+        super().__init__(errors)
+        self.codes = codes
 
 
 class PossibleDuplicate(Exception):
@@ -343,11 +354,17 @@ def clean_visit(data: dict) -> tuple[dict, list[Disease]]:
         spending = Decimal(0)
     codes = [c.strip().upper() for c in (data.get("diagnoses") or []) if c and str(c).strip()]
     diseases = []
+    addable: list[str] = []
     if codes:
         found = {d.code: d for d in db.session.execute(sa.select(Disease).where(Disease.code.in_(codes))).scalars()}
+        found.update(_add_named_diseases([c for c in codes if c not in found], data.get("new_diseases") or {}, errors))
         unknown = [c for c in codes if c not in found]
         retired = [c for c in codes if c in found and not found[c].active]
-        if unknown:
+        addable = [c for c in unknown if DISEASE_CODE_RE.match(c)] if can(CATALOGUE_PERMISSION) else []
+        if unknown and addable == unknown:
+            errors["diagnoses"] = _("Diagnosis code(s) %(codes)s are not in the disease catalogue yet: name each "
+                                    "to add it, or correct the code.", codes=", ".join(unknown))
+        elif unknown:
             errors["diagnoses"] = _("Unknown diagnosis code(s) %(codes)s: add them to the disease catalogue first.",
                                     codes=", ".join(unknown))
         elif retired:
@@ -356,13 +373,31 @@ def clean_visit(data: dict) -> tuple[dict, list[Disease]]:
         diseases = [found[c] for c in codes if c in found]
     text = {f: _text(data.get(f), f, errors) for f in ("treatment_plan", "orders", "doctor_name", "external_id")}
     if errors:
-        raise PatientInvalid(errors)
+        raise UnknownDiseases(errors, addable) if addable else PatientInvalid(errors)
     values = dict(kind=kind, status=status, visit_at=visit_at, discharge_at=discharge_at,
                   department_id=department.id if department else None, doctor_id=doctor.id if doctor else None,
                   doctor_name=text["doctor_name"] or (doctor.display_name if doctor else None),
                   treatment_plan=text["treatment_plan"], orders=text["orders"], spending=spending,
                   external_id=text["external_id"])
     return values, diseases
+
+
+def _add_named_diseases(codes: list[str], names: dict, errors: dict) -> dict[str, Disease]:
+    """Add to the catalogue the missing codes the user named while recording the visit (when they
+    may manage the catalogue); a code left unnamed stays unknown. Flushed, not committed: a visit
+    refused for another reason takes the new entries back with it."""
+    from plugins.patients.settings_services import SettingsInvalid, add_disease
+    named = {str(k).strip().upper(): str(v or "").strip() for k, v in names.items()}
+    added: dict[str, Disease] = {}
+    if not codes or not can(CATALOGUE_PERMISSION):
+        return added
+    for code in codes:
+        if named.get(code):
+            try:
+                added[code] = add_disease(code, named[code], commit=False)
+            except SettingsInvalid as exc:
+                errors[f"new_disease_{code}"] = " ".join(exc.errors.values())
+    return added
 
 
 def _diagnoses(patient_id: int, visit_at: datetime, diseases: list[Disease]) -> list[Diagnosis]:
@@ -393,9 +428,10 @@ def update_visit(visit: Visit, data: dict, *, commit: bool = True) -> Visit:
                                                "doctor_id", "doctor_name", "treatment_plan", "orders",
                                                "spending", "external_id")}
     current["diagnoses"] = [d.code for d in visit.diagnoses]
-    if "status" not in data and data.get("discharge_at") and current["status"] == "admitted":
-        current["status"] = "discharged"  # recording the discharge time is the discharge
-    values, diseases = clean_visit({**current, **data})
+    merged = {**current, **data}
+    if data.get("discharge_at") and merged["status"] in ("admitted", "", None):
+        merged["status"] = "discharged"  # recording the discharge time is the discharge
+    values, diseases = clean_visit(merged)
     for field, value in values.items():
         setattr(visit, field, value)
     if "diagnoses" in data:
@@ -408,6 +444,25 @@ def update_visit(visit: Visit, data: dict, *, commit: bool = True) -> Visit:
     if commit:
         db.session.commit()
     return visit
+
+
+def discharge_visit(visit: Visit, discharge_at, *, commit: bool = True) -> Visit:
+    """Record an inpatient's discharge time: the visit becomes discharged and the hospital's
+    plugins hear of it as of any change (the follow-up plugin plans post-discharge calls)."""
+    if discharge_at in (None, ""):
+        raise PatientInvalid({"discharge_at": _("Enter the discharge time.")})
+    if visit.kind != "inpatient" or visit.discharge_at is not None:
+        raise PatientInvalid({"discharge_at": _("Only an inpatient not yet discharged can be discharged.")})
+    return update_visit(visit, {"discharge_at": discharge_at}, commit=commit)
+
+
+def delete_visit(visit: Visit) -> None:
+    """Delete a visit recorded by mistake (the audit log keeps its values). The hospital's plugins
+    hear of it first, to let go of their rows about it (the follow-up plugin cancels its open plans)."""
+    events.emit("patients.visit_deleted", payload={"visit_id": visit.id, "patient_id": visit.patient_id},
+                visit_id=visit.id, patient_id=visit.patient_id)
+    db.session.delete(visit)
+    db.session.commit()
 
 
 def announce_visits(visit_ids: list[int], hospital_id: int | None = None) -> None:

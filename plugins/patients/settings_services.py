@@ -203,7 +203,7 @@ def search_diseases(q: str = "", *, include_inactive: bool = True):
     return stmt
 
 
-def add_disease(code, name) -> Disease:
+def add_disease(code, name, *, commit: bool = True) -> Disease:
     errors: dict[str, str] = {}
     try:
         code = disease_code(code)
@@ -219,7 +219,10 @@ def add_disease(code, name) -> Disease:
         raise SettingsInvalid(errors)
     disease = Disease(code=code, name=name, custom=True, active=True)
     db.session.add(disease)
-    db.session.commit()
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
     return disease
 
 

@@ -3,6 +3,8 @@ progress bar) → all-or-nothing commit; export of the filtered list. The work i
 transfer_services (import) and transfer_export (export)."""
 from __future__ import annotations
 
+import io
+
 from flask import (
     Blueprint,
     Response,
@@ -61,6 +63,18 @@ def _upload_page(error: str | None = None, status: int = 200):
 @require(IMPORT)
 def import_form():
     return _upload_page()
+
+
+@bp.get("/import/template.<fmt>")
+@require(IMPORT)
+def template(fmt):
+    """The import template (.xlsx or .csv): the importer's columns and one example row."""
+    from plugins.patients import transfer_template
+    if fmt not in ("xlsx", "csv"):
+        abort(404)
+    body = transfer_template.xlsx_bytes() if fmt == "xlsx" else transfer_template.csv_bytes()
+    return send_file(io.BytesIO(body), mimetype=XLSX if fmt == "xlsx" else "text/csv; charset=utf-8",
+                     as_attachment=True, download_name=f"患者导入模板.{fmt}")
 
 
 @bp.post("/import")

@@ -18,7 +18,7 @@ from datetime import date
 import sqlalchemy as sa
 
 from core import audit
-from core.clock import local_today
+from core.clock import local_today, show_wall, utc_to_local
 from core.extensions import db
 from core.models import Department
 from core.report_export import FORMULA_START, XML_ILLEGAL
@@ -94,7 +94,8 @@ def rows(query: services.PatientQuery, reveal: bool, progress: Callable[[int], N
             "tags": "、".join(t.name for t in patient.tags), "key_patient": "是" if patient.key_patient else "否",
             "sms_consent": CONSENT_NAMES[patient.sms_consent],
             "notes": patient.notes, "external_id": patient.external_id,
-            "created_at": patient.created_at.replace(microsecond=0) if patient.created_at else None,
+            # Registration is a UTC bookkeeping stamp: the sheet shows it on the hospitals' clock.
+            "created_at": utc_to_local(patient.created_at.replace(microsecond=0)) if patient.created_at else None,
         }
         yield [safe_text(v) if isinstance(v, str) else v for v in (values[key] for key, _label in COLUMNS)]
 
@@ -108,8 +109,7 @@ def csv_chunks(query: services.PatientQuery, reveal: bool, progress: Callable[[i
     for row in rows(query, reveal, progress):
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow(["" if v is None else (v.isoformat(" ") if hasattr(v, "hour") else
-                                               v.isoformat() if isinstance(v, date) else v) for v in row])
+        writer.writerow(["" if v is None else show_wall(v, "second") if isinstance(v, date) else v for v in row])
         yield buffer.getvalue().encode("utf-8")
 
 

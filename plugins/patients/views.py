@@ -11,7 +11,7 @@ import re
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
@@ -42,6 +42,7 @@ from plugins.patients.forms import (
     map_errors,
     parse_list_args,
     tag_names,
+    visit_initial,
 )
 from plugins.patients.identity import (
     IdentityError,
@@ -56,7 +57,7 @@ from plugins.patients.models import Disease, Patient, Tag, Visit
 from plugins.patients.query_args import ORIGIN_LABELS
 from plugins.patients.settings_services import ordered_sources
 
-bp = Blueprint("patients", __name__, url_prefix="/patients", template_folder="templates")
+bp = Blueprint("patients", __name__, url_prefix="/patients", template_folder="templates", static_folder="static")
 
 HUB_TABS = ("overview", "health", "visits")
 RECENT_VISITS = 3
@@ -249,7 +250,7 @@ def _hub(patient: Patient, *, tab: str = "overview", health_form=None, visit_for
     return render_template(
         "patients/patient.html", patient=patient, reveal=reveal, tab=tab, record=record,
         health_form=health_form, history=_health_history(record), visit_form=visit_form, visits=visits,
-        spending=sum((v.spending or 0) for v in visits), panels=panels, error=error,
+        spending=sum((v.spending or 0) for v in visits), panels=panels, error=error, now_input=local_input(_now()),
         diseases=active_diseases()), status
 
 
@@ -268,6 +269,21 @@ def patient(patient_id):
     return _hub(record, tab=request.args.get("tab", "overview"))
 
 
+@bp.route("/<int:patient_id>/print")
+@require("patients.print")
+def print_record(patient_id):
+    """The patient's card and visit summary on one printable A4 page; numbers masked as on screen
+    unless the user may see them (such a print is logged like any unmasked view)."""
+    patient = tenancy.get_or_404(Patient, patient_id)
+    visits = _visits(patient)
+    reveal = services.may_see_sensitive()
+    if reveal:
+        _log_unmasked([patient], "patient print")
+    return render_template("patients/print.html", patient=patient, reveal=reveal, visits=visits,
+                           record=services.health_record(patient), printed_at=local_now(),
+                           spending=sum((v.spending or 0) for v in visits))
+
+
 @bp.route("/<int:patient_id>/health", methods=["POST"])
 @require("patients.edit")
 def health(patient_id):
@@ -283,6 +299,15 @@ def health(patient_id):
     return redirect(url_for("patients.patient", patient_id=patient.id, tab="health"))
 
 
+def _refused(form, exc: services.PatientInvalid) -> None:
+    """Put a refused visit's messages on its form; codes the user may add to the catalogue get a
+    name box each (form.new_disease_codes) instead of a dead end."""
+    db.session.rollback()
+    map_errors(form, exc.errors)
+    form.new_disease_codes = exc.codes if isinstance(exc, services.UnknownDiseases) else []
+    form.new_disease_names = form.data_for_service()["new_diseases"]
+
+
 @bp.route("/<int:patient_id>/visits", methods=["POST"])
 @require("patients.create")
 def visits(patient_id):
@@ -292,10 +317,64 @@ def visits(patient_id):
     try:
         services.record_visit(patient, form.data_for_service())
     except services.PatientInvalid as exc:
-        db.session.rollback()
-        map_errors(form, exc.errors)
+        _refused(form, exc)
         return _hub(patient, tab="visits", visit_form=form, status=400)
     flash(_("Visit recorded."), "success")
+    return redirect(url_for("patients.patient", patient_id=patient.id, tab="visits"))
+
+
+def _patient_visit(patient_id: int, visit_id: int) -> tuple[Patient, Visit]:
+    """The patient and one of their visits, in this hospital and the user's scope; 404 otherwise."""
+    patient = tenancy.get_or_404(Patient, patient_id)
+    visit = tenancy.get_or_404(Visit, visit_id)
+    if visit.patient_id != patient.id:
+        abort(404)
+    return patient, visit
+
+
+def _visit_page(patient, visit, form, status=200):
+    return render_template("patients/visit_form.html", patient=patient, visit=visit, form=form,
+                           diseases=active_diseases()), status
+
+
+@bp.route("/<int:patient_id>/visits/<int:visit_id>/edit", methods=["GET", "POST"])
+@require("patients.edit")
+def edit_visit(patient_id, visit_id):
+    patient, visit = _patient_visit(patient_id, visit_id)
+    if request.method == "GET":
+        form = VisitForm(formdata=None, data=visit_initial(visit))
+        fill_visit_choices(form, visit)
+        return _visit_page(patient, visit, form)
+    form = VisitForm()
+    fill_visit_choices(form, visit)
+    try:
+        services.update_visit(visit, form.data_for_service())
+    except services.PatientInvalid as exc:
+        _refused(form, exc)
+        return _visit_page(patient, visit, form, status=400)
+    flash(_("Visit saved."), "success")
+    return redirect(url_for("patients.patient", patient_id=patient.id, tab="visits"))
+
+
+@bp.route("/<int:patient_id>/visits/<int:visit_id>/discharge", methods=["POST"])
+@require("patients.edit")
+def discharge_visit(patient_id, visit_id):
+    patient, visit = _patient_visit(patient_id, visit_id)
+    try:
+        services.discharge_visit(visit, request.form.get("discharge_at", "").strip())
+    except services.PatientInvalid as exc:
+        db.session.rollback()
+        return _hub(patient, tab="visits", error=" ".join(exc.errors.values()), status=400)
+    flash(_("Discharge recorded."), "success")
+    return redirect(url_for("patients.patient", patient_id=patient.id, tab="visits"))
+
+
+@bp.route("/<int:patient_id>/visits/<int:visit_id>/delete", methods=["POST"])
+@require("patients.delete_visits")
+def delete_visit(patient_id, visit_id):
+    patient, visit = _patient_visit(patient_id, visit_id)
+    services.delete_visit(visit)
+    flash(_("Visit deleted."), "success")
     return redirect(url_for("patients.patient", patient_id=patient.id, tab="visits"))
 
 

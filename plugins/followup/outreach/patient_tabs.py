@@ -5,7 +5,6 @@ import sqlalchemy as sa
 from flask import render_template
 from markupsafe import Markup
 
-from core.clock import utc_to_local
 from core.extensions import db
 from plugins.followup.models import Question, SmsMessage, SurveyAnswer, SurveyResponse
 from plugins.followup.outreach import sms
@@ -23,7 +22,7 @@ def render_sms_panel(patient):
     reveal = patient_services.may_see_sensitive()
     return Markup(render_template("followup/outreach/_sms_panel.html", patient=patient, messages=messages[:PANEL_ROWS],
                                   more=len(messages) > PANEL_ROWS, mobile=sms.mobile_of(patient),
-                                  SMS_STATUS=STATUS_LABELS, local_time=utc_to_local,
+                                  SMS_STATUS=STATUS_LABELS,
                                   shown_number=lambda phone: phone if reveal else mask_phone(phone)))
 
 

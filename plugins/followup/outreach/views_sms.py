@@ -11,7 +11,7 @@ from flask_babel import get_locale
 from flask_login import current_user
 
 from core import audit
-from core.clock import utc_to_local
+from core.clock import show_wall
 from core.extensions import db
 from core.i18n import gettext as _
 from core.i18n import lazy_gettext as _l
@@ -54,7 +54,7 @@ PER_PAGE = 50
 def sms_helpers():
     reveal = patient_services.may_see_sensitive()
     return dict(SMS_STATUS=STATUS_LABELS, shown_number=lambda phone: phone if reveal else mask_phone(phone),
-                placeholder_help=placeholder_help, local_time=utc_to_local, month_name=_month_name)
+                placeholder_help=placeholder_help, month_name=_month_name)
 
 
 def _month_name(month: int) -> str:
@@ -157,7 +157,7 @@ def _flash_for(message: SmsMessage) -> str:
     if message.status == "failed":
         return _("The gateway refused the message (%(error)s); it will be tried again.", error=message.error)
     if message.scheduled_at:
-        return _("Message scheduled for %(when)s.", when=message.scheduled_at.strftime("%Y-%m-%d %H:%M"))
+        return _("Message scheduled for %(when)s.", when=show_wall(message.scheduled_at))
     return _("Message queued: it goes out with the next delivery run.")
 
 

@@ -93,6 +93,21 @@ def patient_merged(source, target):
     move_patient_rows(source, target)
 
 
+def visit_deleted(visit_id):
+    """A visit recorded by mistake is being deleted: its plans no longer point at it, and the
+    open ones are cancelled (nobody should call about a visit that did not happen); worked plans
+    keep their rounds."""
+    import sqlalchemy as sa
+
+    from core.extensions import db
+    from core.models import utcnow
+    from plugins.followup.models import Plan
+    db.session.execute(sa.update(Plan).where(Plan.visit_id == visit_id, Plan.status.in_(("pending", "in_progress")))
+                       .values(status="cancelled", closed_at=utcnow()).execution_options(synchronize_session="fetch"))
+    db.session.execute(sa.update(Plan).where(Plan.visit_id == visit_id).values(visit_id=None)
+                       .execution_options(synchronize_session="fetch"))
+
+
 def visits_backfill(hospital_id, since, report):
     """Apply every active rule to the visits since ``since`` too (an importer loaded history)."""
     import sqlalchemy as sa

@@ -277,6 +277,20 @@ def test_delete_needs_the_permission_and_no_visits(app, client, clinic):
     assert client.get(f"{BASE}/{spare['id']}", headers=admin).status_code == 404
 
 
+def test_delete_a_visit_with_its_permission_then_the_patient_may_go(app, client, clinic):
+    admin = headers(client, "a_admin")
+    patient = register(client, admin)
+    visit = client.post(f"{BASE}/{patient['id']}/visits", json={"visit_at": "2026-05-01T08:00:00"}, headers=admin)
+    url = f"{BASE}/{patient['id']}/visits/{visit.get_json()['id']}"
+    denied = client.delete(url, headers=headers(client, "a_staff"))
+    assert denied.status_code == 403 and denied.get_json()["error"]["permission"] == "patients.delete_visits"
+    other = register(client, admin, name="李四", phone="13900001111")
+    assert client.delete(f"{BASE}/{other['id']}/visits/{visit.get_json()['id']}", headers=admin).status_code == 404
+    assert client.delete(url, headers=headers(client, "b_admin")).status_code == 404
+    assert client.delete(url, headers=admin).status_code == 204 and count(app, Visit) == 0
+    assert client.delete(f"{BASE}/{patient['id']}", headers=admin).status_code == 204  # no visits left
+
+
 def test_no_token_is_401(client, clinic):
     assert client.get(BASE).status_code == 401
 

@@ -624,3 +624,53 @@ def test_xlsx_export_beyond_an_excel_sheet_asks_for_csv(app, client, exportable,
     response = client.get("/patients/transfer/export?format=xlsx")
     assert response.status_code == 400 and "export them as CSV" in response.get_data(as_text=True)
     assert len(export_csv(client)) == 2
+
+
+# -- the import template -----------------------------------------------------------------------------
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+def test_the_template_imported_as_is_maps_every_column_and_its_example_row_is_valid(app, client, imports, fmt):
+    from plugins.patients.transfer_template import EXAMPLE
+    english(client, "a_admin")
+    assert f"/patients/transfer/import/template.{fmt}" in client.get(IMPORT_URL).get_data(as_text=True)
+    response = client.get(f"{IMPORT_URL}/template.{fmt}")
+    assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
+    if fmt == "xlsx":
+        sheet = load_workbook(io.BytesIO(response.data)).active
+        header, example = (list(r) for r in sheet.iter_rows(min_row=1, max_row=2, values_only=True))
+        assert sheet.cell(row=2, column=header.index("身份证号") + 1).number_format == "@"  # kept as text
+    else:
+        assert response.data.startswith(b"\xef\xbb\xbf")
+        header, example = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
+    assert header[:4] == ["姓名", "性别", "出生日期", "身份证号"] and len(header) == len(ts.TARGETS) - 1
+    token = token_of(upload(client, f"template.{fmt}", response.data))
+    mapping = suggested(client.get(f"{IMPORT_URL}/{token}/mapping").get_data(as_text=True))
+    assert mapping == [f for f in ts.TARGETS if f != "ignore"]  # every header recognised as its field
+    progress = check(client, token)
+    assert (progress["state"], progress["ok"], progress["errors"]) == ("validated", 1, 0), progress
+    assert commit(client, token)["imported"] == 1
+    (patient,) = patients(app, imports["a"])
+    assert (patient.name, patient.id_number, patient.phone) == (EXAMPLE["name"], EXAMPLE["id_number"], EXAMPLE["phone"])
+
+
+def test_the_template_needs_the_import_permission(app, client, imports):
+    english(client, "a_staff")
+    assert client.get(f"{IMPORT_URL}/template.xlsx").status_code == 403
+    admin = app.test_client()
+    english(admin, "a_admin")
+    assert admin.get(f"{IMPORT_URL}/template.pdf").status_code == 404
+
+
+def test_export_shows_the_registration_time_on_the_hospitals_clock(app, client, exportable):
+    """Registered at 23:24 UTC is 07:24 the next morning in Asia/Shanghai: the sheet says so."""
+    with app.app_context(), hospital_scope(exportable["a"]):
+        zhang = db.session.execute(sa.select(Patient).where(Patient.name == "张三")).scalar_one()
+        zhang.created_at = datetime(2026, 12, 6, 23, 24, 5)
+        db.session.commit()
+    login(client, "a_analyst")
+    zhang = next(r for r in export_csv(client) if r["姓名"] == "张三")
+    assert zhang["登记时间"] == "2026-12-07 07:24:05"
+    sheet = load_workbook(io.BytesIO(client.get("/patients/transfer/export?format=xlsx").data)).active
+    header = [c.value for c in sheet[1]]
+    cells = [row[header.index("登记时间")] for row in sheet.iter_rows(min_row=2, values_only=True)
+             if row[header.index("姓名")] == "张三"]
+    assert cells == [datetime(2026, 12, 7, 7, 24, 5)]
