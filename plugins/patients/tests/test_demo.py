@@ -1,5 +1,4 @@
 """Demo data: realistic, valid, findable, reproducible, idempotent and quick to load."""
-import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -27,15 +26,13 @@ def loaded(app):
     with app.app_context():
         one = make_hospital("DEMO1", "示范第一医院", plugins=["patients"])
         two = make_hospital("DEMO2", "示范第二医院", plugins=["patients"])
-        started = time.perf_counter()
         load_demo(one)
         load_demo(two)
-        elapsed = time.perf_counter() - started
-        yield {"one": one.id, "two": two.id, "elapsed": elapsed}
+        yield {"one": one.id, "two": two.id}
 
 
-def test_loads_a_few_hundred_patients_quickly_and_only_once(app, loaded):
-    assert loaded["elapsed"] < 10
+def test_loads_a_few_hundred_patients_only_once(app, loaded):
+    # How fast is a benchmark's question (the brief: no timed unit tests); a slow load shows there.
     with hospital_scope(loaded["one"]):
         before = {m.__name__: count(m) for m in (Patient, Visit, Diagnosis, SearchKey, HealthRecord, Region, Tag)}
         hospital = db.session.get(Hospital, loaded["one"])

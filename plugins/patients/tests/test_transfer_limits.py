@@ -1,7 +1,6 @@
 """The patient import refuses a zip bomb, an oversized sheet and a damaged workbook at upload,
 with a message, before parsing it (core.spreadsheets does the checks)."""
 import html
-import time
 import tracemalloc
 
 import pytest
@@ -27,14 +26,12 @@ def test_a_zip_bomb_upload_is_refused_quickly_with_a_message(app, client):
     english(client, "a_admin")
     bomb = with_sheet(sheet_rows=400_000)  # ~20 MB of rows in ~20 KB; the filed one was 1 GB in 1 MB
     tracemalloc.start()
-    started = time.perf_counter()
     response = upload(client, "patients.xlsx", bomb)
-    elapsed = time.perf_counter() - started
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert response.status_code == 400
     assert "would inflate" in refusal(response) and "xl/worksheets/sheet1.xml" in refusal(response)
-    assert elapsed < 2 and peak < 10 * 1024 * 1024
+    assert peak < 10 * 1024 * 1024  # refused from the zip's directory, never inflated
 
 
 def test_too_many_rows_or_columns_are_refused_at_upload_naming_the_limits(app, client):
