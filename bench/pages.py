@@ -3,13 +3,13 @@ by the same gunicorn in the same run.
 
     .venv/bin/python bench/pages.py [--patients 1000000] [--workers 4] [--rounds 40]
         [--staff 50] [--seconds 30] [--server postgresql://postgres@127.0.0.1:5432/postgres]
-        [--keep | --reuse URL] [--profile PAGE]
+        [--keep | --load-only | --reuse URL] [--profile PAGE]
 
 A scratch PostgreSQL database is loaded with bench/patients_search.py's data set (patients with
 visits, diagnoses and name keys; a second hospital a tenth of the size) plus follow-up plans, and
 three users: a director (hospital scope), a department head (department scope) and a nurse (own
 scope, a few thousand patients of her own). ``--keep`` leaves the database and prints its URL;
-``--reuse URL`` runs on it again without loading.
+``--reuse URL`` runs on it again without loading (``--load-only`` loads, keeps and stops).
 
 1. **One user**: each role opens each page ``--rounds`` times in a row (after a warm-up); p50
    and p95 per page. Target (issue 22): no page above 50 ms p50.
@@ -308,14 +308,16 @@ def main() -> None:
     parser.add_argument("--profile", metavar="PAGE", help="profile one page in-process instead (e.g. dashboard)")
     reuse = parser.add_mutually_exclusive_group()
     reuse.add_argument("--keep", action="store_true", help="keep the loaded database and print its URL")
+    reuse.add_argument("--load-only", action="store_true", help="load a database, keep it, print its URL, measure nothing")
     reuse.add_argument("--reuse", metavar="URL", help="run on a database an earlier --keep run loaded")
     args = parser.parse_args()
     if args.reuse:
         run(args.reuse, args)
         return
-    with scratch_database(args.server, keep=args.keep) as url:
+    with scratch_database(args.server, keep=args.keep or args.load_only) as url:
         prepare(url, args.patients)
-        run(url, args)
+        if not args.load_only:
+            run(url, args)
 
 
 if __name__ == "__main__":
