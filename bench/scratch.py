@@ -9,10 +9,11 @@ import sqlalchemy as sa
 
 
 @contextlib.contextmanager
-def scratch_database(server: str, *, keep: bool = False):
-    """Yield the URL of a new, empty database on ``server`` (a postgresql:// URL)."""
+def scratch_database(server: str, *, keep: bool = False, prefix: str = "hcrm_bench"):
+    """Yield the URL of a new, empty database on ``server`` (a postgresql:// URL), named
+    ``<prefix>_<random>`` (a prefix per person tells whose a left-over database is)."""
     admin = sa.create_engine(server.replace("postgresql://", "postgresql+psycopg2://", 1), isolation_level="AUTOCOMMIT")
-    name = f"hcrm_bench_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = admin.url.set(database=name).render_as_string(hide_password=False)
