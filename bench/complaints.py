@@ -87,15 +87,24 @@ SELECT count(*) FROM complaints_complaint c
 WHERE c.hospital_id = :h AND c.status = ANY(:statuses) AND c.category_id = :category
   AND c.received_at >= :since AND c.received_at < :until
 """
+# The best hand-written form found (issue 23's profile): aggregate per category id with FILTER
+# counts and one interval sum per group, then name the groups; the plugin's query has the same
+# shape. The first form (join the names to every complaint, sum CASEs, extract the epoch of every
+# row) took 35% longer on the same data.
 STATS_SQL = """
-SELECT cat.name, count(c.id),
-       sum(CASE WHEN c.finding IN ('justified', 'partly') THEN 1 ELSE 0 END),
-       sum(CASE WHEN c.status = 'closed' THEN 1 ELSE 0 END),
-       count(coalesce(c.replied_at, c.closed_at)),
-       sum(CASE WHEN c.on_time THEN 1 ELSE 0 END),
-       avg(CAST(extract(epoch FROM coalesce(c.replied_at, c.closed_at) - c.received_at) AS float8) / 86400.0)
-FROM complaints_complaint c JOIN complaints_category cat ON cat.id = c.category_id
-WHERE c.hospital_id = :h AND c.received_at >= :since AND c.received_at < :until
+SELECT cat.name, sum(g.total), sum(g.justified), sum(g.closed), sum(g.answered), sum(g.on_time),
+       sum(g.days) / nullif(sum(g.answered), 0)
+FROM (SELECT c.category_id, count(*) AS total,
+             count(*) FILTER (WHERE c.finding IN ('justified', 'partly')) AS justified,
+             count(*) FILTER (WHERE c.status = 'closed') AS closed,
+             count(coalesce(c.replied_at, c.closed_at)) AS answered,
+             count(*) FILTER (WHERE c.on_time) AS on_time,
+             CAST(extract(epoch FROM sum(coalesce(c.replied_at, c.closed_at) - c.received_at)) AS float8)
+                 / 86400.0 AS days
+      FROM complaints_complaint c
+      WHERE c.hospital_id = :h AND c.received_at >= :since AND c.received_at < :until
+      GROUP BY c.category_id) AS g
+JOIN complaints_category cat ON cat.id = g.category_id
 GROUP BY cat.name ORDER BY 2 DESC, cat.name
 """
 
@@ -110,6 +119,7 @@ def main() -> None:
     parser.add_argument("--complaints", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=100)
     parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--prefix", default="hcrm_bench", help="the scratch database's name prefix")
     reuse = parser.add_mutually_exclusive_group()
     reuse.add_argument("--keep", action="store_true", help="keep the loaded database and print its URL")
     reuse.add_argument("--reuse", metavar="URL", help="time on a database an earlier --keep run loaded")
@@ -117,7 +127,7 @@ def main() -> None:
     if args.reuse:
         run(args.reuse, args, fresh=False)
         return
-    with scratch_database(args.server, keep=args.keep) as url:
+    with scratch_database(args.server, keep=args.keep, prefix=args.prefix) as url:
         run(url, args, fresh=True)
 
 

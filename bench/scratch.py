@@ -10,7 +10,8 @@ import sqlalchemy as sa
 
 @contextlib.contextmanager
 def scratch_database(server: str, *, keep: bool = False, prefix: str = "hcrm_bench"):
-    """Yield the URL of a new, empty database on ``server`` (a postgresql:// URL)."""
+    """Yield the URL of a new, empty database on ``server`` (a postgresql:// URL), named
+    ``<prefix>_<random>`` (a prefix per person tells whose a left-over database is)."""
     admin = sa.create_engine(server.replace("postgresql://", "postgresql+psycopg2://", 1), isolation_level="AUTOCOMMIT")
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     with admin.connect() as conn:
@@ -25,13 +26,3 @@ def scratch_database(server: str, *, keep: bool = False, prefix: str = "hcrm_ben
             with admin.connect() as conn:
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-
-
-def drop_database(url: str) -> None:
-    """Drop a database kept by ``scratch_database(keep=True)``."""
-    target = sa.engine.make_url(url.replace("postgresql://", "postgresql+psycopg2://", 1))
-    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-    admin.dispose()
-    print(f"dropped {target.database}")

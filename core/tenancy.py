@@ -305,9 +305,14 @@ def _criteria_options(scope: Scope) -> tuple:
         depts = tuple(sorted(scope.department_ids)) if scope.level == "department" else ()
         # Models that widen the rule get their own criterion (a plain expression: SQLAlchemy's
         # lambda criteria cannot pass the scope's values on to the model's method safely).
-        options.append(with_loader_criteria(
-            DataScoped, lambda cls: sa.true() if cls.hcrm_scope_widened else or_(cls.owner_id == uid, cls.department_id.in_(depts)),
-            include_aliases=True))
+        if depts:
+            options.append(with_loader_criteria(
+                DataScoped, lambda cls: sa.true() if cls.hcrm_scope_widened
+                else or_(cls.owner_id == uid, cls.department_id.in_(depts)), include_aliases=True))
+        else:  # the own scope, or a department scope without a department: one's own rows
+            options.append(with_loader_criteria(
+                DataScoped, lambda cls: sa.true() if cls.hcrm_scope_widened else cls.owner_id == uid,
+                include_aliases=True))
         options.extend(with_loader_criteria(model, _seen_by(model, uid, depts), include_aliases=True)
                        for model in _widening_models())
     if scope.level in ("own", "department"):

@@ -193,8 +193,9 @@ class SanctionCreateSchema(Schema):
     user_id = fields.Integer(required=True, **ID, metadata={"description": "A staff member of this hospital."})
     kind = fields.String(required=True, validate=validate.OneOf(SANCTION_KINDS))
     reason = fields.String(required=True, validate=validate.Length(min=1, max=5000))
-    amount = fields.Decimal(allow_none=True, allow_nan=False, validate=validate.Range(min=0, max=99999999.99),
-                            metadata={"description": "Yuan, 0 or more."})
+    # The range (0 to 99,999,999.99) is the service's check: a Decimal bound would be documented as a string.
+    amount = fields.Decimal(allow_none=True, allow_nan=False,
+                            metadata={"description": "Yuan, from 0 to 99,999,999.99."})
     points = fields.Integer(allow_none=True, validate=validate.Range(min=-1000, max=1000))
     complaint_id = fields.Integer(**ID, allow_none=True, metadata={
         "description": "The complaint it follows from (none for, e.g., a praise letter)."})

@@ -26,20 +26,17 @@ def _dialect() -> str:
     return db.engine.dialect.name
 
 
-def _days(start, end):
-    """Calendar days between two UTC stamps, in SQL."""
-    if _dialect() == "postgresql":  # extract() is numeric: averaging floats costs a third of it
-        return sa.cast(sa.extract("epoch", end - start), sa.Float) / 86400.0
-    return sa.func.julianday(end) - sa.func.julianday(start)
+def _days_sum(start, end):
+    """Calendar days between two UTC stamps, summed over the group, in SQL. PostgreSQL sums the
+    intervals and converts once per group: a per-row ``extract(epoch …)`` is numeric arithmetic
+    that cost a third of the report at 100k complaints."""
+    if _dialect() == "postgresql":
+        return sa.cast(sa.extract("epoch", sa.func.sum(end - start)), sa.Float) / 86400.0
+    return sa.func.sum(sa.func.julianday(end) - sa.func.julianday(start))
 
 
 def _answered_at():
     return sa.func.coalesce(Complaint.replied_at, Complaint.closed_at)
-
-
-def _on_time():
-    """1 for a complaint answered (replied, or settled on the spot) by its due date, else 0."""
-    return sa.case((Complaint.on_time.is_(True), 1), else_=0)
 
 
 def _period(params) -> tuple:
@@ -51,47 +48,54 @@ def _period(params) -> tuple:
             Complaint.received_at < local_to_utc(datetime.combine(end + timedelta(days=1), time())))
 
 
+MEASURES = ("total", "justified", "closed", "answered", "on_time", "days")
+
+
 def _measures():
+    """Counts with FILTER (cheaper than summing CASEs) and the summed handling days (``days``,
+    divided by ``answered`` in :func:`_row`, so groups can be added up exactly)."""
     answered = _answered_at()
-    return (sa.func.count(Complaint.id).label("total"),
-            sa.func.sum(sa.case((Complaint.finding.in_(("justified", "partly")), 1), else_=0)).label("justified"),
-            sa.func.sum(sa.case((Complaint.status == "closed", 1), else_=0)).label("closed"),
-            sa.func.count(answered).label("answered"),
-            sa.func.sum(_on_time()).label("on_time"),
-            sa.func.avg(_days(Complaint.received_at, answered)).label("days"))  # NULL (unanswered) left out
+    return (sa.func.count().label("total"),
+            sa.func.count().filter(Complaint.finding.in_(("justified", "partly"))).label("justified"),
+            sa.func.count().filter(Complaint.status == "closed").label("closed"),
+            sa.func.count(answered).label("answered"),  # NULL (unanswered) left out, as from the days
+            sa.func.count().filter(Complaint.on_time.is_(True)).label("on_time"),
+            _days_sum(Complaint.received_at, answered).label("days"))
 
 
 def _row(label, r) -> dict:
-    return {"group": label, "total": r.total, "justified": int(r.justified or 0), "closed": int(r.closed or 0),
-            "handling_days": round(float(r.days), 1) if r.days is not None else None,
-            "on_time_rate": round(100.0 * int(r.on_time or 0) / r.answered, 1) if r.answered else None}
+    answered = int(r.answered or 0)
+    return {"group": label, "total": int(r.total), "justified": int(r.justified or 0), "closed": int(r.closed or 0),
+            "handling_days": round(float(r.days) / answered, 1) if answered and r.days is not None else None,
+            "on_time_rate": round(100.0 * int(r.on_time or 0) / answered, 1) if answered else None}
+
+
+#: Dimensions grouped by the complaint's own column, named afterwards: the database aggregates
+#: integers and joins the names to one row per group instead of to every complaint.
+KEYED = {"category": lambda: (Complaint.category_id, ComplaintCategory, ComplaintCategory.name),
+         "channel": lambda: (Complaint.channel_id, ComplaintChannel, ComplaintChannel.name),
+         "department": lambda: (Complaint.department_id, Department, sa.func.coalesce(Department.name, "—"))}
 
 
 def by_dimension(params: dict) -> ReportResult:
     by = params.get("by") or "category"
     where = _period(params)
     measures = _measures()
-    if by == "category":
-        label = ComplaintCategory.name
-        stmt = sa.select(label.label("label"), *measures).join(ComplaintCategory,
-                                                               Complaint.category_id == ComplaintCategory.id)
-    elif by == "channel":
-        label = ComplaintChannel.name
-        stmt = sa.select(label.label("label"), *measures).join(ComplaintChannel,
-                                                               Complaint.channel_id == ComplaintChannel.id)
-    elif by == "department":
-        label = sa.func.coalesce(Department.name, "—")
-        stmt = sa.select(label.label("label"), *measures).outerjoin(Department,
-                                                                    Complaint.department_id == Department.id)
+    if by in KEYED:
+        key, model, label = KEYED[by]()
+        grouped = sa.select(key.label("key"), *measures).where(*where).group_by(key).subquery()
+        # Re-grouped by name: two choices of the same name (an old and a new one) make one row.
+        stmt = (sa.select(label.label("label"), *(sa.func.sum(grouped.c[m]).label(m) for m in MEASURES))
+                .select_from(grouped).outerjoin(model, model.id == grouped.c.key).group_by(label))
     elif by == "staff":
         label = sa.func.coalesce(User.display_name, ComplaintStaff.name)
         stmt = (sa.select(label.label("label"), *measures).select_from(Complaint)
                 .join(ComplaintStaff, ComplaintStaff.complaint_id == Complaint.id)
-                .outerjoin(User, ComplaintStaff.user_id == User.id))
+                .outerjoin(User, ComplaintStaff.user_id == User.id).where(*where).group_by(label))
     else:
         label = month_of(local_sql(Complaint.received_at, _dialect()))
-        stmt = sa.select(label.label("label"), *measures)
-    rows = db.session.execute(stmt.where(*where).group_by(label).order_by(sa.desc("total"), label)).all()
+        stmt = sa.select(label.label("label"), *measures).where(*where).group_by(label)
+    rows = db.session.execute(stmt.order_by(sa.desc("total"), label)).all()
     columns = [("group", dict(DIMENSIONS).get(by, _l("Category"))), ("total", _l("Complaints")),
                ("justified", _l("Justified or partly")), ("closed", _l("Closed")),
                ("handling_days", _l("Average handling time (days)")), ("on_time_rate", _l("On-time rate %"))]

@@ -105,3 +105,23 @@ def test_sanctions_report_per_department(app, client, centre):
     assert "¥200" in record  # the approved totals of the staff member's record
     rows = _csv(client, "/reports/complaints.sanctions.csv")
     assert rows[1][:3] == ["外科", "1", "1"] and rows[1][4] in ("200.00", "200")
+
+
+def test_statistics_count_only_what_the_caller_may_see(app, client, centre):
+    """The grouped statistics keep the data scope and the "about me" rule: a surgery manager's
+    figures leave out internal medicine's complaint and the one that names him."""
+    office = api_token(client, "a_office")
+    _take(client, centre, office, category="fees", department_id=centre["im"], staff_ids=[])
+    _take(client, centre, office, category="fees")                         # surgery, names a_doc
+    _take(client, centre, office, category="waiting", staff_ids=[centre["a_manager"]])  # surgery, names him
+    figures = {}
+    for username in ("a_office", "a_manager"):
+        viewer = app.test_client()
+        login(viewer, username)
+        viewer.post("/language", data={"locale": "en"})
+        for by in ("category", "department", "channel"):
+            figures[username, by] = {r[0]: int(r[1]) for r in _csv(viewer, f"/reports/complaints.statistics.csv?by={by}")[1:]}
+    assert figures["a_office", "category"] == {"收费问题": 2, "等候时间": 1}
+    assert figures["a_office", "department"] == {"外科": 2, "内科": 1}
+    assert figures["a_manager", "category"] == {"收费问题": 1}
+    assert figures["a_manager", "department"] == {"外科": 1} and figures["a_manager", "channel"] == {"电话": 1}
