@@ -14,7 +14,8 @@ everyday words, 500–3,000 characters per article, titles of 3–6 words.
    write, index) and is committed; the rate is rows per second of that whole task.
 2. Load: the rest up to ``--articles`` is segmented by the plugin's own code (search.fill_tokens'
    words and initials) and COPY'd, published, half of them shared by the group.
-3. Search: each round draws a query (two or three words of middling frequency, one rarer word, or
+3. Search (search.match: the first CANDIDATES matches by title-then-newest, ranked with ts_rank):
+   each round draws a query (two or three words of middling frequency, one rarer word, or
    a title's pinyin initials) and times GET /api/v1/knowledge_base/articles?q=… (token auth,
    tenancy, ranking, JSON) and the raw SQL of the same page (the ranked page of 20 and, when the
    page is full, the capped count), alternating which goes first.
@@ -221,6 +222,7 @@ def prepare(url: str, args, fresh: bool):
     app = make_app(url)
     with app.app_context():
         if not fresh:
+            migrations_support.upgrade()  # a database loaded by an earlier version of the plugin
             return app, text, db.session.execute(sa.text("SELECT id FROM core_hospital WHERE code = 'A'")).scalar()
         migrations_support.upgrade()
         a = make_hospital("A", plugins=["knowledge_base"])
@@ -233,28 +235,34 @@ def prepare(url: str, args, fresh: bool):
     return app, text, hospital_id
 
 
-# The same statements a hand-written endpoint would send (the stored, GIN-indexed search_vector).
-RAW_PAGE = """
+# The same statements a hand-written endpoint would send: the first CANDIDATES matches by the
+# cheap order (title matches first through their own GIN index, then the newest), ranked by
+# ts_rank; the count stops at CANDIDATES + 1 (search.match, search.result_cap).
+FILTERS = """(a.hospital_id = :h OR a.hospital_id IS NULL) AND a.status = 'published'
+  AND NOT EXISTS (SELECT 1 FROM knowledge_base_article c WHERE c.source_id = a.id AND c.hospital_id = :h)
+  AND a.search_vector @@ to_tsquery('simple', :q)"""
+RAW_PAGE = f"""
 SELECT a.id, a.hospital_id, a.type_code, a.title, a.summary, a.sms_text, a.tags, a.departments, a.status, a.updated_at
 FROM knowledge_base_article a
-WHERE (a.hospital_id = :h OR a.hospital_id IS NULL) AND a.status = 'published'
-  AND NOT EXISTS (SELECT 1 FROM knowledge_base_article c WHERE c.source_id = a.id AND c.hospital_id = :h)
-  AND a.search_vector @@ to_tsquery('simple', :q)
+WHERE a.id IN (
+  SELECT id FROM (
+    (SELECT a.id, 1 AS in_title FROM knowledge_base_article a WHERE {FILTERS}
+       AND to_tsvector('simple'::regconfig, a.title_tokens) @@ to_tsquery('simple', :q) ORDER BY a.id DESC LIMIT :n)
+    UNION ALL
+    (SELECT a.id, 0 FROM knowledge_base_article a WHERE {FILTERS} ORDER BY a.id DESC LIMIT :n)
+  ) both_ GROUP BY id ORDER BY max(in_title) DESC, id DESC LIMIT :n)
 ORDER BY ts_rank(a.search_vector, to_tsquery('simple', :q)) DESC, a.id DESC
 LIMIT 20
 """
-RAW_COUNT = """
-SELECT count(*) FROM (SELECT 1 FROM knowledge_base_article a
-WHERE (a.hospital_id = :h OR a.hospital_id IS NULL) AND a.status = 'published'
-  AND NOT EXISTS (SELECT 1 FROM knowledge_base_article c WHERE c.source_id = a.id AND c.hospital_id = :h)
-  AND a.search_vector @@ to_tsquery('simple', :q) LIMIT 10001) counted
+RAW_COUNT = f"""
+SELECT count(*) FROM (SELECT 1 FROM knowledge_base_article a WHERE {FILTERS} LIMIT :n + 1) counted
 """
 
 
 def run(url: str, args, fresh: bool) -> None:
     from core.tenancy import hospital_scope
     from core.testing import PASSWORD, api_token
-    from plugins.knowledge_base.search import _pg_query, query_words
+    from plugins.knowledge_base.search import CANDIDATES, _pg_query, query_words
 
     app, text, hospital_id = prepare(url, args, fresh)
     client = app.test_client()
@@ -281,9 +289,10 @@ def run(url: str, args, fresh: bool) -> None:
 
             def raw(tsquery=tsquery):
                 started = time.perf_counter()
-                rows = conn.execute(page_sql, {"h": hospital_id, "q": tsquery}).all()
+                params = {"h": hospital_id, "q": tsquery, "n": CANDIDATES}
+                rows = conn.execute(page_sql, params).all()
                 if len(rows) == 20:
-                    conn.execute(count_sql, {"h": hospital_id, "q": tsquery}).scalar()
+                    conn.execute(count_sql, params).scalar()
                 elapsed = (time.perf_counter() - started) * 1000
                 conn.rollback()
                 return elapsed
