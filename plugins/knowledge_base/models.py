@@ -73,7 +73,8 @@ class Article(GroupShared, db.Model):
     reviewer_id = sa.Column(sa.Integer, nullable=True)
     reviewer_name = sa.Column(sa.String(64), nullable=True)
     published_at = sa.Column(sa.DateTime, nullable=True)
-    source_id = sa.Column(sa.Integer, sa.ForeignKey("knowledge_base_article.id"), nullable=True)  # local copy of
+    # local copy of; indexed: every list asks "has this hospital a copy of it?" for each row
+    source_id = sa.Column(sa.Integer, sa.ForeignKey("knowledge_base_article.id"), nullable=True, index=True)
     version = sa.Column(sa.Integer, nullable=False, default=1)
     title_tokens = sa.Column(sa.Text, nullable=False, default="")
     body_tokens = sa.Column(sa.Text, nullable=False, default="")

@@ -206,14 +206,17 @@ def match(stmt, tokens: list[str], dialect: str, *, ranked: bool = True):
     text. SQLite's FTS5 ranks every match with bm25 (fast enough at the sizes SQLite serves)."""
     if dialect == "postgresql":
         query = sa.func.to_tsquery(sa.literal_column("'simple'"), sa.literal(_pg_query(tokens)))
-        stmt = stmt.where(_vector().op("@@")(query))
+        ids = stmt.where(_vector().op("@@")(query)).with_only_columns(Article.id).order_by(None)
+        # Read through the GIN index and handed over as found, so that a LIMIT outside stops early:
+        # left to itself the planner scans the table for a common word, reading every row's
+        # vector (out of line) to test it — ten times slower than the index.
+        matches = ids.cte("kb_matches", nesting=True).prefix_with("MATERIALIZED")
         if not ranked:
-            return stmt
-        ids = stmt.with_only_columns(Article.id).order_by(None)
+            return sa.select(matches.c.id)
         in_title = ids.where(_title_vector().op("@@")(query)).order_by(Article.id.desc()).limit(CANDIDATES)
-        newest = ids.order_by(Article.id.desc()).limit(CANDIDATES)
+        others = sa.select(matches.c.id).limit(CANDIDATES)
         both = sa.union_all(in_title.add_columns(sa.literal(1).label("in_title")),
-                            newest.add_columns(sa.literal(0).label("in_title"))).subquery()
+                            others.add_columns(sa.literal(0).label("in_title"))).subquery()
         best = (sa.select(both.c.id).group_by(both.c.id)
                 .order_by(sa.func.max(both.c.in_title).desc(), both.c.id.desc()).limit(CANDIDATES))
         return (sa.select(Article).options(*LIST_DEFERRED).where(Article.id.in_(best))

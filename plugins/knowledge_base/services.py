@@ -228,7 +228,10 @@ def local_copy(article: Article, *, user=None) -> Article:
 def _no_local_copy():
     """NOT EXISTS (a copy of this article in the hospital): built once, an alias costs ~5 ms."""
     copy = aliased(Article, name="kb_copy")
-    return ~sa.exists(sa.select(copy.id).where(copy.source_id == Article.id, copy.hospital_id.is_not(None)))
+    # "source_id IS NOT NULL" says nothing new but lets the planner read the few copies from the
+    # source_id index rather than hash every article of the hospital (40 ms at 100,000 articles).
+    return ~sa.exists(sa.select(copy.id).where(copy.source_id == Article.id, copy.source_id.is_not(None),
+                                               copy.hospital_id.is_not(None)))
 
 
 def list_select(filters: dict, *, editor: bool, ranked: bool = True):

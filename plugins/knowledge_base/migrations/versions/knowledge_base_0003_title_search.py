@@ -1,4 +1,4 @@
-"""knowledge base: GIN index of the title's words alone (PostgreSQL), for the search's candidates
+"""knowledge base: GIN index of the title's words alone (PostgreSQL), for the search's candidates; index of source_id
 
 A search ranks only a bounded set of candidates, title matches first (search.match): this index
 finds them without reading the whole vector of every match.
@@ -16,6 +16,8 @@ depends_on = None
 
 
 def upgrade():
+    with op.batch_alter_table('knowledge_base_article', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_knowledge_base_article_source_id'), ['source_id'], unique=False)
     if op.get_bind().dialect.name == "postgresql":
         op.execute("CREATE INDEX ix_knowledge_base_article_title_search ON knowledge_base_article "
                    "USING gin (to_tsvector('simple'::regconfig, title_tokens))")
@@ -24,3 +26,5 @@ def upgrade():
 def downgrade():
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP INDEX IF EXISTS ix_knowledge_base_article_title_search")
+    with op.batch_alter_table('knowledge_base_article', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_knowledge_base_article_source_id'))
