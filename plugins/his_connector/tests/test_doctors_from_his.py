@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from core.extensions import db
 from core.tenancy import hospital_scope
+from core.testing import login
 from plugins.his_connector.cli import his_cli
 from plugins.his_connector.models import Mapping
 from plugins.his_connector.tests.conftest import VISIT_FIELDS, connect, sync
@@ -75,3 +76,25 @@ def test_a_doctor_import_needs_a_doctor_column_and_a_code_name_query(app, hospit
                                          "DELETE FROM DICT_YS"])
         assert writes.exit_code != 0
     assert staff_table.run("SELECT COUNT(*) FROM DICT_YS").scalar() == 3
+
+
+def test_the_doctors_page_previews_then_imports(app, client, hospital, staff_table):
+    fields = {**VISIT_FIELDS, "doctor_name": {"column": "YSXM"}}
+    with app.app_context():
+        connection_id = connect(staff_table, hospital["a"], visit_fields=fields, safety_lag=0)
+    login(client, "a_admin")
+    client.post("/language", data={"locale": "en"})
+    assert f"/his_connector/connections/{connection_id}/doctors" in client.get(
+        f"/his_connector/connections/{connection_id}").get_data(as_text=True)
+    url = f"/his_connector/connections/{connection_id}/doctors"
+    page = client.post(url, data={"query": STAFF, "action": "preview"})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'id="doctor-preview"' in text
+    assert "王建国" in text and "will be added" in text and "skipped: no name" in text
+    bad = client.post(url, data={"query": "DELETE FROM DICT_YS", "action": "preview"})
+    assert bad.status_code == 400
+    done = client.post(url, data={"query": STAFF, "action": "import"})
+    assert done.status_code == 302
+    with app.app_context(), hospital_scope(hospital["a"]):
+        mapping = db.session.execute(sa.select(Mapping).where(Mapping.entity == "visits")).scalar_one()
+        assert mapping.fields["doctor_name"] == {"column": "YSXM", "codes": {"D01": "王建国", "D02": "李芳"}}
