@@ -4,6 +4,9 @@ plus one INSERT … ON CONFLICT … WHERE the row differs — in the same run.
 
     .venv/bin/python bench/his_sync.py [--visits 1000000] [--patients 50000] [--batch 5000]
         [--mariadb mysql://root@127.0.0.1:3306/] [--server postgresql://postgres@127.0.0.1:5432/postgres]
+    .venv/bin/python bench/his_sync.py --patients-only            # the patients phase's time and memory
+    .venv/bin/python bench/his_sync.py --second-hospital --second-only [--stale-visits-only] [--second-visits N]
+        # a second hospital's first load (patients, visits with follow-up planning) on stale statistics
 
 Scratch databases (one on each server) are created and dropped. Each measured phase runs in a
 child process that reports its own peak RSS (VmHWM), so the figures are those of the sync alone.
