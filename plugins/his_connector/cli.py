@@ -291,6 +291,33 @@ def departments_command(code, name, query, entity, apply_):
         click.echo(f"{done['created']} departments created, {done['mapped']} HIS codes mapped")
 
 
+@his_cli.command("doctors")
+@click.option("--hospital", "code", required=True, help="Hospital code.")
+@click.option("--connection", "name", required=True, help="Connection name.")
+@click.option("--query", required=True, help="The HIS's staff table, e.g. \"SELECT YSDM, YSXM FROM GY_YGDM\" (code, name).")
+@click.option("--apply", "apply_", is_flag=True, help="Write the code → name table into the visits mapping (else: preview).")
+def doctors_command(code, name, query, apply_):
+    """Import the HIS's doctors: visits that name their doctor by code then carry the name. Preview
+    (default), then --apply. Doctors do not become user accounts."""
+    from plugins.his_connector import services
+    hospital = _hospital(code)
+    with hospital_scope(hospital):
+        connection = _connections(name, enabled_only=False)[0]
+        try:
+            found = services.doctor_preview(connection, query)
+        except services.HisError as exc:
+            raise click.ClickException(str(exc)) from None
+        words = {"add": "to add", "same": "already in the code table", "changed": "name changed",
+                 "invalid": "skipped: no name, or longer than 64 characters"}
+        for candidate in found:
+            click.echo(f"{candidate.his_code}\t{candidate.name}\t({words[candidate.action]})")
+        if not apply_:
+            click.echo(f"{len(found)} HIS doctors; nothing written (add --apply)")
+            return
+        done = services.import_doctors(connection, query)
+        click.echo(f"{done['added']} doctors added, {done['changed']} renamed in the visits mapping's doctor code table")
+
+
 @his_cli.command("export")
 @click.option("--hospital", "code", required=True, help="Hospital code.")
 @click.option("--connection", "name", required=True, help="Connection name.")

@@ -33,7 +33,7 @@ from plugins.his_connector.models import ENCODINGS, ENTITIES, UNKNOWN_DIAGNOSES,
 
 __all__ = [
     "HisError", "create_connection", "update_connection", "delete_connection", "test_connection", "last_test_message",
-    "last_test_warning", "diseases_from_his", "list_connections", "export_connection", "import_connection", "department_preview", "import_departments", "history_loaded", "apply_to_history", "connection_password_state", "allowed_sources", "allowed_source", "source_problem", "entity_fields", "save_mapping", "preview", "reset_cursor", "sync",
+    "last_test_warning", "diseases_from_his", "list_connections", "export_connection", "import_connection", "department_preview", "import_departments", "doctor_preview", "import_doctors", "history_loaded", "apply_to_history", "connection_password_state", "allowed_sources", "allowed_source", "source_problem", "entity_fields", "save_mapping", "preview", "reset_cursor", "sync",
     "sync_mapping", "due_connections", "list_runs", "last_run_summary", "list_quarantine",
     "resolve_quarantine", "retry_quarantine", "quarantine_row", "SyncBusy", "running_run", "run_state", "claim_sync",
     "release_sync",
@@ -388,6 +388,21 @@ def import_departments(connection: Connection, *, query: str | None = None, enti
     from plugins.his_connector import departments
     return departments.apply(connection, departments.candidates(connection, query=query, entity=entity),
                              commit=commit)
+
+
+def doctor_preview(connection: Connection, query: str):
+    """What importing the HIS's doctors would do (doctors.Candidate per HIS code: its name and
+    ``add`` / ``same`` / ``changed`` / ``invalid``), from the HIS's staff table (``query``:
+    ``SELECT code, name FROM …``). Writes nothing."""
+    from plugins.his_connector import doctors
+    return doctors.candidates(connection, query)
+
+
+def import_doctors(connection: Connection, query: str, *, commit: bool = True) -> dict:
+    """Put the HIS's doctor code → name table into the visits mapping's doctor field, so visits
+    that name their doctor by code carry the name (see doctor_preview)."""
+    from plugins.his_connector import doctors
+    return doctors.apply(connection, doctors.candidates(connection, query), commit=commit)
 
 
 # -- syncing ------------------------------------------------------------------------------------

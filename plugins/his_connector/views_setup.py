@@ -1,5 +1,6 @@
 """Setting a connection up from the HIS itself: import departments from the HIS's code table or
-from the distinct codes of the synced rows (preview first, then import). Routes register on the
+from the distinct codes of the synced rows, and doctors' names from its staff table (preview
+first, then import). Routes register on the
 blueprint of views.py; services.py decides."""
 from __future__ import annotations
 
@@ -56,6 +57,43 @@ def departments(connection_id):
         status = 400
     return render_template("his_connector/departments.html", connection=connection, form=form, found=found,
                            actions=ACTIONS), status
+
+
+class DoctorImportForm(FlaskForm):
+    query = TextAreaField(_l("The HIS's staff table"),
+                          render_kw={"rows": 2, "spellcheck": "false", "class": "font-monospace",
+                                     "placeholder": "SELECT YSDM, YSXM FROM GY_YGDM"},
+                          description=_l("A SELECT giving the doctor's code and name, for visits whose doctor column "
+                                         "holds the HIS's code."))
+
+
+DOCTOR_ACTIONS = {"add": _l("will be added"), "same": _l("already in the code table"),
+                  "changed": _l("the name will change"), "invalid": _l("skipped: no name, or longer than 64 characters")}
+
+
+@bp.route("/connections/<int:connection_id>/doctors", methods=["GET", "POST"])
+@require(MANAGE)
+def doctors(connection_id):
+    connection = get_or_404(Connection, connection_id)
+    form = DoctorImportForm()
+    found, status = None, 200
+    if request.method == "POST" and form.validate_on_submit():
+        query = (form.query.data or "").strip()
+        try:
+            if request.form.get("action") == "import":
+                done = services.import_doctors(connection, query)
+                flash(_("%(added)d doctors added and %(changed)d renamed in the visits mapping's doctor code table.",
+                        added=done["added"], changed=done["changed"]), "success")
+                return redirect(url_for("his_connector.connection", connection_id=connection.id))
+            found = services.doctor_preview(connection, query)
+        except services.HisError as exc:
+            db.session.rollback()
+            form.query.errors = list(form.query.errors) + [message_text(exc.message, connection)]
+            status = 400
+    elif request.method == "POST":
+        status = 400
+    return render_template("his_connector/doctors.html", connection=connection, form=form, found=found,
+                           actions=DOCTOR_ACTIONS), status
 
 
 @bp.route("/connections/<int:connection_id>/history", methods=["POST"])

@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import functools
+import io
 import itertools
 import os
 import re
+from array import array
+from bisect import bisect_left
 from datetime import date
+from pathlib import Path
 
 from core.clock import local_today
 from core.i18n import gettext as _
@@ -78,19 +82,50 @@ def age_on(birth: date | None, today: date | None = None) -> int | None:
 
 
 def pypinyin():
-    """The pypinyin module, imported on first use and without its phrase dictionary.
-
-    Not imported with this module: only processes indexing names need it (a web worker may never,
-    a HIS visits sync never does). Without phrases it takes ~12 MB instead of ~56 MB; a name is not
-    a word, and every reading of each character is indexed anyway (a phrase would pick one)."""
+    """The pypinyin module, imported on first use and without its phrase dictionary (~12 MB
+    instead of ~56 MB). The name index does not use it (see :func:`_table`); only whole-word
+    conversions do (a source's code from its name)."""
     os.environ.setdefault("PYPINYIN_NO_PHRASES", "true")  # read once, when pypinyin is imported
     import pypinyin as module
     return module
 
 
+PINYIN_TABLE = Path(__file__).parent / "data" / "pinyin.txt"
+
+
+class _Readings:
+    """pypinyin's readings of each character, from data/pinyin.txt (scripts/pinyin_table.py
+    writes it from pypinyin): ~1 MB in two arrays and one string, where pypinyin's dictionaries
+    take ~11 MB in every process that indexes names (a HIS sync of patients, an import)."""
+
+    def __init__(self, path: Path):
+        self.codes, self.ends, text, end = array("I"), array("I"), io.StringIO(), 0
+        with path.open(encoding="utf-8") as lines:  # line by line: no list of 42,000 strings
+            self.hans = re.compile(next(lines).rstrip("\n"))
+            for line in lines:
+                code, readings = line.rstrip("\n").split(" ", 1)
+                self.codes.append(int(code, 16))
+                end += len(readings) + 1
+                self.ends.append(end)
+                text.write(readings + ",")
+        self.text = text.getvalue()
+
+    def of(self, char: str) -> tuple[str, ...] | None:
+        at = bisect_left(self.codes, ord(char))
+        if at == len(self.codes) or self.codes[at] != ord(char):
+            return None
+        start = self.ends[at - 1] if at else 0
+        return tuple(self.text[start:self.ends[at] - 1].split(","))
+
+
+@functools.cache
+def _table() -> _Readings:
+    return _Readings(PINYIN_TABLE)
+
+
 def _segments(text: str) -> list[str]:
     """The parts pypinyin reads separately: each Chinese character, and each run of others."""
-    hans = pypinyin().constants.RE_HANS
+    hans = _table().hans
     parts: list[str] = []
     for char in text:
         if hans.match(char) or not parts or hans.match(parts[-1]):
@@ -102,12 +137,11 @@ def _segments(text: str) -> list[str]:
 
 @functools.lru_cache(maxsize=65536)
 def _readings(part: str) -> tuple[str, ...]:
-    """Every reading of a character (or a run of other characters as it is), lower case.
-    Cached: pypinyin takes ~30 µs a character, and a HIS brings in patients by the million
+    """Every reading of a character (or a run of other characters as it is), lower case, as
+    pypinyin gives them (heteronyms, no tones). Cached: a HIS brings in patients by the million
     with a few thousand distinct characters between them."""
-    module = pypinyin()
-    options = module.pinyin(part, style=module.Style.NORMAL, heteronym=True, errors="default")
-    return tuple(r.lower() for opts in options for r in dict.fromkeys(opts) if r.strip()) or ("",)
+    known = _table().of(part) if len(part) == 1 else None
+    return known or ((part.lower(),) if part.strip() else ("",))
 
 
 def pinyin_keys(name: str) -> set[str]:
