@@ -104,7 +104,9 @@ def list_patients(query):
     search = services.PatientQuery(
         q=query["q"], department_id=query.get("department_id"), source_id=query.get("source_id"),
         tag_id=query.get("tag_id"), disease_id=query.get("disease_id"), visit_from=query.get("visit_from"),
-        visit_to=query.get("visit_to"), key_patient=query.get("key_patient"), sort=query["sort"],
+        visit_to=query.get("visit_to"), key_patient=query.get("key_patient"),
+        registered_from=query.get("registered_from"), registered_to=query.get("registered_to"),
+        origin=query.get("origin"), sort=query["sort"],
         descending=query["order"] == "desc")
     page = paginate(services.search(search), load=PATIENT_LOADS, count_cap=services.LIST_COUNT_CAP,
                     counted=services.counted(search))

@@ -15,7 +15,7 @@ from core.i18n import gettext as _
 from core.i18n import lazy_gettext as _l
 from plugins.patients import services
 from plugins.patients.identity import age_on
-from plugins.patients.models import GENDERS, VISIT_KINDS, VISIT_STATUSES
+from plugins.patients.models import GENDERS, ORIGINS, VISIT_KINDS, VISIT_STATUSES
 
 SORTS = tuple(services.SORTS)
 
@@ -237,6 +237,10 @@ class PatientListQuerySchema(Schema):
     visit_from = fields.Date(metadata={"description": "Patients with a visit on or after this day."})
     visit_to = fields.Date(metadata={"description": "Patients with a visit on or before this day."})
     key_patient = fields.Boolean(metadata={"description": "Only key patients (true) or only the others (false)."})
+    registered_from = fields.Date(metadata={"description": "Patients registered on or after this day (the hospital's)."})
+    registered_to = fields.Date(metadata={"description": "Patients registered on or before this day."})
+    origin = fields.String(validate=validate.OneOf(ORIGINS), metadata={
+        "description": "How patients came: `crm` (registered here), `his` (synced from the HIS), `import` (a file)."})
     sort = fields.String(load_default="created", validate=validate.OneOf(SORTS))
     order = fields.String(load_default="desc", validate=validate.OneOf(("asc", "desc")))
 
@@ -245,6 +249,9 @@ class PatientListQuerySchema(Schema):
         start, end = data.get("visit_from"), data.get("visit_to")
         if isinstance(start, date) and isinstance(end, date) and start > end:
             raise ValidationError(_("The end of the visit date range comes before its start."), "visit_to")
+        start, end = data.get("registered_from"), data.get("registered_to")
+        if isinstance(start, date) and isinstance(end, date) and start > end:
+            raise ValidationError(_("The registration date range ends before it starts."), "registered_to")
 
 
 class LookupQuerySchema(Schema):
