@@ -4,7 +4,7 @@ Patients synced from the HIS or imported from a file already existed: the "new p
 figures count only those registered in the CRM. Existing rows with a HIS id are marked ``his``.
 
 Revision ID: 8c1f2d0a7e51
-Revises: 3a19f0f4a58c
+Revises: fabadd82efeb
 Create Date: 2026-12-07 14:30:00
 """
 import sqlalchemy as sa
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = '8c1f2d0a7e51'
-down_revision = '3a19f0f4a58c'
+down_revision = 'fabadd82efeb'
 branch_labels = None
 depends_on = None
 
