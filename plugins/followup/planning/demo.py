@@ -30,6 +30,14 @@ DEMO_RULES = (
     ("内科复诊提醒", "recorded", "outpatient", "IM", "", "7d", "sms", "revisit"),
     ("生日祝福", "birthday", "", "", "", "9h", "sms", "birthday"),
 )
+# What each demo rule's plans ask: the queue shows it on every row.
+DEMO_CONTENT = {
+    "骨科出院随访": "询问伤口愈合与疼痛情况，提醒按时功能锻炼、术后复查拍片。",
+    "外科术后随访": "询问切口、体温和饮食情况，提醒拆线与复查时间。",
+    "高血压慢病随访": "了解近期血压记录和服药情况，提醒低盐饮食、按时复诊。",
+    "糖尿病慢病随访": "了解空腹及餐后血糖、用药和饮食情况，提醒定期复查糖化血红蛋白。",
+    "内科复诊提醒": "提醒患者按医嘱复诊，携带既往病历和检查报告。",
+}
 RESULTS_REACHED = ("恢复良好，按时服药", "伤口愈合好，已拆线", "血压控制平稳", "偶有不适，已建议复诊", "对服务满意")
 RESULTS_MISSED = ("无人接听", "电话关机", "家属接听，患者不在")
 
@@ -46,7 +54,8 @@ def _demo_rules() -> list[Rule]:
             rule = rules.create_rule({"name": name, "trigger": trigger, "visit_kind": kind,
                                       "department_id": departments.get(dept), "disease_codes": codes,
                                       "offsets": offsets, "method_id": methods[method],
-                                      "category_id": categories[category], "assign_to": "doctor"})
+                                      "category_id": categories[category], "assign_to": "doctor",
+                                      "content": DEMO_CONTENT.get(name)})
         except rules.FollowupInvalid:  # e.g. a disease code missing from a trimmed catalogue
             continue
         rule.applies_from = local_now() - HISTORY

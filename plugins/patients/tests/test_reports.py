@@ -245,6 +245,13 @@ def test_card_counts_crm_registrations_and_each_equals_the_list_it_opens(app, cl
     assert listed(card.url) == 2
     assert listed(lines["Synced from the HIS this month"][1]) == 3
     assert listed(lines["Imported this month"][1]) == 1
+    from core.testing import api_token
+    headers = api_token(app.test_client(), "a_admin")
+    month = f"registered_from={today.replace(day=1)}&registered_to={today}"
+    api = app.test_client()
+    assert api.get(f"/api/v1/patients?origin=crm&{month}", headers=headers).get_json()["total"] == 2
+    assert api.get(f"/api/v1/patients?origin=his&{month}", headers=headers).get_json()["total"] == 3
+    assert api.get("/api/v1/patients?origin=moon", headers=headers).status_code == 400
     assert client.get("/patients/?origin=moon").status_code == 400
     bad = client.get("/patients/?registered_from=2026-02-30")
     assert bad.status_code == 400 and "Registered from" in bad.get_data(as_text=True)
