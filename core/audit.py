@@ -107,6 +107,20 @@ def _record_changes(session, flush_context) -> None:
         session.connection().execute(sa.insert(AuditLog.__table__), rows)
 
 
+def commit_keeping_loaded() -> None:
+    """Commit what a read wrote (the audit rows of an unmasked view) without expiring the objects
+    the request loaded: the page goes on to show them, and expiring them would reload each one,
+    a query per row, for data this transaction has just read. Only for reads that log: a request
+    that changed rows commits as usual, so the rows it shows are read back as stored."""
+    session = db.session()
+    expire = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
+
+
 def log_event(action: str, model: str, record_id=None, *, hospital_id=None, note=None,
               before=None, after=None) -> None:
     """Record an event that is not a row change: a sign-in, an unmasked view of sensitive data.

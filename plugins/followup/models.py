@@ -19,7 +19,7 @@ from core.tenancy import DataScoped, HospitalOwned, ScopedThrough
 
 PLAN_STATUSES = ("pending", "in_progress", "completed", "cancelled", "no_followup")
 OPEN_STATUSES = ("pending", "in_progress")  # a plan in these is still to be worked (overdue when late)
-RULE_TRIGGERS = ("recorded", "discharged")
+RULE_TRIGGERS = ("recorded", "discharged", "birthday")  # birthday: planning/birthdays.py
 ASSIGN_TO = ("doctor", "owner", "role", "user")  # the visit's doctor, the patient's owner, a role, a user
 QUESTION_KINDS = ("single", "multiple", "scale", "text")
 SMS_STATUSES = ("queued", "sending", "sent", "failed", "cancelled")

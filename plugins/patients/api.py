@@ -14,6 +14,7 @@ from flask import Blueprint, request, url_for
 from marshmallow import ValidationError
 from sqlalchemy.orm import joinedload, lazyload, load_only, selectinload
 
+from core import audit
 from core.api import api_route, paginate
 from core.extensions import db
 from core.i18n import gettext as _
@@ -68,7 +69,7 @@ def _audit_unmasked(patients, where: str) -> None:
         return
     for start in range(0, len(patients), AUDIT_CHUNK):
         services.log_sensitive_view(patients[start:start + AUDIT_CHUNK], where)
-    db.session.commit()
+    audit.commit_keeping_loaded()
 
 
 def _caller_number(raw: str) -> str:

@@ -25,6 +25,10 @@ from plugins.patients.query_args import filters_of, query_from_args
 from plugins.patients.settings_services import ordered_sources, region_tree
 
 GENDER_LABELS = {"M": _l("Male"), "F": _l("Female"), "U": _l("Unknown")}
+# The form's value for Patient.sms_consent (True / False / None).
+CONSENT_LABELS = {"": _l("Not asked (care messages only)"), "yes": _l("Agreed to marketing SMS"),
+                  "no": _l("Opted out of all bulk SMS")}
+CONSENT_FORM_VALUE = {None: "", True: "yes", False: "no"}
 KIND_LABELS = {"outpatient": _l("Outpatient"), "inpatient": _l("Inpatient"), "emergency": _l("Emergency")}
 STATUS_LABELS = {"open": _l("Open"), "admitted": _l("Admitted"), "discharged": _l("Discharged"),
                  "completed": _l("Completed"), "cancelled": _l("Cancelled")}
@@ -65,6 +69,10 @@ class PatientForm(FlaskForm):
     owner_id = _select(_l("Staff in charge"))
     department_id = _select(_l("Department"))
     key_patient = BooleanField(_l("Key patient"))
+    sms_consent = SelectField(_l("Marketing SMS"), choices=options(CONSENT_LABELS.items()), default="",
+                              validate_choice=False,
+                              description=_l("Bulk marketing SMS go only to patients who agreed; an opted-out "
+                                             "patient receives no bulk SMS at all."))
     notes = TextAreaField(_l("Notes"), render_kw={"rows": 3})
     allow_duplicate = BooleanField(_l("Register anyway: this is a different person"))
 
@@ -73,7 +81,8 @@ class PatientForm(FlaskForm):
         self.name.flags.required = True  # the asterisk; the service says what is missing
 
     FIELDS = ("name", "gender", "birth_date", "id_number", "phone", "phone2", "insurance_no", "region_id",
-              "address", "occupation", "source_id", "referrer_id", "owner_id", "department_id", "key_patient", "notes")
+              "address", "occupation", "source_id", "referrer_id", "owner_id", "department_id", "key_patient", "sms_consent",
+              "notes")
 
     def data_for_service(self, *, keep_blank_sensitive: bool = False) -> dict:
         """The values as services.create_patient/update_patient take them. With

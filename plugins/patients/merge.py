@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
+from core import audit
 from core.extensions import db
 from core.i18n import gettext as _
 from core.i18n import lazy_gettext as _l
@@ -12,6 +13,7 @@ from core.i18n import lazy_pgettext
 from core.permissions import require
 from core.tenancy import get_or_404
 from plugins.patients import merge_services, services
+from plugins.patients.forms import CONSENT_FORM_VALUE, CONSENT_LABELS
 from plugins.patients.identity import age_on
 from plugins.patients.models import HealthRecord, Patient, Visit
 
@@ -26,7 +28,7 @@ FIELD_LABELS = {
     "region_id": _l("Region"), "address": _l("Address"), "occupation": _l("Occupation"),
     "source_id": _l("Source"), "referrer_id": _l("Referrer"), "owner_id": _l("Staff in charge"),
     "department_id": _l("Department"), "key_patient": _l("Key patient"), "notes": _l("Notes"),
-    "external_id": _l("HIS patient ID"),
+    "external_id": _l("HIS patient ID"), "sms_consent": _l("Marketing SMS"),
 }
 GENDER_LABELS = {"M": _l("Male"), "F": _l("Female"), "U": _l("Unknown")}
 
@@ -44,6 +46,8 @@ def shown_value(patient: Patient, field: str, reveal: bool):
         return GENDER_LABELS.get(patient.gender, patient.gender)
     if field == "key_patient":
         return _("Yes") if patient.key_patient else _("No")
+    if field == "sms_consent":
+        return CONSENT_LABELS[CONSENT_FORM_VALUE[patient.sms_consent]]
     if field == "birth_date" and patient.birth_date:
         return _("%(date)s (age %(age)s)", date=patient.birth_date.isoformat(), age=age_on(patient.birth_date))
     if field.endswith("_id") and field != "external_id":
@@ -97,7 +101,7 @@ def _page(source: Patient | None, target: Patient | None, *, error: str | None =
     listed = shown + [p for p in candidates + results if p not in shown]
     if reveal and listed:
         services.log_sensitive_view(listed, "merge page")
-        db.session.commit()  # a GET writes nothing else: the log entry must not wait for a later change
+        audit.commit_keeping_loaded()  # a GET writes nothing else: the log entry must not wait for a later change
     return render_template(
         "patients/merge_index.html", source=source, target=target, rows=rows, q=q, results=results,
         candidates=candidates, reveal=reveal, error=error, field_errors=field_errors or {},

@@ -112,6 +112,9 @@ class Patient(DataScoped, db.Model):
     source_id = sa.Column(sa.Integer, sa.ForeignKey("patients_source.id"), nullable=True, index=True)
     referrer_id = sa.Column(sa.Integer, sa.ForeignKey("patients_referrer.id"), nullable=True, index=True)
     key_patient = sa.Column(sa.Boolean, nullable=False, default=False)
+    # Marketing SMS consent: True agreed, False opted out (never sent bulk SMS), None not asked
+    # (care messages yes, marketing no). See plugins.patients.services.CONSENT_VALUES.
+    sms_consent = sa.Column(sa.Boolean, nullable=True)
     notes = sa.Column(sa.Text, nullable=True)
     external_id = sa.Column(sa.String(64), nullable=True)  # the HIS's patient id
     merged_into_id = sa.Column(sa.Integer, sa.ForeignKey("patients_patient.id"), nullable=True)

@@ -18,6 +18,8 @@ from plugins.patients.identity import age_on
 from plugins.patients.models import GENDERS, VISIT_KINDS, VISIT_STATUSES
 
 SORTS = tuple(services.SORTS)
+CONSENT = ("Marketing SMS consent: true agreed, false opted out (no bulk SMS at all), null not asked "
+           "(care messages only).")
 
 
 def _limit(field: str) -> dict:
@@ -69,6 +71,7 @@ class PatientSchema(Schema):
     owner = Reference(UserRefSchema, allow_none=True, metadata={"description": "The staff member in charge."})
     department = Reference(RefSchema, allow_none=True)
     key_patient = fields.Boolean()
+    sms_consent = fields.Boolean(allow_none=True, metadata={"description": CONSENT})
     tags = fields.Pluck(TagRefSchema, "name", many=True)
     notes = fields.String(allow_none=True)
     external_id = fields.String(allow_none=True, metadata={"description": "The HIS's patient id."})
@@ -178,6 +181,7 @@ class PatientCreateSchema(Schema):
     owner_id = _optional_id("The staff member in charge; default: the caller.")
     department_id = _optional_id()
     key_patient = fields.Boolean(allow_none=True)
+    sms_consent = fields.Boolean(allow_none=True, metadata={"description": CONSENT})
     notes = fields.String(allow_none=True, metadata=_limit("notes"))
     tags = fields.List(fields.String(), allow_none=True, metadata={
         "description": "Tag names; missing tags are created."})

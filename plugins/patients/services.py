@@ -38,7 +38,7 @@ from plugins.patients.search_index import name_key
 SENSITIVE_PERMISSION = "patients.view_sensitive"
 PATIENT_FIELDS = ("name", "gender", "birth_date", "id_number", "phone", "phone2", "insurance_no", "region_id",
                   "address", "occupation", "source_id", "referrer_id", "owner_id", "department_id",
-                  "key_patient", "notes", "external_id")
+                  "key_patient", "sms_consent", "notes", "external_id")
 HEALTH_FIELDS = ("allergies", "past_history", "family_history", "smoking", "drinking", "diet", "exercise")
 TEXT_LIMITS = {"name": 64, "id_number": 18, "phone": 32, "phone2": 32, "insurance_no": 32, "address": 200,
                "occupation": 64, "notes": 4000, "external_id": 64, "treatment_plan": 8000, "orders": 8000}
@@ -100,6 +100,31 @@ def _reference(model, value, field: str, errors: dict):
     return row
 
 
+# What a form, an import or the API may send for ``sms_consent``; empty means "not asked".
+CONSENT_VALUES = {"yes": True, "true": True, "1": True, "是": True, "同意": True,
+                  "no": False, "false": False, "0": False, "否": False, "拒绝": False, "退订": False}
+
+
+def parse_consent(value) -> bool | None:
+    """``sms_consent`` from a form, a spreadsheet cell or JSON; ValueError when unreadable."""
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if not text:
+        return None
+    if text not in CONSENT_VALUES:
+        raise ValueError(text)
+    return CONSENT_VALUES[text]
+
+
+def _consent(value, field: str, errors: dict) -> bool | None:
+    try:
+        return parse_consent(value)
+    except ValueError:
+        errors[field] = _("Say yes (agreed), no (opted out) or leave it empty (not asked).")
+        return None
+
+
 def clean_patient(data: dict, current: Patient | None = None) -> dict:
     """Validate patient input (only the keys present when ``current`` is given: a partial update)
     and return the values to store. Raises PatientInvalid with a message per field."""
@@ -124,6 +149,8 @@ def clean_patient(data: dict, current: Patient | None = None) -> dict:
             clean[field] = _date(value, field, errors)
         elif field == "key_patient":
             clean[field] = value in (True, "1", "true", "on", "yes", 1)
+        elif field == "sms_consent":
+            clean[field] = _consent(value, field, errors)
         elif field == "region_id":
             clean[field] = getattr(_reference(Region, value, field, errors), "id", None)
         elif field == "source_id":

@@ -30,8 +30,9 @@ COLUMNS = [("id", "编号"), ("name", "姓名"), ("gender", "性别"), ("birth_d
            ("id_number", "身份证号"), ("phone", "手机"), ("phone2", "电话2"), ("insurance_no", "医保卡号"),
            ("region", "地区"), ("address", "地址"), ("occupation", "职业"), ("source", "来源"),
            ("referrer", "介绍人"), ("department", "科室"), ("tags", "标签"), ("key_patient", "重点病人"),
-           ("notes", "备注"), ("external_id", "外部编号"), ("created_at", "登记时间")]
+           ("sms_consent", "营销短信"), ("notes", "备注"), ("external_id", "外部编号"), ("created_at", "登记时间")]
 GENDER_NAMES = {"M": "男", "F": "女", "U": "未知"}
+CONSENT_NAMES = {True: "同意", False: "退订", None: ""}  # read back by the importer (services.CONSENT_VALUES)
 WIDTHS = {"name": 12, "birth_date": 12, "id_number": 22, "phone": 15, "phone2": 15, "insurance_no": 18,
           "region": 18, "address": 30, "notes": 30, "created_at": 17}
 BATCH = 500
@@ -91,6 +92,7 @@ def rows(query: services.PatientQuery, reveal: bool, progress: Callable[[int], N
             "source": names["source"].get(patient.source_id), "referrer": names["referrer"].get(patient.referrer_id),
             "department": names["department"].get(patient.department_id),
             "tags": "、".join(t.name for t in patient.tags), "key_patient": "是" if patient.key_patient else "否",
+            "sms_consent": CONSENT_NAMES[patient.sms_consent],
             "notes": patient.notes, "external_id": patient.external_id,
             "created_at": patient.created_at.replace(microsecond=0) if patient.created_at else None,
         }

@@ -37,7 +37,7 @@ TARGETS = {
     "phone2": _l("Second phone"), "insurance_no": _l("Insurance number"), "region": _l("Region"),
     "address": _l("Address"), "occupation": _l("Occupation"), "source": _l("Source"),
     "referrer": _l("Referrer"), "department": _l("Department"), "tags": _l("Tags"),
-    "key_patient": _l("Key patient"), "notes": _l("Notes"), "external_id": _l("HIS patient ID"),
+    "key_patient": _l("Key patient"), "sms_consent": _l("Marketing SMS"), "notes": _l("Notes"), "external_id": _l("HIS patient ID"),
 }
 EXTRA_LABELS = {"duplicate": _l("Duplicate")}
 #: clean_patient's field names → the importer's target fields.
@@ -63,6 +63,7 @@ SUGGESTIONS = {
     "department": "科室 所属科室 就诊科室 department dept",
     "tags": "标签 tags tag labels",
     "key_patient": "重点病人 重点患者 是否重点 是否重点病人 keypatient",
+    "sms_consent": "营销短信 短信同意 同意短信 接收短信 短信订阅 是否接收短信 smsconsent sms marketingsms",
     "notes": "备注 说明 notes note remarks remark comment comments memo",
     "external_id": "外部编号 his编号 病案号 门诊号 患者编号 病历号 externalid hisid hispatientid",
 }
@@ -262,6 +263,12 @@ class RowReader:
             if text.lower() not in GENDER_WORDS and text:
                 raise UploadRefused(_("Write 男 or 女 (M or F); leave it empty when unknown."))
             return GENDER_WORDS.get(text.lower(), "U")
+        if field == "sms_consent":
+            try:
+                return services.parse_consent(value)
+            except ValueError:
+                raise UploadRefused(_("Write 同意 or 是 (agreed), 退订 or 否 (opted out); leave it empty when "
+                                      "not asked.")) from None
         if field == "key_patient":
             if value is True or value is False:
                 return value

@@ -15,7 +15,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from core import tenancy
+from core import audit, tenancy
 from core.clock import local_now
 from core.extensions import db
 from core.i18n import gettext as _
@@ -25,6 +25,8 @@ from core.panels import render_panels
 from core.permissions import require
 from plugins.patients import services
 from plugins.patients.forms import (
+    CONSENT_FORM_VALUE,
+    CONSENT_LABELS,
     GENDER_LABELS,
     KIND_LABELS,
     PER_PAGE_CHOICES,
@@ -61,7 +63,8 @@ RECENT_VISITS = 3
 
 @bp.context_processor
 def patient_helpers():
-    return dict(GENDER_LABELS=GENDER_LABELS, KIND_LABELS=KIND_LABELS, STATUS_LABELS=STATUS_LABELS, age_on=age_on,
+    return dict(GENDER_LABELS=GENDER_LABELS, CONSENT_LABELS=CONSENT_LABELS, CONSENT_FORM_VALUE=CONSENT_FORM_VALUE,
+                KIND_LABELS=KIND_LABELS, STATUS_LABELS=STATUS_LABELS, age_on=age_on,
                 has_endpoint=lambda endpoint: endpoint in current_app.view_functions,
                 shown_phone=services.shown_phone, shown_id_number=services.shown_id_number,
                 shown_insurance_no=services.shown_insurance_no, mask_phone=mask_phone)
@@ -72,7 +75,7 @@ def _log_unmasked(patients, where: str) -> None:
     shown = [p for p in patients if any(getattr(p, f) for f in SENSITIVE_FIELDS)]
     if shown and services.may_see_sensitive():
         services.log_sensitive_view(shown, where)
-        db.session.commit()
+        audit.commit_keeping_loaded()
 
 
 # -- the list -----------------------------------------------------------------------------------
@@ -129,6 +132,7 @@ def _initial(patient: Patient) -> dict:
         data[field] = str(data[field]) if data[field] else ""
     data["birth_date"] = patient.birth_date.isoformat() if patient.birth_date else ""
     data["tags"] = ", ".join(t.name for t in patient.tags)
+    data["sms_consent"] = CONSENT_FORM_VALUE[patient.sms_consent]
     return data
 
 

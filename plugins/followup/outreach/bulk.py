@@ -40,37 +40,71 @@ def _mobile():
                    else_=None)
 
 
-def _patient_ids(query):
-    return patient_services.search(query).with_only_columns(Patient.id).order_by(None)
+@dataclass(frozen=True)
+class Reach:
+    """What a bulk SMS adds to the patient list's filters: its purpose and a birthday month.
+
+    A marketing message goes only to patients who agreed to marketing SMS; any other bulk
+    message (a care notice, a clinic change) to everyone but those who opted out. Nobody who
+    opted out ever receives a bulk SMS (Patient.sms_consent)."""
+
+    marketing: bool = False
+    birth_month: int | None = None  # 1–12: patients born in that month
+
+
+def _matching(query, reach: Reach):
+    """The ids of the patients the list's filters and the reach's birthday month select."""
+    stmt = patient_services.search(query).with_only_columns(Patient.id).order_by(None)
+    if reach.birth_month:
+        stmt = stmt.where(sa.extract("month", Patient.birth_date) == reach.birth_month)
+    return stmt
+
+
+def _allowed(reach: Reach):
+    """The consent a patient needs for this purpose, in SQL (``= true``, not ``IS true``)."""
+    if reach.marketing:
+        return Patient.sms_consent == sa.true()
+    return sa.or_(Patient.sms_consent.is_(None), Patient.sms_consent == sa.true())
+
+
+def _patient_ids(query, reach: Reach):
+    return _matching(query, reach).where(_allowed(reach))
 
 
 @dataclass
 class Audience:
-    """Who a bulk message would reach: the matching patients, those with a mobile, a sample."""
+    """Who a bulk message would reach: the matching patients, those whose consent allows it,
+    those of them with a mobile, a sample."""
 
     matched: int
+    allowed: int
     with_mobile: int
     sample: list = field(default_factory=list)  # (patient, phone, text) for the preview
 
     @property
+    def without_consent(self) -> int:
+        return self.matched - self.allowed
+
+    @property
     def without_mobile(self) -> int:
-        return self.matched - self.with_mobile
+        return self.allowed - self.with_mobile
 
 
-def count_audience(query) -> tuple[int, int]:
-    mobile = _mobile()
-    row = db.session.execute(sa.select(sa.func.count(), sa.func.count(mobile)).select_from(Patient)
-                             .where(Patient.id.in_(_patient_ids(query)))).one()
-    return row[0], row[1]
+def count_audience(query, reach: Reach = Reach()) -> Audience:
+    mobile, allowed = _mobile(), _allowed(reach)
+    row = db.session.execute(
+        sa.select(sa.func.count(), sa.func.count(sa.case((allowed, 1))), sa.func.count(sa.case((allowed, mobile))))
+        .select_from(Patient).where(Patient.id.in_(_matching(query, reach)))).one()
+    return Audience(matched=row[0], allowed=row[1], with_mobile=row[2])
 
 
-def _facts_rows(query, limit: int | None = None):
+def _facts_rows(query, reach: Reach, limit: int | None = None):
     """One row per matching patient with a mobile: the patient's fields and their latest visit's."""
     ranked = (sa.select(Visit.patient_id, Visit.department_id, Visit.doctor_id, Visit.doctor_name, Visit.visit_at,
                         Visit.discharge_at,
                         sa.func.row_number().over(partition_by=Visit.patient_id,
                                                   order_by=(Visit.visit_at.desc(), Visit.id.desc())).label("rank"))
-              .where(Visit.status != "cancelled", Visit.patient_id.in_(_patient_ids(query))).subquery())
+              .where(Visit.status != "cancelled", Visit.patient_id.in_(_patient_ids(query, reach))).subquery())
     doctor, owner = aliased(User), aliased(User)
     mobile = _mobile()
     stmt = (sa.select(Patient.id, Patient.name, Patient.gender, mobile.label("mobile"), Department.name.label("department"),
@@ -81,7 +115,7 @@ def _facts_rows(query, limit: int | None = None):
             .outerjoin(Department, Department.id == sa.func.coalesce(ranked.c.department_id, Patient.department_id))
             .outerjoin(doctor, doctor.id == ranked.c.doctor_id)
             .outerjoin(owner, owner.id == Patient.owner_id)
-            .where(Patient.id.in_(_patient_ids(query)), mobile.is_not(None))
+            .where(Patient.id.in_(_patient_ids(query, reach)), mobile.is_not(None))
             .order_by(Patient.id))
     if limit:
         stmt = stmt.limit(limit)
@@ -110,19 +144,20 @@ def _hospital_name() -> str:
     return hospital.name if hospital else ""
 
 
-def preview(query, text: str) -> Audience:
+def preview(query, text: str, reach: Reach = Reach()) -> Audience:
     """The counts and a few filled messages, for the page before sending. Raises SmsInvalid."""
     errors: dict[str, str] = {}
     sms.check_body(text, errors)
     pieces = _checked(text, errors) if not errors else None
     if errors:
         raise sms.SmsInvalid(errors)
-    matched, with_mobile = count_audience(query)
-    rows = _facts_rows(query, limit=SAMPLE_SIZE)
+    audience = count_audience(query, reach)
+    rows = _facts_rows(query, reach, limit=SAMPLE_SIZE)
     patients = {p.id: p for p in db.session.execute(sa.select(Patient).where(Patient.id.in_([r.id for r in rows])))
                 .scalars()}
-    sample = [(patients[row.id], row.mobile, body) for row, body in _texts(pieces, rows, _hospital_name(), sms.signature())]
-    return Audience(matched=matched, with_mobile=with_mobile, sample=sample)
+    audience.sample = [(patients[row.id], row.mobile, body)
+                       for row, body in _texts(pieces, rows, _hospital_name(), sms.signature())]
+    return audience
 
 
 @dataclass(frozen=True)
@@ -131,29 +166,34 @@ class BulkResult:
     skipped: int  # matching patients without a mobile number
     scheduled_at: datetime | None
     task_id: int | None = None  # the delivery task of a batch for now (its progress: core.queue)
+    without_consent: int = 0  # matching patients whose consent does not allow this message
 
 
-def queue_bulk(query, text: str, *, template=None, scheduled_at: datetime | None = None,
+def queue_bulk(query, text: str, *, reach: Reach = Reach(), template=None, scheduled_at: datetime | None = None,
                author_id: int | None = None) -> BulkResult:
-    """Queue one message per matching patient with a mobile, in one transaction (committed).
-    Raises SmsInvalid: bad text or time, nobody to send to, more than MAX_BULK recipients."""
+    """Queue one message per matching patient whose consent allows it and who has a mobile, in
+    one transaction (committed). Raises SmsInvalid: bad text or time, nobody to send to, more
+    than MAX_BULK recipients."""
     errors: dict[str, str] = {}
     sms.check_body(text, errors)
     pieces = _checked(text, errors) if not errors else None
     when = sms.check_schedule(scheduled_at, errors)
     if errors:
         raise sms.SmsInvalid(errors)
-    matched, with_mobile = count_audience(query)
+    audience = count_audience(query, reach)
+    with_mobile = audience.with_mobile
     if with_mobile == 0:
-        raise sms.SmsInvalid({"recipients": _("No patient of this list has a mobile number (%(n)d matched): "
-                                              "nothing was sent.", n=matched)})
+        raise sms.SmsInvalid({"recipients": _(
+            "Nobody of this list may receive it (%(n)d matched, %(consent)d without consent for it, %(mobile)d "
+            "without a mobile number): nothing was sent.",
+            n=audience.matched, consent=audience.without_consent, mobile=audience.without_mobile)})
     if with_mobile > MAX_BULK:
         raise sms.SmsInvalid({"recipients": _("%(n)d patients would receive this message; one batch sends at most "
                                               "%(max)d. Narrow the list (department, dates, tag…).",
                                               n=with_mobile, max=MAX_BULK)})
     hospital_id = current_scope().hospital_id
     rows, too_long = [], 0
-    for row, body in _texts(pieces, _facts_rows(query), _hospital_name(), sms.signature()):
+    for row, body in _texts(pieces, _facts_rows(query, reach), _hospital_name(), sms.signature()):
         if len(body) > sms.MAX_BODY:
             too_long += 1
         rows.append(dict(hospital_id=hospital_id, patient_id=row.id, template_id=getattr(template, "id", None),
@@ -167,7 +207,8 @@ def queue_bulk(query, text: str, *, template=None, scheduled_at: datetime | None
     if when is None:
         task_id = _send_soon(hospital_id, author_id, min(ids), max(ids), len(ids))
     db.session.commit()
-    return BulkResult(queued=len(rows), skipped=matched - len(rows), scheduled_at=when, task_id=task_id)
+    return BulkResult(queued=len(rows), skipped=audience.allowed - len(rows), scheduled_at=when, task_id=task_id,
+                      without_consent=audience.without_consent)
 
 
 def _send_soon(hospital_id: int, author_id: int | None, first_id: int, last_id: int, count: int) -> int:

@@ -5,13 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
+from babel.dates import get_month_names
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_login import current_user
 
 from core import audit
 from core.clock import utc_to_local
 from core.extensions import db
 from core.i18n import gettext as _
+from core.i18n import lazy_gettext as _l
 from core.models import Department
 from core.permissions import require
 from core.tenancy import get_or_404
@@ -33,9 +36,9 @@ from plugins.followup.outreach.preview import preview_context
 from plugins.followup.outreach.templating import PLACEHOLDERS, TemplateInvalid, render_template_for
 from plugins.followup.outreach.validation import OutreachInvalid
 from plugins.patients import services as patient_services
+from plugins.patients.forms import active_diseases, parse_list_args
 from plugins.patients.identity import mask_phone
 from plugins.patients.models import Patient, Tag
-from plugins.patients.query_args import filters_of, query_from_args
 from plugins.patients.settings_services import ordered_sources
 
 TEMPLATES = str(Path(__file__).resolve().parent.parent / "templates")
@@ -47,7 +50,11 @@ PER_PAGE = 50
 def sms_helpers():
     reveal = patient_services.may_see_sensitive()
     return dict(SMS_STATUS=STATUS_LABELS, shown_number=lambda phone: phone if reveal else mask_phone(phone),
-                placeholder_help=placeholder_help, local_time=utc_to_local)
+                placeholder_help=placeholder_help, local_time=utc_to_local, month_name=_month_name)
+
+
+def _month_name(month: int) -> str:
+    return get_month_names("wide", locale=get_locale())[month]
 
 
 def _status(code: int, form) -> int:
@@ -156,18 +163,46 @@ def _filter_choices() -> dict:
     return dict(departments=db.session.execute(sa.select(Department).where(Department.active.is_(True))
                                                .order_by(Department.name)).scalars().all(),
                 sources=ordered_sources(),
-                tags=db.session.execute(sa.select(Tag).order_by(Tag.name).limit(300)).scalars().all())
+                tags=db.session.execute(sa.select(Tag).order_by(Tag.name).limit(300)).scalars().all(),
+                diseases=active_diseases(), purposes=PURPOSE_LABELS)
+
+
+PURPOSE_LABELS = {"care": _l("Care or notice (everyone but those who opted out)"),
+                  "marketing": _l("Marketing (only patients who agreed)")}
+
+
+def _reach(args, filters: dict) -> bulk.Reach:
+    """The bulk page's own filters (purpose, birthday month), kept in ``filters`` for the links.
+    Raises ValueError with a message for the user."""
+    purpose = (args.get("purpose") or "care").strip()
+    if purpose not in PURPOSE_LABELS:
+        raise ValueError(_("The purpose is care or marketing (got “%(value)s”).", value=purpose[:40]))
+    month_text = (args.get("birth_month") or "").strip()
+    month = None
+    if month_text:
+        if not month_text.isdigit() or not 1 <= int(month_text) <= 12:
+            raise ValueError(_("The birthday month is a number from 1 to 12 (got “%(value)s”).",
+                               value=month_text[:40]))
+        month = int(month_text)
+        filters["birth_month"] = str(month)
+    filters["purpose"] = purpose
+    return bulk.Reach(marketing=purpose == "marketing", birth_month=month)
 
 
 @bp.route("/bulk", methods=["GET", "POST"], endpoint="bulk")
 @require("followup.sms_bulk")
 def bulk_sms():
     args = request.values
-    filters, errors = filters_of(args), {}
+    errors: dict[str, str] = {}
+    query, filters, _page, _per_page, problems = parse_list_args(args)
+    if args.get("disease"):
+        filters["disease"] = args["disease"].strip()
     try:
-        query = query_from_args(args)
+        reach = _reach(args, filters)
     except ValueError as exc:
-        query, errors["filters"] = None, str(exc)
+        reach, problems = None, [*problems, str(exc)]
+    if problems:
+        query, errors["filters"] = None, " ".join(problems)
     form = ComposeForm(formdata=request.form if request.method == "POST" else None)
     form.template_id.choices = options([("", _("— free text —"))] + [(str(t.id), t.name)
                                                                      for t in sms_templates.active_templates()])
@@ -178,19 +213,20 @@ def bulk_sms():
         when = parse_local(form.scheduled_at.data, "scheduled_at", errors)
         try:
             if request.form.get("action") == "send" and not errors:
-                result = bulk.queue_bulk(query, text, template=template, scheduled_at=when, author_id=current_user.id)
-                flash(_("%(queued)d messages queued; %(skipped)d patients without a mobile number were skipped.",
-                        queued=result.queued, skipped=result.skipped), "success")
+                result = bulk.queue_bulk(query, text, reach=reach, template=template, scheduled_at=when,
+                                         author_id=current_user.id)
+                flash(_("%(queued)d messages queued; %(skipped)d patients without a mobile number and "
+                        "%(consent)d without consent for it were left out.",
+                        queued=result.queued, skipped=result.skipped, consent=result.without_consent), "success")
                 if result.task_id:  # sent now by a background task: follow its progress here
                     return redirect(url_for("followup_sms.bulk", task=result.task_id))
                 return redirect(url_for("followup_sms.outbox", status="queued"))
-            audience = bulk.preview(query, text)
+            audience = bulk.preview(query, text, reach)
         except OutreachInvalid as exc:
             db.session.rollback()
             errors.update(exc.errors)
     elif query is not None:
-        matched, with_mobile = bulk.count_audience(query)
-        audience = bulk.Audience(matched=matched, with_mobile=with_mobile)
+        audience = bulk.count_audience(query, reach)
     map_errors(form, {k: v for k, v in errors.items() if k != "filters"})
     return render_template("followup/outreach/bulk.html", form=form, filters=filters, audience=audience,
                            filter_error=errors.get("filters"), max_bulk=bulk.MAX_BULK,

@@ -62,9 +62,11 @@ def panels():
 
 
 def jobs():
-    from plugins.followup.planning import escalation
+    from plugins.followup.planning import birthdays, escalation
     return [Job("followup.escalate", _l("Escalate overdue follow-ups to supervisors"), every=timedelta(minutes=15),
-                run=escalation.run_escalation)]
+                run=escalation.run_escalation),
+            Job("followup.birthdays", _l("Plan birthday greetings for the coming week"), every=timedelta(days=1),
+                run=birthdays.run_birthdays)]
 
 
 def cli_commands(cli):

@@ -13,6 +13,7 @@ from core.extensions import db
 from core.models import Department
 from plugins.followup.models import Category, Method, Plan, Rule
 from plugins.followup.planning import rules
+from plugins.followup.planning.birthdays import plan_birthdays
 from plugins.followup.planning.escalation import escalate
 from plugins.followup.planning.generation import plan_visits
 from plugins.followup.planning.plan_services import local_now, record_round
@@ -27,6 +28,7 @@ DEMO_RULES = (
     ("高血压慢病随访", "recorded", "outpatient", "", "I10", "14d, 90d", "phone", "chronic"),
     ("糖尿病慢病随访", "recorded", "outpatient", "", "E11", "30d, 180d", "wechat", "chronic"),
     ("内科复诊提醒", "recorded", "outpatient", "IM", "", "7d", "sms", "revisit"),
+    ("生日祝福", "birthday", "", "", "", "9h", "sms", "birthday"),
 )
 RESULTS_REACHED = ("恢复良好，按时服药", "伤口愈合好，已拆线", "血压控制平稳", "偶有不适，已建议复诊", "对服务满意")
 RESULTS_MISSED = ("无人接听", "电话关机", "家属接听，患者不在")
@@ -76,6 +78,7 @@ def load(hospital) -> None:
     visit_ids = db.session.execute(sa.select(Visit.id).where(
         sa.or_(Visit.visit_at >= now - HISTORY, Visit.discharge_at >= now - HISTORY))).scalars().all()
     plan_visits(hospital.id, visit_ids)
+    plan_birthdays(hospital.id)  # as the daily job would: the coming week's greetings
     _rounds(random.Random(f"hcrm-followup-demo-{hospital.code}"), now)
     escalate(now)  # as the job would have: supervisors see the long-overdue ones flagged
     db.session.flush()

@@ -15,7 +15,8 @@ from plugins.followup.planning import settings_services
 from plugins.patients.forms import KIND_LABELS as VISIT_KIND_LABELS
 from plugins.patients.forms import NONE, department_choices, options, user_choices
 
-TRIGGER_LABELS = {"discharged": _l("When the patient is discharged"), "recorded": _l("When the visit is recorded")}
+TRIGGER_LABELS = {"discharged": _l("When the patient is discharged"), "recorded": _l("When the visit is recorded"),
+                  "birthday": _l("On the patient's birthday (offset = time of day, e.g. 9h)")}
 ASSIGN_LABELS = {"doctor": _l("The visit's doctor"), "owner": _l("The patient's owner"),
                  "role": _l("A member of a role"), "user": _l("A named user")}
 OUTCOME_LABELS = {"completed": _l("Completed"), "in_progress": _l("In progress (keep trying)")}

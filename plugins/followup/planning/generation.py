@@ -7,7 +7,8 @@ statement is SQLAlchemy Core, compiled for SQLite or PostgreSQL; it names ``hosp
 explicitly, as set-based SQL must (the ORM's tenancy filter does not see it).
 
 Matching: an active rule of the hospital applies to a visit when the trigger fits (``recorded``:
-any visit; ``discharged``: the visit has a discharge time), the kind and department fit (or the
+any visit; ``discharged``: the visit has a discharge time; ``birthday`` rules never match a visit,
+see birthdays.py), the kind and department fit (or the
 rule names none), one of the visit's diagnoses starts with one of the rule's disease codes (or
 the rule names none), and the trigger time is at or after the rule's ``applies_from``.
 Cancelled visits and visits of merged-away patients are skipped.
@@ -72,9 +73,10 @@ def _visit_filter(dialect: str, visit_ids: list[int]):
     return VISIT.c.id.in_(visit_ids)
 
 
-def _role_member(visit):
-    """The lowest-id active member of the rule's role in the visit's department, else of the
-    role (two MIN subqueries: SQLite cannot see the outer row from a subquery's ORDER BY)."""
+def role_member(row):
+    """The lowest-id active member of the rule's role in the department of ``row`` (a visit, or a
+    patient for birthday rules), else of the role (two MIN subqueries: SQLite cannot see the
+    outer row from a subquery's ORDER BY)."""
     def lowest(*extra):
         member = USER.alias()
         return (sa.select(sa.func.min(member.c.id))
@@ -82,7 +84,7 @@ def _role_member(visit):
                 .where(user_roles.c.role_id == RULE.c.assignee_role_id, member.c.active.is_(True),
                        member.c.hospital_id == RULE.c.hospital_id, *[condition(member) for condition in extra])
                 .scalar_subquery())
-    return sa.func.coalesce(lowest(lambda member: member.c.department_id == visit.c.department_id), lowest())
+    return sa.func.coalesce(lowest(lambda member: member.c.department_id == row.c.department_id), lowest())
 
 
 def plans_select(dialect: str, hospital_id: int, visit_condition, now: datetime):
@@ -92,7 +94,7 @@ def plans_select(dialect: str, hospital_id: int, visit_condition, now: datetime)
         (RULE.c.assign_to == "doctor", sa.func.coalesce(VISIT.c.doctor_id, PATIENT.c.owner_id)),
         (RULE.c.assign_to == "owner", PATIENT.c.owner_id),
         (RULE.c.assign_to == "user", RULE.c.assignee_user_id),
-        (RULE.c.assign_to == "role", _role_member(VISIT)),
+        (RULE.c.assign_to == "role", role_member(VISIT)),
     )
     no_codes = ~sa.exists().where(RULE_DISEASE.c.rule_id == RULE.c.id)
     code_matches = sa.exists().where(
@@ -108,7 +110,8 @@ def plans_select(dialect: str, hospital_id: int, visit_condition, now: datetime)
                      .join(STEP, STEP.c.rule_id == RULE.c.id))
         .where(VISIT.c.hospital_id == hospital_id, PATIENT.c.hospital_id == hospital_id, visit_condition,
                VISIT.c.status != "cancelled", PATIENT.c.merged_into_id.is_(None),
-               sa.or_(RULE.c.trigger == "recorded", VISIT.c.discharge_at.is_not(None)),
+               sa.or_(RULE.c.trigger == "recorded",
+                      sa.and_(RULE.c.trigger == "discharged", VISIT.c.discharge_at.is_not(None))),
                sa.or_(RULE.c.visit_kind.is_(None), RULE.c.visit_kind == VISIT.c.kind),
                sa.or_(RULE.c.department_id.is_(None), RULE.c.department_id == VISIT.c.department_id),
                trigger_at >= RULE.c.applies_from,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
+from flask import g, has_request_context
 from sqlalchemy.orm import selectinload
 
 from core.extensions import db
@@ -64,16 +65,19 @@ def _bucket_case(now: datetime):
 
 
 def counts(filters: QueueFilter, user_id: int, now: datetime | None = None) -> dict[str, int]:
-    """Plans per bucket (every bucket present) and, under ``escalated``, the escalated ones."""
-    now = now or local_now()
-    bucket = _bucket_case(now).label("bucket")
-    rows = db.session.execute(sa.select(bucket, sa.func.count()).where(*_base(filters, user_id))
-                              .group_by(bucket)).all()
-    result = dict.fromkeys(BUCKETS, 0) | {name: n for name, n in rows}
-    result["escalated"] = db.session.execute(
-        sa.select(sa.func.count()).select_from(Plan)
-        .where(*_base(filters, user_id), Plan.escalated_at.is_not(None))).scalar_one()
-    return result
+    """Plans per bucket (every bucket present) and, under ``escalated``, the escalated ones: one
+    statement, run once per request for the same filters (the dashboard's cards share it)."""
+    key = ("followup.queue.counts", filters.view, filters.category_id, filters.method_id, filters.key_only, user_id)
+    cache = g.setdefault("followup_queue_counts", {}) if has_request_context() else {}
+    if key not in cache:
+        now = now or local_now()
+        bucket = _bucket_case(now).label("bucket")
+        rows = db.session.execute(sa.select(bucket, sa.func.count(), sa.func.count(Plan.escalated_at))
+                                  .where(*_base(filters, user_id)).group_by(bucket)).all()
+        result = dict.fromkeys(BUCKETS, 0) | {name: n for name, n, _escalated in rows}
+        result["escalated"] = sum(escalated for _name, _n, escalated in rows)
+        cache[key] = result
+    return dict(cache[key])
 
 
 def plans_stmt(filters: QueueFilter, user_id: int, now: datetime | None = None):

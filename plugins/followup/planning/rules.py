@@ -126,10 +126,12 @@ def clean_rule(data: dict, user_id: int | None = None) -> dict:
     values["active"] = bool(data.get("active", True))
     values["trigger"] = data.get("trigger") or "discharged"
     if values["trigger"] not in RULE_TRIGGERS:
-        errors["trigger"] = _("Choose “recorded” or “discharged”.")
+        errors["trigger"] = _("Choose “recorded”, “discharged” or “birthday”.")
     values["visit_kind"] = data.get("visit_kind") or None
     if values["visit_kind"] is not None and values["visit_kind"] not in VISIT_KINDS:
         errors["visit_kind"] = _("Unknown visit kind.")
+    elif values["visit_kind"] is not None and values["trigger"] == "birthday":
+        errors["visit_kind"] = _("A birthday rule greets patients, not visits: leave the visit kind empty.")
     department = _reference(Department, data.get("department_id"), "department_id", errors, Department.active.is_(True))
     values["department_id"] = department.id if department else None
     category = active_category(data.get("category_id"))
@@ -163,6 +165,8 @@ def clean_rule(data: dict, user_id: int | None = None) -> dict:
             values[field] = parser(data.get(field))
         except FollowupInvalid as exc:
             errors.update(exc.errors)
+    if values["trigger"] == "birthday" and any(m >= MINUTES["d"] for m in values.get("offsets") or ()):
+        errors["offsets"] = _("A birthday greeting is due on the birthday: give the time of day, e.g. 9h.")
     if errors:
         raise FollowupInvalid(errors)
     return values

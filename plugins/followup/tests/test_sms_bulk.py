@@ -39,7 +39,7 @@ def test_preview_and_queue_skip_patients_without_mobile(app, outreach):
 
 def test_bulk_refusals_write_nothing(app, outreach, monkeypatch):
     with app.app_context(), hospital_scope(hospital("A")), force_locale("en"):
-        with pytest.raises(sms.SmsInvalid, match="No patient of this list has a mobile"):
+        with pytest.raises(sms.SmsInvalid, match="Nobody of this list may receive it"):
             bulk.queue_bulk(PatientQuery(q="王五"), "hi")
         with pytest.raises(sms.SmsInvalid, match="follow-up plan"):
             bulk.queue_bulk(PatientQuery(), "{due_date}")
