@@ -53,7 +53,8 @@ def test_catalogs_are_found():
 def test_chinese_translations_use_chinese_punctuation(path):
     bad = [f"{msgid!r} -> {string!r}: {'; '.join(found)}"
            for msgid, string in messages(path) if (found := problems(string))]
-    assert not bad, f"{path.relative_to(ROOT)}: {len(bad)} translation(s) with half-width punctuation:\n" + "\n".join(bad[:40])
+    assert not bad, (f"{path.relative_to(ROOT)}: {len(bad)} translation(s) with half-width punctuation "
+                     "(fix: .venv/bin/python scripts/zh_punctuation.py && bash scripts/i18n.sh):\n" + "\n".join(bad[:40]))
 
 
 @pytest.mark.parametrize("text, ok", [

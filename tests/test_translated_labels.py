@@ -2,8 +2,8 @@
 field names, permission titles (role page, 403 page) and the API's 404 and 405 messages."""
 from __future__ import annotations
 
-from core.testing import make_hospital, make_user
 from core.testing import login as sign_in
+from core.testing import make_hospital, make_user
 
 
 def login(client, username, locale):
@@ -20,6 +20,7 @@ def test_the_audit_log_names_models_and_fields_in_the_readers_language(app, clie
     page = client.get("/admin/audit?model=Department").text
     assert '<td title="Department">科室</td>' in page
     assert "名称 <code" in page and "编码 <code" in page  # the field's label, its key beside it
+    assert "编码、名称" in page or "名称、编码" in page  # the changed fields, listed the Chinese way
     client.post("/language", data={"locale": "en"})
     page = client.get("/admin/audit?model=Department").text
     assert '<td title="Department">Department</td>' in page and "Name <code" in page

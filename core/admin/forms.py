@@ -109,4 +109,4 @@ class HospitalForm(FlaskForm):
     timezone = StringField(_l("Time zone"), validators=[DataRequired(), Length(max=64)],
                            description=_l("Visit, due and report times of this hospital are on this clock."),
                            render_kw={"list": "hcrm-zones", "autocomplete": "off"})
-    plugins = SelectMultipleField(_l("Apps"), default=[])
+    plugins = SelectMultipleField(_l("Enabled apps"), default=[])
