@@ -4,8 +4,10 @@ dedicated PostgreSQL database when HCRM_TEST_DATABASE names PostgreSQL)."""
 from __future__ import annotations
 
 import re
+import sqlite3
 import stat
 import textwrap
+from contextlib import closing
 
 import pytest
 import sqlalchemy as sa
@@ -45,6 +47,51 @@ def site(tmp_path, monkeypatch, cli_database):
     return tmp_path
 
 
+@pytest.fixture(scope="session")
+def _initialised_template(tmp_path_factory):
+    """One database on which ``hcrm init`` ran with CONFIG, made once per test process: the tests
+    that need an installation (not the ones about init itself) start from a copy of it, which
+    saves each a whole schema migration."""
+    folder = tmp_path_factory.mktemp("cli-template")
+    (folder / "config.yaml").write_text(textwrap.dedent(CONFIG), encoding="utf-8")
+    with fresh_database(folder) as url, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HCRM_CONFIG", str(folder / "config.yaml"))
+        patch.setenv("HCRM_DATABASE_URL", url)
+        patch.setenv("HCRM_SECRET_KEY", "cli-test-secret")
+        patch.setattr("core.cli.INSTANCE", folder / "instance")
+        patch.setattr("core.app.INSTANCE", folder / "instance")
+        ok("init")
+        yield url
+
+
+def _copy_database(source: str, target: str) -> None:
+    """``target`` (an existing database of this test) made a copy of ``source``."""
+    source_url, target_url = sa.engine.make_url(source), sa.engine.make_url(target)
+    if source_url.get_backend_name() == "sqlite":
+        # SQLite's backup, not a file copy: the app runs the file in WAL mode, so recent pages
+        # may still sit in the -wal file beside it.
+        with closing(sqlite3.connect(source_url.database)) as src, closing(sqlite3.connect(target_url.database)) as dst:
+            src.backup(dst)
+        return
+    admin = sa.create_engine(target_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            # A template must have no session: the app that ran init may still hold one.
+            conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                 "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": source_url.database})
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{target_url.database}" WITH (FORCE)'))
+            conn.execute(sa.text(f'CREATE DATABASE "{target_url.database}" TEMPLATE "{source_url.database}"'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture
+def initialised(site, cli_database, _initialised_template):
+    """``site`` after ``hcrm init`` (a copy of the session's initialised database)."""
+    _copy_database(_initialised_template, cli_database)
+    return site
+
+
 def hcrm(*args):
     result = CliRunner().invoke(main, list(args))
     # An exception other than SystemExit would have reached the administrator as a traceback.
@@ -64,25 +111,27 @@ def fails(*args) -> str:
     return result.output
 
 
-def query(statement):
-    """Rows of ``statement`` against the site's database, through an app built like the CLI's."""
+def query(*statements):
+    """Rows of each statement against the site's database, through one app built like the
+    CLI's (building an app is most of a CLI test's time: one per snapshot, not one per table).
+    One statement: its rows; several: a tuple of their rows."""
     from core import create_app
     from core.extensions import db
     from core.tenancy import system_scope
     app = create_app()
     with app.app_context(), system_scope():
-        rows = db.session.execute(statement).all()
+        found = tuple([tuple(r) for r in db.session.execute(statement).all()] for statement in statements)
         db.engine.dispose()
-    return [tuple(r) for r in rows]
+    return found[0] if len(statements) == 1 else found
 
 
 def snapshot():
     from core.models import Hospital, HospitalPlugin, Role, User
-    return (query(sa.select(Hospital.code, Hospital.name).order_by(Hospital.code)),
-            query(sa.select(HospitalPlugin.hospital_id, HospitalPlugin.plugin, HospitalPlugin.enabled,
-                            HospitalPlugin.explicit).order_by(HospitalPlugin.id)),
-            query(sa.select(User.username, User.password_hash).order_by(User.id)),
-            query(sa.select(Role.hospital_id, Role.code).order_by(Role.id)))
+    return query(sa.select(Hospital.code, Hospital.name).order_by(Hospital.code),
+                 sa.select(HospitalPlugin.hospital_id, HospitalPlugin.plugin, HospitalPlugin.enabled,
+                           HospitalPlugin.explicit).order_by(HospitalPlugin.id),
+                 sa.select(User.username, User.password_hash).order_by(User.id),
+                 sa.select(Role.hospital_id, Role.code).order_by(Role.id))
 
 
 def states(hospital: str) -> dict[str, str]:
@@ -121,8 +170,7 @@ def test_init_creates_schema_hospitals_plugins_and_the_admin(site):
         db.engine.dispose()
 
 
-def test_init_again_changes_nothing(site):
-    ok("init")
+def test_init_again_changes_nothing(initialised):
     before = snapshot()
     out = ok("init")
     assert out == ["database is at the latest schema"]
@@ -167,8 +215,7 @@ def test_init_reports_an_unwritable_instance_folder(site, monkeypatch):
 
 
 # -- plugins ----------------------------------------------------------------------------------
-def test_explicit_disable_survives_another_init(site):
-    ok("init")
+def test_explicit_disable_survives_another_init(initialised):
     assert ok("plugins", "disable", "followup", "--hospital", "H1") == [
         "disabled 'followup' for H1 (its data is kept)"]
     out = ok("init")
@@ -177,16 +224,14 @@ def test_explicit_disable_survives_another_init(site):
     assert states("H1")["patients"] == "enabled"
 
 
-def test_enable_reports_the_dependencies_it_enabled(site):
-    ok("init")
+def test_enable_reports_the_dependencies_it_enabled(initialised):
     assert ok("plugins", "enable", "followup", "--hospital", "H2") == [
         "enabled 'patients' (required by 'followup')", "enabled 'followup' for H2"]
     assert states("H2")["patients"] == "enabled" and states("H2")["followup"] == "enabled"
     assert ok("plugins", "enable", "followup", "--hospital", "H2") == ["'followup' is already enabled for H2"]
 
 
-def test_disable_refused_while_a_dependant_is_enabled(site):
-    ok("init")
+def test_disable_refused_while_a_dependant_is_enabled(initialised):
     message = fails("plugins", "disable", "patients", "--hospital", "H1")
     assert "Error: cannot disable 'patients' for H1: followup depend(s) on it" in message
     assert states("H1")["patients"] == "enabled"
@@ -199,8 +244,7 @@ def test_disable_refused_while_a_dependant_is_enabled(site):
     (("plugins", "enable", "billing", "--hospital", "H1"), "cannot enable 'billing': no such plugin is installed"),
     (("plugins", "disable", "billing", "--hospital", "H1"), "cannot disable 'billing': no such plugin is installed"),
 ])
-def test_unknown_hospital_or_plugin(site, args, message):
-    ok("init")
+def test_unknown_hospital_or_plugin(initialised, args, message):
     before = snapshot()
     assert f"Error: {message}" in fails(*args)
     assert snapshot() == before
@@ -212,8 +256,7 @@ def test_unknown_hospital_before_init_says_to_run_init(site):
         "plugins", "enable", "patients", "--hospital", "H1")
 
 
-def test_plugins_list_without_hospital_lists_the_installed_plugins(site):
-    ok("init")
+def test_plugins_list_without_hospital_lists_the_installed_plugins(initialised):
     out = ok("plugins", "list")
     names = [line.split()[0] for line in out]
     assert {"patients", "followup"} <= set(names)
@@ -291,13 +334,11 @@ def test_help_lists_the_commands(site):
         assert re.search(rf"^\s+{command}\s", out, re.M), command
 
 
-def test_jobs_run_names_the_known_tasks_when_the_name_is_unknown(site):
-    ok("init")
+def test_jobs_run_names_the_known_tasks_when_the_name_is_unknown(initialised):
     output = fails("jobs", "run", "his_connector.snyc", "--hospital", "H1")
     assert "No task is called “his_connector.snyc”" in output and "his_connector.sync" in output
 
 
-def test_jobs_list_and_retry_of_an_unknown_task(site):
-    ok("init")
+def test_jobs_list_and_retry_of_an_unknown_task(initialised):
     assert ok("jobs", "list") == ["no tasks"]
     assert "no task #42" in fails("jobs", "retry", "42")
