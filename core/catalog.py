@@ -67,15 +67,17 @@ def check_job(job) -> None:
         raise PluginError(f"job '{job.id}' needs a callable 'run'")
 
 
-def check_panel_target(panel, targets: dict[str, PanelTarget], reachable: set[str]) -> None:
+def check_panel_target(panel, targets: dict[str, PanelTarget], reachable: set[str],
+                       declared: dict[str, PanelTarget] | None = None) -> None:
     """A panel names a page that exists, of its own plugin or of one it depends on: a typo
-    would otherwise leave a tab that never shows."""
+    would otherwise leave a tab that never shows. ``targets``: those loaded so far (the
+    plugin's dependencies come first); ``declared``: every plugin's, for the message only."""
     if not isinstance(panel, Panel):
         raise PluginError(f"hcrm_panels returned {type(panel).__name__} '{getattr(panel, 'id', panel)}': "
                           "return core.declarations.Panel or PanelTarget objects")
-    target = targets.get(panel.target)
+    target = targets.get(panel.target) or (declared or {}).get(panel.target)
     if target is None:
-        close = difflib.get_close_matches(panel.target, list(targets), n=1)
+        close = difflib.get_close_matches(panel.target, list({**(declared or {}), **targets}), n=1)
         hint = f"; did you mean '{close[0]}'?" if close else \
             f" (known: {', '.join(sorted(targets)) or 'none'})"
         raise PluginError(f"panel '{panel.id}' targets unknown panel target '{panel.target}'{hint}")
@@ -104,11 +106,12 @@ def build_catalog(registry: PluginRegistry, app: Flask) -> Catalog:
     reported, skipped with its dependants, and the others still start.
     """
     cat = Catalog()
+    declared = _declared_panel_targets(registry)
     for plugin in [CORE] + list(registry.infos):
         if plugin != CORE and plugin not in registry.infos:
             continue  # skipped because a plugin it depends on was rejected just now
         try:
-            _add_plugin(cat, registry, plugin, app)
+            _add_plugin(cat, registry, plugin, app, declared)
         except Exception as exc:  # a declaration hook's own bug counts like a bad declaration
             reason = str(exc) if isinstance(exc, PluginError) else \
                 f"a declaration hook failed: {type(exc).__name__}: {exc}"
@@ -118,7 +121,21 @@ def build_catalog(registry: PluginRegistry, app: Flask) -> Catalog:
     return cat
 
 
-def _add_plugin(cat: Catalog, registry: PluginRegistry, plugin: str, app: Flask) -> None:
+def _declared_panel_targets(registry: PluginRegistry) -> dict[str, PanelTarget]:
+    """Every plugin's panel targets, whatever the load order, so that a panel naming a page of a
+    plugin loaded later is told which plugin to depend on (or which name it meant)."""
+    found: dict[str, PanelTarget] = {}
+    for plugin in [CORE] + list(registry.infos):
+        try:
+            items = _declared(registry, plugin, "hcrm_panels")
+        except Exception:  # reported with its plugin by the real pass
+            continue
+        found.update({item.id: item for item in items if isinstance(item, PanelTarget)})
+    return found
+
+
+def _add_plugin(cat: Catalog, registry: PluginRegistry, plugin: str, app: Flask,
+                declared: dict[str, PanelTarget]) -> None:
     permissions = _keyed(_declared(registry, plugin, "hcrm_permissions"), cat.permissions, "permission")
     for perm in permissions.values():
         _check_own_namespace(perm.name, plugin, "permission")
@@ -149,7 +166,7 @@ def _add_plugin(cat: Catalog, registry: PluginRegistry, plugin: str, app: Flask)
         _check_own_namespace(target.id, plugin, "panel target")
     reachable = {CORE, plugin, *(registry.requirements(plugin) if plugin != CORE else ())}
     for panel in panels.values():
-        check_panel_target(panel, {**cat.panel_targets, **targets}, reachable)
+        check_panel_target(panel, {**cat.panel_targets, **targets}, reachable, declared)
     for job in jobs.values():
         _check_own_namespace(job.id, plugin, "job")
         check_job(job)

@@ -22,7 +22,8 @@ versions of this plugin; everything else in ``plugins.patients`` is private and 
 * sensitive data -- ``may_see_sensitive()``, ``shown_phone(patient, reveal)``, ``mask_phone``,
   ``mask_id_number``, ``last4``;
 * identity -- ``normalize_phone(text)`` (a phone in the form the archive stores it, or
-  ``IdentityError`` with a message for the user), ``parse_id_number``, ``MOBILE_RE``, and the
+  ``IdentityError`` with a message for the user), ``parse_id_number``, ``pinyin_keys(name)`` (the
+  name's search keys: full pinyin and initials of every reading), ``MOBILE_RE``, and the
   ID checksum tables ``ID_WEIGHTS``/``ID_CHECK`` (to make valid test or demo numbers);
 * page helpers, to look like the patient pages: the labels ``GENDER_LABELS``, ``KIND_LABELS``,
   ``STATUS_LABELS``, the select helpers ``options``, ``NONE``, ``department_choices``,
@@ -67,6 +68,7 @@ from plugins.patients.identity import (
     mask_phone,
     normalize_phone,
     parse_id_number,
+    pinyin_keys,
 )
 from plugins.patients.list_filters import ListFilter
 from plugins.patients.models import (
@@ -123,7 +125,7 @@ __all__ = [
     "PatientQuery", "search", "PatientListQuerySchema", "query_from_args", "filters_of", "parse_list_args",
     "active_diseases",
     "may_see_sensitive", "shown_phone", "mask_phone", "mask_id_number", "last4",
-    "normalize_phone", "IdentityError", "parse_id_number", "MOBILE_RE", "ID_WEIGHTS", "ID_CHECK",
+    "normalize_phone", "IdentityError", "parse_id_number", "pinyin_keys", "MOBILE_RE", "ID_WEIGHTS", "ID_CHECK",
     "GENDER_LABELS", "KIND_LABELS", "STATUS_LABELS", "options", "NONE", "department_choices", "user_choices",
     "ordered_sources", "map_errors", "local_input", "RefSchema", "UserRefSchema", "month_of", "change",
     "SURNAMES", "MALE_NAMES", "FEMALE_NAMES", "COUNTIES", "MOBILE_PREFIXES", "load_demo",

@@ -267,7 +267,7 @@ def patients_card(today: date | None = None) -> WidgetData:
     month = {"registered_from": today.replace(day=1), "registered_to": today}
 
     def listed(label, **filters):
-        args = {k: v.isoformat() if isinstance(v, date) else v for k, v in filters.items()}
+        args = {k: v.isoformat() if isinstance(v, date) else ("1" if v is True else v) for k, v in filters.items()}
         return label, _listed(**filters), _url("patients.index", **args)
 
     _label, new, new_url = listed("", origin="crm", **month)

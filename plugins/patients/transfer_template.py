@@ -21,7 +21,7 @@ def _example_id_number(first17: str = "11010119900307001") -> str:
 EXAMPLE = {"name": "张三", "gender": "男", "birth_date": "1990-03-07", "id_number": _example_id_number(),
            "phone": "13800138000", "phone2": "", "insurance_no": "YB0000000001", "region": "", "address": "某市某区某路1号",
            "occupation": "教师", "source": "", "referrer": "", "department": "", "tags": "高血压、复诊",
-           "key_patient": "否", "notes": "示例行：导入前请删除", "external_id": ""}
+           "key_patient": "否", "sms_consent": "同意", "notes": "示例行：导入前请删除", "external_id": ""}
 
 
 def columns() -> list[tuple[str, str]]:

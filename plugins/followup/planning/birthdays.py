@@ -27,7 +27,7 @@ from core.extensions import db
 from core.models import utcnow
 from plugins.followup.models import Plan, Rule, RuleDisease, RuleStep
 from plugins.followup.planning.generation import role_member
-from plugins.patients.models import Diagnosis, Patient
+from plugins.patients.public import Diagnosis, Patient
 
 LOOKAHEAD = timedelta(days=7)
 PLAN, RULE, STEP = Plan.__table__, Rule.__table__, RuleStep.__table__

@@ -10,7 +10,7 @@ from core.tenancy import hospital_scope
 from plugins.followup.models import Plan
 from plugins.followup.planning import birthdays, rules
 from plugins.followup.tests.conftest import catalogue_ids, hospital, new_patient, new_rule, new_visit, plans_of, user
-from plugins.patients.models import Patient
+from plugins.patients.public import Patient
 
 TODAY = date(2026, 12, 7)
 

@@ -11,9 +11,8 @@ from core.testing import login
 from plugins.followup.models import SmsMessage
 from plugins.followup.outreach import bulk
 from plugins.followup.tests.outreach_fixtures import hospital, patient_in
-from plugins.patients import services as patient_services
-from plugins.patients.models import Patient
-from plugins.patients.services import PatientQuery
+from plugins.patients import public as patient_services
+from plugins.patients.public import Patient, PatientQuery
 
 
 def _consent(patient_id: int, value) -> None:

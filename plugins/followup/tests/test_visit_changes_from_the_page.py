@@ -41,7 +41,7 @@ def test_a_discharge_time_typed_on_the_visits_edit_form_is_the_discharge(app, cl
         from core.extensions import db
         from core.tenancy import hospital_scope
         from plugins.followup.tests.conftest import hospital
-        from plugins.patients.models import Visit
+        from plugins.patients.public import Visit
         with hospital_scope(hospital("A")):
             assert db.session.get(Visit, vid).status == "discharged"
 

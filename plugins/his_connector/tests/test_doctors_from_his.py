@@ -10,7 +10,7 @@ from core.testing import login
 from plugins.his_connector.cli import his_cli
 from plugins.his_connector.models import Mapping
 from plugins.his_connector.tests.conftest import VISIT_FIELDS, connect, sync
-from plugins.patients.models import Visit
+from plugins.patients.public import Visit
 
 pytestmark = pytest.mark.real_commits
 STAFF = "SELECT YSDM, YSXM FROM DICT_YS"

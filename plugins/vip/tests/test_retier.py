@@ -178,7 +178,7 @@ def test_back_above_the_rule_ends_the_grace_period_without_a_move(app, vip):
         apply_rules("A")
         apply_rules("B")
         with hospital_scope(hid):
-            from plugins.patients.models import Patient
+            from plugins.patients.public import Patient
             tiering.change_member_tier(db.session.get(Patient, manual), tier_ids("A")["silver"], "老客户", vip["a_admin"])
             db.session.commit()
             joined_at = db.session.execute(sa.select(Member.since).where(Member.patient_id == patient)).scalar_one()

@@ -159,7 +159,7 @@ def test_survey_satisfaction_counts_only_where_followup_surveys(app, vip):
 def test_rescore_rewrites_only_changed_scores_and_drops_merged_patients(app, vip):
     from datetime import datetime
 
-    from plugins.patients.models import Patient
+    from plugins.patients.public import Patient
     from plugins.vip.tests.conftest import add_visits
     with app.app_context():
         steady = add_patient("A", "甲", visits=[(30, 500)])
