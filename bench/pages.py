@@ -116,6 +116,14 @@ def prepare(url: str, patients: int) -> None:
         print(f"loaded in {time.perf_counter() - started:.0f} s")
 
 
+def upgrade(url: str) -> None:
+    """A kept database follows the code: migrate it before measuring (nothing when up to date)."""
+    from core import migrations_support
+    from core.testing import make_app
+    with make_app(url).app_context():
+        migrations_support.upgrade()
+
+
 def sample_ids(url: str) -> dict[str, list[int]]:
     """Patients each role may open: the hospital's, the department's, the nurse's own."""
     engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1))
@@ -312,6 +320,7 @@ def main() -> None:
     reuse.add_argument("--reuse", metavar="URL", help="run on a database an earlier --keep run loaded")
     args = parser.parse_args()
     if args.reuse:
+        upgrade(args.reuse)
         run(args.reuse, args)
         return
     with scratch_database(args.server, keep=args.keep or args.load_only) as url:
