@@ -62,7 +62,8 @@ class RuleForm(FlaskForm):
                                 description=_l("Only visits with a diagnosis starting with one of these; "
                                                "empty: every visit."))
     offsets = StringField(_l("Follow up after"), render_kw={"placeholder": "1d, 7d, 30d", "required": True},
-                          description=_l("Offsets from the visit (or discharge): 24h, 7d, 30d…, up to 3 years."))
+                          description=_l("Offsets from the visit (or discharge): 24h, 7d, 30d…, up to 3 years. "
+                                         "A birthday rule: the time of day on the birthday, e.g. 9h."))
     category_id = _select(_l("Category"))
     method_id = _select(_l("Method"))
     assign_to = SelectField(_l("Assign to"), choices=options(ASSIGN_LABELS.items()), validate_choice=False)
