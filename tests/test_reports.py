@@ -19,7 +19,7 @@ from core.testing import login, make_app, make_department, make_hospital, make_u
 
 PLUGIN = "reporttest"
 MODULE = "hcrm_reporttest"
-TODAY = local_today()  # the hospitals' day, which names the export files
+
 
 MANIFEST = {"name": PLUGIN, "title": "报表测试 Report test", "version": "1.0",
             "summary": "A plugin that only declares reports, for the reports tests."}
@@ -243,8 +243,8 @@ def test_csv_export_has_bom_labels_rows_and_no_formulas(plugin_app):
     assert response.mimetype == "text/csv"
     disposition = response.headers["Content-Disposition"]
     assert disposition.startswith("attachment;")
-    assert f'filename="reporttest.visits-{TODAY.isoformat()}.csv"' in disposition
-    assert f"filename*=UTF-8''{quote(f'就诊统计 Visits-{TODAY.isoformat()}.csv', safe='')}" in disposition
+    assert f'filename="reporttest.visits-{local_today().isoformat()}.csv"' in disposition
+    assert f"filename*=UTF-8''{quote(f'就诊统计 Visits-{local_today().isoformat()}.csv', safe='')}" in disposition
 
     body = response.data
     assert body.startswith(b"\xef\xbb\xbf")
@@ -264,7 +264,7 @@ def test_xlsx_export_is_typed_with_bold_frozen_header(plugin_app):
     response = client.get("/reports/reporttest.visits.xlsx?top=2&since=2026-01-31")
     assert response.status_code == 200
     assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    assert f'filename="reporttest.visits-{TODAY.isoformat()}.xlsx"' in response.headers["Content-Disposition"]
+    assert f'filename="reporttest.visits-{local_today().isoformat()}.xlsx"' in response.headers["Content-Disposition"]
 
     book = load_workbook(io.BytesIO(response.data))
     sheet = book.active
@@ -311,7 +311,7 @@ def test_audit_activity_counts_only_the_users_hospital(app, client):
     expected = _created_per_hospital(app)
     assert expected["A"] > expected["B"] > 0
 
-    span = f"start={(TODAY - dt.timedelta(days=1)).isoformat()}&end={(TODAY + dt.timedelta(days=1)).isoformat()}"
+    span = f"start={(local_today() - dt.timedelta(days=1)).isoformat()}&end={(local_today() + dt.timedelta(days=1)).isoformat()}"
     for username, code in (("b_director", "B"), ("a_director", "A")):
         user = signed_in(app, username)
         page = user.get(f"/reports/core.audit_activity?{span}")

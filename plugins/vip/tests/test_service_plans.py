@@ -13,11 +13,9 @@ from plugins.vip import service_plans, tiering
 from plugins.vip.models import ServicePlan, ServiceTask
 from plugins.vip.tests.conftest import add_patient, apply_rules, hospital, tier_ids
 
-TODAY = local_today()
-
 
 def _birthday_in(days: int) -> date:
-    day = TODAY + timedelta(days=days)
+    day = local_today() + timedelta(days=days)
     return day.replace(year=1980) if not (day.month == 2 and day.day == 29) else date(1980, 2, 28)
 
 
@@ -46,8 +44,8 @@ def test_tasks_are_generated_at_the_right_dates_once(app, vip):
             db.session.commit()
         tasks = _tasks("A")
         assert made == len(tasks)
-        assert ("生日关怀", ids["gold"], TODAY + timedelta(days=3), "vip") in tasks  # gold birthday in 3 days
-        assert ("就诊后专属电话", ids["diamond"], TODAY + timedelta(days=1), "vip") in tasks  # the day after the visit
+        assert ("生日关怀", ids["gold"], local_today() + timedelta(days=3), "vip") in tasks  # gold birthday in 3 days
+        assert ("就诊后专属电话", ids["diamond"], local_today() + timedelta(days=1), "vip") in tasks  # the day after the visit
         assert not [t for t in tasks if t[1] == ids["silver"] and t[0] == "生日关怀"]  # silver has no birthday plan
         assert not [t for t in tasks if t[1] == ids["diamond"] and t[0] == "生日关怀"]  # birthday beyond the horizon
 
