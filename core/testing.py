@@ -212,6 +212,7 @@ class _Apps:
         plugin_settings = dict(state.plugin_settings)  # tests configure plugins (HIS sources) on the app
         state.live_cache.clear()
         state.principals.clear()
+        state.zone_cache.clear()  # the hospitals' zones a previous test set were rolled back
         # Flask refuses new routes once an app served a request; let the test try, so that the
         # check below can say what to do instead.
         application._got_first_request = False
@@ -224,6 +225,7 @@ class _Apps:
             state.plugin_settings.update(plugin_settings)
             state.live_cache.clear()
             state.principals.clear()
+            state.zone_cache.clear()
         if len(list(application.url_map.iter_rules())) != rules or set(application.blueprints) != blueprints:
             del self.built[self._key(kwargs)]
             with application.app_context():
