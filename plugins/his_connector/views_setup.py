@@ -33,30 +33,39 @@ ACTIONS = {"mapped": _l("already in the mappings' code table"), "exists": _l("sa
            "invalid": _l("skipped: not a valid department code")}
 
 
-@bp.route("/connections/<int:connection_id>/departments", methods=["GET", "POST"])
-@require(MANAGE)
-def departments(connection_id):
-    connection = get_or_404(Connection, connection_id)
-    form = DepartmentImportForm()
+def _preview_then_import(connection, form, template: str, actions: dict, preview, apply, done_message):
+    """The code-table pages' one flow: a POST previews what ``preview()`` finds; with
+    action=import, ``apply()`` writes it and ``done_message(result)`` is flashed. A HIS error
+    shows under the query (400), nothing written."""
     found, status = None, 200
     if request.method == "POST" and form.validate_on_submit():
-        entity = form.entity.data if form.entity.data in ("visits", "patients") else "visits"
-        query = (form.query.data or "").strip() or None
         try:
             if request.form.get("action") == "import":
-                done = services.import_departments(connection, query=query, entity=entity)
-                flash(_("%(created)d departments created, %(mapped)d HIS codes mapped in the mappings.",
-                        created=done["created"], mapped=done["mapped"]), "success")
+                flash(done_message(apply()), "success")
                 return redirect(url_for("his_connector.connection", connection_id=connection.id))
-            found = services.department_preview(connection, query=query, entity=entity)
+            found = preview()
         except services.HisError as exc:
             db.session.rollback()
             form.query.errors = list(form.query.errors) + [message_text(exc.message, connection)]
             status = 400
     elif request.method == "POST":
         status = 400
-    return render_template("his_connector/departments.html", connection=connection, form=form, found=found,
-                           actions=ACTIONS), status
+    return render_template(template, connection=connection, form=form, found=found, actions=actions), status
+
+
+@bp.route("/connections/<int:connection_id>/departments", methods=["GET", "POST"])
+@require(MANAGE)
+def departments(connection_id):
+    connection = get_or_404(Connection, connection_id)
+    form = DepartmentImportForm()
+    entity = form.entity.data if form.entity.data in ("visits", "patients") else "visits"
+    query = (form.query.data or "").strip() or None
+    return _preview_then_import(
+        connection, form, "his_connector/departments.html", ACTIONS,
+        preview=lambda: services.department_preview(connection, query=query, entity=entity),
+        apply=lambda: services.import_departments(connection, query=query, entity=entity),
+        done_message=lambda done: _("%(created)d departments created, %(mapped)d HIS codes mapped in the mappings.",
+                                    created=done["created"], mapped=done["mapped"]))
 
 
 class DoctorImportForm(FlaskForm):
@@ -76,24 +85,13 @@ DOCTOR_ACTIONS = {"add": _l("will be added"), "same": _l("already in the code ta
 def doctors(connection_id):
     connection = get_or_404(Connection, connection_id)
     form = DoctorImportForm()
-    found, status = None, 200
-    if request.method == "POST" and form.validate_on_submit():
-        query = (form.query.data or "").strip()
-        try:
-            if request.form.get("action") == "import":
-                done = services.import_doctors(connection, query)
-                flash(_("%(added)d doctors added and %(changed)d renamed in the visits mapping's doctor code table.",
-                        added=done["added"], changed=done["changed"]), "success")
-                return redirect(url_for("his_connector.connection", connection_id=connection.id))
-            found = services.doctor_preview(connection, query)
-        except services.HisError as exc:
-            db.session.rollback()
-            form.query.errors = list(form.query.errors) + [message_text(exc.message, connection)]
-            status = 400
-    elif request.method == "POST":
-        status = 400
-    return render_template("his_connector/doctors.html", connection=connection, form=form, found=found,
-                           actions=DOCTOR_ACTIONS), status
+    query = (form.query.data or "").strip()
+    return _preview_then_import(
+        connection, form, "his_connector/doctors.html", DOCTOR_ACTIONS,
+        preview=lambda: services.doctor_preview(connection, query),
+        apply=lambda: services.import_doctors(connection, query),
+        done_message=lambda done: _("%(added)d doctors added and %(changed)d renamed in the visits mapping's doctor "
+                                    "code table.", added=done["added"], changed=done["changed"]))
 
 
 @bp.route("/connections/<int:connection_id>/history", methods=["POST"])
